@@ -1,0 +1,51 @@
+"""Spanish first, English second, through one mechanism (Flask-Babel catalogs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from trustseal.i18n import TRANSLATIONS
+
+
+def test_spanish_is_the_default(client):
+    assert "¿Puedo confiar en esta tienda?" in client.get("/").get_data(as_text=True)
+
+
+def test_english_by_query_cookie_or_header(client):
+    assert "Can I trust this shop?" in client.get("/?lang=en").get_data(as_text=True)
+    assert "Can I trust" in client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"}).get_data(
+        as_text=True
+    )
+    assert "¿Puedo" in client.get(
+        "/", headers={"Accept-Language": "es-PE,es;q=0.9,en;q=0.5"}
+    ).get_data(as_text=True)
+    client.get("/lang/en")
+    assert "Can I trust" in client.get("/").get_data(as_text=True)
+
+
+def test_language_switch_does_not_redirect_off_site(client):
+    answer = client.get("/lang/en?next=//evil.example/")
+    assert answer.headers["Location"] == "/"
+
+
+def test_every_message_in_the_code_has_a_spanish_translation():
+    """Extract the messages as `make translations` does; each needs a Spanish string."""
+    root = Path(__file__).resolve().parent.parent
+    method_map = [
+        ("trustseal/**.py", "python"),
+        ("trustseal/templates/**.html", "jinja2"),
+        ("trustseal/templates/**.txt", "jinja2"),
+        ("plugins/**.py", "python"),
+        ("badges/**.py", "python"),
+    ]
+    extracted = {
+        message if isinstance(message, str) else message[0]
+        for _, _, message, _, _ in extract_from_dir(root, method_map)
+    }
+    with (TRANSLATIONS / "es/LC_MESSAGES/messages.po").open("rb") as handle:
+        catalog = read_po(handle)
+    translated = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id and m.string}
+    assert sorted(extracted - translated) == []

@@ -1,0 +1,149 @@
+"""API plumbing: OpenAPI, docs, health, error format everywhere, limits, logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import pytest
+from openapi_spec_validator import validate
+
+from tests.helpers import bearer, make_merchant, make_staff
+
+
+def test_openapi_document_is_valid_openapi_3(client):
+    spec = client.get("/api/v1/openapi.json").json
+    validate(spec)
+    assert spec["openapi"].startswith("3.")
+    assert "/api/v1/orders" in spec["paths"]
+    assert "merchantKey" in spec["components"]["securitySchemes"]
+
+
+def test_docs_page_lists_every_operation(client):
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/api/v1/orders/{order_id}/invitation" in html
+    assert "cdn" not in html.lower() and "https://" not in html
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+
+
+def test_readiness_fails_without_database(tmp_path):
+    from trustseal import create_app
+
+    broken = create_app(
+        {
+            "ENV": "testing",
+            "INSTANCE_PATH": str(tmp_path),
+            "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        }
+    )
+    answer = broken.test_client().get("/readyz")
+    assert answer.status_code == 503 and answer.json["status"] == "unavailable"
+
+
+def test_error_format_for_unknown_route_and_wrong_method(client):
+    missing = client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404
+    assert set(missing.json) >= {"code", "status", "message"}
+    wrong = client.delete("/api/v1/orders")
+    assert wrong.status_code == 405 and wrong.json["code"] == 405
+    assert "GET" in wrong.headers["Allow"]
+    assert client.get("/api/v1/orders/99999999999999999999").status_code == 404
+    assert client.get("/api/v1/orders/0").status_code == 404
+
+
+def test_pages_get_html_errors(client):
+    answer = client.get("/no-such-page", headers={"Accept": "text/html"})
+    assert answer.status_code == 404
+    assert answer.content_type.startswith("text/html")
+    assert "404" in answer.get_data(as_text=True)
+
+
+def test_failed_authentication_is_throttled(app, client):
+    app.config["TRUSTSEAL_RATELIMIT_AUTH_FAILURE"] = "3 per minute"
+    codes = [
+        client.get("/api/v1/orders", headers=bearer("tsk_guess")).status_code for _ in range(5)
+    ]
+    assert codes == [401, 401, 401, 429, 429]
+    answer = client.get("/api/v1/orders", headers=bearer("tsk_guess"))
+    assert answer.json["code"] == 429 and answer.json["message"]
+
+
+def test_request_id_and_json_access_log(client, caplog):
+    logger = logging.getLogger("trustseal.access")
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="trustseal.access"):
+            answer = client.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert answer.headers["X-Request-Id"] == "abc-123"
+    record = next(r for r in caplog.records if r.name == "trustseal.access")
+    assert record.path == "/healthz" and record.status == 200 and record.request_id == "abc-123"
+    from trustseal.logs import JsonFormatter
+
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "request" and line["status"] == 200
+
+
+BAD_BODIES = [
+    b"",
+    b"{",
+    b"null",
+    b"[]",
+    b'"text"',
+    b"12",
+    b'{"a": 1}',
+    json.dumps({k: None for k in ("name", "domain", "external_id", "status", "items")}).encode(),
+    json.dumps({"external_id": {"x": 1}, "status": ["paid"], "items": "no"}).encode(),
+    b'{"\xff": 1}',
+]
+
+
+def _operations(spec):
+    for path, item in spec["paths"].items():
+        for method in item:
+            if method in ("get", "post", "put", "patch", "delete"):
+                yield method, path
+
+
+def _concrete(path: str) -> list[str]:
+    """Fill path parameters with odd values."""
+    variants = []
+    for value in ("1", "0", "-1", "abc", "99999999999999999999", "%00", "tienda-demo"):
+        variants.append(re.sub(r"\{[^}]+\}", value, path))
+    return variants
+
+
+@pytest.mark.parametrize("who", ["anonymous", "merchant", "staff"])
+def test_every_endpoint_with_bad_input_never_500(app, client, who):
+    """Walk every operation of the OpenAPI document with bad input as each kind of caller."""
+    app.config["TRUSTSEAL_RATELIMIT_AUTH_FAILURE"] = "100000 per minute"
+    _, merchant_key = make_merchant(app, slug="tienda-demo")
+    headers = {"anonymous": {}, "merchant": bearer(merchant_key), "staff": bearer(make_staff(app))}[
+        who
+    ]
+    spec = client.get("/api/v1/openapi.json").json
+    checked = 0
+    for method, path in _operations(spec):
+        for url in _concrete(path):
+            for query in ("", "?limit=-5&cursor=%%%&status=%00", "?limit=1e9&external_id="):
+                for body in BAD_BODIES:
+                    answer = client.open(
+                        url + query,
+                        method=method.upper(),
+                        data=body,
+                        headers=headers | {"Content-Type": "application/json"},
+                    )
+                    checked += 1
+                    assert answer.status_code < 500, (method, url, query, body, answer.json)
+                    if answer.status_code >= 400:
+                        assert answer.json["code"] == answer.status_code
+                        assert answer.json["message"]
+    assert checked > 100

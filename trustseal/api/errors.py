@@ -1,0 +1,72 @@
+"""One error format for the whole service (API.md "Conventions").
+
+Every HTTP error under ``/api/`` and ``/webhooks/`` answers
+``{"code", "status", "message", "errors"?}``; pages get an HTML error page.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import current_app, render_template, request
+from flask_smorest import Api as SmorestApi
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger("trustseal.errors")
+
+JSON_PREFIXES = ("/api/", "/webhooks/", "/.well-known/", "/healthz", "/readyz")
+
+
+def wants_json() -> bool:
+    """True when the current request should get a JSON error (API clients, webhooks)."""
+    if request.path.startswith(JSON_PREFIXES):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and not request.accept_mimetypes["text/html"]
+
+
+def error_payload(error: HTTPException) -> tuple[dict[str, Any], dict[str, str]]:
+    """Build the API.md error body and extra headers for an HTTP exception."""
+    code = error.code or 500
+    payload: dict[str, Any] = {"code": code, "status": error.name}
+    headers: dict[str, str] = {}
+    data = getattr(error, "data", None) or {}
+    message = data.get("message") or error.description or error.name
+    if code == 500:
+        message = "Internal server error."
+    payload["message"] = message
+    errors = data.get("errors") or data.get("messages")
+    if errors:
+        payload["errors"] = errors
+    headers.update(data.get("headers") or {})
+    response = error.get_response()
+    for name in ("Allow", "Retry-After", "WWW-Authenticate"):
+        if name in response.headers and name not in headers:
+            headers[name] = response.headers[name]
+    return payload, headers
+
+
+class Api(SmorestApi):
+    """flask-smorest's Api with the service's error format on every route."""
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        """Answer an HTTP error as JSON for API clients, as a page for people."""
+        if isinstance(error, InternalServerError):
+            original = getattr(error, "original_exception", None)
+            log.error("unhandled error", exc_info=original or error)
+        payload, headers = error_payload(error)
+        code = payload["code"]
+        if wants_json():
+            return payload, code, headers
+        try:
+            body = render_template("error.html", error=payload)
+        except Exception:  # the error page itself must never fail
+            current_app.logger.exception("error page failed")
+            body = f"{code} {payload['status']}"
+        return body, code, headers
+
+
+def current_api() -> Api:
+    """The flask-smorest ``Api`` of the current app."""
+    return current_app.extensions["trustseal.api"]  # type: ignore[no-any-return]

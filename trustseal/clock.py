@@ -1,0 +1,17 @@
+"""Time in one place: every timestamp is an aware UTC datetime."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime (tests may monkeypatch this)."""
+    return datetime.now(UTC)
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    """Format an aware datetime as RFC 3339 UTC with a ``Z`` suffix (seconds precision)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,47 @@
+"""Merchant and merchant API key tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from trustseal.clock import utcnow
+from trustseal.dbtypes import UTCDateTime
+from trustseal.extensions import db
+
+
+class Merchant(db.Model):
+    """A shop: its public identity and the legal identity the seal certifies."""
+
+    __tablename__ = "merchants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    domain: Mapped[str] = mapped_column(String(253))
+    legal_name: Mapped[str | None] = mapped_column(String(300))
+    ruc: Mapped[str | None] = mapped_column(String(11))
+    address: Mapped[str | None] = mapped_column(String(500))
+    contact_email: Mapped[str] = mapped_column(String(254))
+    country: Mapped[str] = mapped_column(String(2), default="PE")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    api_keys: Mapped[list[ApiKey]] = relationship(back_populates="merchant")
+
+
+class ApiKey(db.Model):
+    """A merchant API key (``tsk_…``); only its SHA-256 is stored."""
+
+    __tablename__ = "merchant_api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    merchant: Mapped[Merchant] = relationship(back_populates="api_keys")

@@ -1,0 +1,86 @@
+"""marshmallow schemas of the merchants API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from trustseal.api.fields import StrictSchema, UTCDateTime
+from trustseal.validators import normalize_domain, ruc_is_valid, slug_is_valid
+
+
+class MerchantCreateSchema(StrictSchema):
+    """Body of ``POST /api/v1/merchants``."""
+
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    domain = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=253))
+    contact_email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
+    legal_name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=300))
+    ruc = ma.fields.String(load_default=None)
+    address = ma.fields.String(load_default=None, validate=ma.validate.Length(max=500))
+    country = ma.fields.String(
+        load_default="PE", validate=ma.validate.Regexp(r"^[A-Z]{2}$", error="ISO 3166 code.")
+    )
+    slug = ma.fields.String(load_default=None)
+
+    @ma.validates("domain")
+    def _domain(self, value: str, **kwargs: Any) -> None:
+        if normalize_domain(value) is None:
+            raise ma.ValidationError("A host name such as 'tienda.pe' (no scheme or path).")
+
+    @ma.validates("ruc")
+    def _ruc(self, value: str | None, **kwargs: Any) -> None:
+        if value is not None and not ruc_is_valid(value):
+            raise ma.ValidationError("A RUC has 11 digits and a valid check digit.")
+
+    @ma.validates("slug")
+    def _slug(self, value: str | None, **kwargs: Any) -> None:
+        if value is not None and not slug_is_valid(value):
+            raise ma.ValidationError("Lower-case letters, digits and hyphens, at most 64.")
+
+    @ma.post_load
+    def _normalize(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        data["domain"] = normalize_domain(data["domain"])
+        data["name"] = data["name"].strip()
+        if not data["name"]:
+            raise ma.ValidationError({"name": ["Must not be blank."]})
+        data["contact_email"] = data["contact_email"].strip().lower()
+        return data
+
+
+class SealSummarySchema(ma.Schema):
+    """The seal part of a merchant's public summary."""
+
+    status = ma.fields.String()
+    valid_until = UTCDateTime(allow_none=True)
+
+
+class ScoreSummarySchema(ma.Schema):
+    """The score part of a merchant's public summary."""
+
+    score = ma.fields.Float(allow_none=True)
+    rating_count = ma.fields.Integer()
+
+
+class MerchantPublicSchema(ma.Schema):
+    """What anyone may read about a merchant."""
+
+    id = ma.fields.Integer()
+    slug = ma.fields.String()
+    name = ma.fields.String()
+    domain = ma.fields.String()
+    legal_name = ma.fields.String(allow_none=True)
+    ruc = ma.fields.String(allow_none=True)
+    country = ma.fields.String()
+    created_at = UTCDateTime()
+    seal = ma.fields.Nested(SealSummarySchema)
+    score = ma.fields.Nested(ScoreSummarySchema)
+
+
+class MerchantCreatedSchema(MerchantPublicSchema):
+    """Answer to a merchant creation: adds private fields and the API key (shown once)."""
+
+    contact_email = ma.fields.String()
+    address = ma.fields.String(allow_none=True)
+    api_key = ma.fields.String()

@@ -1,0 +1,133 @@
+"""The orders API blueprint (thin: parse, call the service, dump)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from trustseal.api.auth import MERCHANT_SECURITY, current_merchant, merchant_required
+from trustseal.api.pagination import keyset_page
+from trustseal.extensions import db
+from trustseal.orders import service
+from trustseal.orders.models import Purchase
+from trustseal.orders.schemas import (
+    InvitationLinkSchema,
+    OrderCreateSchema,
+    OrderListArgsSchema,
+    OrderPageSchema,
+    OrderSchema,
+)
+
+blp = Blueprint("orders", __name__, url_prefix="/api/v1/orders", description="Orders")
+
+API_SOURCE = "api"
+
+
+def present(purchase: Purchase) -> dict[str, Any]:
+    """Shape a purchase for :class:`OrderSchema`."""
+    invitation = purchase.invitation
+    return {
+        "id": purchase.id,
+        "external_id": purchase.external_id,
+        "source": purchase.source,
+        "status": purchase.status,
+        "customer": {
+            "email": purchase.customer_email,
+            "name": purchase.customer_name,
+            "locale": purchase.customer_locale,
+        },
+        "placed_at": purchase.placed_at,
+        "delivered_at": purchase.delivered_at,
+        "created_at": purchase.created_at,
+        "updated_at": purchase.updated_at,
+        "items": purchase.items,
+        "invitation": None
+        if invitation is None
+        else {
+            "status": service.invitation_status(invitation),
+            "expires_at": invitation.expires_at,
+            "sent_at": invitation.sent_at,
+        },
+    }
+
+
+def _event(data: dict[str, Any]) -> service.PurchaseEvent:
+    customer = data["customer"]
+    return service.PurchaseEvent(
+        external_id=data["external_id"],
+        status=service.Status(data["status"]),
+        placed_at=data["placed_at"],
+        delivered_at=data["delivered_at"],
+        customer_email=customer["email"].strip().lower(),
+        customer_name=customer["name"],
+        customer_locale=customer["locale"],
+        items=tuple(service.ItemData(**item) for item in data["items"]),
+    )
+
+
+def _own_purchase(order_id: int) -> Purchase:
+    purchase = service.get_purchase(current_merchant().id, order_id)
+    if purchase is None:
+        abort(404, message="No such order for this merchant.")
+    return purchase  # type: ignore[return-value]
+
+
+@blp.route("")
+class Orders(MethodView):
+    """The merchant's orders."""
+
+    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.arguments(OrderCreateSchema)
+    @blp.response(201, OrderSchema, description="A new order")
+    @blp.alt_response(200, schema=OrderSchema, description="The same external_id again")
+    @merchant_required
+    def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """Record an order (idempotent on external_id; status only moves forward)."""
+        recorded = service.record_purchase_event(current_merchant().id, API_SOURCE, _event(data))
+        db.session.commit()
+        purchase = service.get_purchase(current_merchant().id, recorded.purchase.id)
+        return present(purchase), 201 if recorded.created else 200  # type: ignore[arg-type]
+
+    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.arguments(OrderListArgsSchema, location="query")
+    @blp.response(200, OrderPageSchema)
+    @merchant_required
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List the merchant's orders from every source, newest first."""
+        stmt = service.purchases_query(current_merchant().id, args["external_id"], args["status"])
+        page = keyset_page(stmt, Purchase.id, args["limit"], args["cursor"])
+        return {**page, "items": [present(p) for p in page["items"]]}
+
+
+@blp.route("/<id:order_id>")
+class OrderById(MethodView):
+    """One of the merchant's orders."""
+
+    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.response(200, OrderSchema)
+    @merchant_required
+    def get(self, order_id: int) -> dict[str, Any]:
+        """Return an order with its review invitation."""
+        return present(_own_purchase(order_id))
+
+
+@blp.route("/<id:order_id>/invitation")
+class OrderInvitation(MethodView):
+    """The review link of a delivered order."""
+
+    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.response(201, InvitationLinkSchema)
+    @blp.alt_response(409, description="Not delivered, cancelled/refunded or already reviewed")
+    @blp.alt_response(410, description="The invitation has expired")
+    @merchant_required
+    def post(self, order_id: int) -> dict[str, Any]:
+        """Issue a review link to send through the merchant's own channel."""
+        purchase = _own_purchase(order_id)
+        try:
+            link = service.issue_invitation_link(purchase)
+        except service.InvitationRefused as refused:
+            abort(410 if refused.reason == "expired" else 409, message=str(refused))
+        db.session.commit()
+        return {"token": link.token, "url": link.url, "expires_at": link.expires_at}

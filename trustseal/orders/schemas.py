@@ -1,0 +1,121 @@
+"""marshmallow schemas of the orders API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from trustseal.api.fields import StrictSchema, UTCDateTime
+from trustseal.api.pagination import PageArgsSchema, page_schema
+from trustseal.orders.service import Status
+
+STATUSES = [status.value for status in Status]
+
+
+class ExternalId(ma.fields.String):
+    """An id given by a shop: a string, or an integer of any size (kept exactly as text)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        text = super()._deserialize(value, attr, data, **kwargs)
+        text = text.strip()
+        if not text:
+            raise ma.ValidationError("Must not be blank.")
+        return text
+
+
+class CustomerSchema(StrictSchema):
+    """The customer of an order (private: never shown publicly)."""
+
+    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
+    name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+    locale = ma.fields.String(load_default="es", validate=ma.validate.OneOf(["es", "en"]))
+
+
+class ItemSchema(StrictSchema):
+    """An order line."""
+
+    product_id = ExternalId(required=True, validate=ma.validate.Length(max=100))
+    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
+    quantity = ma.fields.Integer(
+        load_default=1, strict=True, validate=ma.validate.Range(min=1, max=100_000)
+    )
+    sku = ma.fields.String(load_default=None, validate=ma.validate.Length(max=100))
+    url = ma.fields.URL(load_default=None, validate=ma.validate.Length(max=2000))
+    image_url = ma.fields.URL(load_default=None, validate=ma.validate.Length(max=2000))
+
+
+class OrderCreateSchema(StrictSchema):
+    """Body of ``POST /api/v1/orders``."""
+
+    external_id = ExternalId(required=True, validate=ma.validate.Length(max=100))
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUSES))
+    customer = ma.fields.Nested(CustomerSchema, required=True)
+    placed_at = UTCDateTime(required=True)
+    delivered_at = UTCDateTime(load_default=None)
+    items = ma.fields.List(
+        ma.fields.Nested(ItemSchema), required=True, validate=ma.validate.Length(min=1, max=250)
+    )
+
+
+class InvitationSummarySchema(ma.Schema):
+    """The review invitation of an order."""
+
+    status = ma.fields.String()
+    expires_at = UTCDateTime()
+    sent_at = UTCDateTime(allow_none=True)
+
+
+class OrderItemOutSchema(ma.Schema):
+    """An order line as stored."""
+
+    product_id = ma.fields.String()
+    title = ma.fields.String()
+    quantity = ma.fields.Integer()
+    sku = ma.fields.String(allow_none=True)
+    url = ma.fields.String(allow_none=True)
+    image_url = ma.fields.String(allow_none=True)
+
+
+class OrderCustomerOutSchema(ma.Schema):
+    """The customer as stored (shown to the merchant only)."""
+
+    email = ma.fields.String(allow_none=True)
+    name = ma.fields.String(allow_none=True)
+    locale = ma.fields.String()
+
+
+class OrderSchema(ma.Schema):
+    """An order as the merchant sees it."""
+
+    id = ma.fields.Integer()
+    external_id = ma.fields.String()
+    source = ma.fields.String()
+    status = ma.fields.String()
+    customer = ma.fields.Nested(OrderCustomerOutSchema)
+    placed_at = UTCDateTime()
+    delivered_at = UTCDateTime(allow_none=True)
+    created_at = UTCDateTime()
+    updated_at = UTCDateTime()
+    items = ma.fields.List(ma.fields.Nested(OrderItemOutSchema))
+    invitation = ma.fields.Nested(InvitationSummarySchema, allow_none=True)
+
+
+OrderPageSchema = page_schema(OrderSchema, "OrderPageSchema")
+
+
+class OrderListArgsSchema(PageArgsSchema):
+    """Query arguments of ``GET /api/v1/orders``."""
+
+    external_id = ExternalId(load_default=None, validate=ma.validate.Length(max=100))
+    status = ma.fields.String(load_default=None, validate=ma.validate.OneOf(STATUSES))
+
+
+class InvitationLinkSchema(ma.Schema):
+    """A review link the merchant sends through its own channel (token shown once)."""
+
+    token = ma.fields.String()
+    url = ma.fields.String()
+    expires_at = UTCDateTime()

@@ -1,0 +1,310 @@
+"""The orders domain's door.
+
+:func:`record_purchase_event` is the one way a purchase enters or changes, whatever its
+source. It is idempotent on (merchant, source, external id) and only moves a status
+forward (placed → paid → fulfilled → delivered; cancelled and refunded are final).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
+
+from trustseal.clock import utcnow
+from trustseal.extensions import db
+from trustseal.jobs import service as jobs
+from trustseal.mail import service as mail
+from trustseal.merchants import service as merchants
+from trustseal.orders.models import InvitationToken, Purchase, PurchaseItem, ReviewInvitation
+from trustseal.tokens import hash_token, issue_token
+
+INVITATION_EMAIL_JOB = "orders.invitation_email"
+
+
+class Status(StrEnum):
+    """A purchase's status as every source maps it."""
+
+    PLACED = "placed"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+PROGRESS = {Status.PLACED: 0, Status.PAID: 1, Status.FULFILLED: 2, Status.DELIVERED: 3}
+FINAL = frozenset({Status.CANCELLED, Status.REFUNDED})
+
+
+@dataclass(frozen=True)
+class ItemData:
+    """A purchase line as a source reports it."""
+
+    product_id: str
+    title: str
+    quantity: int = 1
+    sku: str | None = None
+    url: str | None = None
+    image_url: str | None = None
+
+
+@dataclass(frozen=True)
+class PurchaseEvent:
+    """What a source says about one order at one moment (normalized)."""
+
+    external_id: str
+    status: Status
+    placed_at: datetime
+    customer_email: str | None = None
+    customer_name: str | None = None
+    customer_locale: str = "es"
+    delivered_at: datetime | None = None
+    items: tuple[ItemData, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The outcome of recording an event: the purchase, and whether it is new or changed."""
+
+    purchase: Purchase
+    created: bool
+    changed: bool
+
+
+class InvitationRefused(Exception):
+    """A review link cannot be issued for this purchase; ``reason`` says why."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # not_delivered | final | reviewed | cancelled | expired
+
+
+@dataclass(frozen=True)
+class InvitationLink:
+    """A freshly issued review link (the token is shown only here)."""
+
+    token: str
+    url: str
+    expires_at: datetime
+
+
+def _insert_ignoring_duplicate(values: dict[str, Any]) -> int | None:
+    """INSERT the purchase row unless its key exists; return the new id or None."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(Purchase)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["merchant_id", "source", "external_id"])
+        .returning(Purchase.id)
+    )
+    return db.session.execute(stmt).scalar()
+
+
+def record_purchase_event(merchant_id: int, source: str, event: PurchaseEvent) -> Recorded:
+    """Create or advance a purchase from an event, in the caller's transaction.
+
+    Safe under concurrent identical events: the insert ignores a duplicate key and the
+    existing row is then locked before its status is compared and moved.
+    """
+    now = utcnow()
+    new_id = _insert_ignoring_duplicate(
+        {
+            "merchant_id": merchant_id,
+            "source": source,
+            "external_id": event.external_id,
+            "status": Status.PLACED.value,
+            "customer_email": event.customer_email,
+            "customer_name": event.customer_name,
+            "customer_locale": event.customer_locale,
+            "placed_at": event.placed_at,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+    if new_id is not None:
+        db.session.add_all(
+            PurchaseItem(
+                purchase_id=new_id,
+                product_id=item.product_id,
+                title=item.title,
+                quantity=item.quantity,
+                sku=item.sku,
+                url=item.url,
+                image_url=item.image_url,
+            )
+            for item in event.items
+        )
+    purchase = db.session.scalars(
+        select(Purchase)
+        .where(
+            Purchase.merchant_id == merchant_id,
+            Purchase.source == source,
+            Purchase.external_id == event.external_id,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    changed = _advance(purchase, event, now)
+    return Recorded(purchase, created=new_id is not None, changed=changed or new_id is not None)
+
+
+def _advance(purchase: Purchase, event: PurchaseEvent, now: datetime) -> bool:
+    """Move the purchase to the event's status if that is forward; True if it moved."""
+    current = Status(purchase.status)
+    if current in FINAL or event.status == current:
+        return False
+    if event.status in FINAL:
+        purchase.status = event.status.value
+        purchase.updated_at = now
+        _cancel_invitation(purchase)
+        return True
+    if PROGRESS[event.status] < PROGRESS[current]:
+        return False
+    purchase.status = event.status.value
+    purchase.updated_at = now
+    if event.status is Status.DELIVERED:
+        purchase.delivered_at = event.delivered_at or now
+        _open_invitation(purchase, now)
+    return True
+
+
+def _open_invitation(purchase: Purchase, now: datetime) -> None:
+    config = current_app.config
+    invitation = ReviewInvitation(
+        purchase_id=purchase.id,
+        state="open",
+        created_at=now,
+        expires_at=now + timedelta(days=config["TRUSTSEAL_INVITATION_TTL_DAYS"]),
+    )
+    db.session.add(invitation)
+    db.session.flush()
+    if purchase.customer_email:
+        jobs.enqueue(
+            INVITATION_EMAIL_JOB,
+            {"invitation_id": invitation.id},
+            delay=timedelta(hours=config["TRUSTSEAL_INVITATION_EMAIL_DELAY_HOURS"]),
+        )
+
+
+def _cancel_invitation(purchase: Purchase) -> None:
+    invitation = db.session.scalar(
+        select(ReviewInvitation).where(ReviewInvitation.purchase_id == purchase.id)
+    )
+    if invitation is not None and invitation.state == "open":
+        invitation.state = "cancelled"
+
+
+def invitation_status(invitation: ReviewInvitation, now: datetime | None = None) -> str:
+    """Public status: pending (not sent yet), sent, used, cancelled or expired."""
+    if invitation.state != "open":
+        return invitation.state
+    if invitation.expires_at <= (now or utcnow()):
+        return "expired"
+    return "sent" if invitation.sent_at else "pending"
+
+
+def _orders_query(merchant_id: int) -> Select[tuple[Purchase]]:
+    return (
+        select(Purchase)
+        .where(Purchase.merchant_id == merchant_id)
+        .options(selectinload(Purchase.items), selectinload(Purchase.invitation))
+    )
+
+
+def get_purchase(merchant_id: int, purchase_id: int) -> Purchase | None:
+    """The merchant's purchase with this id (None for another merchant's)."""
+    return db.session.scalars(
+        _orders_query(merchant_id).where(Purchase.id == purchase_id)
+    ).one_or_none()
+
+
+def purchases_query(
+    merchant_id: int, external_id: str | None = None, status: str | None = None
+) -> Select[tuple[Purchase]]:
+    """The statement listing a merchant's purchases, filtered (paginate it by id)."""
+    stmt = _orders_query(merchant_id)
+    if external_id is not None:
+        stmt = stmt.where(Purchase.external_id == external_id)
+    if status is not None:
+        stmt = stmt.where(Purchase.status == status)
+    return stmt
+
+
+def invitation_url(token: str) -> str:
+    """The public review-form address for a token."""
+    return f"{current_app.config['TRUSTSEAL_BASE_URL']}/r/{token}"
+
+
+def _new_link(invitation: ReviewInvitation, channel: str) -> InvitationLink:
+    issued = issue_token(nbytes=24)  # 192 bits
+    db.session.add(
+        InvitationToken(invitation_id=invitation.id, token_hash=issued.token_hash, channel=channel)
+    )
+    return InvitationLink(issued.token, invitation_url(issued.token), invitation.expires_at)
+
+
+def issue_invitation_link(purchase: Purchase) -> InvitationLink:
+    """Issue a new review link for a delivered purchase, for the merchant to send itself.
+
+    Raises :class:`InvitationRefused` when the purchase cannot be reviewed (not delivered,
+    cancelled/refunded, already reviewed, or the invitation expired).
+    """
+    status = Status(purchase.status)
+    if status in FINAL:
+        raise InvitationRefused("final", f"The order is {status.value}.")
+    invitation = purchase.invitation
+    if status is not Status.DELIVERED or invitation is None:
+        raise InvitationRefused("not_delivered", "The order has not been delivered.")
+    state = invitation_status(invitation)
+    if state == "used":
+        raise InvitationRefused("reviewed", "The order has been reviewed already.")
+    if state == "cancelled":
+        raise InvitationRefused("cancelled", "The invitation was cancelled.")
+    if state == "expired":
+        raise InvitationRefused("expired", "The invitation has expired.")
+    link = _new_link(invitation, "merchant")
+    invitation.sent_at = invitation.sent_at or utcnow()
+    return link
+
+
+def invitation_for_token(token: str, *, lock: bool = False) -> ReviewInvitation | None:
+    """The invitation a review token belongs to (locked for update if asked), or None."""
+    stmt = (
+        select(ReviewInvitation)
+        .join(InvitationToken)
+        .where(InvitationToken.token_hash == hash_token(token))
+    )
+    if lock:
+        stmt = stmt.with_for_update(of=ReviewInvitation)
+    return db.session.scalars(stmt).one_or_none()
+
+
+@jobs.handler(INVITATION_EMAIL_JOB)
+def send_invitation_email(payload: dict[str, Any]) -> None:
+    """Job: email the customer a fresh review link, unless the invitation is closed."""
+    invitation = db.session.get(ReviewInvitation, payload["invitation_id"])
+    if invitation is None or invitation_status(invitation) not in ("pending", "sent"):
+        return
+    purchase = invitation.purchase
+    if not purchase.customer_email:
+        return
+    merchant = merchants.get(purchase.merchant_id)
+    link = _new_link(invitation, "email")
+    message = mail.render(
+        "review_invitation",
+        purchase.customer_locale,
+        merchant=merchant,
+        purchase=purchase,
+        customer_name=purchase.customer_name,
+        link=link,
+    )
+    mail.send(purchase.customer_email, message, purchase.customer_locale)
+    invitation.sent_at = utcnow()

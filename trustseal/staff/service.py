@@ -1,0 +1,87 @@
+"""The staff domain's door: create staff users, check passwords and tokens."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from trustseal.extensions import db
+from trustseal.staff.models import StaffToken, StaffUser
+from trustseal.tokens import hash_token, issue_token
+
+STAFF_TOKEN_PREFIX = "tss_"
+_hasher = PasswordHasher()  # argon2id with the library's current parameters
+
+
+class Role(StrEnum):
+    """Staff roles; see :data:`PERMISSIONS` for what each may do."""
+
+    ADMIN = "admin"
+    CERTIFIER = "certifier"
+    MODERATOR = "moderator"
+
+
+class EmailTaken(Exception):
+    """A staff user with this email exists already."""
+
+
+@dataclass(frozen=True)
+class NewStaff:
+    """A staff user just created, with a generated password and token (shown once)."""
+
+    staff: StaffUser
+    password: str
+    token: str
+
+
+def create_staff(email: str, role: Role, password: str | None = None) -> NewStaff:
+    """Create a staff user with an argon2id password hash and a first ``tss_`` token."""
+    email = email.strip().lower()
+    if db.session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
+        raise EmailTaken(email)
+    password = password or secrets.token_urlsafe(18)
+    staff = StaffUser(email=email, password_hash=_hasher.hash(password), role=role.value)
+    db.session.add(staff)
+    db.session.flush()
+    return NewStaff(staff, password, issue_staff_token(staff))
+
+
+def issue_staff_token(staff: StaffUser) -> str:
+    """Create another token for a staff user and return it (the only time it is visible)."""
+    issued = issue_token(STAFF_TOKEN_PREFIX)
+    db.session.add(StaffToken(staff=staff, token_hash=issued.token_hash, hint=issued.hint))
+    db.session.flush()
+    return issued.token
+
+
+def check_password(email: str, password: str) -> StaffUser | None:
+    """Return the active staff user for these credentials, or None."""
+    staff = db.session.scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    if staff is None or staff.disabled_at is not None:
+        _hasher.hash(password)  # same cost whether or not the email exists
+        return None
+    try:
+        _hasher.verify(staff.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return staff
+
+
+def authenticate(token: str) -> StaffUser | None:
+    """Return the active staff user owning this live token, or None."""
+    if not token.startswith(STAFF_TOKEN_PREFIX):
+        return None
+    return db.session.scalar(
+        select(StaffUser)
+        .join(StaffToken)
+        .where(
+            StaffToken.token_hash == hash_token(token),
+            StaffToken.revoked_at.is_(None),
+            StaffUser.disabled_at.is_(None),
+        )
+    )

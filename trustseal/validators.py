@@ -1,0 +1,51 @@
+"""Validation of Peruvian identifiers and web names, shared by every domain."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+RUC_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+RUC_PREFIXES = ("10", "15", "16", "17", "20")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)([a-z0-9-]{1,63}(?<!-)\.)+[a-z][a-z0-9-]{0,62}(?<!-)$")
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+def ruc_is_valid(ruc: str) -> bool:
+    """True for an 11-digit RUC with a known prefix and a correct SUNAT check digit."""
+    if len(ruc) != 11 or not ruc.isascii() or not ruc.isdigit() or not ruc.startswith(RUC_PREFIXES):
+        return False
+    total = sum(int(d) * w for d, w in zip(ruc[:10], RUC_WEIGHTS, strict=True))
+    check = 11 - total % 11
+    check = {10: 0, 11: 1}.get(check, check)
+    return check == int(ruc[10])
+
+
+def dni_is_valid(dni: str) -> bool:
+    """True for a DNI: exactly 8 ASCII digits."""
+    return len(dni) == 8 and dni.isascii() and dni.isdigit()
+
+
+def normalize_domain(value: str) -> str | None:
+    """Lower-case a bare host name (``shop.pe``); None when it is not one.
+
+    A scheme, path or port is not accepted: the merchant's domain is a host name.
+    """
+    host = value.strip().lower().rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    return host if _HOSTNAME.match(host) else None
+
+
+def slug_is_valid(slug: str) -> bool:
+    """True for a URL slug: lower-case ASCII letters, digits and inner hyphens, ≤ 64."""
+    return bool(_SLUG.match(slug))
+
+
+def slugify(text: str) -> str:
+    """Turn a name into a slug candidate (``Librería Ñandú S.A.C.`` → ``libreria-nandu-s-a-c``)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:64].strip("-") or "merchant"

@@ -1,0 +1,69 @@
+"""Pages and operational endpoints that belong to no single domain: home, health, docs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request
+from sqlalchemy import text
+
+from trustseal.api.errors import current_api
+from trustseal.extensions import db
+
+blp = Blueprint("web", __name__)
+
+
+@blp.get("/")
+def home() -> str:
+    """The landing page: what trustseal is and where to look."""
+    return render_template("home.html")
+
+
+@blp.get("/lang/<code>")
+def set_language(code: str) -> Response:
+    """Remember the visitor's language choice in a cookie and go back."""
+    target = request.args.get("next", "/")
+    if not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    response = make_response(redirect(target))
+    if code in ("es", "en"):
+        response.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax", httponly=True)
+    return response
+
+
+@blp.get("/healthz")
+def healthz() -> Response:
+    """Liveness: the process answers."""
+    return jsonify(status="ok")
+
+
+@blp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Readiness: the database answers a trivial query."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure means not ready
+        db.session.rollback()
+        return jsonify(status="unavailable", error=type(exc).__name__), 503
+    return jsonify(status="ok"), 200
+
+
+def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    operations = []
+    for path, item in spec.get("paths", {}).items():
+        for method, op in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                operations.append({"path": path, "method": method.upper(), **op})
+    return operations
+
+
+@blp.get("/api/v1/docs")
+def docs() -> str:
+    """The API reference rendered from the OpenAPI document (no external CDN)."""
+    spec = current_api().spec.to_dict()
+    return render_template(
+        "docs.html",
+        spec=spec,
+        operations=_operations(spec),
+        schemas=spec.get("components", {}).get("schemas", {}),
+    )
