@@ -25,7 +25,7 @@ run: install
 	@echo "trustseal on http://$(HOST):$(PORT)  (worker running alongside; Ctrl-C stops both)"
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(BIN)/trustseal worker & \
-	  $(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	  $(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) wsgi:app
 
 ## make test: the whole suite on SQLite and PostgreSQL (PostgreSQL skips with a reason if absent)
 test: install
@@ -47,7 +47,7 @@ bench: install
 ## make translations: refresh the catalogs after changing user-facing text
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -o /tmp/trustseal-messages.pot .
-	$(BIN)/pybabel update -i /tmp/trustseal-messages.pot -d trustseal/translations --width 100
+	$(BIN)/pybabel update -i /tmp/trustseal-messages.pot -d trustseal/translations --width 100 --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -71,11 +71,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.merchants.api import blp as merchants_blp
     from trustseal.orders.api import blp as orders_blp
+    from trustseal.signing.api import blp as signing_blp
+    from trustseal.transparency.api import blp as transparency_blp
+    from trustseal.transparency.pages import blp as transparency_pages
     from trustseal.web import blp as web_blp
 
-    for blp in (merchants_blp, orders_blp):
+    for blp in (merchants_blp, orders_blp, transparency_blp, signing_blp):
         api.register_blueprint(blp)
-    app.register_blueprint(web_blp)
+    for pages in (web_blp, transparency_pages):
+        app.register_blueprint(pages)
     from trustseal import cli
 
     cli.init_app(app)

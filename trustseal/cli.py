@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,7 +15,10 @@ from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.merchants import service as merchants
 from trustseal.merchants.schemas import MerchantCreateSchema
+from trustseal.signing import service as signing
 from trustseal.staff import service as staff_service
+from trustseal.transparency import monitor
+from trustseal.transparency import service as transparency
 
 
 def _app_factory() -> Flask:
@@ -131,7 +136,96 @@ def demo(purchases: int) -> None:
     click.echo(summary)
 
 
+@click.group("keys")
+def keys_group() -> None:
+    """Manage the signing keys."""
+
+
+@keys_group.command("rotate")
+@with_appcontext
+def keys_rotate() -> None:
+    """Create a new signing key; the old public key stays published in the JWKS."""
+    new, old = signing.rotate()
+    transparency.append(
+        transparency.Event(
+            "key.rotated", data={"kid": new.kid, "previous_kid": old.kid if old else None}
+        )
+    )
+    db.session.commit()
+    click.echo(f"new key {new.kid}" + (f" (retired {old.kid})" if old else ""))
+
+
+@click.group("log")
+def log_group() -> None:
+    """Inspect and check the transparency log."""
+
+
+@log_group.command("verify")
+@click.option(
+    "--from",
+    "start",
+    default=0,
+    type=click.IntRange(min=0),
+    show_default=True,
+    help="Trust the first SIZE entries (checked before) and check the rest.",
+)
+@with_appcontext
+def log_verify(start: int) -> None:
+    """Check every leaf, every stored node, every signed head and their consistency."""
+    audit = transparency.audit(start)
+    db.session.rollback()
+    if not audit.ok:
+        for problem in audit.problems or []:
+            click.echo(f"PROBLEM: {problem}", err=True)
+        raise click.ClickException(f"the log failed {len(audit.problems or [])} check(s)")
+    click.echo(
+        f"log OK: {audit.entries} entries from {start}, {audit.nodes} nodes, "
+        f"{audit.heads} signed heads checked"
+    )
+
+
+@log_group.command("sign-head")
+@with_appcontext
+def log_sign_head() -> None:
+    """Sign a tree head now if the log grew since the last one (for a cron job)."""
+    head = transparency.publish_head(force=True)
+    db.session.commit()
+    click.echo(f"tree head: size {head.tree_size} root {head.root_hash.hex()}")
+
+
+@log_group.command("watch")
+@click.argument("url")
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False),
+    default="log-head.json",
+    show_default=True,
+    help="Where the last accepted head is kept.",
+)
+@click.option("--interval", default=60.0, show_default=True, help="Seconds between checks.")
+@click.option("--once", is_flag=True, help="Check once and exit.")
+def log_watch(url: str, state_file: str, interval: float, once: bool) -> None:
+    """Monitor a trustseal log from outside: fail loudly if a new head is not consistent."""
+    while True:
+        try:
+            old, new = monitor.watch_once(url, Path(state_file))
+        except monitor.Alarm as alarm:
+            click.echo(f"ALARM: {alarm}", err=True)
+            raise SystemExit(2) from alarm
+        except OSError as error:
+            click.echo(f"cannot reach {url}: {error}", err=True)
+            if once:
+                raise SystemExit(1) from error
+        else:
+            before = old.tree_size if old else "-"
+            click.echo(f"OK {before} -> {new.tree_size} root {new.root_hash}")
+        if once:
+            return
+        time.sleep(interval)
+
+
 def init_app(app: Flask) -> None:
     """Attach the service's commands to the app's CLI."""
-    for command in (staff_group, merchants_group, worker, demo):
+    for command in (staff_group, merchants_group, worker, demo, keys_group, log_group):
         app.cli.add_command(command)

@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_PUBLIC_WRITE": "30 per minute; 300 per hour",
     "RATELIMIT_AUTH_FAILURE": "20 per minute",
+    # Transparency log: a new signed tree head at most this often (and on demand).
+    "LOG_HEAD_INTERVAL_SECONDS": 60,
     # Review invitations.
     "INVITATION_TTL_DAYS": 60,
     "INVITATION_EMAIL_DELAY_HOURS": 72,

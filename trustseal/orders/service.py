@@ -14,10 +14,10 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import Select, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from trustseal.clock import utcnow
+from trustseal.dbutil import insert_ignoring_duplicate
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
@@ -95,19 +95,6 @@ class InvitationLink:
     expires_at: datetime
 
 
-def _insert_ignoring_duplicate(values: dict[str, Any]) -> int | None:
-    """INSERT the purchase row unless its key exists; return the new id or None."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(Purchase)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["merchant_id", "source", "external_id"])
-        .returning(Purchase.id)
-    )
-    return db.session.execute(stmt).scalar()
-
-
 def record_purchase_event(merchant_id: int, source: str, event: PurchaseEvent) -> Recorded:
     """Create or advance a purchase from an event, in the caller's transaction.
 
@@ -115,7 +102,8 @@ def record_purchase_event(merchant_id: int, source: str, event: PurchaseEvent) -
     existing row is then locked before its status is compared and moved.
     """
     now = utcnow()
-    new_id = _insert_ignoring_duplicate(
+    new_id = insert_ignoring_duplicate(
+        Purchase,
         {
             "merchant_id": merchant_id,
             "source": source,
@@ -127,7 +115,8 @@ def record_purchase_event(merchant_id: int, source: str, event: PurchaseEvent) -
             "placed_at": event.placed_at,
             "created_at": now,
             "updated_at": now,
-        }
+        },
+        ["merchant_id", "source", "external_id"],
     )
     if new_id is not None:
         db.session.add_all(

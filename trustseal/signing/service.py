@@ -1,0 +1,89 @@
+"""The signing domain's door: the current key, rotation, JWKS, signing."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from flask import current_app
+from sqlalchemy import select
+
+from trustseal.clock import utcnow
+from trustseal.extensions import db
+from trustseal.signing import jws
+from trustseal.signing.models import SigningKey
+
+
+def _fernet() -> Fernet:
+    return Fernet(current_app.config["TRUSTSEAL_DATA_KEY"].encode())
+
+
+def _create_key() -> SigningKey:
+    private = Ed25519PrivateKey.generate()
+    jwk = jws.public_jwk(private.public_key())
+    raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    key = SigningKey(
+        kid=jws.thumbprint(jwk),
+        public_x=jwk["x"],
+        private_encrypted=_fernet().encrypt(raw).decode(),
+        status="current",
+    )
+    db.session.add(key)
+    db.session.flush()
+    return key
+
+
+def current_key() -> SigningKey:
+    """The key that signs now (created on first use)."""
+    key = db.session.scalars(
+        select(SigningKey).where(SigningKey.status == "current").order_by(SigningKey.id.desc())
+    ).first()
+    return key or _create_key()
+
+
+def rotate() -> tuple[SigningKey, SigningKey | None]:
+    """Retire the current key(s) and create a new one; return ``(new, old)``.
+
+    Retired public keys stay in the JWKS so earlier signatures keep verifying.
+    """
+    old = db.session.scalars(
+        select(SigningKey).where(SigningKey.status == "current").order_by(SigningKey.id.desc())
+    ).all()
+    for key in old:
+        key.status = "retired"
+        key.retired_at = utcnow()
+    return _create_key(), (old[0] if old else None)
+
+
+@lru_cache(maxsize=32)
+def _private_key(kid: str, encrypted: str, data_key: str) -> Ed25519PrivateKey:
+    raw = Fernet(data_key.encode()).decrypt(encrypted.encode())
+    return Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def sign(payload: dict[str, Any], key: SigningKey | None = None) -> tuple[str, str]:
+    """Sign a payload with the current key (or ``key``); return ``(compact JWS, kid)``."""
+    key = key or current_key()
+    private = _private_key(key.kid, key.private_encrypted, current_app.config["TRUSTSEAL_DATA_KEY"])
+    return jws.sign(payload, private, key.kid), key.kid
+
+
+def jwk_of(key: SigningKey) -> dict[str, str]:
+    """The public JWK of a stored key, with ``kid`` and ``use``."""
+    return {"kty": "OKP", "crv": "Ed25519", "x": key.public_x, "kid": key.kid, "use": "sig"}
+
+
+def jwks() -> dict[str, list[dict[str, str]]]:
+    """Every public key, current first then retired (newest first)."""
+    keys = db.session.scalars(
+        select(SigningKey).order_by((SigningKey.status == "current").desc(), SigningKey.id.desc())
+    ).all()
+    return {"keys": [jwk_of(key) for key in keys]}
+
+
+def verify(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Verify a JWS against this service's own keys (see :func:`jws.verify`)."""
+    return jws.verify(token, jwks())

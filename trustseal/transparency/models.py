@@ -1,0 +1,68 @@
+"""Transparency log tables: entries, salts, complete-subtree nodes, signed heads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from trustseal.clock import utcnow
+from trustseal.dbtypes import UTCDateTime
+from trustseal.extensions import db
+
+
+class LogState(db.Model):
+    """One row (id 1): the log's size. Appenders lock it, which orders every append."""
+
+    __tablename__ = "log_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LogEntry(db.Model):
+    """One leaf: the canonical JSON of an event, and its RFC 9162 leaf hash."""
+
+    __tablename__ = "log_entries"
+
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    event_type: Mapped[str] = mapped_column(String(40))
+    merchant_slug: Mapped[str | None] = mapped_column(String(64), index=True)
+    leaf: Mapped[str] = mapped_column(Text)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LogSalt(db.Model):
+    """The secret salt of a leaf's text commitments; deleting it is how text is erased."""
+
+    __tablename__ = "log_salts"
+
+    index: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("log_entries.index"), primary_key=True, autoincrement=False
+    )
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LogNode(db.Model):
+    """The hash of a complete aligned subtree (level 0: a leaf hash). Never changes."""
+
+    __tablename__ = "log_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class TreeHead(db.Model):
+    """A signed tree head: ``{tree_size, root_hash, timestamp}`` as a compact JWS."""
+
+    __tablename__ = "log_tree_heads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, unique=True)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    signature: Mapped[str] = mapped_column(Text)
+    kid: Mapped[str] = mapped_column(String(64))

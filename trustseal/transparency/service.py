@@ -1,0 +1,415 @@
+"""The transparency log's door: :func:`append` an event inside the caller's transaction,
+read entries, prove inclusion and consistency, publish signed tree heads.
+
+Appends lock the single ``log_state`` row, so they happen one at a time in commit order:
+no two leaves share an index and a rolled-back transaction leaves no gap. Each append
+stores the O(log n) complete-subtree hashes it completes; proofs read O(log n) of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from flask import current_app
+from sqlalchemy import and_, insert, or_, select
+
+from trustseal.clock import rfc3339, utcnow
+from trustseal.dbutil import insert_ignoring_duplicate
+from trustseal.extensions import db
+from trustseal.signing import service as signing
+from trustseal.transparency import merkle, verify
+from trustseal.transparency.models import LogEntry, LogNode, LogSalt, LogState, TreeHead
+
+T = TypeVar("T")
+
+EVENT_TYPES = frozenset(
+    {
+        "review.published",
+        "review.removed",
+        "review.restored",
+        "response.created",
+        "response.edited",
+        "book.filed",
+        "book.answered",
+        "seal.approved",
+        "seal.suspended",
+        "seal.revoked",
+        "seal.reinstated",
+        "seal.expired",
+        "key.rotated",
+    }
+)
+RESERVED = frozenset({"v", "type", "merchant", "time", "text_sha256"})
+LEAF_VERSION = 1
+MAX_ENTRIES_PER_PAGE = 1000
+
+
+class LogError(ValueError):
+    """A request the log cannot answer: ``code`` is the HTTP status to give (404/422)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Event:
+    """What a domain asks the log to record.
+
+    ``data`` holds public, non-personal facts (ids, ratings, reasons); ``texts`` holds
+    text that only enters the leaf as a salted SHA-256 commitment.
+    """
+
+    type: str
+    merchant: str | None = None
+    data: Mapping[str, Any] | None = None
+    texts: Mapping[str, str] | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Appended:
+    """An appended leaf: its index, bytes and hash."""
+
+    index: int
+    leaf: bytes
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True)
+class Head:
+    """A signed tree head."""
+
+    tree_size: int
+    root_hash: bytes
+    timestamp: datetime
+    signature: str
+    kid: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The API.md shape (hex root, RFC 3339 timestamp)."""
+        return {
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash.hex(),
+            "timestamp": rfc3339(self.timestamp),
+            "signature": self.signature,
+            "kid": self.kid,
+        }
+
+
+def text_commitment(salt: bytes, text: str) -> str:
+    """Hex SHA-256(salt ‖ UTF-8 text): what a leaf holds instead of the text."""
+    return hashlib.sha256(salt + text.encode("utf-8")).hexdigest()
+
+
+def build_leaf(event: Event, salt: bytes | None, at: datetime) -> bytes:
+    """The canonical JSON bytes of an event's leaf."""
+    if event.type not in EVENT_TYPES:
+        raise ValueError(f"unknown log event type {event.type!r}")
+    data = dict(event.data or {})
+    clash = RESERVED & set(data)
+    if clash:
+        raise ValueError(f"reserved leaf fields in event data: {sorted(clash)}")
+    leaf: dict[str, Any] = {
+        "v": LEAF_VERSION,
+        "type": event.type,
+        "merchant": event.merchant,
+        "time": rfc3339(at),
+        **data,
+    }
+    if event.texts:
+        assert salt is not None
+        leaf["text_sha256"] = {k: text_commitment(salt, v) for k, v in event.texts.items()}
+    return merkle.canonical_json(leaf)
+
+
+def _load_nodes(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    wanted = list(set(keys))
+    found: dict[tuple[int, int], bytes] = {}
+    for start in range(0, len(wanted), 200):
+        chunk = wanted[start : start + 200]
+        rows = db.session.execute(
+            select(LogNode.level, LogNode.index, LogNode.hash).where(
+                or_(*(and_(LogNode.level == lv, LogNode.index == ix) for lv, ix in chunk))
+            )
+        )
+        found.update({(lv, ix): bytes(h) for lv, ix, h in rows})
+    return found
+
+
+def _with_stored_nodes(compute: Callable[[merkle.GetNode], T]) -> T:
+    """Run a Merkle computation against stored nodes, fetched in one round trip.
+
+    The nodes a computation reads depend only on indices and sizes, never on hash
+    values, so a first dry run with placeholder hashes learns which to fetch.
+    """
+    wanted: set[tuple[int, int]] = set()
+
+    def record(level: int, index: int) -> bytes:
+        wanted.add((level, index))
+        return bytes(merkle.HASH_SIZE)
+
+    compute(record)
+    nodes = _load_nodes(wanted)
+
+    def stored(level: int, index: int) -> bytes:
+        try:
+            return nodes[(level, index)]
+        except KeyError:
+            raise RuntimeError(f"log node ({level}, {index}) is missing") from None
+
+    return compute(stored)
+
+
+def _lock_state() -> LogState:
+    state = db.session.scalars(
+        select(LogState)
+        .where(LogState.id == 1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if state is None:  # the migration creates it; tolerate a hand-made schema
+        insert_ignoring_duplicate(LogState, {"id": 1, "size": 0}, ["id"])
+        return _lock_state()
+    return state
+
+
+def append(event: Event) -> Appended:
+    """Append one event as a leaf, in the caller's transaction (committed with it)."""
+    return append_many([event])[0]
+
+
+def append_many(events: Iterable[Event]) -> list[Appended]:
+    """Append events in order, in the caller's transaction, with one lock and bulk inserts."""
+    state = _lock_state()
+    now = utcnow()
+    size = state.size
+    appended: list[Appended] = []
+    entries: list[dict[str, Any]] = []
+    salts: list[dict[str, Any]] = []
+    new_nodes: dict[tuple[int, int], bytes] = {}
+    stored: dict[tuple[int, int], bytes] = {}
+
+    def cached(level: int, idx: int) -> bytes:
+        return new_nodes.get((level, idx)) or stored[(level, idx)]
+
+    for event in events:
+        salt = os.urandom(32) if event.texts else None
+        at = event.at or now
+        leaf = build_leaf(event, salt, at)
+        leaf_hash = merkle.leaf_hash(leaf)
+        index = size + len(appended)
+        missing: set[tuple[int, int]] = set()
+
+        def dry_run(level: int, idx: int, missing: set[tuple[int, int]] = missing) -> bytes:
+            if (level, idx) not in new_nodes and (level, idx) not in stored:
+                missing.add((level, idx))
+            return bytes(merkle.HASH_SIZE)
+
+        merkle.nodes_after_append(index, leaf_hash, dry_run)
+        if missing:
+            stored.update(_load_nodes(missing))
+        for level, idx, value in merkle.nodes_after_append(index, leaf_hash, cached):
+            new_nodes[(level, idx)] = value
+        entries.append(
+            {
+                "index": index,
+                "event_type": event.type,
+                "merchant_slug": event.merchant,
+                "leaf": leaf.decode("utf-8"),
+                "leaf_hash": leaf_hash,
+                "created_at": now,
+            }
+        )
+        if salt is not None:
+            salts.append({"index": index, "salt": salt})
+        appended.append(Appended(index, leaf, leaf_hash))
+    if not appended:
+        return []
+    db.session.execute(insert(LogEntry), entries)
+    if salts:
+        db.session.execute(insert(LogSalt), salts)
+    db.session.execute(
+        insert(LogNode),
+        [{"level": lv, "index": ix, "hash": h} for (lv, ix), h in new_nodes.items()],
+    )
+    state.size = size + len(appended)
+    return appended
+
+
+def size() -> int:
+    """The number of leaves committed so far."""
+    return db.session.scalar(select(LogState.size).where(LogState.id == 1)) or 0
+
+
+def _check_size(tree_size: int, name: str = "tree_size") -> None:
+    if tree_size < 1:
+        raise LogError(422, f"{name} must be at least 1.")
+    if tree_size > size():
+        raise LogError(404, f"{name} {tree_size} is larger than the log.")
+
+
+def root_at(tree_size: int) -> bytes:
+    """The root hash of the first ``tree_size`` leaves."""
+    if tree_size == 0:
+        return merkle.EMPTY_ROOT
+    _check_size(tree_size)
+    return _with_stored_nodes(lambda get: merkle.root_hash(tree_size, get))
+
+
+def inclusion_proof(index: int, tree_size: int) -> list[bytes]:
+    """The audit path of leaf ``index`` in the tree of ``tree_size`` leaves."""
+    _check_size(tree_size)
+    if not 0 <= index < tree_size:
+        raise LogError(422, "index must be at least 0 and smaller than tree_size.")
+    return _with_stored_nodes(lambda get: merkle.inclusion_proof(index, tree_size, get))
+
+
+def consistency_proof(first: int, second: int) -> list[bytes]:
+    """The proof that the tree of ``first`` leaves is a prefix of the tree of ``second``."""
+    if first < 1:
+        raise LogError(422, "first must be at least 1.")
+    if first > second:
+        raise LogError(422, "first must not be larger than second.")
+    _check_size(second, "second")
+    return _with_stored_nodes(lambda get: merkle.consistency_proof(first, second, get))
+
+
+def entries(start: int, end: int) -> list[LogEntry]:
+    """Entries ``start`` to ``end`` inclusive (at most 1000; clipped to the log's end)."""
+    if start < 0 or end < start:
+        raise LogError(422, "start must be at least 0 and end at least start.")
+    current = size()
+    if start >= current:
+        raise LogError(404, f"start {start} is beyond the log's {current} entries.")
+    end = min(end, current - 1, start + MAX_ENTRIES_PER_PAGE - 1)
+    return list(
+        db.session.scalars(
+            select(LogEntry)
+            .where(LogEntry.index >= start, LogEntry.index <= end)
+            .order_by(LogEntry.index)
+        )
+    )
+
+
+def _sign_head(tree_size: int, root: bytes, timestamp: datetime) -> tuple[str, str]:
+    return signing.sign(
+        {"tree_size": tree_size, "root_hash": root.hex(), "timestamp": rfc3339(timestamp)}
+    )
+
+
+def _head(row: TreeHead) -> Head:
+    return Head(row.tree_size, bytes(row.root_hash), row.timestamp, row.signature, row.kid)
+
+
+def latest_head() -> Head | None:
+    """The newest stored signed tree head, or None."""
+    row = db.session.scalars(select(TreeHead).order_by(TreeHead.tree_size.desc())).first()
+    return _head(row) if row else None
+
+
+def publish_head(force: bool = False) -> Head:
+    """Return the latest signed head, first signing a new one if the log has grown and
+    the latest is older than the configured interval (or ``force``), or none exists."""
+    latest = latest_head()
+    current = size()
+    interval = timedelta(seconds=current_app.config["TRUSTSEAL_LOG_HEAD_INTERVAL_SECONDS"])
+    now = utcnow().replace(microsecond=0)
+    if latest is not None and (
+        latest.tree_size == current or (not force and now - latest.timestamp < interval)
+    ):
+        return latest
+    root = root_at(current)
+    signature, kid = _sign_head(current, root, now)
+    insert_ignoring_duplicate(
+        TreeHead,
+        {
+            "tree_size": current,
+            "root_hash": root,
+            "timestamp": now,
+            "signature": signature,
+            "kid": kid,
+        },
+        ["tree_size"],
+    )
+    head = latest_head()
+    assert head is not None
+    return head
+
+
+def receipt(appended: Appended) -> dict[str, Any]:
+    """Proof that a just-appended leaf is in the log: its inclusion path against a head of
+    exactly ``index + 1`` leaves, signed now (valid once the caller's transaction commits)."""
+    tree_size = appended.index + 1
+    path = _with_stored_nodes(lambda get: merkle.inclusion_proof(appended.index, tree_size, get))
+    root = _with_stored_nodes(lambda get: merkle.root_hash(tree_size, get))
+    now = utcnow().replace(microsecond=0)
+    signature, kid = _sign_head(tree_size, root, now)
+    return {
+        "leaf_index": appended.index,
+        "leaf_hash": appended.leaf_hash.hex(),
+        "tree_size": tree_size,
+        "root_hash": root.hex(),
+        "inclusion_proof": [h.hex() for h in path],
+        "timestamp": rfc3339(now),
+        "signature": signature,
+        "kid": kid,
+    }
+
+
+def forget_text(index: int) -> bool:
+    """Erase the salt of a leaf's text commitments (after the text itself was erased).
+
+    The leaf and the tree stay intact; nobody can test a guess against the commitment
+    any more. Returns False when the leaf had no salt.
+    """
+    salt = db.session.get(LogSalt, index)
+    if salt is None:
+        return False
+    db.session.delete(salt)
+    return True
+
+
+def text_matches(index: int, field: str, text: str) -> bool | None:
+    """Does ``text`` match the leaf's commitment for ``field``? None once erased."""
+    salt = db.session.get(LogSalt, index)
+    entry = db.session.get(LogEntry, index)
+    if salt is None or entry is None:
+        return None
+    committed = json.loads(entry.leaf).get("text_sha256", {}).get(field)
+    return committed == text_commitment(bytes(salt.salt), text)
+
+
+def audit(start: int = 0) -> verify.Audit:
+    """Check the stored log from leaf ``start`` on (see :mod:`trustseal.transparency.verify`)."""
+    result = verify.Audit()
+    current = size()
+    if not 0 <= start <= current:
+        result.problem(f"--from {start} is outside the log (0..{current})")
+        return result
+    rows = db.session.execute(
+        select(LogEntry.index, LogEntry.leaf, LogEntry.leaf_hash)
+        .where(LogEntry.index >= start)
+        .order_by(LogEntry.index)
+        .execution_options(yield_per=10_000)
+    )
+    leaf_hashes = verify.check_leaves(result, rows, start, current)
+    nodes = {
+        (level, index): bytes(value)
+        for level, index, value in db.session.execute(
+            select(LogNode.level, LogNode.index, LogNode.hash).execution_options(yield_per=50_000)
+        )
+    }
+    verify.check_nodes(result, nodes, leaf_hashes, start, current)
+    heads = [
+        verify.HeadRecord(h.tree_size, bytes(h.root_hash), h.timestamp, h.signature)
+        for h in db.session.scalars(select(TreeHead).order_by(TreeHead.tree_size))
+    ]
+    verify.check_heads(result, heads, nodes, current, signing.jwks(), start)
+    return result
