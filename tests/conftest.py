@@ -6,6 +6,7 @@ machine without a server, and fail instead under ``CI=true``.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,6 +125,7 @@ def app(migrated_app: Flask) -> Iterator[Flask]:
     migrated_app.config.clear()
     migrated_app.config.update(saved)
     _empty_tables(migrated_app)
+    shutil.rmtree(Path(migrated_app.instance_path) / "media", ignore_errors=True)
 
 
 @pytest.fixture

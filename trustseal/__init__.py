@@ -16,10 +16,10 @@ from trustseal import i18n, logs
 from trustseal.api.auth import SECURITY_SCHEMES
 from trustseal.api.converters import IdConverter, id_schema
 from trustseal.api.errors import Api
+from trustseal.api.uploads import upload_limit
 from trustseal.extensions import db, limiter, migrate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-MULTIPART_ENDPOINTS: set[str] = set()  # endpoints that take multipart/form-data uploads
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -69,16 +69,27 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask, api: Api) -> None:
+    from trustseal.media.pages import blp as media_pages
     from trustseal.merchants.api import blp as merchants_blp
     from trustseal.orders.api import blp as orders_blp
+    from trustseal.reviews.api import blp as reviews_blp
+    from trustseal.reviews.api import merchant_blp as merchant_reviews_blp
+    from trustseal.reviews.pages import blp as reviews_pages
     from trustseal.signing.api import blp as signing_blp
     from trustseal.transparency.api import blp as transparency_blp
     from trustseal.transparency.pages import blp as transparency_pages
     from trustseal.web import blp as web_blp
 
-    for blp in (merchants_blp, orders_blp, transparency_blp, signing_blp):
+    for blp in (
+        merchants_blp,
+        orders_blp,
+        reviews_blp,
+        merchant_reviews_blp,
+        transparency_blp,
+        signing_blp,
+    ):
         api.register_blueprint(blp)
-    for pages in (web_blp, transparency_pages):
+    for pages in (web_blp, transparency_pages, reviews_pages, media_pages):
         app.register_blueprint(pages)
     from trustseal import cli
 
@@ -95,12 +106,16 @@ def _register_guards(app: Flask, api: Api) -> None:
 
     @app.before_request
     def _json_bodies_only() -> None:
+        limit = upload_limit(request.endpoint)
+        if limit is not None:
+            request.max_content_length = limit
+            return
         if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/api/"):
             return
         has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
             "Transfer-Encoding", ""
         )
-        if not has_body or request.is_json or request.endpoint in MULTIPART_ENDPOINTS:
+        if not has_body or request.is_json:
             return
         abort(415, message="Send the body as application/json.")
 

@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_AUTH_FAILURE": "20 per minute",
     # Transparency log: a new signed tree head at most this often (and on demand).
     "LOG_HEAD_INTERVAL_SECONDS": 60,
+    # Media (review photos): local folder; default <instance>/media.
+    "MEDIA_ROOT": "",
     # Review invitations.
     "INVITATION_TTL_DAYS": 60,
     "INVITATION_EMAIL_DELAY_HOURS": 72,

@@ -63,6 +63,13 @@ class ScoreSummarySchema(ma.Schema):
     rating_count = ma.fields.Integer()
 
 
+class ComplaintsSummarySchema(ma.Schema):
+    """How the merchant handles its complaints book (no personal data)."""
+
+    received_12m = ma.fields.Integer()
+    answered_on_time_rate = ma.fields.Float(allow_none=True)
+
+
 class MerchantPublicSchema(ma.Schema):
     """What anyone may read about a merchant."""
 
@@ -76,6 +83,7 @@ class MerchantPublicSchema(ma.Schema):
     created_at = UTCDateTime()
     seal = ma.fields.Nested(SealSummarySchema)
     score = ma.fields.Nested(ScoreSummarySchema)
+    complaints = ma.fields.Nested(ComplaintsSummarySchema)
 
 
 class MerchantCreatedSchema(MerchantPublicSchema):

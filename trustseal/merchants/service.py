@@ -136,12 +136,18 @@ SummaryPart = Callable[[Merchant], dict[str, Any]]
 _summary_parts: dict[str, SummaryPart] = {
     "seal": lambda merchant: {"status": "none", "valid_until": None},
     "score": lambda merchant: {"score": None, "rating_count": 0},
+    "complaints": lambda merchant: {"received_12m": 0, "answered_on_time_rate": None},
 }
 
 
 def register_summary_part(name: str, part: SummaryPart) -> None:
-    """Let the domain that owns ``name`` (``seal``, ``score``) fill it in summaries."""
+    """Let the domain that owns ``name`` (``seal``, ``score``, ``complaints``) fill it."""
     _summary_parts[name] = part
+
+
+def summary_part(name: str, merchant: Merchant) -> dict[str, Any]:
+    """One registered part of a merchant's summary (``seal``, ``score``, ``complaints``)."""
+    return _summary_parts[name](merchant)
 
 
 def public_summary(merchant: Merchant) -> dict[str, Any]:

@@ -297,3 +297,43 @@ def send_invitation_email(payload: dict[str, Any]) -> None:
     )
     mail.send(purchase.customer_email, message, purchase.customer_locale)
     invitation.sent_at = utcnow()
+
+
+def claim_invitation(token: str) -> ReviewInvitation:
+    """Lock the invitation of a review token and mark it used (in the caller's transaction).
+
+    Raises :class:`InvitationRefused` with reason ``unknown``, ``used``, ``expired`` or
+    ``cancelled``. Concurrent claims of one token wait on the row lock: one wins.
+    """
+    invitation = _open_invitation_for(token, lock=True)
+    invitation.state = "used"
+    invitation.used_at = utcnow()
+    return invitation
+
+
+def check_invitation(token: str) -> ReviewInvitation:
+    """The open invitation of a token, without claiming it (for showing the form).
+
+    Raises :class:`InvitationRefused` like :func:`claim_invitation`.
+    """
+    return _open_invitation_for(token, lock=False)
+
+
+_CLOSED = {
+    "unknown": "This review link is not valid.",
+    "used": "This purchase has been reviewed already.",
+    "expired": "This review link has expired.",
+    "cancelled": "This order was cancelled or refunded.",
+}
+
+
+def _open_invitation_for(token: str, *, lock: bool) -> ReviewInvitation:
+    invitation = invitation_for_token(token, lock=lock)
+    if invitation is None:
+        raise InvitationRefused("unknown", _CLOSED["unknown"])
+    if lock:
+        db.session.refresh(invitation)  # the state as of the lock, not a cached one
+    state = invitation_status(invitation)
+    if state in _CLOSED:
+        raise InvitationRefused(state, _CLOSED[state])
+    return invitation

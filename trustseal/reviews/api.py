@@ -1,0 +1,221 @@
+"""The reviews and score API blueprints (thin: parse, call the service, dump)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from trustseal.api.auth import (
+    MERCHANT_SECURITY,
+    STAFF_SECURITY,
+    current_merchant,
+    current_staff,
+    merchant_required,
+    staff_required,
+)
+from trustseal.api.limits import public_write
+from trustseal.api.pagination import keyset_page
+from trustseal.api.uploads import allow_upload
+from trustseal.extensions import db
+from trustseal.merchants import service as merchants
+from trustseal.merchants.models import Merchant
+from trustseal.reviews import presenters, service
+from trustseal.reviews.models import Review
+from trustseal.reviews.schemas import (
+    FlagCreateSchema,
+    FlagSchema,
+    ModerationSchema,
+    PhotoSchema,
+    ResponseBodySchema,
+    ResponseSchema,
+    ReviewCreatedSchema,
+    ReviewCreateSchema,
+    ReviewListArgsSchema,
+    ReviewPageSchema,
+    ReviewSchema,
+    ScoreSchema,
+)
+from trustseal.staff.service import Role
+
+blp = Blueprint("reviews", __name__, url_prefix="/api/v1/reviews", description="Reviews")
+merchant_blp = Blueprint(
+    "merchant_reviews", __name__, url_prefix="/api/v1/merchants", description="Reviews and score"
+)
+
+PHOTO_UPLOAD_LIMIT = 11 * 1024 * 1024
+allow_upload("reviews.ReviewPhotos", PHOTO_UPLOAD_LIMIT)
+
+
+def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a service call; turn a :class:`service.ReviewError` into the API error."""
+    try:
+        return function(*args, **kwargs)
+    except service.ReviewError as error:
+        errors = {"json": {error.field: [str(error)]}} if error.field else None
+        abort(error.code, message=str(error), **({"errors": errors} if errors else {}))
+
+
+def _merchant(slug: str) -> Merchant:
+    merchant = merchants.get_by_slug(slug)
+    if merchant is None:
+        abort(404, message="No merchant with this slug.")
+    return merchant  # type: ignore[return-value]
+
+
+def _review(review_id: int) -> Review:
+    review = service.get(review_id)
+    if review is None:
+        abort(404, message="No such review.")
+    return review  # type: ignore[return-value]
+
+
+@blp.route("")
+class Reviews(MethodView):
+    """Review submission."""
+
+    @blp.arguments(ReviewCreateSchema)
+    @blp.response(201, ReviewCreatedSchema)
+    @blp.alt_response(404, description="Unknown token")
+    @blp.alt_response(409, description="The purchase was reviewed already")
+    @blp.alt_response(410, description="The invitation expired or the order was cancelled")
+    @public_write
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Publish a verified-purchase review with an invitation token."""
+        token = data.pop("token")
+        submitted = _call(service.submit, token, **data)
+        db.session.commit()
+        return {
+            "id": submitted.review.id,
+            "status": submitted.review.status,
+            "receipt": submitted.receipt,
+            "photo_upload": f"/api/v1/reviews/{submitted.review.id}/photos",
+        }
+
+
+@blp.route("/<id:review_id>")
+class ReviewById(MethodView):
+    """One review."""
+
+    @blp.response(200, ReviewSchema)
+    def get(self, review_id: int) -> dict[str, Any]:
+        """Return a review as the public sees it."""
+        return presenters.review_json(_review(review_id))
+
+
+@blp.route("/<id:review_id>/photos")
+class ReviewPhotos(MethodView):
+    """Photos of a review."""
+
+    @blp.doc(
+        parameters=[
+            {
+                "in": "header",
+                "name": "X-Review-Token",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        ],
+        requestBody={
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"photo": {"type": "string", "format": "binary"}},
+                        "required": ["photo"],
+                    }
+                }
+            }
+        },
+    )
+    @blp.response(201, PhotoSchema)
+    @blp.alt_response(413, description="Over 10 MB")
+    @blp.alt_response(415, description="Not JPEG, PNG or WebP")
+    @public_write
+    def post(self, review_id: int) -> dict[str, Any]:
+        """Attach a photo (JPEG/PNG/WebP, ≤ 10 MB, ≤ 5 per review, within 24 h)."""
+        token = request.headers.get("X-Review-Token", "")
+        if not token:
+            abort(401, message="Send the review token in the X-Review-Token header.")
+        upload = request.files.get("photo")
+        if upload is None:
+            abort(
+                422,
+                message="Send the photo as the multipart field 'photo'.",
+                errors={"files": {"photo": ["Missing data for required field."]}},
+            )
+        _, shown = _call(service.add_photo, review_id, token, upload.read())
+        db.session.commit()
+        return shown
+
+
+@blp.route("/<id:review_id>/response")
+class ReviewResponseView(MethodView):
+    """The merchant's public answer."""
+
+    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.arguments(ResponseBodySchema)
+    @blp.response(200, ResponseSchema)
+    @merchant_required
+    def put(self, data: dict[str, Any], review_id: int) -> Any:
+        """Answer a review in public, or edit the answer (every version is kept)."""
+        response = _call(service.respond, review_id, current_merchant().id, data["body"])
+        db.session.commit()
+        return response
+
+
+@blp.route("/<id:review_id>/flags")
+class ReviewFlags(MethodView):
+    """Merchant flags."""
+
+    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.arguments(FlagCreateSchema)
+    @blp.response(202, FlagSchema)
+    @merchant_required
+    def post(self, data: dict[str, Any], review_id: int) -> Any:
+        """Ask staff to look at a review; it stays visible meanwhile."""
+        reason = service.FlagReason(data["reason"])
+        entry = _call(service.flag, review_id, current_merchant().id, reason, data["detail"])
+        db.session.commit()
+        return entry
+
+
+@blp.route("/<id:review_id>/moderation")
+class ReviewModeration(MethodView):
+    """Staff moderation."""
+
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.arguments(ModerationSchema)
+    @blp.response(200, ReviewSchema)
+    @staff_required(Role.ADMIN, Role.CERTIFIER, Role.MODERATOR)
+    def post(self, data: dict[str, Any], review_id: int) -> dict[str, Any]:
+        """Remove a review for a published reason, or restore it; both are logged."""
+        review = _call(service.moderate, review_id, current_staff(), data["action"], data["reason"])
+        db.session.commit()
+        return presenters.review_json(_review(review.id))
+
+
+@merchant_blp.route("/<string:slug>/reviews")
+class MerchantReviews(MethodView):
+    """A merchant's reviews."""
+
+    @merchant_blp.arguments(ReviewListArgsSchema, location="query")
+    @merchant_blp.response(200, ReviewPageSchema)
+    def get(self, args: dict[str, Any], slug: str) -> dict[str, Any]:
+        """List reviews newest first, removed ones as tombstones; filter by rating/photos."""
+        merchant = _merchant(slug)
+        stmt = service.reviews_query(merchant.id, args["rating"], args["with_photos"])
+        page = keyset_page(stmt, Review.id, args["limit"], args["cursor"])
+        return {**page, "items": [presenters.review_json(r) for r in page["items"]]}
+
+
+@merchant_blp.route("/<string:slug>/score")
+class MerchantScore(MethodView):
+    """A merchant's score."""
+
+    @merchant_blp.response(200, ScoreSchema)
+    def get(self, slug: str) -> dict[str, Any]:
+        """The published score, its parts and the 12-month history (O(1) to read)."""
+        return service.merchant_score(_merchant(slug))

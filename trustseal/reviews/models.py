@@ -1,0 +1,158 @@
+"""Review, photo, response, flag and moderation tables, and the score aggregates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from trustseal.clock import utcnow
+from trustseal.dbtypes import UTCDateTime
+from trustseal.extensions import db
+
+
+class Review(db.Model):
+    """A review of one delivered purchase. Never deleted: removal makes a tombstone."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        Index("ix_reviews_merchant_id_id", "merchant_id", "id"),
+        Index("ix_reviews_merchant_rating_id", "merchant_id", "status", "rating", "id"),
+        Index("ix_reviews_merchant_photos_id", "merchant_id", "has_photos", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), unique=True)
+    rating: Mapped[int]
+    process_rating: Mapped[int]
+    title: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str | None] = mapped_column(Text)
+    suggestion: Mapped[str | None] = mapped_column(Text)  # private, for the merchant only
+    display_name: Mapped[str] = mapped_column(String(80))
+    locale: Mapped[str] = mapped_column(String(5), default="es")
+    status: Mapped[str] = mapped_column(String(10), default="published")  # published|removed
+    removal_reason: Mapped[str | None] = mapped_column(String(20))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    has_photos: Mapped[bool] = mapped_column(default=False)
+    open_flags: Mapped[int] = mapped_column(default=0)
+    log_index: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    photos: Mapped[list[ReviewPhoto]] = relationship(
+        back_populates="review", order_by="ReviewPhoto.position"
+    )
+    response: Mapped[ReviewResponse | None] = relationship(back_populates="review")
+
+
+class ReviewPhoto(db.Model):
+    """A photo attached by the reviewer, re-encoded without metadata."""
+
+    __tablename__ = "review_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    position: Mapped[int]
+    key: Mapped[str] = mapped_column(String(200))
+    thumbnail_key: Mapped[str] = mapped_column(String(200))
+    width: Mapped[int]
+    height: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    review: Mapped[Review] = relationship(back_populates="photos")
+
+
+class ReviewResponse(db.Model):
+    """The merchant's public answer to a review (editable; every version is kept)."""
+
+    __tablename__ = "review_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    review: Mapped[Review] = relationship(back_populates="response")
+
+
+class ResponseRevision(db.Model):
+    """One version of a merchant's answer, in order."""
+
+    __tablename__ = "review_response_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("review_responses.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReviewFlag(db.Model):
+    """A merchant's request that staff look at a review; the review stays visible."""
+
+    __tablename__ = "review_flags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    reason: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open|resolved
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ModerationAction(db.Model):
+    """A staff decision to remove or restore a review, with its public reason."""
+
+    __tablename__ = "review_moderation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    action: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ScoreAggregate(db.Model):
+    """Running sums per merchant, so reading the score costs O(1) (see score.py)."""
+
+    __tablename__ = "review_aggregates"
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    published: Mapped[int] = mapped_column(default=0)
+    removed: Mapped[int] = mapped_column(default=0)
+    rating_sum: Mapped[int] = mapped_column(default=0)
+    process_sum: Mapped[int] = mapped_column(default=0)
+    dist_1: Mapped[int] = mapped_column(default=0)
+    dist_2: Mapped[int] = mapped_column(default=0)
+    dist_3: Mapped[int] = mapped_column(default=0)
+    dist_4: Mapped[int] = mapped_column(default=0)
+    dist_5: Mapped[int] = mapped_column(default=0)
+    decay_weight: Mapped[float] = mapped_column(Float, default=0.0)  # Σ 2^(t/H)
+    decay_rating: Mapped[float] = mapped_column(Float, default=0.0)  # Σ r·2^(t/H)
+    negative: Mapped[int] = mapped_column(default=0)  # published with rating ≤ 2
+    negative_answered: Mapped[int] = mapped_column(default=0)
+
+
+class ScoreMonth(db.Model):
+    """Published reviews per merchant and calendar month (UTC)."""
+
+    __tablename__ = "review_months"
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    count: Mapped[int] = mapped_column(default=0)
+    rating_sum: Mapped[int] = mapped_column(default=0)
+
+
+class ResponseTimeBucket(db.Model):
+    """How many reviews got their first answer within a bucket of hours."""
+
+    __tablename__ = "review_response_times"
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    bucket: Mapped[int] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)

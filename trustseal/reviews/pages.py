@@ -1,0 +1,161 @@
+"""Public pages of the reviews domain: the profile, the review form and the formula."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+
+from trustseal.api.pagination import InvalidCursor, decode_cursor, keyset_page
+from trustseal.api.uploads import allow_upload
+from trustseal.clock import utcnow
+from trustseal.extensions import db
+from trustseal.media import images
+from trustseal.merchants import service as merchants
+from trustseal.reviews import presenters, score, service
+from trustseal.reviews.models import Review
+from trustseal.reviews.schemas import ReviewCreateSchema
+
+blp = Blueprint("reviews_pages", __name__)
+
+FORM_UPLOAD_LIMIT = service.MAX_PHOTOS * images.MAX_BYTES + 1024 * 1024
+allow_upload("reviews_pages.review_form", FORM_UPLOAD_LIMIT)
+PAGE_SIZE = 20
+
+
+def history_bars(
+    history: list[dict[str, Any]], width: int = 320, height: int = 120
+) -> dict[str, Any]:
+    """Geometry of the 12-month history chart (bars = count, dots = average rating)."""
+    top = max([m["count"] for m in history] + [1])
+    step = width / len(history)
+    bars = []
+    for n, month in enumerate(history):
+        bar_height = round((height - 20) * month["count"] / top, 1)
+        average = month["average"]
+        bars.append(
+            {
+                "x": round(n * step + 2, 1),
+                "y": round(height - 14 - bar_height, 1),
+                "w": round(step - 4, 1),
+                "h": bar_height,
+                "label": month["month"][5:],
+                "month": month["month"],
+                "count": month["count"],
+                "average": average,
+                "dot_y": None
+                if average is None
+                else round(height - 14 - (height - 20) * average / 5, 1),
+            }
+        )
+    return {"width": width, "height": height, "bars": bars}
+
+
+@blp.get("/m/<slug>")
+def profile(slug: str) -> str:
+    """A merchant's public profile: score, history, reviews with answers and tombstones."""
+    merchant = merchants.get_by_slug(slug)
+    if merchant is None:
+        abort(404)
+    rating = request.args.get("rating", type=int)
+    if rating is not None and not 1 <= rating <= 5:
+        rating = None
+    cursor = request.args.get("cursor")
+    if cursor is not None:
+        try:
+            decode_cursor(cursor)
+        except InvalidCursor:
+            cursor = None
+    summary = service.merchant_score(merchant)
+    page = keyset_page(service.reviews_query(merchant.id, rating), Review.id, PAGE_SIZE, cursor)
+    profile_url = url_for("reviews_pages.profile", slug=slug, _external=False)
+    base = current_app.config["TRUSTSEAL_BASE_URL"]
+    return render_template(
+        "profile.html",
+        merchant=merchant,
+        summary=summary,
+        reviews=page["items"],
+        next_cursor=page["next_cursor"],
+        rating=rating,
+        chart=history_bars(summary["history"]),
+        json_ld=presenters.json_ld(merchant, summary, page["items"], base + profile_url),
+        awaiting=presenters.awaiting_response,
+        photo=service.photo_json,
+    )
+
+
+def _closed_page(error: service.ReviewError) -> tuple[str, int]:
+    return render_template("review_closed.html", message=str(error), code=error.code), error.code
+
+
+@blp.route("/r/<token>", methods=["GET", "POST"])
+def review_form(token: str) -> Any:
+    """The review form of an invitation link (works without JavaScript)."""
+    try:
+        purchase, merchant = service.invitation_context(token)
+    except service.ReviewError as error:
+        return _closed_page(error)
+    values: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        values = {
+            k: request.form.get(k, "")
+            for k in ("rating", "process_rating", "title", "body", "suggestion", "display_name")
+        }
+        uploads = [f for f in request.files.getlist("photos") if f and f.filename]
+        try:
+            data = ReviewCreateSchema().load(
+                {
+                    "token": token,
+                    **{k: v for k, v in values.items() if v != ""},
+                    **{
+                        k: int(values[k])
+                        for k in ("rating", "process_rating")
+                        if values[k].isdigit()
+                    },
+                }
+            )
+        except ma.ValidationError as invalid:
+            errors = {
+                k: v if isinstance(v, list) else [str(v)]
+                for k, v in invalid.normalized_messages().items()
+            }
+            data = {}
+        photos = []
+        if len(uploads) > service.MAX_PHOTOS:
+            errors["photos"] = ["too_many"]
+        for upload in uploads[: service.MAX_PHOTOS]:
+            try:
+                photos.append(images.process_photo(upload.read()))
+            except images.ImageRejected as rejected:
+                errors.setdefault("photos", []).append(str(rejected.code))
+        if not errors:
+            data.pop("token")
+            try:
+                submitted = service.submit(token, photos=tuple(photos), **data)
+            except service.ReviewError as error:
+                db.session.rollback()
+                return _closed_page(error)
+            db.session.commit()
+            return render_template(
+                "review_done.html",
+                merchant=merchant,
+                review=submitted.review,
+                receipt=submitted.receipt,
+            ), 201
+    return render_template(
+        "review_form.html",
+        merchant=merchant,
+        purchase=purchase,
+        values=values,
+        errors=errors,
+        default_name=service.default_display_name(purchase.customer_name),
+        max_photos=service.MAX_PHOTOS,
+    ), (422 if errors else 200)
+
+
+@blp.get("/score")
+def formula() -> str:
+    """The published score formula, with its version."""
+    return render_template("score.html", s=score, now=utcnow())

@@ -1,0 +1,92 @@
+"""How a review is shown: the API shape and the schema.org JSON-LD (one place each)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from markupsafe import Markup
+
+from trustseal.clock import rfc3339
+from trustseal.merchants.models import Merchant
+from trustseal.reviews import service
+from trustseal.reviews.models import Review
+from trustseal.reviews.score import NEGATIVE_MAX
+
+
+def awaiting_response(review: Review) -> bool:
+    """A published negative review the merchant has not answered yet."""
+    return review.status == "published" and review.rating <= NEGATIVE_MAX and not review.response
+
+
+def review_json(review: Review) -> dict[str, Any]:
+    """The public shape of a review; a removed one is a tombstone without text."""
+    removed = review.status == "removed"
+    response = review.response
+    return {
+        "id": review.id,
+        "rating": None if removed else review.rating,
+        "process_rating": None if removed else review.process_rating,
+        "title": None if removed else review.title,
+        "body": None if removed else review.body,
+        "display_name": None if removed else review.display_name,
+        "verified_purchase": True,
+        "created_at": review.created_at,
+        "photos": [] if removed else [service.photo_json(p) for p in review.photos],
+        "response": None
+        if removed or response is None
+        else {
+            "body": response.body,
+            "created_at": response.created_at,
+            "updated_at": response.updated_at,
+        },
+        "awaiting_response": awaiting_response(review),
+        "status": review.status,
+        "removal_reason": review.removal_reason,
+        "removed_at": review.removed_at,
+    }
+
+
+def json_ld(merchant: Merchant, summary: dict[str, Any], reviews: list[Review], url: str) -> Markup:
+    """schema.org ``Organization`` with ``aggregateRating`` and ``review``, safe to inline.
+
+    ``<``, ``>`` and ``&`` are escaped as JSON unicode escapes, so no text can close the
+    ``<script>`` element it lives in.
+    """
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "Organization",
+        "name": merchant.name,
+        "url": f"https://{merchant.domain}",
+        "sameAs": url,
+    }
+    if merchant.legal_name:
+        data["legalName"] = merchant.legal_name
+    if summary["rating_count"]:
+        data["aggregateRating"] = {
+            "@type": "AggregateRating",
+            "ratingValue": summary["score"] if summary["score"] is not None else summary["average"],
+            "bestRating": 5,
+            "worstRating": 1,
+            "ratingCount": summary["rating_count"],
+        }
+    data["review"] = [
+        {
+            "@type": "Review",
+            "author": {"@type": "Person", "name": r.display_name},
+            "datePublished": rfc3339(r.created_at),
+            "reviewRating": {
+                "@type": "Rating",
+                "ratingValue": r.rating,
+                "bestRating": 5,
+                "worstRating": 1,
+            },
+            "name": r.title or "",
+            "reviewBody": r.body or "",
+        }
+        for r in reviews
+        if r.status == "published"
+    ]
+    text = json.dumps(data, ensure_ascii=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)

@@ -1,0 +1,162 @@
+"""marshmallow schemas of the reviews and score API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from trustseal.api.fields import StrictSchema, UTCDateTime
+from trustseal.api.pagination import PageArgsSchema, page_schema
+from trustseal.merchants.schemas import ComplaintsSummarySchema, SealSummarySchema
+from trustseal.reviews.service import FlagReason, RemovalReason
+
+MAX_BODY = 5000
+_rating = ma.validate.Range(min=1, max=5)
+
+
+class _Text(ma.fields.String):
+    """A text field, stripped of surrounding white space (so blank is empty)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class ReviewCreateSchema(StrictSchema):
+    """Body of ``POST /api/v1/reviews``."""
+
+    token = ma.fields.String(required=True, validate=ma.validate.Length(min=10, max=200))
+    rating = ma.fields.Integer(required=True, strict=True, validate=_rating)
+    process_rating = ma.fields.Integer(required=True, strict=True, validate=_rating)
+    title = _Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=200))
+    body = _Text(required=True, validate=ma.validate.Length(min=1, max=MAX_BODY))
+    suggestion = _Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=2000))
+    display_name = _Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=80))
+
+
+class ReceiptSchema(ma.Schema):
+    """Proof that the review is in the transparency log."""
+
+    leaf_index = ma.fields.Integer()
+    leaf_hash = ma.fields.String()
+    tree_size = ma.fields.Integer()
+    root_hash = ma.fields.String()
+    inclusion_proof = ma.fields.List(ma.fields.String())
+    timestamp = ma.fields.String()
+    signature = ma.fields.String()
+    kid = ma.fields.String()
+
+
+class ReviewCreatedSchema(ma.Schema):
+    """Answer to a review submission."""
+
+    id = ma.fields.Integer()
+    status = ma.fields.String()
+    receipt = ma.fields.Nested(ReceiptSchema)
+    photo_upload = ma.fields.String(metadata={"description": "where to POST photos"})
+
+
+class PhotoSchema(ma.Schema):
+    """A review photo."""
+
+    url = ma.fields.String()
+    thumbnail_url = ma.fields.String()
+    width = ma.fields.Integer()
+    height = ma.fields.Integer()
+
+
+class ResponseSchema(ma.Schema):
+    """The merchant's public answer."""
+
+    body = ma.fields.String()
+    created_at = UTCDateTime()
+    updated_at = UTCDateTime()
+
+
+class ReviewSchema(ma.Schema):
+    """A review as anyone sees it (never an email; no text once removed)."""
+
+    id = ma.fields.Integer()
+    rating = ma.fields.Integer(allow_none=True)
+    process_rating = ma.fields.Integer(allow_none=True)
+    title = ma.fields.String(allow_none=True)
+    body = ma.fields.String(allow_none=True)
+    display_name = ma.fields.String(allow_none=True)
+    verified_purchase = ma.fields.Boolean()
+    created_at = UTCDateTime()
+    photos = ma.fields.List(ma.fields.Nested(PhotoSchema))
+    response = ma.fields.Nested(ResponseSchema, allow_none=True)
+    awaiting_response = ma.fields.Boolean()
+    status = ma.fields.String()
+    removal_reason = ma.fields.String(allow_none=True)
+    removed_at = UTCDateTime(allow_none=True)
+
+
+ReviewPageSchema = page_schema(ReviewSchema, "ReviewPageSchema")
+
+
+class ReviewListArgsSchema(PageArgsSchema):
+    """Query arguments of a merchant's review list."""
+
+    rating = ma.fields.Integer(load_default=None, validate=_rating)
+    with_photos = ma.fields.Boolean(load_default=None)
+
+
+class ResponseBodySchema(StrictSchema):
+    """Body of ``PUT /api/v1/reviews/{id}/response``."""
+
+    body = _Text(required=True, validate=ma.validate.Length(min=1, max=MAX_BODY))
+
+
+class FlagCreateSchema(StrictSchema):
+    """Body of ``POST /api/v1/reviews/{id}/flags``."""
+
+    reason = ma.fields.String(
+        required=True, validate=ma.validate.OneOf([r.value for r in FlagReason])
+    )
+    detail = _Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=2000))
+
+
+class FlagSchema(ma.Schema):
+    """A flag as recorded."""
+
+    id = ma.fields.Integer()
+    reason = ma.fields.String()
+    status = ma.fields.String()
+    created_at = UTCDateTime()
+
+
+class ModerationSchema(StrictSchema):
+    """Body of ``POST /api/v1/reviews/{id}/moderation``."""
+
+    action = ma.fields.String(required=True, validate=ma.validate.OneOf(["remove", "restore"]))
+    reason = _Text(
+        required=True,
+        validate=ma.validate.Length(min=1, max=300),
+        metadata={"description": "remove: " + " | ".join(r.value for r in RemovalReason)},
+    )
+
+
+class HistoryMonthSchema(ma.Schema):
+    """One month of the testimonial history."""
+
+    month = ma.fields.String()
+    count = ma.fields.Integer()
+    average = ma.fields.Float(allow_none=True)
+
+
+class ScoreSchema(ma.Schema):
+    """``GET /api/v1/merchants/{slug}/score``."""
+
+    score = ma.fields.Float(allow_none=True)
+    rating_count = ma.fields.Integer()
+    removed_count = ma.fields.Integer()
+    distribution = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    average = ma.fields.Float(allow_none=True)
+    process_score = ma.fields.Float(allow_none=True)
+    response_rate = ma.fields.Float(allow_none=True)
+    median_response_hours = ma.fields.Float(allow_none=True)
+    complaints = ma.fields.Nested(ComplaintsSummarySchema)
+    history = ma.fields.List(ma.fields.Nested(HistoryMonthSchema))
+    seal = ma.fields.Nested(SealSummarySchema)
+    formula_version = ma.fields.String()

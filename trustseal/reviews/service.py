@@ -1,0 +1,391 @@
+"""The reviews domain's door: submit, attach photos, answer, flag, moderate, list.
+
+Every change that the public can see is appended to the transparency log and counted
+in the running score in the same transaction as the change itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import selectinload
+
+from trustseal.clock import utcnow
+from trustseal.extensions import db
+from trustseal.jobs import service as jobs
+from trustseal.mail import service as mail
+from trustseal.media import images
+from trustseal.media.storage import storage
+from trustseal.merchants import service as merchants
+from trustseal.merchants.models import Merchant
+from trustseal.orders import service as orders
+from trustseal.orders.models import Purchase
+from trustseal.reviews import score
+from trustseal.reviews.models import (
+    ModerationAction,
+    ResponseRevision,
+    Review,
+    ReviewFlag,
+    ReviewPhoto,
+    ReviewResponse,
+)
+from trustseal.staff.models import StaffUser
+from trustseal.transparency import service as log
+
+MAX_PHOTOS = 5
+PHOTO_WINDOW = timedelta(hours=24)
+RESPONSE_NOTICE_JOB = "reviews.response_notice"
+
+
+class RemovalReason(StrEnum):
+    """The published reasons for which staff may remove a review."""
+
+    PERSONAL_DATA = "personal_data"
+    OFFENSIVE = "offensive"
+    SPAM = "spam"
+    NOT_GENUINE = "not_genuine"
+
+
+class FlagReason(StrEnum):
+    """Why a merchant asks staff to look at a review."""
+
+    NOT_GENUINE = "not_genuine"
+    PERSONAL_DATA = "personal_data"
+    OFFENSIVE = "offensive"
+    SPAM = "spam"
+    OTHER = "other"
+
+
+class ReviewError(Exception):
+    """A review operation refused; ``code`` is the HTTP status to answer."""
+
+    def __init__(self, code: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A published review and its transparency-log receipt."""
+
+    review: Review
+    receipt: dict[str, Any]
+
+
+_REFUSAL_CODES = {"unknown": 404, "used": 409, "expired": 410, "cancelled": 410}
+
+
+def default_display_name(customer_name: str | None) -> str:
+    """First name and last initial (``Lucía Quispe`` → ``Lucía Q.``); never the email."""
+    parts = (customer_name or "").split()
+    if not parts:
+        return "Cliente verificado"
+    if len(parts) == 1:
+        return parts[0][:40]
+    return f"{parts[0][:40]} {parts[-1][0].upper()}."
+
+
+def invitation_context(token: str) -> tuple[Purchase, Merchant]:
+    """The purchase and merchant behind a usable review token (for the form).
+
+    Raises :class:`ReviewError` 404 unknown, 409 used, 410 expired or cancelled.
+    """
+    try:
+        invitation = orders.check_invitation(token)
+    except orders.InvitationRefused as refused:
+        raise ReviewError(_REFUSAL_CODES[refused.reason], str(refused)) from refused
+    purchase = invitation.purchase
+    merchant = merchants.get(purchase.merchant_id)
+    assert merchant is not None
+    return purchase, merchant
+
+
+def _review_event(kind: str, review: Review, merchant: Merchant, **data: Any) -> log.Event:
+    return log.Event(kind, merchant=merchant.slug, data={"review_id": review.id, **data})
+
+
+def submit(
+    token: str,
+    *,
+    rating: int,
+    process_rating: int,
+    body: str,
+    title: str | None = None,
+    suggestion: str | None = None,
+    display_name: str | None = None,
+    photos: tuple[images.ProcessedPhoto, ...] = (),
+) -> Submitted:
+    """Publish a review through its invitation token (once per purchase), with photos
+    already checked by :func:`images.process_photo`."""
+    try:
+        invitation = orders.claim_invitation(token)
+    except orders.InvitationRefused as refused:
+        raise ReviewError(_REFUSAL_CODES[refused.reason], str(refused)) from refused
+    purchase = invitation.purchase
+    merchant = merchants.get(purchase.merchant_id)
+    assert merchant is not None
+    review = Review(
+        merchant_id=merchant.id,
+        purchase_id=purchase.id,
+        rating=rating,
+        process_rating=process_rating,
+        title=title or None,
+        body=body,
+        suggestion=suggestion or None,
+        display_name=display_name or default_display_name(purchase.customer_name),
+        locale=purchase.customer_locale,
+        status="published",
+        created_at=utcnow(),
+    )
+    db.session.add(review)
+    db.session.flush()
+    texts = {"body": body, **({"title": title} if title else {})}
+    appended = log.append(
+        log.Event(
+            "review.published",
+            merchant=merchant.slug,
+            data={
+                "review_id": review.id,
+                "rating": rating,
+                "process_rating": process_rating,
+                "purchase_id": purchase.id,
+            },
+            texts=texts,
+            at=review.created_at,
+        )
+    )
+    review.log_index = appended.index
+    score.count_published(review)
+    for position, processed in enumerate(photos[:MAX_PHOTOS]):
+        _attach(review, processed, position)
+    return Submitted(review, log.receipt(appended))
+
+
+def get(review_id: int) -> Review | None:
+    """A review with its photos and answer, or None."""
+    return db.session.scalars(
+        select(Review)
+        .where(Review.id == review_id)
+        .options(selectinload(Review.photos), selectinload(Review.response))
+    ).one_or_none()
+
+
+def _lock(review_id: int) -> Review:
+    review = db.session.scalars(
+        select(Review)
+        .where(Review.id == review_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if review is None:
+        raise ReviewError(404, "No such review.")
+    return review
+
+
+def _owned(review_id: int, merchant_id: int) -> Review:
+    review = _lock(review_id)
+    if review.merchant_id != merchant_id:
+        raise ReviewError(404, "No such review.")
+    return review
+
+
+def add_photo(review_id: int, token: str, data: bytes) -> tuple[ReviewPhoto, dict[str, Any]]:
+    """Attach a photo to one's own review (the review's token, ≤ 5, within 24 h)."""
+    review = _lock(review_id)
+    if not review_token_matches(review, token):
+        raise ReviewError(401, "The review token does not match this review.")
+    if review.status != "published":
+        raise ReviewError(409, "The review was removed.")
+    if utcnow() - review.created_at > PHOTO_WINDOW:
+        raise ReviewError(409, "Photos can be added within 24 hours of the review.")
+    count = len(review.photos)
+    if count >= MAX_PHOTOS:
+        raise ReviewError(409, f"A review may have at most {MAX_PHOTOS} photos.")
+    try:
+        processed = images.process_photo(data)
+    except images.ImageRejected as rejected:
+        raise ReviewError(rejected.code, str(rejected), field="photo") from rejected
+    photo = _attach(review, processed, count)
+    return photo, photo_json(photo)
+
+
+def _attach(review: Review, processed: images.ProcessedPhoto, position: int) -> ReviewPhoto:
+    store = storage()
+    photo = ReviewPhoto(
+        review_id=review.id,
+        position=position,
+        key=store.save(processed.image, ".jpg"),
+        thumbnail_key=store.save(processed.thumbnail, ".jpg"),
+        width=processed.width,
+        height=processed.height,
+    )
+    db.session.add(photo)
+    review.has_photos = True
+    db.session.flush()
+    return photo
+
+
+def photo_json(photo: ReviewPhoto) -> dict[str, Any]:
+    """The public shape of a photo."""
+    store = storage()
+    return {
+        "url": store.url(photo.key),
+        "thumbnail_url": store.url(photo.thumbnail_key),
+        "width": photo.width,
+        "height": photo.height,
+    }
+
+
+def respond(review_id: int, merchant_id: int, body: str) -> ReviewResponse:
+    """Create or edit the merchant's public answer; every version is kept and logged."""
+    review = _owned(review_id, merchant_id)
+    if review.status != "published":
+        raise ReviewError(409, "The review was removed; it cannot be answered.")
+    merchant = merchants.get(merchant_id)
+    assert merchant is not None
+    now = utcnow()
+    response = review.response
+    if response is None:
+        response = ReviewResponse(review_id=review.id, body=body, created_at=now, updated_at=now)
+        db.session.add(response)
+        db.session.flush()
+        kind = "response.created"
+        score.count_first_answer(review, (now - review.created_at).total_seconds() / 3600)
+        jobs.enqueue(RESPONSE_NOTICE_JOB, {"review_id": review.id})
+    else:
+        if response.body == body:
+            return response
+        response.body = body
+        response.updated_at = now
+        kind = "response.edited"
+    db.session.add(ResponseRevision(response_id=response.id, body=body, created_at=now))
+    log.append(
+        log.Event(
+            kind,
+            merchant=merchant.slug,
+            data={"review_id": review.id},
+            texts={"body": body},
+            at=now,
+        )
+    )
+    return response
+
+
+def flag(review_id: int, merchant_id: int, reason: FlagReason, detail: str | None) -> ReviewFlag:
+    """Record a merchant's flag; the review stays visible while staff look."""
+    review = _owned(review_id, merchant_id)
+    entry = ReviewFlag(
+        review_id=review.id, merchant_id=merchant_id, reason=reason.value, detail=detail
+    )
+    db.session.add(entry)
+    db.session.execute(
+        update(Review).where(Review.id == review.id).values(open_flags=Review.open_flags + 1)
+    )
+    db.session.flush()
+    return entry
+
+
+def moderate(review_id: int, staff: StaffUser, action: str, reason: str) -> Review:
+    """Remove (for a published reason) or restore a review; logged and counted."""
+    review = _lock(review_id)
+    merchant = merchants.get(review.merchant_id)
+    assert merchant is not None
+    now = utcnow()
+    if action == "remove":
+        if review.status == "removed":
+            raise ReviewError(409, "The review is removed already.")
+        if reason not in {r.value for r in RemovalReason}:
+            raise ReviewError(
+                422,
+                "Removal needs a published reason: " + ", ".join(r.value for r in RemovalReason),
+                field="reason",
+            )
+        score.count_removed(review)
+        review.status, review.removal_reason, review.removed_at = "removed", reason, now
+        log.append(_review_event("review.removed", review, merchant, reason=reason))
+    elif action == "restore":
+        if review.status != "removed":
+            raise ReviewError(409, "The review is published already.")
+        score.count_restored(review)
+        review.status, review.removal_reason, review.removed_at = "published", None, None
+        log.append(_review_event("review.restored", review, merchant, reason=reason))
+    else:
+        raise ReviewError(422, "action is remove or restore.", field="action")
+    db.session.add(
+        ModerationAction(
+            review_id=review.id, staff_id=staff.id, action=action, reason=reason, created_at=now
+        )
+    )
+    db.session.execute(
+        update(ReviewFlag)
+        .where(ReviewFlag.review_id == review.id, ReviewFlag.status == "open")
+        .values(status="resolved", resolved_at=now)
+    )
+    review.open_flags = 0
+    return review
+
+
+def reviews_query(
+    merchant_id: int, rating: int | None = None, with_photos: bool | None = None
+) -> Select[tuple[Review]]:
+    """The statement listing a merchant's reviews (paginate newest first by id)."""
+    stmt = (
+        select(Review)
+        .where(Review.merchant_id == merchant_id)
+        .options(selectinload(Review.photos), selectinload(Review.response))
+    )
+    if rating is not None:
+        stmt = stmt.where(Review.status == "published", Review.rating == rating)
+    if with_photos:
+        stmt = stmt.where(Review.has_photos.is_(True))
+    return stmt
+
+
+def review_token_matches(review: Review, token: str) -> bool:
+    """Whether a token is one of the links of this review's invitation."""
+    invitation = orders.invitation_for_token(token)
+    return invitation is not None and invitation.purchase_id == review.purchase_id
+
+
+def merchant_score(merchant: Merchant, now: datetime | None = None) -> dict[str, Any]:
+    """The score answer for a merchant (running sums plus the other domains' parts)."""
+    result = score.score_of(merchant.id, now or utcnow())
+    result["complaints"] = merchants.summary_part("complaints", merchant)
+    result["seal"] = merchants.summary_part("seal", merchant)
+    return result
+
+
+@jobs.handler(RESPONSE_NOTICE_JOB)
+def send_response_notice(payload: dict[str, Any]) -> None:
+    """Job: tell the reviewer that the merchant answered in public."""
+    review = get(payload["review_id"])
+    if review is None or review.response is None or review.status != "published":
+        return
+    purchase = db.session.get(Purchase, review.purchase_id)
+    if purchase is None or not purchase.customer_email:
+        return
+    merchant = merchants.get(review.merchant_id)
+    message = mail.render(
+        "response_notice",
+        review.locale,
+        merchant=merchant,
+        review=review,
+        profile_url=f"{current_app.config['TRUSTSEAL_BASE_URL']}/m/{merchant.slug}#r{review.id}"
+        if merchant
+        else "",
+    )
+    mail.send(purchase.customer_email, message, review.locale)
+
+
+def _score_summary(merchant: Merchant) -> dict[str, Any]:
+    full = score.score_of(merchant.id, utcnow())
+    return {"score": full["score"], "rating_count": full["rating_count"]}
+
+
+merchants.register_summary_part("score", _score_summary)
