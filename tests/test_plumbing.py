@@ -106,6 +106,10 @@ BAD_BODIES = [
 ]
 
 
+QUERIES = ["", "?limit=-5&cursor=%%%&status=%00", "?limit=1e9&external_id=&start=-1&end=x",
+           "?index=99999999999999999999&tree_size=-1&first=2&second=1&rating=9"]
+
+
 def _operations(spec):
     for path, item in spec["paths"].items():
         for method in item:
@@ -116,7 +120,7 @@ def _operations(spec):
 def _concrete(path: str) -> list[str]:
     """Fill path parameters with odd values."""
     variants = []
-    for value in ("1", "0", "-1", "abc", "99999999999999999999", "%00", "tienda-demo"):
+    for value in ("1", "0", "abc", "99999999999999999999", "%00", "tienda-demo"):
         variants.append(re.sub(r"\{[^}]+\}", value, path))
     return variants
 
@@ -133,8 +137,11 @@ def test_every_endpoint_with_bad_input_never_500(app, client, who):
     checked = 0
     for method, path in _operations(spec):
         for url in _concrete(path):
-            for query in ("", "?limit=-5&cursor=%%%&status=%00", "?limit=1e9&external_id="):
-                for body in BAD_BODIES:
+            # Queries matter to reads, bodies to writes: walk each where it matters.
+            queries = QUERIES if method == "get" else QUERIES[:1]
+            bodies = BAD_BODIES if method != "get" else BAD_BODIES[:1]
+            for query in queries:
+                for body in bodies:
                     answer = client.open(
                         url + query,
                         method=method.upper(),
