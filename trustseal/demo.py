@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
 
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
 from trustseal.orders import service as orders
+from trustseal.orders.models import Purchase
+from trustseal.reviews import service as reviews
+from trustseal.staff import service as staff_service
 
 DEMO_SLUG = "tienda-demo"
 PRODUCTS = [
@@ -19,23 +24,35 @@ PRODUCTS = [
     ("pisco-qb", "Pisco quebranta 750 ml"),
     ("cer-chul", "Cerámica de Chulucanas"),
 ]
-FIRST = ["Lucía", "Mateo", "Valeria", "Diego", "Camila", "José", "Ana", "Luis", "Rosa", "Jorge"]
-LAST = ["Quispe", "Flores", "Rojas", "Huamán", "Mendoza", "Torres", "Vargas", "Castillo"]
+FIRST = ["Lucia", "Mateo", "Valeria", "Diego", "Camila", "Jose", "Ana", "Luis", "Rosa", "Jorge"]
+LAST = ["Quispe", "Flores", "Rojas", "Huaman", "Mendoza", "Torres", "Vargas", "Castillo"]
+S = orders.Status
 PATHS = [
-    [orders.Status.PAID, orders.Status.FULFILLED, orders.Status.DELIVERED],
-    [orders.Status.PAID, orders.Status.FULFILLED, orders.Status.DELIVERED],
-    [orders.Status.PAID, orders.Status.FULFILLED, orders.Status.DELIVERED],
-    [orders.Status.PAID, orders.Status.FULFILLED],
-    [orders.Status.PAID],
-    [orders.Status.PAID, orders.Status.CANCELLED],
-    [orders.Status.PAID, orders.Status.FULFILLED, orders.Status.DELIVERED, orders.Status.REFUNDED],
+    [S.PAID, S.FULFILLED, S.DELIVERED],
+    [S.PAID, S.FULFILLED, S.DELIVERED],
+    [S.PAID, S.FULFILLED, S.DELIVERED],
+    [S.PAID, S.FULFILLED],
+    [S.PAID],
+    [S.PAID, S.CANCELLED],
+    [S.PAID, S.FULFILLED, S.DELIVERED, S.REFUNDED],
 ]
+OPINIONS = {
+    5: ("Excelente", "Llegó antes de lo prometido y muy bien empacado. Volveré a comprar."),
+    4: ("Muy bien", "Buen producto; la entrega tardó un día más de lo indicado."),
+    3: ("Correcto", "El producto está bien, pero la caja llegó algo golpeada."),
+    2: ("Demoró", "Tardó una semana más de lo prometido y nadie respondía en el chat."),
+    1: ("No llegó completo", "Faltaba un producto del pedido y tuve que reclamar dos veces."),
+}
+ANSWERS = {
+    2: "Lamentamos la demora. Reforzamos el equipo de atención y le enviamos un cupón.",
+    1: "Disculpe el error: ya le enviamos el producto faltante sin costo.",
+}
 
 
 def load(purchase_count: int = 300, seed: int = 2026) -> str:
-    """Create the demo merchant with ``purchase_count`` purchases; say what was done."""
+    """Create the demo merchant with purchases, reviews and answers; say what was done."""
     if merchants.get_by_slug(DEMO_SLUG) is not None:
-        return f"demo already loaded: /api/v1/merchants/{DEMO_SLUG}"
+        return f"demo already loaded: /m/{DEMO_SLUG}"
     rng = random.Random(seed)
     created = merchants.create_merchant(
         name="Tienda Demo",
@@ -48,31 +65,80 @@ def load(purchase_count: int = 300, seed: int = 2026) -> str:
     )
     merchant_id = created.merchant.id
     now = utcnow()
+    delivered_purchases: list[tuple[Purchase, datetime]] = []
     for n in range(purchase_count):
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        placed = now - timedelta(days=rng.uniform(1, 365), minutes=rng.randint(0, 1440))
+        placed = now - timedelta(days=rng.uniform(5, 365), minutes=rng.randint(0, 1440))
         product_id, title = rng.choice(PRODUCTS)
         base = dict(
             external_id=f"D-{10000 + n}",
             placed_at=placed,
-            customer_email=f"{first.lower()}.{last.lower()}{n}@example.com".replace("í", "i")
-            .replace("é", "e")
-            .replace("á", "a"),
+            customer_email=f"{first.lower()}.{last.lower()}{n}@example.com",
             customer_name=f"{first} {last}",
             customer_locale="en" if n % 10 == 0 else "es",
             items=(orders.ItemData(product_id, title, rng.randint(1, 3)),),
         )
         orders.record_purchase_event(
-            merchant_id, "api", orders.PurchaseEvent(status=orders.Status.PLACED, **base)
+            merchant_id, "api", orders.PurchaseEvent(status=S.PLACED, **base)
         )
         step_time = placed
         for status in rng.choice(PATHS):
-            step_time += timedelta(days=rng.uniform(0.2, 3))
-            delivered = step_time if status is orders.Status.DELIVERED else None
-            orders.record_purchase_event(
+            step_time += timedelta(days=rng.uniform(0.2, 2))
+            delivered = step_time if status is S.DELIVERED else None
+            recorded = orders.record_purchase_event(
                 merchant_id,
                 "api",
                 orders.PurchaseEvent(status=status, delivered_at=delivered, **base),
             )
+            if status is S.DELIVERED:
+                delivered_purchases.append((recorded.purchase, step_time))
+    reviewed = 0
+    for purchase, delivered_at in delivered_purchases:
+        if purchase.status != S.DELIVERED.value or rng.random() > 0.6:
+            continue  # refunded later, or the customer did not write
+        token = orders.issue_invitation_link(purchase).token
+        rating = rng.choices([5, 4, 3, 2, 1], weights=[50, 25, 10, 9, 6])[0]
+        title, body = OPINIONS[rating]
+        at = delivered_at + timedelta(days=rng.uniform(0.5, 4))
+        submitted = reviews.submit(
+            token,
+            rating=rating,
+            process_rating=max(1, rating - rng.randint(0, 1)),
+            title=title,
+            body=body,
+            at=min(at, now),
+        )
+        reviewed += 1
+        if rating in ANSWERS and rng.random() < 0.8:
+            reviews.respond(
+                submitted.review.id,
+                merchant_id,
+                ANSWERS[rating],
+                at=min(submitted.review.created_at + timedelta(hours=rng.uniform(2, 60)), now),
+            )
+    moderator = staff_service.create_staff(
+        "moderacion@trustseal.demo", staff_service.Role.MODERATOR
+    )
+    spam = reviews.submit(
+        orders.issue_invitation_link(_first_unreviewed(merchant_id)).token,
+        rating=1,
+        process_rating=1,
+        body="Compra en mi tienda www.ejemplo-spam.pe, mejores precios",
+    )
+    reviews.moderate(spam.review.id, moderator.staff, "remove", "spam")
     db.session.commit()
-    return f"demo merchant {DEMO_SLUG} with {purchase_count} purchases\napi key: {created.api_key}"
+    return (
+        f"demo merchant {DEMO_SLUG}: {purchase_count} purchases, {reviewed + 1} reviews "
+        f"(one removed as spam)\nprofile: /m/{DEMO_SLUG}\napi key: {created.api_key}"
+    )
+
+
+def _first_unreviewed(merchant_id: int) -> Purchase:
+    from trustseal.orders.models import ReviewInvitation
+
+    return db.session.scalars(
+        select(Purchase)
+        .join(ReviewInvitation)
+        .where(Purchase.merchant_id == merchant_id, ReviewInvitation.state == "open")
+        .order_by(Purchase.id)
+    ).first()  # type: ignore[return-value]

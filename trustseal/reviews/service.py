@@ -120,9 +120,10 @@ def submit(
     suggestion: str | None = None,
     display_name: str | None = None,
     photos: tuple[images.ProcessedPhoto, ...] = (),
+    at: datetime | None = None,
 ) -> Submitted:
     """Publish a review through its invitation token (once per purchase), with photos
-    already checked by :func:`images.process_photo`."""
+    already checked by :func:`images.process_photo`. ``at`` backdates an import."""
     try:
         invitation = orders.claim_invitation(token)
     except orders.InvitationRefused as refused:
@@ -141,7 +142,7 @@ def submit(
         display_name=display_name or default_display_name(purchase.customer_name),
         locale=purchase.customer_locale,
         status="published",
-        created_at=utcnow(),
+        created_at=at or utcnow(),
     )
     db.session.add(review)
     db.session.flush()
@@ -242,14 +243,16 @@ def photo_json(photo: ReviewPhoto) -> dict[str, Any]:
     }
 
 
-def respond(review_id: int, merchant_id: int, body: str) -> ReviewResponse:
+def respond(
+    review_id: int, merchant_id: int, body: str, at: datetime | None = None
+) -> ReviewResponse:
     """Create or edit the merchant's public answer; every version is kept and logged."""
     review = _owned(review_id, merchant_id)
     if review.status != "published":
         raise ReviewError(409, "The review was removed; it cannot be answered.")
     merchant = merchants.get(merchant_id)
     assert merchant is not None
-    now = utcnow()
+    now = at or utcnow()
     response = review.response
     if response is None:
         response = ReviewResponse(review_id=review.id, body=body, created_at=now, updated_at=now)
