@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import bindparam, insert, select, tuple_
 
 from trustseal.clock import rfc3339, utcnow
 from trustseal.dbutil import insert_ignoring_duplicate
@@ -129,18 +129,18 @@ def build_leaf(event: Event, salt: bytes | None, at: datetime) -> bytes:
     return merkle.canonical_json(leaf)
 
 
+_NODES_BY_KEY = select(LogNode.level, LogNode.index, LogNode.hash).where(
+    tuple_(LogNode.level, LogNode.index).in_(bindparam("keys", expanding=True))
+)
+
+
 def _load_nodes(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """Fetch stored nodes by (level, index) in one statement of a stable shape."""
     wanted = list(set(keys))
-    found: dict[tuple[int, int], bytes] = {}
-    for start in range(0, len(wanted), 200):
-        chunk = wanted[start : start + 200]
-        rows = db.session.execute(
-            select(LogNode.level, LogNode.index, LogNode.hash).where(
-                or_(*(and_(LogNode.level == lv, LogNode.index == ix) for lv, ix in chunk))
-            )
-        )
-        found.update({(lv, ix): bytes(h) for lv, ix, h in rows})
-    return found
+    if not wanted:
+        return {}
+    rows = db.session.execute(_NODES_BY_KEY, {"keys": wanted})
+    return {(level, index): bytes(value) for level, index, value in rows}
 
 
 def _with_stored_nodes(compute: Callable[[merkle.GetNode], T]) -> T:
@@ -165,6 +165,17 @@ def _with_stored_nodes(compute: Callable[[merkle.GetNode], T]) -> T:
             raise RuntimeError(f"log node ({level}, {index}) is missing") from None
 
     return compute(stored)
+
+
+def _left_siblings(index: int) -> list[tuple[int, int]]:
+    """The stored nodes appending leaf ``index`` reads: one per trailing 1-bit of the index
+    (each completed subtree combines with its left neighbour at that level)."""
+    siblings = []
+    level = 0
+    while (index >> level) & 1:
+        siblings.append((level, (index >> level) - 1))
+        level += 1
+    return siblings
 
 
 def _lock_state() -> LogState:
@@ -205,14 +216,9 @@ def append_many(events: Iterable[Event]) -> list[Appended]:
         leaf = build_leaf(event, salt, at)
         leaf_hash = merkle.leaf_hash(leaf)
         index = size + len(appended)
-        missing: set[tuple[int, int]] = set()
-
-        def dry_run(level: int, idx: int, missing: set[tuple[int, int]] = missing) -> bytes:
-            if (level, idx) not in new_nodes and (level, idx) not in stored:
-                missing.add((level, idx))
-            return bytes(merkle.HASH_SIZE)
-
-        merkle.nodes_after_append(index, leaf_hash, dry_run)
+        missing = {
+            key for key in _left_siblings(index) if key not in new_nodes and key not in stored
+        }
         if missing:
             stored.update(_load_nodes(missing))
         for level, idx, value in merkle.nodes_after_append(index, leaf_hash, cached):
