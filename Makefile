@@ -46,7 +46,7 @@ bench: install
 
 ## make translations: refresh the catalogs after changing user-facing text
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -o /tmp/trustseal-messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o /tmp/trustseal-messages.pot .
 	$(BIN)/pybabel update -i /tmp/trustseal-messages.pot -d trustseal/translations --width 100 --no-fuzzy-matching
 
 clean:

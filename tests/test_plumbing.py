@@ -106,8 +106,12 @@ BAD_BODIES = [
 ]
 
 
-QUERIES = ["", "?limit=-5&cursor=%%%&status=%00", "?limit=1e9&external_id=&start=-1&end=x",
-           "?index=99999999999999999999&tree_size=-1&first=2&second=1&rating=9"]
+QUERIES = [
+    "",
+    "?limit=-5&cursor=%%%&status=%00",
+    "?limit=1e9&external_id=&start=-1&end=x",
+    "?index=99999999999999999999&tree_size=-1&first=2&second=1&rating=9",
+]
 
 
 def _operations(spec):

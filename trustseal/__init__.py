@@ -1,147 +1,20 @@
-"""trustseal: the service a trust-seal certifier runs for online shops."""
+"""trustseal: the service a trust-seal certifier runs for online shops.
+
+This module stays import-light (the factory lives in :mod:`trustseal.app`), so the pure
+parts — :mod:`trustseal.signing.jws`, :mod:`trustseal.transparency.merkle` — can be
+used by outside verifiers without Flask or a database driver.
+"""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, request
-from flask_smorest import abort
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
-from werkzeug.exceptions import HTTPException
-
-from trustseal import config as config_module
-from trustseal import i18n, logs
-from trustseal.api.auth import SECURITY_SCHEMES
-from trustseal.api.converters import IdConverter, id_schema
-from trustseal.api.errors import Api
-from trustseal.api.uploads import upload_limit
-from trustseal.extensions import db, limiter, migrate
-
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the application: configuration, extensions, blueprints, plugins.
+    """Build the application (see :func:`trustseal.app.create_app`)."""
+    from trustseal.app import create_app as build
 
-    ``config`` overrides settings by their short names (``DATABASE_URL``, ``ENV``...),
-    as the ``TRUSTSEAL_*`` environment variables do.
-    """
-    overrides = dict(config or {})
-    instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get(
-        "TRUSTSEAL_INSTANCE_PATH"
-    )
-    app = Flask(
-        __name__,
-        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
-        instance_relative_config=True,
-    )
-    values = config_module.from_environment()
-    values.update(overrides)
-    app.config.update(config_module.finalize(values, Path(app.instance_path)))
-    app.config.update(
-        API_TITLE="trustseal",
-        API_VERSION="v1",
-        OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/api/v1",
-        OPENAPI_JSON_PATH="openapi.json",
-    )
-    app.url_map.converters["id"] = IdConverter
-
-    logs.init_app(app)
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
-    limiter.init_app(app)
-    i18n.init_app(app)
-    api = Api(
-        app,
-        spec_kwargs={
-            "info": {"description": "The public contract of trustseal (see API.md)."},
-            "components": {"securitySchemes": SECURITY_SCHEMES},
-        },
-    )
-    api.register_converter(IdConverter, id_schema)
-    app.extensions["trustseal.api"] = api
-    _register_blueprints(app, api)
-    _register_guards(app, api)
-    return app
-
-
-def _register_blueprints(app: Flask, api: Api) -> None:
-    from trustseal.media.pages import blp as media_pages
-    from trustseal.merchants.api import blp as merchants_blp
-    from trustseal.orders.api import blp as orders_blp
-    from trustseal.reviews.api import blp as reviews_blp
-    from trustseal.reviews.api import merchant_blp as merchant_reviews_blp
-    from trustseal.reviews.pages import blp as reviews_pages
-    from trustseal.signing.api import blp as signing_blp
-    from trustseal.transparency.api import blp as transparency_blp
-    from trustseal.transparency.pages import blp as transparency_pages
-    from trustseal.web import blp as web_blp
-
-    for blp in (
-        merchants_blp,
-        orders_blp,
-        reviews_blp,
-        merchant_reviews_blp,
-        transparency_blp,
-        signing_blp,
-    ):
-        api.register_blueprint(blp)
-    for pages in (web_blp, transparency_pages, reviews_pages, media_pages):
-        app.register_blueprint(pages)
-    from trustseal import cli
-
-    cli.init_app(app)
-
-
-def _register_guards(app: Flask, api: Api) -> None:
-    """Request checks and error mappings that apply to every route."""
-
-    @app.before_request
-    def _no_nul_in_url() -> None:
-        if "\x00" in request.path or b"%00" in request.query_string or "\x00" in str(request.args):
-            abort(400, message="NUL characters are not allowed in URLs.")
-
-    @app.before_request
-    def _json_bodies_only() -> None:
-        limit = upload_limit(request.endpoint)
-        if limit is not None:
-            request.max_content_length = limit
-            return
-        if request.method not in ("POST", "PUT", "PATCH") or not request.path.startswith("/api/"):
-            return
-        has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
-            "Transfer-Encoding", ""
-        )
-        if not has_body or request.is_json:
-            return
-        abort(415, message="Send the body as application/json.")
-
-    @app.errorhandler(IntegrityError)
-    def _conflict(error: IntegrityError) -> Any:
-        db.session.rollback()
-        return api.handle_http_exception(
-            _http_error(409, "The request conflicts with existing data.")
-        )
-
-    @app.errorhandler(DataError)
-    def _unstorable(error: DataError) -> Any:
-        db.session.rollback()
-        app.logger.warning("value refused by the database", exc_info=error)
-        return api.handle_http_exception(_http_error(422, "A value cannot be stored as given."))
-
-    @app.errorhandler(OperationalError)
-    def _unavailable(error: OperationalError) -> Any:
-        db.session.rollback()
-        app.logger.error("database unavailable", exc_info=error)
-        return api.handle_http_exception(_http_error(503, "The database is unavailable; retry."))
-
-
-def _http_error(code: int, message: str) -> HTTPException:
-    try:
-        abort(code, message=message)
-    except HTTPException as error:
-        return error
-    raise AssertionError("abort did not raise")
+    return build(config)

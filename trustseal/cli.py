@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.merchants import service as merchants
 from trustseal.merchants.schemas import MerchantCreateSchema
+from trustseal.seals import service as seals
 from trustseal.signing import service as signing
 from trustseal.staff import service as staff_service
 from trustseal.transparency import monitor
@@ -225,7 +228,74 @@ def log_watch(url: str, state_file: str, interval: float, once: bool) -> None:
         time.sleep(interval)
 
 
+def _load_jwks(source: str | None) -> dict[str, Any]:
+    """The trusted keys: a file, a URL, or this service's own key store."""
+    if source is None:
+        return signing.jwks()
+    if source.startswith(("http://", "https://")):
+        with urllib.request.urlopen(source, timeout=10) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+    return json.loads(Path(source).read_text())  # type: ignore[no-any-return]
+
+
+@click.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--jwks",
+    "jwks_source",
+    default=None,
+    help="Trusted keys: a JWKS file or URL (default: this service's own keys).",
+)
+@with_appcontext
+def verify_badge(file: str, jwks_source: str | None) -> None:
+    """Verify a badge (SVG or PNG) or a bare assertion offline; exit 0 only if all is well."""
+    from badges import verify as badge_verify
+
+    try:
+        keys = _load_jwks(jwks_source)
+    except (OSError, ValueError) as error:
+        raise click.ClickException(f"cannot read the keys from {jwks_source}: {error}") from error
+    verdict = badge_verify.verify(Path(file).read_bytes(), keys)
+    click.echo(verdict.line())
+    if not verdict.ok:
+        raise SystemExit(1)
+
+
+@click.group("seals")
+def seals_group() -> None:
+    """Seal lifecycle (staff decisions also have an API)."""
+
+
+@seals_group.command("decide")
+@click.argument("slug")
+@click.argument("action", type=click.Choice([a.value for a in seals.Action]))
+@click.option("--reason", required=True, help="The public reason.")
+@click.option("--valid-until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@with_appcontext
+def seals_decide(slug: str, action: str, reason: str, valid_until: datetime | None) -> None:
+    """Approve, suspend, revoke or reinstate a merchant's seal."""
+    merchant = merchants.get_by_slug(slug)
+    if merchant is None:
+        raise click.ClickException(f"no merchant {slug}")
+    until = valid_until.replace(tzinfo=UTC) if valid_until else None
+    try:
+        seal = seals.decide(merchant, seals.Action(action), reason, None, until)
+    except seals.SealError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"{slug}: {seal.status} until {seal.valid_until:%Y-%m-%d}")
+
+
 def init_app(app: Flask) -> None:
     """Attach the service's commands to the app's CLI."""
-    for command in (staff_group, merchants_group, worker, demo, keys_group, log_group):
+    for command in (
+        staff_group,
+        merchants_group,
+        worker,
+        demo,
+        keys_group,
+        log_group,
+        verify_badge,
+        seals_group,
+    ):
         app.cli.add_command(command)

@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "LOG_HEAD_INTERVAL_SECONDS": 60,
     # Media (review photos): local folder; default <instance>/media.
     "MEDIA_ROOT": "",
+    # Badge assertions expire soon, so a revoked seal stops verifying even in copies.
+    "BADGE_ASSERTION_DAYS": 7,
     # Review invitations.
     "INVITATION_TTL_DAYS": 60,
     "INVITATION_EMAIL_DELAY_HOURS": 72,

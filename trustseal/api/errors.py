@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger("trustseal.errors")
 
-JSON_PREFIXES = ("/api/", "/webhooks/", "/.well-known/", "/healthz", "/readyz")
+JSON_PREFIXES = ("/api/", "/webhooks/", "/.well-known/", "/badges/", "/healthz", "/readyz")
 
 
 def wants_json() -> bool:

@@ -392,3 +392,15 @@ def _score_summary(merchant: Merchant) -> dict[str, Any]:
 
 
 merchants.register_summary_part("score", _score_summary)
+
+
+def latest_published(merchant_id: int, limit: int = 3) -> list[Review]:
+    """The newest published reviews of a merchant (for testimonials)."""
+    return list(
+        db.session.scalars(
+            select(Review)
+            .where(Review.merchant_id == merchant_id, Review.status == "published")
+            .order_by(Review.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,75 @@
+"""The one XML builder: every text and attribute value is escaped here, nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"})
+
+
+def escape_text(value: str) -> str:
+    """Escape character data (``]]>`` cannot survive: ``>`` is always escaped)."""
+    return value.translate(_TEXT)
+
+
+def escape_attr(value: str) -> str:
+    """Escape a double-quoted attribute value."""
+    return value.translate(_ATTR)
+
+
+def _format(value: object) -> str:
+    if isinstance(value, float):
+        text = f"{value:.2f}".rstrip("0").rstrip(".")
+        return text if text != "-0" else "0"
+    return str(value)
+
+
+@dataclass
+class Element:
+    """An XML element with attributes, text and children."""
+
+    tag: str
+    attrs: Mapping[str, object] = field(default_factory=dict)
+    children: list[Element | str] = field(default_factory=list)
+
+    def add(self, *children: Element | str) -> Element:
+        """Append children (elements, or text that will be escaped); return self."""
+        self.children.extend(children)
+        return self
+
+    def serialize(self) -> str:
+        """The element as a string of well-formed XML."""
+        parts: list[str] = []
+        self._write(parts)
+        return "".join(parts)
+
+    def _write(self, out: list[str]) -> None:
+        attrs = "".join(
+            f' {name}="{escape_attr(_format(value))}"'
+            for name, value in self.attrs.items()
+            if value is not None
+        )
+        if not self.children:
+            out.append(f"<{self.tag}{attrs}/>")
+            return
+        out.append(f"<{self.tag}{attrs}>")
+        for child in self.children:
+            if isinstance(child, Element):
+                child._write(out)
+            else:
+                out.append(escape_text(child))
+        out.append(f"</{self.tag}>")
+
+
+def element(
+    tag: str, attrs: Mapping[str, object] | None = None, *children: Element | str
+) -> Element:
+    """Shorthand for :class:`Element`."""
+    return Element(tag, dict(attrs or {}), list(children))
+
+
+def join(elements: Iterable[Element]) -> str:
+    """Serialize elements one after another."""
+    return "".join(e.serialize() for e in elements)

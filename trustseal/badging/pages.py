@@ -1,0 +1,133 @@
+"""Badge routes (SVG, PNG, assertion), the live verification page, the embed API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Blueprint, Response, current_app, render_template, request
+from flask.views import MethodView
+from flask_smorest import Blueprint as ApiBlueprint
+from flask_smorest import abort
+
+from trustseal.badging import service
+from trustseal.extensions import db
+from trustseal.merchants import service as merchants
+from trustseal.reviews import service as reviews
+from trustseal.seals import service as seals
+
+blp = Blueprint("badging", __name__)
+api_blp = ApiBlueprint("badge_api", __name__, url_prefix="/api/v1/merchants", description="Badge")
+
+CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=86400"
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def _options(fmt: str) -> tuple[str, str, int]:
+    """Validate ``style``, ``lang`` and (PNG) ``scale``; 422 listing the allowed values."""
+    style = request.args.get("style", "compact")
+    lang = request.args.get("lang", "es")
+    scale_text = request.args.get("scale", "1")
+    errors: dict[str, list[str]] = {}
+    if style not in service.STYLES:
+        errors["style"] = [f"One of: {', '.join(service.STYLES)}."]
+    if lang not in service.LANGS:
+        errors["lang"] = [f"One of: {', '.join(service.LANGS)}."]
+    if scale_text not in ("1", "2") or (fmt == "svg" and scale_text != "1"):
+        errors["scale"] = ["One of: 1, 2 (PNG only)."]
+    if errors:
+        abort(422, message="Unknown badge option.", errors={"query": errors})
+    return style, lang, int(scale_text)
+
+
+def _serve(slug: str, fmt: str) -> Response:
+    style, lang, scale = _options(fmt)
+    etag = service.current_etag(slug, style, lang, fmt, scale)
+    if (
+        etag in request.if_none_match.as_set(include_weak=False)
+        or request.headers.get("If-None-Match") == etag
+    ):
+        response = Response(status=304)
+    else:
+        rendered = service.badge(slug, style, lang, fmt, scale)
+        mimetype = "image/svg+xml" if fmt == "svg" else "image/png"
+        response = Response(rendered.body, status=rendered.status_code, mimetype=mimetype)
+        etag = rendered.etag
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Vary"] = "Accept-Encoding"
+    if fmt == "svg":
+        response.headers["Content-Security-Policy"] = SVG_CSP
+    return response
+
+
+@blp.get("/badges/<slug>.svg")
+def badge_svg(slug: str) -> Response:
+    """The signed badge as SVG (``?style=compact|seal|card&lang=es|en``)."""
+    return _serve(slug, "svg")
+
+
+@blp.get("/badges/<slug>.png")
+def badge_png(slug: str) -> Response:
+    """The signed badge as PNG (``&scale=2`` for high-density screens)."""
+    return _serve(slug, "png")
+
+
+@blp.get("/badges/<slug>/assertion")
+def badge_assertion(slug: str) -> Response:
+    """The badge's signed assertion alone (a compact JWS)."""
+    style, lang, _ = _options("svg")
+    rendered = service.badge(slug, style, lang, "svg", 1)
+    response = Response(rendered.assertion, status=rendered.status_code, mimetype="text/plain")
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@blp.get("/verify/<slug>")
+def verify_page(slug: str) -> Any:
+    """Is this shop's seal valid right now? (What the badge links to.)"""
+    merchant = merchants.get_by_slug(slug)
+    if merchant is None:
+        return render_template("verify.html", merchant=None, slug=slug), 404
+    summary = reviews.merchant_score(merchant)
+    db.session.commit()
+    return render_template(
+        "verify.html",
+        merchant=merchant,
+        slug=slug,
+        seal=summary["seal"],
+        summary=summary,
+        history=seals.history(merchant),
+        snippets=service.embed_snippets(merchant),
+    )
+
+
+class EmbedSchema(ma.Schema):
+    """How to embed a merchant's badge."""
+
+    verify_url = ma.fields.String()
+    svg = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    png = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    snippets = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+
+
+@api_blp.route("/<string:slug>/badge")
+class Embed(MethodView):
+    """The badge's addresses and embed snippets."""
+
+    @api_blp.response(200, EmbedSchema)
+    def get(self, slug: str) -> dict[str, Any]:
+        """Badge URLs per style and the HTML snippet to paste (``<a><img></a>``)."""
+        merchant = merchants.get_by_slug(slug)
+        if merchant is None:
+            abort(404, message="No merchant with this slug.")
+        lang = request.args.get("lang", "es") if request.args.get("lang") in service.LANGS else "es"
+        base = current_app.config["TRUSTSEAL_BASE_URL"]
+        return {
+            "verify_url": f"{base}/verify/{slug}",
+            "svg": {s: f"{base}/badges/{slug}.svg?style={s}" for s in service.STYLES},
+            "png": {s: f"{base}/badges/{slug}.png?style={s}" for s in service.STYLES},
+            "snippets": service.embed_snippets(merchant, lang),  # type: ignore[arg-type]
+        }

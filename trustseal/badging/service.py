@@ -1,0 +1,256 @@
+"""The badging domain's door: the badge of a merchant as SVG, PNG or bare assertion.
+
+The hot path costs one database round trip: a fingerprint of everything the badge shows
+(score sums, seal, current key, the day). Rendered and signed bytes are cached in the
+process under that fingerprint, so a change of aggregate, seal or key is seen at once by
+every process, and an unchanged badge is served without rendering or signing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from flask_babel import force_locale, gettext
+from markupsafe import Markup
+from sqlalchemy import bindparam, select
+
+from badges import assertion, png, svg
+from badges import layout as layouts
+from trustseal.clock import rfc3339, utcnow
+from trustseal.extensions import db
+from trustseal.merchants import service as merchants
+from trustseal.merchants.models import Merchant
+from trustseal.reviews import score as scores
+from trustseal.reviews import service as reviews
+from trustseal.reviews.models import ScoreAggregate
+from trustseal.seals import service as seals
+from trustseal.seals.models import Seal
+from trustseal.signing import service as signing
+from trustseal.signing.models import SigningKey
+from trustseal.transparency import service as log
+
+STYLES = layouts.STYLES
+LANGS = layouts.LANGS
+FORMATS = ("svg", "png")
+REFRESH = 3600.0  # re-sign a cached badge after an hour so iat/exp/log stay fresh
+CACHE_SIZE = 2048
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A badge ready to serve."""
+
+    body: bytes
+    etag: str
+    assertion: str
+    status_code: int
+    made: float
+
+
+_cache: OrderedDict[tuple[Any, ...], Rendered] = OrderedDict()
+_lock = threading.Lock()
+
+
+def labels(lang: str) -> dict[str, str]:
+    """The badge's words in ``lang`` (through the app's one translation mechanism)."""
+    with force_locale(lang):
+        return {
+            "seal_short": gettext("Trust Seal"),
+            "seal_full": gettext("Online Trust Seal"),
+            "review_one": gettext("review"),
+            "review_many": gettext("reviews"),
+            "status_active": gettext("VALID"),
+            "status_none": gettext("NOT CERTIFIED"),
+            "status_unknown": gettext("NOT CERTIFIED"),
+            "status_pending": gettext("UNDER REVIEW"),
+            "status_suspended": gettext("SUSPENDED"),
+            "status_revoked": gettext("REVOKED"),
+            "status_expired": gettext("EXPIRED"),
+            "explain_none": gettext("This shop does not hold the Online Trust Seal."),
+            "explain_unknown": gettext("This shop does not hold the Online Trust Seal."),
+            "explain_pending": gettext(
+                "The certifier is reviewing this shop; it is not certified yet."
+            ),
+            "explain_suspended": gettext("The certifier suspended this shop's seal."),
+            "explain_revoked": gettext("The certifier revoked this shop's seal."),
+            "explain_expired": gettext("This shop's seal has expired."),
+            "answers": gettext("Answers {rate}% of negative reviews"),
+            "last_12": gettext("Last 12 months"),
+            "verify_at": gettext("Verify at trustseal"),
+            "unknown_shop": gettext("Unknown shop"),
+        }
+
+
+_FINGERPRINT = (
+    select(
+        Merchant.id,
+        ScoreAggregate.published,
+        ScoreAggregate.removed,
+        ScoreAggregate.decay_weight,
+        ScoreAggregate.negative,
+        ScoreAggregate.negative_answered,
+        Seal.status,
+        Seal.valid_until,
+        select(SigningKey.kid)
+        .where(SigningKey.status == "current")
+        .order_by(SigningKey.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("kid"),
+    )
+    .outerjoin(ScoreAggregate, ScoreAggregate.merchant_id == Merchant.id)
+    .outerjoin(Seal, Seal.merchant_id == Merchant.id)
+    .where(Merchant.slug == bindparam("slug"))
+)
+
+
+def _fingerprint(slug: str) -> tuple[Any, ...] | None:
+    row = db.session.execute(_FINGERPRINT, {"slug": slug}).first()
+    if row is None:
+        return None
+    now = utcnow()
+    expired = row.valid_until is not None and row.valid_until <= now
+    return (*row, expired, now.date().isoformat())
+
+
+def _etag(*parts: Any) -> str:
+    return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
+
+
+def view(merchant: Merchant | None, lang: str) -> layouts.BadgeView:
+    """Everything the badge shows, read through the other domains' doors."""
+    words = labels(lang)
+    base = current_app.config["TRUSTSEAL_BASE_URL"]
+    if merchant is None:
+        return layouts.BadgeView(
+            "unknown",
+            words["unknown_shop"],
+            "",
+            words,
+            lang,
+            verify_url=f"{base}/verify",
+        )
+    summary = scores.score_of(merchant.id, utcnow())
+    status = seals.summary(merchant)["status"]
+    testimonials = tuple(
+        layouts.Testimonial(r.display_name, r.rating, r.body or r.title or "")
+        for r in reviews.latest_published(merchant.id, 3)
+    )
+    return layouts.BadgeView(
+        status=status,
+        name=merchant.name,
+        domain=merchant.domain,
+        labels=words,
+        lang=lang,
+        score=summary["score"],
+        rating_count=summary["rating_count"],
+        history=tuple(m["count"] for m in summary["history"]),
+        testimonials=testimonials,
+        response_rate=summary["response_rate"],
+        verify_url=f"{base}/verify/{merchant.slug}",
+    )
+
+
+def assertion_claims(
+    merchant: Merchant | None, badge: layouts.BadgeView, svg_bytes: bytes, slug: str
+) -> dict[str, Any]:
+    """The signed claims of API.md "Badges and verification"."""
+    now = utcnow().replace(microsecond=0)
+    ttl = timedelta(days=current_app.config["TRUSTSEAL_BADGE_ASSERTION_DAYS"])
+    head = log.latest_head() or log.publish_head()
+    seal = seals.summary(merchant) if merchant else {"status": "none", "valid_until": None}
+    return {
+        "iss": current_app.config["TRUSTSEAL_ISSUER"],
+        "sub": slug,
+        "domain": merchant.domain if merchant else None,
+        "seal_status": badge.status if merchant else "none",
+        "valid_until": rfc3339(seal["valid_until"]),
+        "score": badge.score,
+        "rating_count": badge.rating_count,
+        "history": list(badge.history),
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+        "log": {"tree_size": head.tree_size, "root_hash": head.root_hash.hex()},
+        "svg_sha256": assertion.sha256_hex(svg_bytes),
+    }
+
+
+def _render(
+    slug: str, style: str, lang: str, fmt: str, scale: int, fingerprint: tuple[Any, ...] | None
+) -> Rendered:
+    merchant = merchants.get_by_slug(slug) if fingerprint else None
+    badge = view(merchant, lang)
+    shape = layouts.layout(badge, style)
+    uid = hashlib.sha256(repr((slug, style, lang, fingerprint)).encode()).hexdigest()[:10]
+    plain = svg.render(shape, uid)
+    token, _ = signing.sign(assertion_claims(merchant, badge, plain, slug))
+    body = (
+        assertion.embed_assertion(plain, token) if fmt == "svg" else png.render(shape, token, scale)
+    )
+    etag = _etag(fingerprint, style, lang, fmt, scale)
+    return Rendered(body, etag, token, 200 if merchant else 404, time.monotonic())
+
+
+def badge(
+    slug: str, style: str = "compact", lang: str = "es", fmt: str = "svg", scale: int = 1
+) -> Rendered:
+    """The badge for a slug (a neutral "not certified" one, status 404, if unknown)."""
+    fingerprint = _fingerprint(slug)
+    key = (current_app.name, id(current_app), slug, style, lang, fmt, scale)
+    with _lock:
+        hit = _cache.get(key)
+    if (
+        hit is not None
+        and hit.etag == _etag(fingerprint, style, lang, fmt, scale)
+        and (time.monotonic() - hit.made < REFRESH)
+    ):
+        return hit
+    rendered = _render(slug, style, lang, fmt, scale, fingerprint)
+    db.session.commit()  # a first signing key or head may have been created
+    with _lock:
+        _cache[key] = rendered
+        _cache.move_to_end(key)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return rendered
+
+
+def current_etag(slug: str, style: str, lang: str, fmt: str, scale: int) -> str:
+    """The ETag the badge would have now (one query; for If-None-Match)."""
+    return _etag(_fingerprint(slug), style, lang, fmt, scale)
+
+
+def clear_cache() -> None:
+    """Forget every rendered badge of this process."""
+    with _lock:
+        _cache.clear()
+
+
+def embed_snippets(merchant: Merchant, lang: str = "es") -> dict[str, str]:
+    """The HTML to paste, per style: a link to the live verification around the image."""
+    base = current_app.config["TRUSTSEAL_BASE_URL"]
+    sizes = {"compact": None, "seal": (120, 120), "card": (320, 214)}
+    alt = f"{labels(lang)['seal_full']}: {merchant.name}"
+    snippets = {}
+    for style in STYLES:
+        size = sizes[style]
+        dims = Markup(f' width="{size[0]}" height="{size[1]}"') if size else Markup("")
+        snippets[style] = str(
+            Markup(
+                '<a href="{verify}" target="_blank" rel="noopener">'
+                '<img src="{src}" alt="{alt}"{dims} loading="lazy"></a>'
+            ).format(
+                verify=f"{base}/verify/{merchant.slug}",
+                src=f"{base}/badges/{merchant.slug}.svg?style={style}&lang={lang}",
+                alt=alt,
+                dims=dims,
+            )
+        )
+    return snippets
