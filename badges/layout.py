@@ -148,9 +148,10 @@ def _score(view: BadgeView) -> str:
 
 
 def _label(view: BadgeView) -> str:
+    name = text.clean(view.name)
     if view.status == "active":
-        return f"{view.labels['seal_full']}: {view.name} — {_score(view)} / 5, {_count(view)}"
-    return f"{view.labels['seal_full']}: {view.name} — {_status_word(view)}"
+        return f"{view.labels['seal_full']}: {name} — {_score(view)} / 5, {_count(view)}"
+    return f"{view.labels['seal_full']}: {name} — {_status_word(view)}"
 
 
 def compact(view: BadgeView) -> Layout:

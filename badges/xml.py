@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -9,14 +10,18 @@ _TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"})
 
 
+# Characters XML 1.0 does not allow at all (controls, surrogates, U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def escape_text(value: str) -> str:
     """Escape character data (``]]>`` cannot survive: ``>`` is always escaped)."""
-    return value.translate(_TEXT)
+    return _NOT_XML.sub("", value).translate(_TEXT)
 
 
 def escape_attr(value: str) -> str:
     """Escape a double-quoted attribute value."""
-    return value.translate(_ATTR)
+    return _NOT_XML.sub("", value).translate(_ATTR)
 
 
 def _format(value: object) -> str:

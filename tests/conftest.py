@@ -86,6 +86,8 @@ def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
         "INSTANCE_PATH": str(instance),
         "LOG_LEVEL": "WARNING",
         "BASE_URL": "http://trustseal.test",
+        "PASSWORD_TIME_COST": 1,  # cheap hashes keep the suite fast; production keeps the defaults
+        "PASSWORD_MEMORY_KIB": 8192,
         **overrides,
     }
     return create_app(config)

@@ -67,3 +67,24 @@ def test_review_with_photo_then_merchant_answer_on_profile(
         "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
     )
     assert page.locator(".awaiting").count() == 0
+
+
+def test_hostile_badges_render_in_chromium_without_running_script(app, client, live_server, page):
+    from tests.test_badges import HOSTILE, _hostile_shop
+
+    app.config["TRUSTSEAL_BASE_URL"] = live_server
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    _hostile_shop(app, client, HOSTILE[0] + HOSTILE[2] + HOSTILE[4])
+    inline = [client.get(f"/badges/hostil.svg?style={s}").get_data(as_text=True)
+              for s in ("compact", "seal", "card")]
+    images = "".join(f'<img id="{s}" src="/badges/hostil.svg?style={s}">' for s in ("compact", "seal", "card"))
+    page.goto(live_server + "/healthz")  # same origin for the page below
+    page.set_content(f"<html><body>{images}{''.join(inline)}</body></html>")
+    page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    widths = page.evaluate("[...document.images].map(i => i.naturalWidth)")
+    assert all(w > 0 for w in widths)
+    assert page.locator("svg").count() == 3
+    assert page.evaluate("document.querySelectorAll('script').length") == 0
+    page.wait_for_timeout(200)
+    assert dialogs == []

@@ -21,9 +21,11 @@ def certifier(app):
 
 
 def decide(client, token, action, **extra):
-    return client.post("/api/v1/merchants/bodega/seal",
-                       json={"action": action, "reason": "Cumple los criterios", **extra},
-                       headers=bearer(token))
+    return client.post(
+        "/api/v1/merchants/bodega/seal",
+        json={"action": action, "reason": "Cumple los criterios", **extra},
+        headers=bearer(token),
+    )
 
 
 def test_criteria_in_both_languages(client):
@@ -36,22 +38,35 @@ def test_criteria_in_both_languages(client):
 
 
 def test_lifecycle_with_public_history_and_log(app, client, certifier):
-    assert client.get("/api/v1/merchants/bodega").json["seal"] == {"status": "none", "valid_until": None}
+    assert client.get("/api/v1/merchants/bodega").json["seal"] == {
+        "status": "none",
+        "valid_until": None,
+    }
     approved = decide(client, certifier, "approve")
     assert approved.status_code == 200 and approved.json["status"] == "active"
     until = datetime.fromisoformat(approved.json["valid_until"].replace("Z", "+00:00"))
     assert timedelta(days=364) < until - datetime.now(UTC) < timedelta(days=366)
-    assert decide(client, certifier, "suspend", reason="Reclamos sin respuesta").json["status"] == "suspended"
+    assert (
+        decide(client, certifier, "suspend", reason="Reclamos sin respuesta").json["status"]
+        == "suspended"
+    )
     assert client.get("/api/v1/merchants/bodega/score").json["seal"]["status"] == "suspended"
     assert decide(client, certifier, "reinstate").json["status"] == "active"
-    assert decide(client, certifier, "revoke", reason="Vende productos falsificados").json["status"] == "revoked"
+    assert (
+        decide(client, certifier, "revoke", reason="Vende productos falsificados").json["status"]
+        == "revoked"
+    )
     assert decide(client, certifier, "reinstate").status_code == 409
     history = client.get("/api/v1/merchants/bodega/seal/history").json
     assert [h["action"] for h in history] == ["approve", "suspend", "reinstate", "revoke"]
     assert history[1]["reason"] == "Reclamos sin respuesta" and history[1]["log_index"] is not None
     leaves = [e["leaf"] for e in client.get("/api/v1/log/entries?start=0&end=10").json]
     assert [leaf.split('"type":"')[1].split('"')[0] for leaf in leaves] == [
-        "seal.approved", "seal.suspended", "seal.reinstated", "seal.revoked"]
+        "seal.approved",
+        "seal.suspended",
+        "seal.reinstated",
+        "seal.revoked",
+    ]
     assert "Vende productos falsificados" in leaves[3]
 
 
@@ -76,8 +91,14 @@ def test_who_may_decide(app, client, certifier):
     moderator = make_staff(app, "moderator", "mod@cert.pe")
     assert decide(client, moderator, "approve").status_code == 403
     assert decide(client, merchant_key, "approve").status_code == 401
-    assert client.post("/api/v1/merchants/nadie/seal", json={"action": "approve", "reason": "Cumple"},
-                       headers=bearer(certifier)).status_code == 404
+    assert (
+        client.post(
+            "/api/v1/merchants/nadie/seal",
+            json={"action": "approve", "reason": "Cumple"},
+            headers=bearer(certifier),
+        ).status_code
+        == 404
+    )
 
 
 def test_expiry_is_immediate_and_recorded_by_a_job(app, client, certifier):
@@ -98,8 +119,18 @@ def test_expiry_is_immediate_and_recorded_by_a_job(app, client, certifier):
 
 def test_cli_decide(runner, app):
     make_merchant(app, slug="bodega")
-    result = runner.invoke(args=["seals", "decide", "bodega", "approve", "--reason", "Auditada",
-                                 "--valid-until", "2030-01-31"])
+    result = runner.invoke(
+        args=[
+            "seals",
+            "decide",
+            "bodega",
+            "approve",
+            "--reason",
+            "Auditada",
+            "--valid-until",
+            "2030-01-31",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "active until 2030-01-31" in result.output
     again = runner.invoke(args=["seals", "decide", "bodega", "reinstate", "--reason", "x"])

@@ -26,6 +26,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,  # bytes per request body
     "LOG_LEVEL": "INFO",
     "LOG_JSON": True,
+    # argon2id cost for staff passwords (argon2-cffi's defaults: 3 passes, 64 MiB).
+    "PASSWORD_TIME_COST": 3,
+    "PASSWORD_MEMORY_KIB": 65536,
     # Rate limits (Flask-Limiter syntax). Memory storage unless a URI is given.
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_ENABLED": True,
