@@ -6,9 +6,11 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_babel import get_locale
 
 from trustseal.api.pagination import InvalidCursor, decode_cursor, keyset_page
 from trustseal.api.uploads import allow_upload
+from trustseal.badging import service as badging
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.media import images
@@ -82,6 +84,7 @@ def profile(slug: str) -> str:
         json_ld=presenters.json_ld(merchant, summary, page["items"], base + profile_url),
         awaiting=presenters.awaiting_response,
         photo=service.photo_json,
+        snippets=badging.embed_snippets(merchant, str(get_locale() or "es")),
     )
 
 
