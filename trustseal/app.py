@@ -12,7 +12,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from trustseal import config as config_module
-from trustseal import i18n, logs
+from trustseal import i18n, logs, platforms
 from trustseal.api.auth import SECURITY_SCHEMES
 from trustseal.api.converters import IdConverter, id_schema
 from trustseal.api.errors import Api
@@ -63,6 +63,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     api.register_converter(IdConverter, id_schema)
     app.extensions["trustseal.api"] = api
+    allowed = [p.strip() for p in app.config["TRUSTSEAL_PLATFORMS"].split(",") if p.strip()]
+    app.extensions["trustseal.platforms"] = platforms.load(allowed or None)
     _register_blueprints(app, api)
     _register_guards(app, api)
     return app
@@ -79,6 +81,8 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.reviews.pages import blp as reviews_pages
     from trustseal.seals.api import blp as seals_blp
     from trustseal.signing.api import blp as signing_blp
+    from trustseal.stores.api import blp as stores_blp
+    from trustseal.stores.api import webhooks as webhooks_blp
     from trustseal.transparency.api import blp as transparency_blp
     from trustseal.transparency.pages import blp as transparency_pages
     from trustseal.web import blp as web_blp
@@ -90,6 +94,8 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         merchant_reviews_blp,
         seals_blp,
         badge_api_blp,
+        stores_blp,
+        webhooks_blp,
         transparency_blp,
         signing_blp,
     ):

@@ -286,6 +286,38 @@ def seals_decide(slug: str, action: str, reason: str, valid_until: datetime | No
     click.echo(f"{slug}: {seal.status} until {seal.valid_until:%Y-%m-%d}")
 
 
+@click.group("stores")
+def stores_group() -> None:
+    """Platform stores."""
+
+
+@stores_group.command("reconcile")
+@click.argument("store_id", type=int)
+@click.option(
+    "--since",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Re-fetch orders created since this date (YYYY-MM-DD).",
+)
+@with_appcontext
+def stores_reconcile(store_id: int, since: datetime) -> None:
+    """Re-fetch a store's orders from the platform's API to fill missed webhooks."""
+    from trustseal.platforms import PlatformError
+    from trustseal.stores import service as stores
+
+    store = stores.get(store_id)
+    if store is None:
+        raise click.ClickException(f"no store {store_id}")
+    try:
+        with click.progressbar(length=0, label="orders", show_pos=True) as bar:
+            count = stores.reconcile(store, since.replace(tzinfo=UTC), bar.update)
+    except PlatformError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"reconciled {count} orders of store {store_id} since {since:%Y-%m-%d}")
+
+
 def init_app(app: Flask) -> None:
     """Attach the service's commands to the app's CLI."""
     for command in (

@@ -40,6 +40,10 @@ DEFAULTS: dict[str, Any] = {
     "MEDIA_ROOT": "",
     # Badge assertions expire soon, so a revoked seal stops verifying even in copies.
     "BADGE_ASSERTION_DAYS": 7,
+    # Platform plugins to load (comma-separated entry-point names; empty: all installed).
+    "PLATFORMS": "",
+    "VTEX_API_BASE": "https://{account}.vtexcommercestable.com.br",
+    "PLATFORM_HTTP_TIMEOUT": 10.0,
     # Review invitations.
     "INVITATION_TTL_DAYS": 60,
     "INVITATION_EMAIL_DELAY_HOURS": 72,
@@ -153,4 +157,6 @@ def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         # One writer at a time: wait for the lock instead of failing at once.
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+    # No pre-ping (a round trip per checkout): a connection lost to a database restart
+    # fails one request with 503 (retriable) and is replaced; recycling bounds their age.
+    return {"pool_recycle": 1800, "pool_size": 5, "max_overflow": 5}

@@ -13,8 +13,9 @@ from enum import StrEnum
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from trustseal.clock import utcnow
 from trustseal.dbutil import insert_ignoring_duplicate
@@ -98,39 +99,37 @@ class InvitationLink:
 def record_purchase_event(merchant_id: int, source: str, event: PurchaseEvent) -> Recorded:
     """Create or advance a purchase from an event, in the caller's transaction.
 
-    Safe under concurrent identical events: the insert ignores a duplicate key and the
-    existing row is then locked before its status is compared and moved.
+    A new purchase is inserted with the event's status in one statement. Safe under
+    concurrent identical events: the insert skips an existing key, and the existing row is
+    then locked before its status is compared and moved.
     """
     now = utcnow()
-    new_id = insert_ignoring_duplicate(
+    delivered = event.status is Status.DELIVERED
+    purchase = insert_ignoring_duplicate(
         Purchase,
         {
             "merchant_id": merchant_id,
             "source": source,
             "external_id": event.external_id,
-            "status": Status.PLACED.value,
+            "status": event.status.value,
             "customer_email": event.customer_email,
             "customer_name": event.customer_name,
             "customer_locale": event.customer_locale,
             "placed_at": event.placed_at,
+            "delivered_at": (event.delivered_at or now) if delivered else None,
             "created_at": now,
             "updated_at": now,
         },
         ["merchant_id", "source", "external_id"],
+        returning_entity=True,
     )
-    if new_id is not None:
-        db.session.add_all(
-            PurchaseItem(
-                purchase_id=new_id,
-                product_id=item.product_id,
-                title=item.title,
-                quantity=item.quantity,
-                sku=item.sku,
-                url=item.url,
-                image_url=item.image_url,
-            )
-            for item in event.items
-        )
+    if purchase is not None:
+        items = _item_rows(purchase.id, event.items)
+        db.session.add_all(items)
+        set_committed_value(purchase, "items", items)
+        invitation = _open_invitation(purchase, now) if delivered else None
+        set_committed_value(purchase, "invitation", invitation)
+        return Recorded(purchase, created=True, changed=True)
     purchase = db.session.scalars(
         select(Purchase)
         .where(
@@ -141,8 +140,47 @@ def record_purchase_event(merchant_id: int, source: str, event: PurchaseEvent) -
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
+    completed = _complete(purchase, event)
     changed = _advance(purchase, event, now)
-    return Recorded(purchase, created=new_id is not None, changed=changed or new_id is not None)
+    return Recorded(purchase, created=False, changed=changed or completed)
+
+
+def _complete(purchase: Purchase, event: PurchaseEvent) -> bool:
+    """Fill what an earlier, partial event left blank (never overwrite): a status-only
+    event (a fulfilment, a VTEX hook) may arrive before the full order."""
+    filled = False
+    if purchase.customer_email is None and event.customer_email:
+        purchase.customer_email = event.customer_email
+        filled = True
+        invitation = db.session.scalar(
+            select(ReviewInvitation).where(ReviewInvitation.purchase_id == purchase.id)
+        )
+        if invitation is not None and invitation_status(invitation) == "pending":
+            _queue_invitation_email(invitation)
+    if purchase.customer_name is None and event.customer_name:
+        purchase.customer_name = event.customer_name
+        filled = True
+    if event.items and not db.session.scalar(
+        select(PurchaseItem.id).where(PurchaseItem.purchase_id == purchase.id).limit(1)
+    ):
+        db.session.add_all(_item_rows(purchase.id, event.items))
+        filled = True
+    return filled
+
+
+def _item_rows(purchase_id: int, items: tuple[ItemData, ...]) -> list[PurchaseItem]:
+    return [
+        PurchaseItem(
+            purchase_id=purchase_id,
+            product_id=item.product_id,
+            title=item.title,
+            quantity=item.quantity,
+            sku=item.sku,
+            url=item.url,
+            image_url=item.image_url,
+        )
+        for item in items
+    ]
 
 
 def _advance(purchase: Purchase, event: PurchaseEvent, now: datetime) -> bool:
@@ -165,7 +203,7 @@ def _advance(purchase: Purchase, event: PurchaseEvent, now: datetime) -> bool:
     return True
 
 
-def _open_invitation(purchase: Purchase, now: datetime) -> None:
+def _open_invitation(purchase: Purchase, now: datetime) -> ReviewInvitation:
     config = current_app.config
     invitation = ReviewInvitation(
         purchase_id=purchase.id,
@@ -176,11 +214,18 @@ def _open_invitation(purchase: Purchase, now: datetime) -> None:
     db.session.add(invitation)
     db.session.flush()
     if purchase.customer_email:
-        jobs.enqueue(
-            INVITATION_EMAIL_JOB,
-            {"invitation_id": invitation.id},
-            delay=timedelta(hours=config["TRUSTSEAL_INVITATION_EMAIL_DELAY_HOURS"]),
-        )
+        _queue_invitation_email(invitation)
+    return invitation
+
+
+def _queue_invitation_email(invitation: ReviewInvitation) -> None:
+    """Queue the invitation email for the configured delay after the delivery."""
+    delay = timedelta(hours=current_app.config["TRUSTSEAL_INVITATION_EMAIL_DELAY_HOURS"])
+    jobs.enqueue(
+        INVITATION_EMAIL_JOB,
+        {"invitation_id": invitation.id},
+        run_at=max(utcnow(), invitation.created_at + delay),
+    )
 
 
 def _cancel_invitation(purchase: Purchase) -> None:
@@ -280,8 +325,8 @@ def invitation_for_token(token: str, *, lock: bool = False) -> ReviewInvitation 
 def send_invitation_email(payload: dict[str, Any]) -> None:
     """Job: email the customer a fresh review link, unless the invitation is closed."""
     invitation = db.session.get(ReviewInvitation, payload["invitation_id"])
-    if invitation is None or invitation_status(invitation) not in ("pending", "sent"):
-        return
+    if invitation is None or invitation_status(invitation) != "pending":
+        return  # used, cancelled, expired, or already sent (by email or by the merchant)
     purchase = invitation.purchase
     if not purchase.customer_email:
         return
@@ -337,3 +382,39 @@ def _open_invitation_for(token: str, *, lock: bool) -> ReviewInvitation:
     if state in _CLOSED:
         raise InvitationRefused(state, _CLOSED[state])
     return invitation
+
+
+def purchase_ids_for(
+    merchant_id: int, source: str | None, email: str | None, external_ids: tuple[str, ...]
+) -> list[int]:
+    """A customer's purchases at a merchant (by email and/or external order ids)."""
+    conditions = []
+    if email:
+        conditions.append(Purchase.customer_email == email.strip().lower())
+    if external_ids:
+        conditions.append(Purchase.external_id.in_(external_ids))
+    if not conditions:
+        return []
+    stmt = select(Purchase.id).where(Purchase.merchant_id == merchant_id, or_(*conditions))
+    if source is not None:
+        stmt = stmt.where(Purchase.source == source)
+    return list(db.session.scalars(stmt))
+
+
+def purchase_ids_of_source(merchant_id: int, source: str) -> list[int]:
+    """Every purchase a source recorded (for a whole-shop erasure)."""
+    return list(
+        db.session.scalars(
+            select(Purchase.id).where(
+                Purchase.merchant_id == merchant_id, Purchase.source == source
+            )
+        )
+    )
+
+
+def erase_purchases(purchase_ids: list[int]) -> None:
+    """Erase the personal data of these purchases (privacy requests). The purchase, its
+    status and items stay: they back verified reviews and the log."""
+    for purchase in db.session.scalars(select(Purchase).where(Purchase.id.in_(purchase_ids))):
+        purchase.customer_email = None
+        purchase.customer_name = None

@@ -35,6 +35,7 @@ class Review(db.Model):
     status: Mapped[str] = mapped_column(String(10), default="published")  # published|removed
     removal_reason: Mapped[str | None] = mapped_column(String(20))
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # texts erased on request
     has_photos: Mapped[bool] = mapped_column(default=False)
     open_flags: Mapped[int] = mapped_column(default=0)
     log_index: Mapped[int | None]

@@ -404,3 +404,37 @@ def latest_published(merchant_id: int, limit: int = 3) -> list[Review]:
             .limit(limit)
         )
     )
+
+
+ERASED_NAME = "Cliente verificado"
+
+
+def erase_personal_data(purchase_ids: list[int]) -> int:
+    """Erase the texts and name of the reviews of these purchases (a privacy request).
+
+    The rating, dates and log leaves stay, so scores and proofs are unchanged; the salts
+    of the text commitments are deleted, so nobody can test a guess against them.
+    Photos are deleted too. Returns how many reviews were erased.
+    """
+    if not purchase_ids:
+        return 0
+    reviews = list(
+        db.session.scalars(
+            select(Review)
+            .where(Review.purchase_id.in_(purchase_ids))
+            .options(selectinload(Review.photos))
+        )
+    )
+    store = storage()
+    for review in reviews:
+        review.title = review.body = review.suggestion = None
+        review.display_name = ERASED_NAME
+        review.erased_at = utcnow()
+        if review.log_index is not None:
+            log.forget_text(review.log_index)
+        for photo in review.photos:
+            store.delete(photo.key)
+            store.delete(photo.thumbnail_key)
+            db.session.delete(photo)
+        review.has_photos = False
+    return len(reviews)

@@ -5,20 +5,16 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from flask import current_app
 from sqlalchemy import select
 
+from trustseal import secretbox
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.signing import jws
 from trustseal.signing.models import SigningKey
-
-
-def _fernet() -> Fernet:
-    return Fernet(current_app.config["TRUSTSEAL_DATA_KEY"].encode())
 
 
 def _create_key() -> SigningKey:
@@ -28,7 +24,7 @@ def _create_key() -> SigningKey:
     key = SigningKey(
         kid=jws.thumbprint(jwk),
         public_x=jwk["x"],
-        private_encrypted=_fernet().encrypt(raw).decode(),
+        private_encrypted=secretbox.seal(raw),
         status="current",
     )
     db.session.add(key)
@@ -60,7 +56,7 @@ def rotate() -> tuple[SigningKey, SigningKey | None]:
 
 @lru_cache(maxsize=32)
 def _private_key(kid: str, encrypted: str, data_key: str) -> Ed25519PrivateKey:
-    raw = Fernet(data_key.encode()).decrypt(encrypted.encode())
+    raw = secretbox.open_(encrypted, data_key)
     return Ed25519PrivateKey.from_private_bytes(raw)
 
 

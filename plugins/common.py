@@ -1,0 +1,55 @@
+"""Small helpers shared by the platform plugins (signatures, dates, names)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import UTC, datetime
+
+from trustseal.platforms import BadPayload, SignatureInvalid
+
+
+def check_hmac_base64(secret: str, body: bytes, claimed: str | None) -> None:
+    """Raise :class:`SignatureInvalid` unless ``claimed`` is base64 HMAC-SHA256 of the raw
+    body keyed with ``secret`` (compared in constant time)."""
+    if not claimed:
+        raise SignatureInvalid("missing signature")
+    expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+    if not hmac.compare_digest(expected, claimed.strip().encode("ascii", "replace")):
+        raise SignatureInvalid("signature mismatch")
+
+
+def parse_time(value: object, *, naive_is_utc: bool = True) -> datetime | None:
+    """An ISO 8601 time from a payload as aware UTC (None when absent)."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise BadPayload(f"not a time: {value!r}")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadPayload(f"not a time: {value!r}") from exc
+    if moment.tzinfo is None:
+        if not naive_is_utc:
+            raise BadPayload(f"time without zone: {value!r}")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def full_name(first: object, last: object) -> str | None:
+    """``first last`` from two optional payload fields."""
+    name = " ".join(str(part).strip() for part in (first, last) if part)
+    return name or None
+
+
+def locale_of(value: object) -> str:
+    """``es`` or ``en`` from a platform locale such as ``es-PE`` or ``en_US``."""
+    return "en" if isinstance(value, str) and value.lower().startswith("en") else "es"
+
+
+def text_id(value: object) -> str:
+    """An id as exact text (ids over 2^53 arrive as JSON integers; never a float)."""
+    if isinstance(value, (bool, float)) or value in (None, ""):
+        raise BadPayload(f"not an id: {value!r}")
+    return str(value)

@@ -1,0 +1,224 @@
+"""Shopify: webhooks signed with the app's client secret (HMAC-SHA256 over the raw body).
+
+Topics: ``orders/create``, ``orders/updated``, ``orders/paid``, ``orders/fulfilled``,
+``orders/cancelled``, ``refunds/create``, ``fulfillments/create|update`` (shipment status
+``delivered`` means delivered) and the mandatory privacy topics ``customers/data_request``,
+``customers/redact`` and ``shop/redact``. Deliveries are retried and duplicated: the
+``X-Shopify-Webhook-Id`` deduplicates them. Order ids exceed 2^53 and stay text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import marshmallow as ma
+from flask_babel import gettext as _
+
+from plugins.common import check_hmac_base64, full_name, locale_of, parse_time, text_id
+from plugins.http import get_json
+from trustseal.clock import utcnow
+from trustseal.orders.service import ItemData, PurchaseEvent, Status
+from trustseal.platforms import (
+    BadPayload,
+    NewStore,
+    Parsed,
+    Platform,
+    PlatformError,
+    PrivacyRequest,
+    SignatureInvalid,
+    StoreContext,
+    WebhookRequest,
+)
+
+TOPICS = [
+    "orders/create",
+    "orders/updated",
+    "orders/paid",
+    "orders/fulfilled",
+    "orders/cancelled",
+    "refunds/create",
+    "fulfillments/create",
+    "fulfillments/update",
+    "customers/data_request",
+    "customers/redact",
+    "shop/redact",
+]
+API_VERSION = "2025-10"
+_SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+
+
+class ShopifySettings(ma.Schema):
+    """``{shop_domain, client_secret, access_token?}`` (the token only for reconciling)."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    shop_domain = ma.fields.String(required=True)
+    client_secret = ma.fields.String(required=True, validate=ma.validate.Length(min=8, max=200))
+    access_token = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+
+    @ma.validates("shop_domain")
+    def _shop(self, value: str, **kwargs: Any) -> None:
+        if not _SHOP.match(value.strip().lower()):
+            raise ma.ValidationError("The shop's myshopify.com domain, e.g. tienda.myshopify.com.")
+
+
+def order_status(order: Mapping[str, Any]) -> Status:
+    """A Shopify order's status in trustseal's terms."""
+    if order.get("cancelled_at"):
+        return Status.CANCELLED
+    if order.get("financial_status") == "refunded":
+        return Status.REFUNDED
+    if order.get("fulfillment_status") == "fulfilled":
+        return Status.FULFILLED
+    if order.get("financial_status") in ("paid", "partially_refunded"):
+        return Status.PAID
+    return Status.PLACED
+
+
+def order_event(order: Mapping[str, Any], status: Status | None = None) -> PurchaseEvent:
+    """A full Shopify order as an event."""
+    if not isinstance(order, Mapping) or "id" not in order:
+        raise BadPayload("not a Shopify order")
+    customer = order.get("customer") or {}
+    email = order.get("email") or order.get("contact_email") or customer.get("email")
+    items = tuple(
+        ItemData(
+            product_id=text_id(line.get("product_id") or line.get("variant_id") or line.get("id")),
+            title=str(line.get("title") or line.get("name") or "")[:500] or "?",
+            quantity=max(1, int(line.get("quantity") or 1)),
+            sku=(line.get("sku") or None),
+        )
+        for line in order.get("line_items") or []
+    )
+    return PurchaseEvent(
+        external_id=text_id(order["id"]),
+        status=status or order_status(order),
+        placed_at=parse_time(order.get("created_at"))
+        or parse_time(order.get("processed_at"))
+        or utcnow(),
+        customer_email=str(email).strip().lower() if email else None,
+        customer_name=full_name(customer.get("first_name"), customer.get("last_name")),
+        customer_locale=locale_of(order.get("customer_locale")),
+        items=items,
+    )
+
+
+class ShopifyPlatform(Platform):
+    """The Shopify plugin."""
+
+    name = "shopify"
+    title = "Shopify"
+    settings_schema = ShopifySettings
+
+    def create(self, data: Mapping[str, Any], webhook_url: str) -> NewStore:
+        """Keep the client secret (encrypted) that Shopify signs webhooks with."""
+        secrets = {"client_secret": data["client_secret"]}
+        if data.get("access_token"):
+            secrets["access_token"] = data["access_token"]
+        return NewStore(data["shop_domain"].strip().lower(), {"topics": TOPICS}, secrets)
+
+    def setup_instructions(self, store: StoreContext, shown: Mapping[str, Any]) -> list[str]:
+        """Where to point each webhook topic."""
+        return [
+            _(
+                "In your Shopify app settings (Partners dashboard or the app's TOML), subscribe "
+                "these webhook topics, API version %(version)s, format JSON:",
+                version=API_VERSION,
+            ),
+            ", ".join(TOPICS),
+            _("Delivery URL for every topic: %(url)s", url=store.webhook_url),
+            _(
+                "Shopify signs each delivery with your app's client secret; trustseal keeps it "
+                "encrypted and checks every signature."
+            ),
+            _(
+                "To fill gaps, add an Admin API access token with read_orders and run: "
+                "trustseal stores reconcile %(id)s --since YYYY-MM-DD",
+                id=store.id,
+            ),
+        ]
+
+    def verify(self, request: WebhookRequest, store: StoreContext) -> None:
+        """HMAC-SHA256 of the raw body with the client secret, base64, constant time."""
+        check_hmac_base64(
+            store.secrets["client_secret"], request.body, request.header("X-Shopify-Hmac-Sha256")
+        )
+        shop = (request.header("X-Shopify-Shop-Domain") or "").strip().lower()
+        if shop and shop != store.identifier:
+            raise SignatureInvalid("the delivery is for another shop")
+
+    def dedup_key(self, request: WebhookRequest) -> str | None:
+        """One id per delivery, the same on every retry."""
+        webhook_id = request.header("X-Shopify-Webhook-Id") or request.header("X-Shopify-Event-Id")
+        return f"shopify:{webhook_id}" if webhook_id else None
+
+    def parse(self, request: WebhookRequest, store: StoreContext) -> Parsed:
+        """Map each topic to purchase events or a privacy request."""
+        topic = (request.header("X-Shopify-Topic") or "").strip()
+        body = request.json()
+        if not isinstance(body, Mapping):
+            raise BadPayload("the body is not a JSON object")
+        if topic in ("orders/create", "orders/updated"):
+            return Parsed(topic, events=[order_event(body)])
+        fixed = {
+            "orders/paid": Status.PAID,
+            "orders/fulfilled": Status.FULFILLED,
+            "orders/cancelled": Status.CANCELLED,
+        }
+        if topic in fixed:
+            return Parsed(topic, events=[order_event(body, fixed[topic])])
+        if topic == "refunds/create":
+            return Parsed(topic, events=[_status_only(body, Status.REFUNDED)])
+        if topic in ("fulfillments/create", "fulfillments/update"):
+            delivered = body.get("shipment_status") == "delivered"
+            status = Status.DELIVERED if delivered else Status.FULFILLED
+            return Parsed(topic, events=[_status_only(body, status)])
+        if topic in ("customers/redact", "customers/data_request"):
+            customer = body.get("customer") or {}
+            ids = body.get("orders_to_redact") or body.get("orders_requested") or []
+            kind = "customer_redact" if topic == "customers/redact" else "customer_data"
+            return Parsed(
+                topic,
+                privacy=PrivacyRequest(kind, customer.get("email"), tuple(text_id(i) for i in ids)),
+            )
+        if topic == "shop/redact":
+            return Parsed(topic, privacy=PrivacyRequest("shop_redact"))
+        return Parsed(topic or "(none)", ignored=True)
+
+    def list_orders(self, store: StoreContext, since: datetime) -> Iterator[PurchaseEvent]:
+        """Orders since a date through the Admin REST API (needs an access token)."""
+        token = store.secrets.get("access_token")
+        if not token:
+            raise PlatformError("set an Admin API access token to reconcile this store")
+        query = urlencode({"status": "any", "limit": 250, "created_at_min": since.isoformat()})
+        url: str | None = f"https://{store.identifier}/admin/api/{API_VERSION}/orders.json?{query}"
+        while url:
+            data, headers = get_json(url, {"X-Shopify-Access-Token": token})
+            for order in data.get("orders", []):
+                yield order_event(order)
+            url = _next_link(headers.get("Link") or headers.get("link") or "")
+
+
+def _status_only(body: Mapping[str, Any], status: Status) -> PurchaseEvent:
+    """An event that only moves an order (a refund, a fulfilment) by its ``order_id``."""
+    if "order_id" not in body:
+        raise BadPayload("missing order_id")
+    moment = parse_time(body.get("updated_at")) or parse_time(body.get("created_at"))
+    return PurchaseEvent(
+        external_id=text_id(body["order_id"]),
+        status=status,
+        placed_at=parse_time(body.get("created_at")) or utcnow(),
+        delivered_at=moment if status is Status.DELIVERED else None,
+    )
+
+
+def _next_link(header: str) -> str | None:
+    for part in header.split(","):
+        if 'rel="next"' in part:
+            return part.split(";")[0].strip().strip("<>")
+    return None

@@ -1,0 +1,249 @@
+"""VTEX: the Orders Feed v3 hook (``POST /api/orders/hook/config``).
+
+The hook carries no customer or items — only ``{Domain, OrderId, State, LastState,
+LastChange, CurrentChange, Origin: {Account, Key}}`` — and no signature: trustseal
+generates a secret header that the merchant puts in ``hook.headers``. Each delivery
+queues a job that fetches the order from the OMS API with the store's app key and token
+(timeouts, retries with backoff). Delivered = a package with ``courierStatus.finished``,
+whatever the order status reads. VTEX retries for up to 4 days: deliveries are
+deduplicated on OrderId + State + LastChange. Masked emails (``…@ct.vtex.com.br``) are not
+kept: the merchant sends the review link itself (``POST /api/v1/orders/{id}/invitation``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import marshmallow as ma
+from flask import current_app
+from flask_babel import gettext as _
+
+from plugins.common import full_name, locale_of, parse_time, text_id
+from plugins.http import get_json
+from trustseal.clock import utcnow
+from trustseal.orders.service import ItemData, PurchaseEvent, Status
+from trustseal.platforms import (
+    BadPayload,
+    NewStore,
+    Parsed,
+    Platform,
+    SignatureInvalid,
+    StoreContext,
+    WebhookRequest,
+)
+
+HOOK_HEADER = "X-Trustseal-Hook-Key"
+MASKED_EMAIL_DOMAIN = "ct.vtex.com.br"
+FEED_STATUSES = ["payment-approved", "ready-for-handling", "handling", "invoiced", "canceled"]
+STATUS = {
+    "canceled": Status.CANCELLED,
+    "cancel": Status.CANCELLED,
+    "invoiced": Status.FULFILLED,
+    "handling": Status.PAID,
+    "ready-for-handling": Status.PAID,
+    "waiting-ffmt-authorization": Status.PAID,
+    "payment-approved": Status.PAID,
+    "window-to-cancel": Status.PAID,
+}
+
+
+class VtexSettings(ma.Schema):
+    """``{account, app_key, app_token}``."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    account = ma.fields.String(
+        required=True,
+        validate=ma.validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,62}$", error="The VTEX account name."),
+    )
+    app_key = ma.fields.String(required=True, validate=ma.validate.Length(min=4, max=200))
+    app_token = ma.fields.String(required=True, validate=ma.validate.Length(min=4, max=400))
+
+
+def api_base(account: str) -> str:
+    """The OMS API root of an account (configurable so tests can use a local server)."""
+    return str(current_app.config["TRUSTSEAL_VTEX_API_BASE"]).format(account=account).rstrip("/")
+
+
+def delivered_at(order: Mapping[str, Any]) -> datetime | None:
+    """When a package was delivered (``courierStatus.finished``), or None."""
+    attachment = order.get("packageAttachment") or {}
+    for package in attachment.get("packages") or []:
+        courier = package.get("courierStatus") or {}
+        if courier.get("finished"):
+            return parse_time(courier.get("deliveredDate")) or utcnow()
+    return None
+
+
+def order_event(order: Mapping[str, Any]) -> PurchaseEvent:
+    """An OMS order as an event."""
+    if not isinstance(order, Mapping) or "orderId" not in order:
+        raise BadPayload("not a VTEX order")
+    raw = str(order.get("status") or "")
+    done = delivered_at(order)
+    status = STATUS.get(raw, Status.PLACED)
+    if done is not None and status is not Status.CANCELLED:
+        status = Status.DELIVERED
+    profile = order.get("clientProfileData") or {}
+    email = str(profile.get("email") or "").strip().lower()
+    if email.split("@")[-1].endswith(MASKED_EMAIL_DOMAIN) or "@" not in email:
+        email = ""
+    items = tuple(
+        ItemData(
+            product_id=text_id(item.get("productId") or item.get("id")),
+            title=str(item.get("name") or "")[:500] or "?",
+            quantity=max(1, int(item.get("quantity") or 1)),
+            sku=(str(item["refId"]) if item.get("refId") else None),
+            image_url=item.get("imageUrl") or None,
+        )
+        for item in order.get("items") or []
+    )
+    return PurchaseEvent(
+        external_id=text_id(order["orderId"]),
+        status=status,
+        placed_at=parse_time(order.get("creationDate")) or utcnow(),
+        delivered_at=done,
+        customer_email=email or None,
+        customer_name=full_name(profile.get("firstName"), profile.get("lastName")),
+        customer_locale=locale_of(
+            order.get("clientPreferencesData", {}).get("locale")
+            if isinstance(order.get("clientPreferencesData"), Mapping)
+            else None
+        ),
+        items=items,
+    )
+
+
+class VtexPlatform(Platform):
+    """The VTEX plugin."""
+
+    name = "vtex"
+    title = "VTEX"
+    settings_schema = VtexSettings
+    can_fetch = True
+
+    def create(self, data: Mapping[str, Any], webhook_url: str) -> NewStore:
+        """Keep the app key and token; generate the hook's secret header (shown once)."""
+        hook_secret = secrets.token_urlsafe(32)
+        headers = {HOOK_HEADER: hook_secret}
+        config = {
+            "filter": {"type": "FromWorkflow", "status": FEED_STATUSES},
+            "hook": {"url": webhook_url, "headers": headers},
+        }
+        return NewStore(
+            data["account"],
+            {},
+            {
+                "app_key": data["app_key"],
+                "app_token": data["app_token"],
+                "hook_secret": hook_secret,
+            },
+            {"hook_headers": headers, "hook_config": config},
+        )
+
+    def setup_instructions(self, store: StoreContext, shown: Mapping[str, Any]) -> list[str]:
+        """Configure the Orders Feed hook."""
+        return [
+            _(
+                "Create an app key in VTEX (License Manager) with the OMS role to view orders, and "
+                "give its key and token to trustseal (done: they are stored encrypted)."
+            ),
+            _(
+                "Send the hook configuration to VTEX: POST "
+                "https://%(account)s.vtexcommercestable.com.br/api/orders/hook/config with the "
+                "JSON body hook_config shown when this store was created.",
+                account=store.identifier,
+            ),
+            _(
+                "VTEX then calls %(url)s with the secret header %(header)s on every status change; "
+                "trustseal fetches the order and records it.",
+                url=store.webhook_url,
+                header=HOOK_HEADER,
+            ),
+            _(
+                "Masked customer emails are not kept: send the review link yourself from the "
+                "order (POST /api/v1/orders/{id}/invitation)."
+            ),
+        ]
+
+    def verify(self, request: WebhookRequest, store: StoreContext) -> None:
+        """The secret header must match (constant time); VTEX's config ping is exempt."""
+        if self._is_ping(request):
+            return
+        given = request.header(HOOK_HEADER) or ""
+        if not hmac.compare_digest(given.encode(), store.secrets["hook_secret"].encode()):
+            raise SignatureInvalid("missing or wrong hook header")
+
+    @staticmethod
+    def _is_ping(request: WebhookRequest) -> bool:
+        try:
+            body = request.json()
+        except BadPayload:
+            return False
+        return isinstance(body, Mapping) and body.get("hookConfig") == "ping"
+
+    def dedup_key(self, request: WebhookRequest) -> str | None:
+        """OrderId + State + LastChange: VTEX retries the same change for up to 4 days."""
+        try:
+            body = request.json()
+        except BadPayload:
+            return None
+        if not isinstance(body, Mapping) or "OrderId" not in body:
+            return None
+        return f"vtex:{body.get('OrderId')}:{body.get('State')}:{body.get('LastChange')}"
+
+    def parse(self, request: WebhookRequest, store: StoreContext) -> Parsed:
+        """A feed change: fetch the order in a job (the hook has no customer or items)."""
+        body = request.json()
+        if self._is_ping(request):
+            return Parsed("ping", ping=True)
+        if not isinstance(body, Mapping) or not body.get("OrderId"):
+            raise BadPayload("missing OrderId")
+        origin = body.get("Origin") or {}
+        if origin.get("Account") and origin["Account"] != store.identifier:
+            raise SignatureInvalid("the change is for another account")
+        return Parsed(f"feed:{body.get('State')}", fetch=[text_id(body["OrderId"])])
+
+    def _headers(self, store: StoreContext) -> dict[str, str]:
+        return {
+            "X-VTEX-API-AppKey": store.secrets["app_key"],
+            "X-VTEX-API-AppToken": store.secrets["app_token"],
+        }
+
+    def fetch_order(self, store: StoreContext, external_id: str) -> list[PurchaseEvent]:
+        """GET /api/oms/pvt/orders/{orderId}."""
+        url = f"{api_base(store.identifier)}/api/oms/pvt/orders/{quote(external_id, safe='')}"
+        order, _headers = get_json(
+            url, self._headers(store), timeout=current_app.config["TRUSTSEAL_PLATFORM_HTTP_TIMEOUT"]
+        )
+        return [order_event(order)]
+
+    def list_orders(self, store: StoreContext, since: datetime) -> Iterator[PurchaseEvent]:
+        """Orders created since a date (the list API), each fetched in full."""
+        page = 1
+        until = utcnow()
+        while True:
+            query = urlencode(
+                {
+                    "f_creationDate": f"creationDate:[{since:%Y-%m-%dT%H:%M:%S.000Z} TO "
+                    f"{until:%Y-%m-%dT%H:%M:%S.999Z}]",
+                    "page": page,
+                    "per_page": 100,
+                }
+            )
+            data, _headers = get_json(
+                f"{api_base(store.identifier)}/api/oms/pvt/orders?{query}", self._headers(store)
+            )
+            found = data.get("list") or []
+            for summary in found:
+                yield from self.fetch_order(store, text_id(summary["orderId"]))
+            paging = data.get("paging") or {}
+            if not found or page >= int(paging.get("pages") or page):
+                return
+            page += 1

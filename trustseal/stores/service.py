@@ -1,0 +1,262 @@
+"""The stores domain's door: set up stores, take webhooks, fetch and reconcile orders."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from flask_babel import force_locale
+from sqlalchemy import select
+
+from trustseal import secretbox
+from trustseal.clock import utcnow
+from trustseal.dbutil import insert_ignoring_duplicate
+from trustseal.extensions import db
+from trustseal.jobs import service as jobs
+from trustseal.merchants.models import Merchant
+from trustseal.orders import service as orders
+from trustseal.platforms import (
+    BadPayload,
+    Parsed,
+    Platform,
+    SignatureInvalid,
+    StoreContext,
+    WebhookRequest,
+)
+from trustseal.reviews import service as reviews
+from trustseal.stores.models import Store, WebhookDelivery
+
+log = logging.getLogger("trustseal.webhooks")
+FETCH_JOB = "stores.fetch_order"
+PRIVACY_JOB = "stores.privacy"
+
+
+class StoreError(Exception):
+    """A webhook or store request refused; ``code`` is the HTTP status."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class CreatedStore:
+    """A new store, what to show once, and its setup instructions in both languages."""
+
+    store: Store
+    shown: dict[str, Any]
+    instructions: dict[str, list[str]]
+
+
+def platforms() -> dict[str, Platform]:
+    """The platform plugins loaded for this app."""
+    return current_app.extensions["trustseal.platforms"]  # type: ignore[no-any-return]
+
+
+def platform(name: str) -> Platform:
+    """One loaded platform, or :class:`StoreError` 404."""
+    found = platforms().get(name)
+    if found is None:
+        raise StoreError(404, f"No platform {name!r} here.")
+    return found
+
+
+def webhook_url(store: Store) -> str:
+    """Where the platform must send this store's webhooks."""
+    return f"{current_app.config['TRUSTSEAL_BASE_URL']}/webhooks/{store.platform}/{store.id}"
+
+
+def source_of(store: Store) -> str:
+    """The purchase source name of a store's orders."""
+    return f"store:{store.id}"
+
+
+def context(store: Store) -> StoreContext:
+    """The plugin's view of a store, with its secrets decrypted."""
+    secrets = json.loads(secretbox.open_(store.secrets_encrypted))
+    return StoreContext(
+        store.id,
+        store.merchant_id,
+        store.identifier,
+        dict(store.settings),
+        secrets,
+        webhook_url(store),
+    )
+
+
+def instructions(plugin: Platform, store: Store, shown: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The plugin's setup steps in Spanish and in English."""
+    steps = {}
+    for lang in ("es", "en"):
+        with force_locale(lang):
+            steps[lang] = [str(step) for step in plugin.setup_instructions(context(store), shown)]
+    return steps
+
+
+def create_store(merchant: Merchant, platform_name: str, data: Mapping[str, Any]) -> CreatedStore:
+    """Set up a store for a merchant; generated secrets are in ``shown`` only this once."""
+    plugin = platform(platform_name)
+    store = Store(
+        merchant_id=merchant.id,
+        platform=platform_name,
+        identifier="",
+        settings={},
+        secrets_encrypted="",
+        status="active",
+    )
+    db.session.add(store)
+    db.session.flush()  # the id is part of the webhook URL
+    made = plugin.create(data, webhook_url(store))
+    store.identifier = made.identifier
+    store.settings = made.settings
+    store.secrets_encrypted = secretbox.seal(json.dumps(made.secrets).encode())
+    db.session.flush()
+    return CreatedStore(store, made.shown, instructions(plugin, store, made.shown))
+
+
+def stores_of(merchant: Merchant) -> list[Store]:
+    """A merchant's stores, newest first."""
+    return list(
+        db.session.scalars(
+            select(Store).where(Store.merchant_id == merchant.id).order_by(Store.id.desc())
+        )
+    )
+
+
+def get(store_id: int) -> Store | None:
+    """A store by id."""
+    return db.session.get(Store, store_id)
+
+
+def disable(merchant: Merchant, store_id: int) -> Store:
+    """Stop taking a store's webhooks (its purchases and reviews stay)."""
+    store = db.session.get(Store, store_id)
+    if store is None or store.merchant_id != merchant.id:
+        raise StoreError(404, "No such store.")
+    if store.status != "disabled":
+        store.status, store.disabled_at = "disabled", utcnow()
+    return store
+
+
+def record_events(store: Store, events: list[orders.PurchaseEvent]) -> int:
+    """Record purchase events of a store through the orders door; how many changed."""
+    changed = 0
+    for event in events:
+        changed += orders.record_purchase_event(store.merchant_id, source_of(store), event).changed
+    return changed
+
+
+def handle_webhook(platform_name: str, store_id: int, request: WebhookRequest) -> dict[str, Any]:
+    """Verify, deduplicate and record one webhook, in the caller's transaction.
+
+    Raises :class:`StoreError` (404 unknown, 410 disabled, 401 not authentic, 400 bad body).
+    """
+    plugin = platform(platform_name)
+    store = db.session.get(Store, store_id)
+    if store is None or store.platform != platform_name:
+        raise StoreError(404, "No such store for this platform.")
+    if store.status != "active":
+        raise StoreError(410, "This store is disabled.")
+    ctx = context(store)
+    try:
+        plugin.verify(request, ctx)
+        parsed = plugin.parse(request, ctx)
+    except SignatureInvalid as exc:
+        log.warning("webhook refused", extra={"store_id": store_id, "reason": str(exc)})
+        raise StoreError(401, "The webhook signature is not valid.") from exc
+    except BadPayload as exc:
+        raise StoreError(400, f"The webhook body cannot be read: {exc}") from exc
+    if parsed.ping:
+        return {"status": "pong"}
+    key = plugin.dedup_key(request)
+    if (
+        key is not None
+        and insert_ignoring_duplicate(
+            WebhookDelivery,
+            {
+                "store_id": store.id,
+                "dedup_key": key[:300],
+                "topic": parsed.topic[:100],
+                "received_at": utcnow(),
+            },
+            ["store_id", "dedup_key"],
+        )
+        is None
+    ):
+        return {"status": "duplicate"}
+    if parsed.ignored:
+        log.info("webhook topic ignored", extra={"store_id": store_id, "topic": parsed.topic})
+        return {"status": "ignored", "topic": parsed.topic}
+    _apply(store, parsed)
+    store.last_event_at = utcnow()
+    return {"status": "recorded", "events": len(parsed.events), "fetches": len(parsed.fetch)}
+
+
+def _apply(store: Store, parsed: Parsed) -> None:
+    record_events(store, parsed.events)
+    for external_id in parsed.fetch:
+        jobs.enqueue(FETCH_JOB, {"store_id": store.id, "external_id": external_id})
+    if parsed.privacy is not None:
+        request = parsed.privacy
+        jobs.enqueue(
+            PRIVACY_JOB,
+            {
+                "store_id": store.id,
+                "kind": request.kind,
+                "email": request.email,
+                "external_ids": list(request.external_ids),
+            },
+        )
+
+
+@jobs.handler(FETCH_JOB)
+def fetch_order(payload: dict[str, Any]) -> None:
+    """Job: fetch an order the hook only named, and record it (retried on failure)."""
+    store = db.session.get(Store, payload["store_id"])
+    if store is None or store.status != "active":
+        return
+    events = platform(store.platform).fetch_order(context(store), str(payload["external_id"]))
+    record_events(store, events)
+
+
+@jobs.handler(PRIVACY_JOB)
+def privacy_request(payload: dict[str, Any]) -> None:
+    """Job: carry out a platform's privacy request (erase personal data; keep ratings, log)."""
+    store = db.session.get(Store, payload["store_id"])
+    if store is None:
+        return
+    kind = payload["kind"]
+    if kind == "shop_redact":
+        ids = orders.purchase_ids_of_source(store.merchant_id, source_of(store))
+        orders.erase_purchases(ids)
+    elif kind == "customer_redact":
+        matched = orders.purchase_ids_for(
+            store.merchant_id,
+            source_of(store),
+            payload.get("email"),
+            tuple(payload["external_ids"]),
+        )
+        orders.erase_purchases(matched)
+        ids = matched
+    else:  # customer_data: what we hold is the purchase data the shop sent us
+        log.info("privacy data request noted", extra={"store_id": store.id})
+        return
+    reviews.erase_personal_data(ids)
+
+
+def reconcile(store: Store, since: datetime, progress: Callable[[int], None] | None = None) -> int:
+    """Re-fetch a store's orders since a date and record them (idempotent); how many."""
+    count = 0
+    for event in platform(store.platform).list_orders(context(store), since):
+        orders.record_purchase_event(store.merchant_id, source_of(store), event)
+        count += 1
+        if progress:
+            progress(1)
+        if count % 200 == 0:
+            db.session.commit()
+    return count
