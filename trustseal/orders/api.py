@@ -86,9 +86,9 @@ class Orders(MethodView):
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Record an order (idempotent on external_id; status only moves forward)."""
         recorded = service.record_purchase_event(current_merchant().id, API_SOURCE, _event(data))
+        answer = present(recorded.purchase)  # from what is in hand: no reload after commit
         db.session.commit()
-        purchase = service.get_purchase(current_merchant().id, recorded.purchase.id)
-        return present(purchase), 201 if recorded.created else 200  # type: ignore[arg-type]
+        return answer, 201 if recorded.created else 200
 
     @blp.doc(security=MERCHANT_SECURITY)
     @blp.arguments(OrderListArgsSchema, location="query")
