@@ -76,9 +76,13 @@ def test_hostile_badges_render_in_chromium_without_running_script(app, client, l
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     _hostile_shop(app, client, HOSTILE[0] + HOSTILE[2] + HOSTILE[4])
-    inline = [client.get(f"/badges/hostil.svg?style={s}").get_data(as_text=True)
-              for s in ("compact", "seal", "card")]
-    images = "".join(f'<img id="{s}" src="/badges/hostil.svg?style={s}">' for s in ("compact", "seal", "card"))
+    inline = [
+        client.get(f"/badges/hostil.svg?style={s}").get_data(as_text=True)
+        for s in ("compact", "seal", "card")
+    ]
+    images = "".join(
+        f'<img id="{s}" src="/badges/hostil.svg?style={s}">' for s in ("compact", "seal", "card")
+    )
     page.goto(live_server + "/healthz")  # same origin for the page below
     page.set_content(f"<html><body>{images}{''.join(inline)}</body></html>")
     page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
@@ -88,3 +92,56 @@ def test_hostile_badges_render_in_chromium_without_running_script(app, client, l
     assert page.evaluate("document.querySelectorAll('script').length") == 0
     page.wait_for_timeout(200)
     assert dialogs == []
+
+
+def _screenshot(page, name: str) -> None:
+    """Save a screenshot when TRUSTSEAL_SCREENSHOTS is set (how docs/img/ is refreshed)."""
+    import os
+    from pathlib import Path
+
+    folder = os.environ.get("TRUSTSEAL_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def test_file_a_reclamo_and_read_the_answer_by_code(app, client, live_server, page):
+    from tests.helpers import bearer, make_merchant
+
+    _, key = make_merchant(
+        app,
+        slug="bodega",
+        legal_name="Bodega Ñandú S.A.C.",
+        ruc="20100070970",
+        address="Av. Arequipa 100, Lima",
+    )
+    page.goto(f"{live_server}/m/bodega/libro")
+    _screenshot(page, "libro-form-phone")
+    page.check("input[name=kind][value=reclamo]")
+    page.fill("#consumer-name", "Rosa Mendoza")
+    page.select_option("#consumer-document_type", "DNI")
+    page.fill("#consumer-document_number", "4567891")  # one digit short
+    page.fill("#consumer-email", "rosa@example.pe")
+    page.fill("#item-description", "Licuadora 600 W")
+    page.fill("#detail", "Llegó con la jarra rota.")
+    page.fill("#request", "Cambio por una nueva.")
+    page.click("button[type=submit]")
+    assert "no es válido" in page.locator("#consumer-document_number-error").inner_text()
+    assert page.input_value("#detail") == "Llegó con la jarra rota."
+    page.fill("#consumer-document_number", "45678912")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert "Registrado: número" in page.locator("h1").inner_text(), page.locator(
+        ".error"
+    ).all_inner_texts()
+    code = page.locator("p[style*=monospace] strong").inner_text()
+    number = page.locator("h1").inner_text().split()[-1]
+    answer = client.put(
+        f"/api/v1/book/{number}/response",
+        json={"body": "Le enviamos una licuadora nueva el lunes."},
+        headers=bearer(key),
+    )
+    assert answer.status_code == 200
+    page.goto(f"{live_server}/libro/{code}")
+    assert "Le enviamos una licuadora nueva el lunes." in page.locator("main").inner_text()
+    assert "respondido" in page.locator("main").inner_text()

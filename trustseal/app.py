@@ -73,6 +73,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.badging.pages import api_blp as badge_api_blp
     from trustseal.badging.pages import blp as badging_pages
+    from trustseal.book.api import blp as book_blp
+    from trustseal.book.pages import blp as book_pages
     from trustseal.media.pages import blp as media_pages
     from trustseal.merchants.api import blp as merchants_blp
     from trustseal.orders.api import blp as orders_blp
@@ -96,11 +98,19 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         badge_api_blp,
         stores_blp,
         webhooks_blp,
+        book_blp,
         transparency_blp,
         signing_blp,
     ):
         api.register_blueprint(blp)
-    for pages in (web_blp, transparency_pages, reviews_pages, media_pages, badging_pages):
+    for pages in (
+        web_blp,
+        transparency_pages,
+        reviews_pages,
+        media_pages,
+        badging_pages,
+        book_pages,
+    ):
         app.register_blueprint(pages)
     from trustseal import cli
 

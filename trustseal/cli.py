@@ -318,6 +318,23 @@ def stores_reconcile(store_id: int, since: datetime) -> None:
     click.echo(f"reconciled {count} orders of store {store_id} since {since:%Y-%m-%d}")
 
 
+@click.group("book")
+def book_group() -> None:
+    """The complaints and praise book."""
+
+
+@book_group.command("erase-expired")
+@with_appcontext
+def book_erase_expired() -> None:
+    """Erase consumers' personal data of entries past the retention period (keeps number,
+    dates and kind). Run it daily."""
+    from trustseal.book import service as book
+
+    count = book.erase_expired()
+    db.session.commit()
+    click.echo(f"erased the personal data of {count} entries")
+
+
 def init_app(app: Flask) -> None:
     """Attach the service's commands to the app's CLI."""
     for command in (
@@ -329,5 +346,7 @@ def init_app(app: Flask) -> None:
         log_group,
         verify_badge,
         seals_group,
+        stores_group,
+        book_group,
     ):
         app.cli.add_command(command)

@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "PLATFORMS": "",
     "VTEX_API_BASE": "https://{account}.vtexcommercestable.com.br",
     "PLATFORM_HTTP_TIMEOUT": 10.0,
+    # Complaints book: keep entries (with personal data) at least this long.
+    "BOOK_RETENTION_DAYS": 730,
     # Review invitations.
     "INVITATION_TTL_DAYS": 60,
     "INVITATION_EMAIL_DELAY_HOURS": 72,

@@ -109,3 +109,24 @@ def staff_required(*roles: staff_service.Role) -> Callable[[F], F]:
         return cast(F, wrapper)
 
     return decorate
+
+
+def merchant_or_staff_required(*roles: staff_service.Role) -> Callable[[F], F]:
+    """Let a merchant key, or a staff token with one of ``roles``, run the view
+    (sets ``g.merchant`` or ``g.staff``; the other is None)."""
+    staff_view = staff_required(*roles)
+
+    def decorate(view: F) -> F:
+        as_staff = staff_view(view)
+        as_merchant = merchant_required(view)
+
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            g.merchant = g.staff = None
+            token = bearer_token() or ""
+            chosen = as_staff if token.startswith(staff_service.STAFF_TOKEN_PREFIX) else as_merchant
+            return chosen(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorate

@@ -17,3 +17,8 @@ def _public_write() -> str:
 def public_write(view: Callable[..., Any]) -> Callable[..., Any]:
     """Limit a public write endpoint per client address (429 beyond the limit)."""
     return limiter.limit(_public_write)(view)
+
+
+def public_post(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Limit only the POSTs of a page that is also read with GET."""
+    return limiter.limit(_public_write, methods=["POST"])(view)

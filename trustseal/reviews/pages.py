@@ -11,6 +11,7 @@ from flask_babel import get_locale
 from trustseal.api.pagination import InvalidCursor, decode_cursor, keyset_page
 from trustseal.api.uploads import allow_upload
 from trustseal.badging import service as badging
+from trustseal.book import service as book
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.media import images
@@ -85,6 +86,8 @@ def profile(slug: str) -> str:
         awaiting=presenters.awaiting_response,
         photo=service.photo_json,
         snippets=badging.embed_snippets(merchant, str(get_locale() or "es")),
+        complaints=book.complaints_summary(merchant),
+        praise=[(book.public_name(e), e.detail, e.filed_at) for e in book.praise(merchant, 5)],
     )
 
 

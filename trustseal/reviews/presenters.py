@@ -42,6 +42,7 @@ def review_json(review: Review) -> dict[str, Any]:
         },
         "awaiting_response": awaiting_response(review),
         "status": review.status,
+        "erased": review.erased_at is not None,
         "removal_reason": review.removal_reason,
         "removed_at": review.removed_at,
     }

@@ -88,6 +88,9 @@ class ReviewSchema(ma.Schema):
     response = ma.fields.Nested(ResponseSchema, allow_none=True)
     awaiting_response = ma.fields.Boolean()
     status = ma.fields.String()
+    erased = ma.fields.Boolean(
+        metadata={"description": "the text was erased at the customer's request"}
+    )
     removal_reason = ma.fields.String(allow_none=True)
     removed_at = UTCDateTime(allow_none=True)
 

@@ -1,0 +1,48 @@
+"""Business days in Peru: weekends and national holidays (the ``holidays`` package)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+LIMA = ZoneInfo("America/Lima")
+ANSWER_BUSINESS_DAYS = 15
+
+
+@cache
+def _peru(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("PE", years=year)
+
+
+def is_business_day(day: date) -> bool:
+    """Monday to Friday and not a Peruvian national holiday."""
+    return day.weekday() < 5 and day not in _peru(day.year)
+
+
+def lima_date(moment: datetime) -> date:
+    """The calendar date in Lima of an aware moment."""
+    return moment.astimezone(LIMA).date()
+
+
+def add_business_days(start: date, days: int) -> date:
+    """The ``days``-th business day counted from the day after ``start``."""
+    day, counted = start, 0
+    while counted < days:
+        day += timedelta(days=1)
+        if is_business_day(day):
+            counted += 1
+    return day
+
+
+def due_date(filed_at: datetime) -> date:
+    """The answer deadline: 15th business day counted from the day after filing (Lima)."""
+    return add_business_days(lima_date(filed_at), ANSWER_BUSINESS_DAYS)
+
+
+def reminder_moment(filed_at: datetime, business_day: int) -> datetime:
+    """9:00 in Lima of the given business day after filing (for reminder jobs)."""
+    day = add_business_days(lima_date(filed_at), business_day)
+    return datetime(day.year, day.month, day.day, 9, 0, tzinfo=LIMA)

@@ -1,0 +1,409 @@
+"""The book domain's door: file entries, follow them up, answer them, report on them.
+
+Numbers are correlative per merchant and year with no gaps and no reuse: an atomic
+upsert of the counter row hands out the next number inside the filing's transaction, so
+a failed filing gives its number back. Every filing and answer is a transparency-log
+leaf with no personal data (number, kind, dates).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from statistics import median
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from trustseal.book import deadlines
+from trustseal.book.models import BookCounter, BookEntry
+from trustseal.clock import utcnow
+from trustseal.extensions import db
+from trustseal.jobs import service as jobs
+from trustseal.mail import service as mail
+from trustseal.merchants import service as merchants
+from trustseal.merchants.models import Merchant
+from trustseal.tokens import hash_token
+from trustseal.transparency import service as log
+
+COMPLAINTS = ("reclamo", "queja")
+KINDS = (*COMPLAINTS, "felicitacion")
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud safely
+COPY_JOB, MERCHANT_JOB, REMINDER_JOB, ANSWER_JOB = (
+    "book.consumer_copy",
+    "book.merchant_notice",
+    "book.reminder",
+    "book.answer_notice",
+)
+REMINDER_DAYS = (10, 13)
+
+
+class BookError(Exception):
+    """A refused book operation; ``code`` is the HTTP status."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A new entry and its follow-up code (shown once, and in the emailed copy)."""
+
+    entry: BookEntry
+    code: str
+
+
+def format_number(entry: BookEntry) -> str:
+    """``000123-2026``."""
+    return f"{entry.number:06d}-{entry.year}"
+
+
+def parse_number(text: str) -> tuple[int, int] | None:
+    """``(number, year)`` from ``000123-2026``, or None."""
+    number, _, year = text.partition("-")
+    if not (number.isdigit() and year.isdigit() and len(year) == 4):
+        return None
+    return int(number), int(year)
+
+
+def new_code() -> str:
+    """A follow-up code: 16 characters from 32 (80 bits), grouped ``XXXX-XXXX-XXXX-XXXX``."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(16))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+def _code_hash(code: str) -> str:
+    return hash_token(code.strip().upper().replace("-", "").replace(" ", ""))
+
+
+def _next_number(merchant_id: int, year: int) -> int:
+    """Atomically take the next correlative number (rolled back with the transaction)."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(BookCounter).values(merchant_id=merchant_id, year=year, last_number=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["merchant_id", "year"],
+        set_={"last_number": BookCounter.last_number + 1},
+    ).returning(BookCounter.last_number)
+    return int(db.session.execute(stmt).scalar_one())
+
+
+def file_entry(merchant: Merchant, data: dict[str, Any], locale: str = "es") -> Filed:
+    """File a reclamo, queja or felicitación (inputs validated), in the caller's transaction."""
+    now = utcnow()
+    year = deadlines.lima_date(now).year
+    consumer, item = data["consumer"], data["item"]
+    kind = data["kind"]
+    code = new_code()
+    entry = BookEntry(
+        merchant_id=merchant.id,
+        year=year,
+        number=_next_number(merchant.id, year),
+        code_hash=_code_hash(code),
+        kind=kind,
+        consumer_name=consumer["name"],
+        document_type=consumer["document_type"],
+        document_number=consumer["document_number"],
+        email=consumer["email"],
+        phone=consumer.get("phone"),
+        address=consumer.get("address"),
+        guardian=consumer.get("guardian"),
+        item_type=item["type"],
+        amount=item.get("amount"),
+        currency=item.get("currency"),
+        description=item["description"],
+        detail=data["detail"],
+        request=data.get("request"),
+        order_ref=data.get("order_ref"),
+        consent_email=data.get("consent_email", True),
+        publish_praise=kind == "felicitacion" and data.get("publish_praise", False),
+        locale=locale,
+        filed_at=now,
+        due_at=deadlines.due_date(now) if kind in COMPLAINTS else None,
+        status="open" if kind in COMPLAINTS else "answered",
+    )
+    db.session.add(entry)
+    db.session.flush()
+    appended = log.append(
+        log.Event(
+            "book.filed",
+            merchant=merchant.slug,
+            at=now,
+            data={
+                "number": format_number(entry),
+                "kind": kind,
+                "filed_on": deadlines.lima_date(now).isoformat(),
+                "due_on": entry.due_at.isoformat() if entry.due_at else None,
+            },
+        )
+    )
+    entry.log_index = appended.index
+    if entry.consent_email and entry.email:
+        jobs.enqueue(COPY_JOB, {"entry_id": entry.id, "code": code})
+    jobs.enqueue(MERCHANT_JOB, {"entry_id": entry.id})
+    if kind in COMPLAINTS:
+        for day in REMINDER_DAYS:
+            jobs.enqueue(
+                REMINDER_JOB,
+                {"entry_id": entry.id, "day": day},
+                run_at=deadlines.reminder_moment(now, day),
+            )
+    return Filed(entry, code)
+
+
+def by_code(code: str) -> BookEntry | None:
+    """The entry of a follow-up code."""
+    return db.session.scalar(select(BookEntry).where(BookEntry.code_hash == _code_hash(code)))
+
+
+def by_number(merchant: Merchant, number_text: str, lock: bool = False) -> BookEntry | None:
+    """A merchant's entry by its ``000123-2026`` number."""
+    parsed = parse_number(number_text)
+    if parsed is None:
+        return None
+    stmt = select(BookEntry).where(
+        BookEntry.merchant_id == merchant.id,
+        BookEntry.number == parsed[0],
+        BookEntry.year == parsed[1],
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return db.session.scalar(stmt)
+
+
+def today_lima() -> date:
+    """Today's date in Lima."""
+    return deadlines.lima_date(utcnow())
+
+
+def state(entry: BookEntry, today: date | None = None) -> str:
+    """``open``, ``overdue`` or ``answered`` (praise needs no answer: ``answered``)."""
+    if entry.status == "answered":
+        return "answered"
+    return "overdue" if entry.due_at and entry.due_at < (today or today_lima()) else "open"
+
+
+def entries_query(merchant_id: int | None, status: str | None) -> Select[tuple[BookEntry]]:
+    """A merchant's entries (all merchants' when None), filtered by state."""
+    stmt = select(BookEntry)
+    if merchant_id is not None:
+        stmt = stmt.where(BookEntry.merchant_id == merchant_id)
+    today = today_lima()
+    if status == "answered":
+        stmt = stmt.where(BookEntry.status == "answered", BookEntry.kind.in_(COMPLAINTS))
+    elif status == "open":
+        stmt = stmt.where(BookEntry.status == "open", BookEntry.due_at >= today)
+    elif status == "overdue":
+        stmt = stmt.where(BookEntry.status == "open", BookEntry.due_at < today)
+    return stmt
+
+
+def answer(
+    merchant: Merchant, number_text: str, text: str, communicated_at: datetime | None = None
+) -> BookEntry:
+    """Record the provider's answer (once), log it, and email it to the consumer."""
+    entry = by_number(merchant, number_text, lock=True)
+    if entry is None:
+        raise BookError(404, "No such entry in this merchant's book.")
+    if entry.kind not in COMPLAINTS:
+        raise BookError(409, "A felicitación needs no answer.")
+    if entry.status == "answered":
+        raise BookError(409, "This entry was answered already.")
+    now = utcnow()
+    when = communicated_at or now
+    if when > now + timedelta(minutes=5) or when < entry.filed_at:
+        raise BookError(422, "The answer date must be between filing and now.")
+    entry.answer, entry.answered_at, entry.status = text, when, "answered"
+    on_time = entry.due_at is not None and deadlines.lima_date(when) <= entry.due_at
+    log.append(
+        log.Event(
+            "book.answered",
+            merchant=merchant.slug,
+            at=now,
+            data={
+                "number": format_number(entry),
+                "kind": entry.kind,
+                "answered_on": deadlines.lima_date(when).isoformat(),
+                "on_time": on_time,
+            },
+        )
+    )
+    if entry.email:
+        jobs.enqueue(ANSWER_JOB, {"entry_id": entry.id})
+    return entry
+
+
+def praise(merchant: Merchant, limit: int = 20) -> list[BookEntry]:
+    """Published felicitaciones, newest first."""
+    return list(
+        db.session.scalars(
+            select(BookEntry)
+            .where(
+                BookEntry.merchant_id == merchant.id,
+                BookEntry.kind == "felicitacion",
+                BookEntry.publish_praise.is_(True),
+                BookEntry.erased_at.is_(None),
+            )
+            .order_by(BookEntry.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def public_name(entry: BookEntry) -> str:
+    """First name and initial (``Rosa M.``) for published praise."""
+    parts = (entry.consumer_name or "").split()
+    if not parts:
+        return "Cliente"
+    return parts[0] if len(parts) == 1 else f"{parts[0]} {parts[-1][0].upper()}."
+
+
+def complaints_summary(merchant: Merchant) -> dict[str, Any]:
+    """Received in 12 months, share answered on time, median answer days — no personal data."""
+    since = utcnow() - timedelta(days=365)
+    today = today_lima()
+    rows = db.session.execute(
+        select(BookEntry.filed_at, BookEntry.due_at, BookEntry.answered_at, BookEntry.status).where(
+            BookEntry.merchant_id == merchant.id,
+            BookEntry.kind.in_(COMPLAINTS),
+            BookEntry.filed_at >= since,
+        )
+    ).all()
+    decided = [r for r in rows if r.status == "answered" or (r.due_at and r.due_at < today)]
+    on_time = [
+        r
+        for r in decided
+        if r.answered_at and r.due_at and deadlines.lima_date(r.answered_at) <= r.due_at
+    ]
+    days = [(r.answered_at - r.filed_at).total_seconds() / 86400 for r in rows if r.answered_at]
+    return {
+        "received_12m": len(rows),
+        "answered_on_time_rate": round(len(on_time) / len(decided), 3) if decided else None,
+        "median_answer_days": round(median(days), 1) if days else None,
+    }
+
+
+def erase_expired(now: datetime | None = None) -> int:
+    """Erase consumers' data of entries older than the retention period; keep number,
+    dates and kind. Returns how many entries were erased."""
+    days = current_app.config["TRUSTSEAL_BOOK_RETENTION_DAYS"]
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    result = db.session.execute(
+        update(BookEntry)
+        .where(BookEntry.filed_at < cutoff, BookEntry.erased_at.is_(None))
+        .values(
+            consumer_name=None,
+            document_type=None,
+            document_number=None,
+            email=None,
+            phone=None,
+            address=None,
+            guardian=None,
+            description=None,
+            detail=None,
+            request=None,
+            order_ref=None,
+            answer=None,
+            amount=None,
+            erased_at=now or utcnow(),
+        )
+    )
+    return int(result.rowcount or 0)
+
+
+def counts(merchant_id: int) -> dict[str, int]:
+    """Entries per state (for dashboards)."""
+    return {
+        s: int(
+            db.session.scalar(
+                select(func.count()).select_from(entries_query(merchant_id, s).subquery())
+            )
+            or 0
+        )
+        for s in ("open", "overdue", "answered")
+    }
+
+
+def _entry_and_merchant(entry_id: int) -> tuple[BookEntry, Merchant] | None:
+    entry = db.session.get(BookEntry, entry_id)
+    merchant = merchants.get(entry.merchant_id) if entry else None
+    return (entry, merchant) if entry and merchant else None
+
+
+def _base_url() -> str:
+    return str(current_app.config["TRUSTSEAL_BASE_URL"])
+
+
+@jobs.handler(COPY_JOB)
+def send_copy(payload: dict[str, Any]) -> None:
+    """Job: email the consumer a copy with the number and the follow-up code."""
+    found = _entry_and_merchant(payload["entry_id"])
+    if found is None or not found[0].email:
+        return
+    entry, merchant = found
+    message = mail.render(
+        "book_copy",
+        entry.locale,
+        entry=entry,
+        merchant=merchant,
+        number=format_number(entry),
+        code=payload["code"],
+        follow_url=f"{_base_url()}/libro/{payload['code']}",
+    )
+    mail.send(entry.email, message, entry.locale)
+
+
+@jobs.handler(MERCHANT_JOB)
+def notify_merchant(payload: dict[str, Any]) -> None:
+    """Job: tell the merchant a new entry was filed, with its deadline."""
+    found = _entry_and_merchant(payload["entry_id"])
+    if found is None:
+        return
+    entry, merchant = found
+    message = mail.render(
+        "book_merchant", "es", entry=entry, merchant=merchant, number=format_number(entry)
+    )
+    mail.send(merchant.contact_email, message, "es")
+
+
+@jobs.handler(REMINDER_JOB)
+def remind_merchant(payload: dict[str, Any]) -> None:
+    """Job: remind the merchant at 10 and 13 business days if still unanswered."""
+    found = _entry_and_merchant(payload["entry_id"])
+    if found is None or found[0].status == "answered":
+        return
+    entry, merchant = found
+    message = mail.render(
+        "book_reminder",
+        "es",
+        entry=entry,
+        merchant=merchant,
+        number=format_number(entry),
+        day=payload["day"],
+    )
+    mail.send(merchant.contact_email, message, "es")
+
+
+@jobs.handler(ANSWER_JOB)
+def send_answer(payload: dict[str, Any]) -> None:
+    """Job: email the merchant's answer to the consumer."""
+    found = _entry_and_merchant(payload["entry_id"])
+    if found is None or not found[0].email or not found[0].answer:
+        return
+    entry, merchant = found
+    message = mail.render(
+        "book_answer", entry.locale, entry=entry, merchant=merchant, number=format_number(entry)
+    )
+    mail.send(entry.email, message, entry.locale)
+
+
+def _complaints_part(merchant: Merchant) -> dict[str, Any]:
+    summary = complaints_summary(merchant)
+    return {k: summary[k] for k in ("received_12m", "answered_on_time_rate")}
+
+
+merchants.register_summary_part("complaints", _complaints_part)
