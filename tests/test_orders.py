@@ -304,3 +304,22 @@ def test_concurrent_identical_posts_make_one_purchase(app, key, dialect):
     assert count(app, Purchase) == 1 and count(app, ReviewInvitation) == 1 and count(app, Job) == 1
     with app.app_context():
         assert db.session.scalars(select(Purchase)).one().status == "delivered"
+
+
+def test_batch_records_many_orders_in_one_transaction(app, client, key):
+    orders = [order_body(f"B-{n}", status="delivered" if n % 3 == 0 else "paid") for n in range(30)]
+    orders.append(order_body("B-1", status="fulfilled"))  # the same order again, moved forward
+    answer = client.post("/api/v1/orders/batch", json={"orders": orders}, headers=bearer(key))
+    assert answer.status_code == 200, answer.json
+    results = answer.json["results"]
+    assert len(results) == 31 and results[1]["created"] and not results[30]["created"]
+    assert results[30]["status"] == "fulfilled" and results[30]["id"] == results[1]["id"]
+    assert count(app, Purchase) == 30 and count(app, ReviewInvitation) == 10
+    bad = [order_body("C-1"), order_body("C-2", status="lost")]
+    refused = client.post("/api/v1/orders/batch", json={"orders": bad}, headers=bearer(key))
+    assert refused.status_code == 422
+    assert "status" in refused.json["errors"]["json"]["orders"]["1"]
+    assert count(app, Purchase) == 30  # all or none
+    too_many = client.post("/api/v1/orders/batch", json={"orders": [order_body()] * 501},
+                           headers=bearer(key))
+    assert too_many.status_code == 422

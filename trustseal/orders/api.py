@@ -13,7 +13,9 @@ from trustseal.extensions import db
 from trustseal.orders import service
 from trustseal.orders.models import Purchase
 from trustseal.orders.schemas import (
+    BatchAnswerSchema,
     InvitationLinkSchema,
+    OrderBatchSchema,
     OrderCreateSchema,
     OrderListArgsSchema,
     OrderPageSchema,
@@ -99,6 +101,32 @@ class Orders(MethodView):
         stmt = service.purchases_query(current_merchant().id, args["external_id"], args["status"])
         page = keyset_page(stmt, Purchase.id, args["limit"], args["cursor"])
         return {**page, "items": [present(p) for p in page["items"]]}
+
+
+@blp.route("/batch")
+class OrderBatch(MethodView):
+    """Many orders at once (imports, backfills, busy shops)."""
+
+    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.arguments(OrderBatchSchema)
+    @blp.response(200, BatchAnswerSchema)
+    @merchant_required
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Record up to 500 orders in one transaction: all or none (same rules as one)."""
+        merchant_id = current_merchant().id
+        results = []
+        for order in data["orders"]:
+            recorded = service.record_purchase_event(merchant_id, API_SOURCE, _event(order))
+            results.append(
+                {
+                    "external_id": recorded.purchase.external_id,
+                    "id": recorded.purchase.id,
+                    "status": recorded.purchase.status,
+                    "created": recorded.created,
+                }
+            )
+        db.session.commit()
+        return {"results": results}
 
 
 @blp.route("/<id:order_id>")

@@ -119,3 +119,28 @@ class InvitationLinkSchema(ma.Schema):
     token = ma.fields.String()
     url = ma.fields.String()
     expires_at = UTCDateTime()
+
+
+class OrderBatchSchema(StrictSchema):
+    """Body of ``POST /api/v1/orders/batch``: up to 500 orders in one transaction."""
+
+    orders = ma.fields.List(
+        ma.fields.Nested(OrderCreateSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=500),
+    )
+
+
+class BatchResultSchema(ma.Schema):
+    """What happened to one order of a batch."""
+
+    external_id = ma.fields.String()
+    id = ma.fields.Integer()
+    status = ma.fields.String()
+    created = ma.fields.Boolean()
+
+
+class BatchAnswerSchema(ma.Schema):
+    """Answer to a batch: one result per order, in order."""
+
+    results = ma.fields.List(ma.fields.Nested(BatchResultSchema))
