@@ -145,3 +145,85 @@ def test_file_a_reclamo_and_read_the_answer_by_code(app, client, live_server, pa
     page.goto(f"{live_server}/libro/{code}")
     assert "Le enviamos una licuadora nueva el lunes." in page.locator("main").inner_text()
     assert "respondido" in page.locator("main").inner_text()
+
+
+def _login(page, base: str, email: str, password: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def test_certifier_reviews_checks_and_approves(app, client, live_server, page, browser):
+    from tests.signing_in import make_merchant_user, make_staff_user
+    from tests.sites import shop_site
+
+    app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"] = True
+    make_merchant_user(app)
+    email, password = make_staff_user(app, "certifier")
+    _login(page, live_server, email, password)
+    assert page.url.endswith("/console")
+    page.click("text=Bodega Ñandú")
+    form = page.locator("form.verdict-form[data-criterion=https]")
+    form.locator("select").select_option("pass")
+    form.locator("input[name=note]").fill("Certificado vigente")
+    form.locator("button").click()
+    page.wait_for_load_state()
+    with shop_site() as url:
+        page.fill("#url", url)
+        page.click("text=Revisar el sitio")
+        page.wait_for_load_state()
+    assert page.locator("#site-result .site-complaints_book").inner_text() == "✓"
+    page.select_option("#action", "approve")
+    page.fill("#reason", "Cumple los 13 criterios")
+    page.click("text=Registrar la decisión")
+    page.wait_for_load_state()
+    assert "Decisión registrada" in page.locator("main").inner_text()
+    _screenshot(page, "console-desktop")
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="es-PE")
+    phone.add_cookies(page.context.cookies())
+    phone_page = phone.new_page()
+    phone_page.goto(f"{live_server}/console/m/bodega")
+    _screenshot(phone_page, "console-phone")
+    phone.close()
+    page.goto(f"{live_server}/badges/bodega.svg?style=card")
+    assert "VIGENTE" in page.content()
+
+
+def test_merchant_answers_and_sees_it_public_but_not_the_console(
+    app, client, live_server, page, browser
+):
+    from tests.booking import entry_body
+    from tests.reviewing import post_review, review_link
+    from tests.signing_in import make_merchant_user
+
+    key, password = make_merchant_user(app)
+    review_id = post_review(
+        client, review_link(client, key, "W-1"), rating=1, body="Nunca llegó"
+    ).json["id"]
+    filed = client.post("/api/v1/merchants/bodega/book", json=entry_body()).json
+    page.set_viewport_size({"width": 1200, "height": 900})
+    _login(page, live_server, "duena@bodega.pe", password)
+    assert page.url.endswith("/dashboard")
+    _screenshot(page, "dashboard-desktop")
+    page.goto(f"{live_server}/dashboard/reviews")
+    page.fill(f"#answer-{review_id}", "Le reenviamos el pedido hoy.")
+    page.click("text=Publicar la respuesta")
+    page.wait_for_load_state()
+    page.goto(f"{live_server}/dashboard/complaints")
+    page.fill(f"[id='answer-{filed['number']}']", "Cambiamos la licuadora.")
+    page.click("text=Enviar la respuesta")
+    page.wait_for_load_state()
+    page.goto(f"{live_server}/m/bodega")
+    assert "Le reenviamos el pedido hoy." in page.locator(f"#r{review_id}").inner_text()
+    page.goto(f"{live_server}/libro/{filed['code']}")
+    assert "Cambiamos la licuadora." in page.locator("main").inner_text()
+    response = page.goto(f"{live_server}/console")
+    assert response.status == 403
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="es-PE")
+    phone.add_cookies(page.context.cookies())
+    phone_page = phone.new_page()
+    phone_page.goto(f"{live_server}/dashboard")
+    _screenshot(phone_page, "dashboard-phone")
+    phone.close()

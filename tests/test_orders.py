@@ -320,6 +320,7 @@ def test_batch_records_many_orders_in_one_transaction(app, client, key):
     assert refused.status_code == 422
     assert "status" in refused.json["errors"]["json"]["orders"]["1"]
     assert count(app, Purchase) == 30  # all or none
-    too_many = client.post("/api/v1/orders/batch", json={"orders": [order_body()] * 501},
-                           headers=bearer(key))
+    too_many = client.post(
+        "/api/v1/orders/batch", json={"orders": [order_body()] * 501}, headers=bearer(key)
+    )
     assert too_many.status_code == 422

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from trustseal import config as config_module
 from trustseal import i18n, logs, platforms
+from trustseal.accounts import web as web_accounts
 from trustseal.api.auth import SECURITY_SCHEMES
 from trustseal.api.converters import IdConverter, id_schema
 from trustseal.api.errors import Api
@@ -50,6 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
 
     logs.init_app(app)
+    web_accounts.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
     limiter.init_app(app)
@@ -71,10 +73,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask, api: Api) -> None:
+    from trustseal.accounts.pages import blp as accounts_pages
     from trustseal.badging.pages import api_blp as badge_api_blp
     from trustseal.badging.pages import blp as badging_pages
     from trustseal.book.api import blp as book_blp
     from trustseal.book.pages import blp as book_pages
+    from trustseal.console.pages import blp as console_pages
+    from trustseal.dashboard.pages import blp as dashboard_pages
     from trustseal.media.pages import blp as media_pages
     from trustseal.merchants.api import blp as merchants_blp
     from trustseal.orders.api import blp as orders_blp
@@ -110,6 +115,9 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         media_pages,
         badging_pages,
         book_pages,
+        accounts_pages,
+        console_pages,
+        dashboard_pages,
     ):
         app.register_blueprint(pages)
     from trustseal import cli

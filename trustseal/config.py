@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_PUBLIC_WRITE": "30 per minute; 300 per hour",
     "RATELIMIT_AUTH_FAILURE": "20 per minute",
+    "RATELIMIT_LOGIN": "10 per minute",
+    "LOGIN_LOCKOUT": "5 per 15 minutes",
+    "SESSION_HOURS": 12,
     # Transparency log: a new signed tree head at most this often (and on demand).
     "LOG_HEAD_INTERVAL_SECONDS": 60,
     # Media (review photos): local folder; default <instance>/media.
@@ -46,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "PLATFORM_HTTP_TIMEOUT": 10.0,
     # Complaints book: keep entries (with personal data) at least this long.
     "BOOK_RETENTION_DAYS": 730,
+    # Site checks: allow private and loopback targets (tests, intranets); never in production.
+    "SITE_CHECK_ALLOW_PRIVATE": False,
     # Review invitations.
     "INVITATION_TTL_DAYS": 60,
     "INVITATION_EMAIL_DELAY_HOURS": 72,

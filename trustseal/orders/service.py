@@ -418,3 +418,46 @@ def erase_purchases(purchase_ids: list[int]) -> None:
     for purchase in db.session.scalars(select(Purchase).where(Purchase.id.in_(purchase_ids))):
         purchase.customer_email = None
         purchase.customer_name = None
+
+
+def repeat_customer_rate(merchant_id: int, now: datetime, days: int = 365) -> float | None:
+    """Customer retention over the last period: (E - N) / S, where S is the customers of
+    the previous period, E those of this period and N those of this period who never
+    bought before. Customers are known by email (erased ones do not count)."""
+    start, previous = now - timedelta(days=days), now - timedelta(days=2 * days)
+
+    def customers(since: datetime, until: datetime) -> set[str]:
+        return set(
+            db.session.scalars(
+                select(Purchase.customer_email)
+                .where(
+                    Purchase.merchant_id == merchant_id,
+                    Purchase.customer_email.is_not(None),
+                    Purchase.placed_at >= since,
+                    Purchase.placed_at < until,
+                )
+                .distinct()
+            )
+        )
+
+    before = customers(previous, start)
+    during = customers(start, now)
+    if not before:
+        return None
+    ever_before = (
+        set(
+            db.session.scalars(
+                select(Purchase.customer_email)
+                .where(
+                    Purchase.merchant_id == merchant_id,
+                    Purchase.customer_email.in_(during),
+                    Purchase.placed_at < start,
+                )
+                .distinct()
+            )
+        )
+        if during
+        else set()
+    )
+    new = during - ever_before
+    return round((len(during) - len(new)) / len(before), 3)

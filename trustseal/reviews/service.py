@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import selectinload
 
 from trustseal.clock import utcnow
@@ -438,3 +438,105 @@ def erase_personal_data(purchase_ids: list[int]) -> int:
             db.session.delete(photo)
         review.has_photos = False
     return len(reviews)
+
+
+def flagged(limit: int = 100) -> list[Review]:
+    """Published reviews with open flags, oldest flag first (the moderation queue)."""
+    return list(
+        db.session.scalars(
+            select(Review)
+            .where(Review.open_flags > 0, Review.status == "published")
+            .order_by(Review.id)
+            .limit(limit)
+        )
+    )
+
+
+def open_flags_of(review_id: int) -> list[ReviewFlag]:
+    """The open flags of a review."""
+    return list(
+        db.session.scalars(
+            select(ReviewFlag).where(ReviewFlag.review_id == review_id, ReviewFlag.status == "open")
+        )
+    )
+
+
+def keep(review_id: int, staff: StaffUser, reason: str) -> Review:
+    """Staff looked at the flags and keep the review: flags resolved, the decision kept."""
+    review = _lock(review_id)
+    now = utcnow()
+    db.session.add(
+        ModerationAction(
+            review_id=review.id, staff_id=staff.id, action="keep", reason=reason, created_at=now
+        )
+    )
+    db.session.execute(
+        update(ReviewFlag)
+        .where(ReviewFlag.review_id == review.id, ReviewFlag.status == "open")
+        .values(status="resolved", resolved_at=now)
+    )
+    review.open_flags = 0
+    return review
+
+
+def reviews_for_answering(merchant_id: int, limit: int = 50) -> list[Review]:
+    """The merchant's published reviews without an answer, negative ones first."""
+    return list(
+        db.session.scalars(
+            select(Review)
+            .outerjoin(ReviewResponse)
+            .where(
+                Review.merchant_id == merchant_id,
+                Review.status == "published",
+                ReviewResponse.id.is_(None),
+            )
+            .order_by(Review.rating, Review.id)
+            .limit(limit)
+        )
+    )
+
+
+def monthly_answer_hours(merchant_id: int, months: list[str]) -> dict[str, float | None]:
+    """Median hours to the first answer, per month of the review (for trend charts)."""
+    rows = db.session.execute(
+        select(Review.created_at, ReviewResponse.created_at)
+        .join(ReviewResponse, ReviewResponse.review_id == Review.id)
+        .where(Review.merchant_id == merchant_id)
+    ).all()
+    by_month: dict[str, list[float]] = {}
+    for posted, answered in rows:
+        by_month.setdefault(score.month_of(posted), []).append(
+            (answered - posted).total_seconds() / 3600
+        )
+    result: dict[str, float | None] = {}
+    for month in months:
+        values = sorted(by_month.get(month, []))
+        result[month] = round(values[len(values) // 2], 1) if values else None
+    return result
+
+
+def photo_share(merchant_id: int) -> float | None:
+    """The share of published reviews that have photos."""
+    total = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Review)
+            .where(Review.merchant_id == merchant_id, Review.status == "published")
+        )
+        or 0
+    )
+    if not total:
+        return None
+    with_photos = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Review)
+            .where(
+                Review.merchant_id == merchant_id,
+                Review.status == "published",
+                Review.has_photos.is_(True),
+            )
+        )
+        or 0
+    )
+    return round(with_photos / total, 3)

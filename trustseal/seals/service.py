@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from trustseal.clock import rfc3339, utcnow
@@ -18,7 +19,9 @@ from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.merchants import service as merchants
 from trustseal.merchants.models import Merchant
-from trustseal.seals.models import Seal, SealDecision
+from trustseal.seals import sitecheck
+from trustseal.seals.criteria import CRITERIA, criteria
+from trustseal.seals.models import CriterionReview, Seal, SealDecision, SiteCheck
 from trustseal.staff.models import StaffUser
 from trustseal.transparency import service as log
 
@@ -189,3 +192,79 @@ def expire_if_due(payload: dict[str, Any]) -> None:
 
 
 merchants.register_summary_part("seal", summary)
+
+
+def criterion_reviews(merchant: Merchant) -> list[dict[str, Any]]:
+    """Every criterion with the merchant's evidence and the certifier's verdict."""
+    saved = {
+        r.criterion: r
+        for r in db.session.scalars(
+            select(CriterionReview).where(CriterionReview.merchant_id == merchant.id)
+        )
+    }
+    rows = []
+    for item in criteria():
+        review = saved.get(item["code"])
+        rows.append(
+            {
+                **item,
+                "evidence_url": review.evidence_url if review else None,
+                "evidence_note": review.evidence_note if review else None,
+                "verdict": review.verdict if review else "pending",
+                "verdict_note": review.verdict_note if review else None,
+            }
+        )
+    return rows
+
+
+def _criterion_row(merchant: Merchant, criterion: str) -> Any:
+    if criterion not in {code for code, _, _ in CRITERIA}:
+        raise SealError(422, f"Unknown criterion {criterion!r}.", field="criterion")
+    row = db.session.get(CriterionReview, (merchant.id, criterion))
+    if row is None:
+        row = CriterionReview(merchant_id=merchant.id, criterion=criterion, verdict="pending")
+        db.session.add(row)
+    row.updated_at = utcnow()
+    return row
+
+
+def set_evidence(merchant: Merchant, criterion: str, url: str | None, note: str | None) -> None:
+    """The merchant's evidence for a criterion (a link, a note)."""
+    row = _criterion_row(merchant, criterion)
+    row.evidence_url, row.evidence_note = url or None, note or None
+
+
+def set_verdict(merchant: Merchant, criterion: str, verdict: str, note: str | None) -> None:
+    """The certifier's verdict on a criterion: pass, fail or pending."""
+    if verdict not in ("pass", "fail", "pending"):
+        raise SealError(422, "The verdict is pass, fail or pending.", field="verdict")
+    row = _criterion_row(merchant, criterion)
+    row.verdict, row.verdict_note = verdict, note or None
+
+
+def run_site_check(merchant: Merchant, url: str | None = None) -> dict[str, Any]:
+    """Check the merchant's home page now and keep the result."""
+    target = url or f"https://{merchant.domain}/"
+    allow_private = current_app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"]
+    result = sitecheck.check(target, allow_private=allow_private)
+    db.session.add(SiteCheck(merchant_id=merchant.id, url=target, result=result))
+    return result
+
+
+def latest_site_check(merchant: Merchant) -> dict[str, Any] | None:
+    """The newest site check of a merchant."""
+    row = db.session.scalars(
+        select(SiteCheck).where(SiteCheck.merchant_id == merchant.id).order_by(SiteCheck.id.desc())
+    ).first()
+    return {**row.result, "checked_at": row.created_at} if row else None
+
+
+def queue() -> list[tuple[Merchant, str]]:
+    """Every merchant with its seal status, applications (pending) first."""
+    rows = db.session.execute(
+        select(Merchant, Seal)
+        .outerjoin(Seal, Seal.merchant_id == Merchant.id)
+        .order_by(Merchant.name)
+    ).all()
+    listed = [(merchant, effective_status(seal)) for merchant, seal in rows]
+    return sorted(listed, key=lambda pair: (pair[1] != "pending", pair[0].name.lower()))

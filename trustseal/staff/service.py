@@ -6,25 +6,14 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
 from sqlalchemy import select
 
+from trustseal import passwords
 from trustseal.extensions import db
 from trustseal.staff.models import StaffToken, StaffUser
 from trustseal.tokens import hash_token, issue_token
 
 STAFF_TOKEN_PREFIX = "tss_"
-
-
-def _hasher() -> PasswordHasher:
-    """argon2id with the configured cost (the library's defaults unless lowered for tests)."""
-    config = current_app.config
-    return PasswordHasher(
-        time_cost=config["TRUSTSEAL_PASSWORD_TIME_COST"],
-        memory_cost=config["TRUSTSEAL_PASSWORD_MEMORY_KIB"],
-    )
 
 
 class Role(StrEnum):
@@ -54,7 +43,7 @@ def create_staff(email: str, role: Role, password: str | None = None) -> NewStaf
     if db.session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
         raise EmailTaken(email)
     password = password or secrets.token_urlsafe(18)
-    staff = StaffUser(email=email, password_hash=_hasher().hash(password), role=role.value)
+    staff = StaffUser(email=email, password_hash=passwords.hash_password(password), role=role.value)
     db.session.add(staff)
     db.session.flush()
     return NewStaff(staff, password, issue_staff_token(staff))
@@ -72,13 +61,9 @@ def check_password(email: str, password: str) -> StaffUser | None:
     """Return the active staff user for these credentials, or None."""
     staff = db.session.scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))
     if staff is None or staff.disabled_at is not None:
-        _hasher().hash(password)  # same cost whether or not the email exists
+        passwords.hash_password(password)  # same cost whether or not the email exists
         return None
-    try:
-        _hasher().verify(staff.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    return staff
+    return staff if passwords.verify_password(staff.password_hash, password) else None
 
 
 def authenticate(token: str) -> StaffUser | None:

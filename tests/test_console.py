@@ -1,0 +1,226 @@
+"""The certifier console and the merchant dashboard."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.booking import entry_body
+from tests.helpers import bearer
+from tests.reviewing import post_review, review_link
+from tests.signing_in import make_merchant_user, make_staff_user, post_form, sign_in
+from tests.sites import shop_site
+from trustseal.extensions import db
+from trustseal.seals import sitecheck
+
+
+@pytest.fixture
+def merchant_key(app):
+    return make_merchant_user(app)[0]
+
+
+@pytest.fixture
+def certifier(app, client):
+    email, password = make_staff_user(app, "certifier")
+    sign_in(client, email, password)
+    return client
+
+
+def test_site_check_reports_links_and_refuses_private_addresses():
+    with shop_site() as url:
+        result = sitecheck.check(url, allow_private=True)
+        assert result["status"] == 200 and result["links"] == {
+            "complaints_book": True,
+            "terms": True,
+            "privacy": True,
+            "returns": True,
+            "contact": True,
+        }
+        assert result["https"] is False and result["load_seconds"] < 5
+        refused = sitecheck.check(url, allow_private=False)
+        assert refused.get("refused") and "private address" in refused["errors"][0]
+    assert sitecheck.check("ftp://example.pe/")["errors"]
+
+
+def test_certifier_checklist_site_check_and_approval(app, certifier, merchant_key, client):
+    page = certifier.get("/console").get_data(as_text=True)
+    assert "Bodega Ñandú" in page
+    assert (
+        post_form(
+            certifier,
+            "/console/m/bodega/verdict",
+            {"criterion": "https", "verdict": "pass", "note": "Certificado vigente"},
+            token_from="/console/m/bodega",
+        ).status_code
+        == 302
+    )
+    app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"] = True
+    with shop_site() as url:
+        post_form(
+            certifier, "/console/m/bodega/sitecheck", {"url": url}, token_from="/console/m/bodega"
+        )
+    detail = certifier.get("/console/m/bodega").get_data(as_text=True)
+    assert "Certificado vigente" in detail and "site-complaints_book" in detail
+    assert (
+        post_form(
+            certifier,
+            "/console/m/bodega/seal",
+            {"action": "approve", "reason": "Cumple todo"},
+            token_from="/console/m/bodega",
+        ).status_code
+        == 302
+    )
+    assert client.get("/api/v1/merchants/bodega").json["seal"]["status"] == "active"
+    assert b"VIGENTE" in client.get("/badges/bodega.svg?style=card").data
+
+
+def test_site_check_refuses_loopback_by_default(app, certifier, merchant_key):
+    with shop_site() as url:
+        post_form(
+            certifier, "/console/m/bodega/sitecheck", {"url": url}, token_from="/console/m/bodega"
+        )
+    assert "private address" in certifier.get("/console/m/bodega").get_data(as_text=True)
+
+
+def test_moderator_cannot_decide_seals(app, client, merchant_key):
+    email, password = make_staff_user(app, "moderator")
+    sign_in(client, email, password)
+    answer = post_form(
+        client,
+        "/console/m/bodega/seal",
+        {"action": "approve", "reason": "x"},
+        token_from="/console/m/bodega",
+    )
+    assert answer.status_code == 403
+    assert client.get("/api/v1/merchants/bodega").json["seal"]["status"] == "none"
+
+
+def test_moderation_queue_remove_and_keep(app, certifier, merchant_key, client):
+    first = post_review(client, review_link(client, merchant_key, "M-1"), rating=1).json["id"]
+    second = post_review(client, review_link(client, merchant_key, "M-2"), rating=2).json["id"]
+    for review_id in (first, second):
+        client.post(
+            f"/api/v1/reviews/{review_id}/flags",
+            json={"reason": "not_genuine"},
+            headers=bearer(merchant_key),
+        )
+    assert f'id="r{first}"' in certifier.get("/console/moderation").get_data(as_text=True)
+    post_form(
+        certifier,
+        f"/console/reviews/{first}/decision",
+        {"decision": "remove", "reason": "spam"},
+        token_from="/console/moderation",
+    )
+    post_form(
+        certifier,
+        f"/console/reviews/{second}/decision",
+        {"decision": "keep"},
+        token_from="/console/moderation",
+    )
+    assert client.get(f"/api/v1/reviews/{first}").json["status"] == "removed"
+    assert client.get(f"/api/v1/reviews/{second}").json["status"] == "published"
+    assert "No hay opiniones marcadas" in certifier.get("/console/moderation").get_data(
+        as_text=True
+    )
+
+
+def test_overdue_complaints_across_merchants(app, certifier, merchant_key, client):
+    from datetime import date
+
+    from trustseal.book.models import BookEntry
+
+    client.post("/api/v1/merchants/bodega/book", json=entry_body())
+    with app.app_context():
+        db.session.scalars(select(BookEntry)).one().due_at = date(2020, 1, 2)
+        db.session.commit()
+    assert "Bodega Ñandú" in certifier.get("/console/complaints").get_data(as_text=True)
+
+
+def test_merchant_answers_reviews_and_complaints_from_the_dashboard(app, client, merchant_key):
+    review_id = post_review(client, review_link(client, merchant_key, "D-1"), rating=1).json["id"]
+    filed = client.post("/api/v1/merchants/bodega/book", json=entry_body()).json
+    dashboard = app.test_client()
+    sign_in(dashboard, "duena@bodega.pe", "clave-segura-123")
+    home = dashboard.get("/dashboard").get_data(as_text=True)
+    assert "Opiniones que esperan tu respuesta" in home and "quedan" in home
+    post_form(
+        dashboard,
+        f"/dashboard/reviews/{review_id}/answer",
+        {"body": "Lo sentimos mucho."},
+        token_from="/dashboard/reviews",
+    )
+    post_form(
+        dashboard,
+        f"/dashboard/complaints/{filed['number']}/answer",
+        {"body": "Cambio enviado."},
+        token_from="/dashboard/complaints",
+    )
+    assert (
+        client.get(f"/api/v1/reviews/{review_id}").json["response"]["body"] == "Lo sentimos mucho."
+    )
+    assert client.get(f"/api/v1/book/{filed['code']}").json["answer"] == "Cambio enviado."
+
+
+def test_dashboard_stores_keys_seal_badge_analytics(app, client, merchant_key):
+    dashboard = app.test_client()
+    sign_in(dashboard, "duena@bodega.pe", "clave-segura-123")
+    connected = post_form(
+        dashboard, "/dashboard/stores", {"platform": "woocommerce", "base_url": "https://bodega.pe"}
+    )
+    page = connected.get_data(as_text=True)
+    assert "webhook_secret" in page and "Añadir webhook" in page
+    keys = post_form(dashboard, "/dashboard/keys", {"label": "ERP"}).get_data(as_text=True)
+    assert 'id="new-key">tsk_' in keys
+    post_form(
+        dashboard,
+        "/dashboard/seal",
+        {"url_https": "https://bodega.pe", "note_returns": "Ver /cambios", "apply": "1"},
+    )
+    assert client.get("/api/v1/merchants/bodega").json["seal"]["status"] == "pending"
+    assert dashboard.get("/dashboard/badge").status_code == 200
+    for n in range(3):
+        client.post(
+            "/api/v1/orders",
+            json={
+                "external_id": f"R-{n}",
+                "status": "paid",
+                "customer": {"email": "fiel@example.pe"},
+                "placed_at": f"2026-0{n + 1}-10T10:00:00Z",
+                "items": [{"product_id": "p", "title": "t"}],
+            },
+            headers=bearer(merchant_key),
+        )
+    analytics = dashboard.get("/dashboard/analytics")
+    assert analytics.status_code == 200 and "<svg" in analytics.get_data(as_text=True)
+    orders = dashboard.get("/dashboard/orders").get_data(as_text=True)
+    assert "R-1" in orders
+
+
+def test_repeat_customer_rate(app, merchant_key, ctx):
+    from datetime import UTC, datetime, timedelta
+
+    from trustseal.merchants import service as merchants
+    from trustseal.orders import service as orders
+
+    now = datetime.now(UTC)
+    merchant_id = merchants.get_by_slug("bodega").id
+
+    def buy(n: int, email: str, days_ago: int) -> None:
+        orders.record_purchase_event(
+            merchant_id,
+            "api",
+            orders.PurchaseEvent(
+                external_id=f"P-{n}",
+                status=orders.Status.PAID,
+                customer_email=email,
+                placed_at=now - timedelta(days=days_ago),
+            ),
+        )
+
+    # previous period: a, b, c, d; this period: a and b again, and e (new) -> (3 - 1) / 4
+    for n, (email, days) in enumerate(
+        [("a", 500), ("b", 400), ("c", 380), ("d", 600), ("a", 30), ("b", 60), ("e", 10)]
+    ):
+        buy(n, f"{email}@x.pe", days)
+    db.session.commit()
+    assert orders.repeat_customer_rate(merchant_id, now) == 0.5

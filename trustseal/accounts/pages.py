@@ -1,0 +1,136 @@
+"""Sign-in pages: one /login for staff and merchants, sign-up, password reset, TOTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from trustseal.accounts import service, web
+from trustseal.extensions import db, limiter
+from trustseal.merchants.schemas import MerchantCreateSchema
+
+blp = Blueprint("accounts", __name__)
+MIN_PASSWORD = 10
+
+
+def _login_limit() -> str:
+    return str(current_app.config["TRUSTSEAL_RATELIMIT_LOGIN"])
+
+
+def home_of(principal: service.Principal) -> str:
+    """Where a person lands after signing in."""
+    return "/console" if principal.kind == "staff" else "/dashboard"
+
+
+@blp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login_page() -> Any:
+    """Sign in (staff and merchant users alike)."""
+    message, need_code, email = None, False, ""
+    if request.method == "POST":
+        email = request.form.get("email", "").strip()
+        result = service.login(
+            email, request.form.get("password", ""), request.form.get("code") or None
+        )
+        if result.outcome == "ok" and result.principal:
+            web.sign_in(result.principal)
+            db.session.commit()
+            return redirect(web.safe_next(request.args.get("next"), home_of(result.principal)))
+        db.session.rollback()
+        need_code = result.outcome == "totp"
+        message = {
+            "invalid": _("Wrong email or password."),
+            "locked": _("Too many failed attempts: wait 15 minutes and try again."),
+            "totp": _("Enter the code from your authenticator app."),
+        }[result.outcome]
+        status = 200 if need_code else 401 if result.outcome == "invalid" else 429
+        return render_template(
+            "login.html", message=message, need_code=need_code, email=email
+        ), status
+    return render_template("login.html", message=message, need_code=need_code, email=email)
+
+
+@blp.post("/logout")
+def logout() -> Any:
+    """Sign out of this browser."""
+    web.sign_out()
+    return redirect("/login")
+
+
+@blp.post("/logout/everywhere")
+def logout_everywhere() -> Any:
+    """Sign out of every browser (the session version changes)."""
+    principal = web.current()
+    if principal is not None:
+        service.sign_out_everywhere(principal)
+        db.session.commit()
+    web.sign_out()
+    return redirect("/login")
+
+
+@blp.route("/login/reset", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def reset_request() -> Any:
+    """Ask for a reset link (the answer never says whether the email exists)."""
+    sent = False
+    if request.method == "POST":
+        service.request_reset(request.form.get("email", ""))
+        db.session.commit()
+        sent = True
+    return render_template("reset_request.html", sent=sent)
+
+
+@blp.route("/login/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> Any:
+    """Choose a new password with a single-use link."""
+    error = None
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        if len(password) < MIN_PASSWORD:
+            error = _("Use at least %(n)s characters.", n=MIN_PASSWORD)
+        elif service.reset_password(token, password):
+            db.session.commit()
+            return redirect(url_for("accounts.login_page"))
+        else:
+            error = _("This link is not valid any more: ask for a new one.")
+    return render_template("reset_password.html", error=error), 422 if error else 200
+
+
+@blp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def signup() -> Any:
+    """A merchant creates its account and its profile."""
+    values: dict[str, str] = {}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        values = {
+            k: request.form.get(k, "").strip()
+            for k in ("name", "domain", "contact_email", "legal_name", "ruc", "address", "email")
+        }
+        password = request.form.get("password", "")
+        fields = {k: v for k, v in values.items() if v and k != "email"}
+        try:
+            merchant_fields = MerchantCreateSchema().load(fields)
+        except ma.ValidationError as invalid:
+            errors = {
+                k: v if isinstance(v, list) else [str(v)]
+                for k, v in invalid.normalized_messages().items()
+            }
+            merchant_fields = {}
+        if len(password) < MIN_PASSWORD:
+            errors["password"] = [_("Use at least %(n)s characters.", n=MIN_PASSWORD)]
+        if "@" not in values["email"]:
+            errors["email"] = [_("Write a valid email address.")]
+        if not errors:
+            try:
+                _merchant, principal = service.signup(values["email"], password, merchant_fields)
+            except ValueError:
+                errors["email"] = [_("An account with this email exists; sign in instead.")]
+            else:
+                db.session.commit()
+                web.sign_in(principal)
+                return redirect("/dashboard")
+    return render_template("signup.html", values=values, errors=errors), 422 if errors else 200

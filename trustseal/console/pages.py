@@ -1,0 +1,194 @@
+"""Console pages (staff). Thin: read forms, call the domains' doors, render."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from trustseal.accounts import service as accounts
+from trustseal.accounts import totp, web
+from trustseal.book import service as book
+from trustseal.book.models import BookEntry
+from trustseal.extensions import db
+from trustseal.merchants import service as merchants
+from trustseal.merchants.models import Merchant
+from trustseal.reviews import service as reviews
+from trustseal.seals import service as seals
+from trustseal.staff.models import StaffUser
+from trustseal.transparency.models import LogEntry
+
+blp = Blueprint("console", __name__, url_prefix="/console")
+ANY_STAFF = ("admin", "certifier", "moderator")
+DECIDERS = ("admin", "certifier")
+
+
+def _merchant(slug: str) -> Merchant:
+    merchant = merchants.get_by_slug(slug)
+    if merchant is None:
+        abort(404)
+    return merchant
+
+
+def _staff() -> StaffUser:
+    principal = web.current()
+    staff = db.session.get(StaffUser, principal.id) if principal else None
+    if staff is None:
+        abort(403)
+    return staff
+
+
+@blp.get("")
+@web.page_required("staff", *ANY_STAFF)
+def home() -> str:
+    """The queue: applications first, then every merchant; flags and overdue complaints."""
+    return render_template(
+        "console/home.html",
+        queue=seals.queue(),
+        flagged=len(reviews.flagged()),
+        overdue=len(list(db.session.scalars(book.entries_query(None, "overdue")))),
+    )
+
+
+@blp.get("/m/<slug>")
+@web.page_required("staff", *ANY_STAFF)
+def merchant_page(slug: str) -> str:
+    """A merchant: checklist with evidence and verdicts, site check, decisions, history."""
+    merchant = _merchant(slug)
+    history = list(
+        db.session.scalars(
+            select(LogEntry)
+            .where(LogEntry.merchant_slug == slug)
+            .order_by(LogEntry.index.desc())
+            .limit(100)
+        )
+    )
+    return render_template(
+        "console/merchant.html",
+        merchant=merchant,
+        seal=seals.summary(merchant),
+        checklist=seals.criterion_reviews(merchant),
+        site=seals.latest_site_check(merchant),
+        decisions=seals.history(merchant),
+        log_entries=history,
+        score=reviews.merchant_score(merchant),
+    )
+
+
+@blp.post("/m/<slug>/verdict")
+@web.page_required("staff", *DECIDERS)
+def verdict(slug: str) -> Any:
+    """The certifier's verdict on one criterion."""
+    merchant = _merchant(slug)
+    try:
+        seals.set_verdict(
+            merchant,
+            request.form.get("criterion", ""),
+            request.form.get("verdict", ""),
+            request.form.get("note", "").strip(),
+        )
+    except seals.SealError as error:
+        abort(422, description=str(error))
+    db.session.commit()
+    return redirect(f"/console/m/{slug}#checklist")
+
+
+@blp.post("/m/<slug>/sitecheck")
+@web.page_required("staff", *DECIDERS)
+def site_check(slug: str) -> Any:
+    """Run the automatic site check now."""
+    merchant = _merchant(slug)
+    seals.run_site_check(merchant, request.form.get("url", "").strip() or None)
+    db.session.commit()
+    return redirect(f"/console/m/{slug}#site")
+
+
+@blp.post("/m/<slug>/seal")
+@web.page_required("staff", *DECIDERS)
+def decide(slug: str) -> Any:
+    """Approve, suspend, revoke or reinstate, with a public reason and validity."""
+    merchant = _merchant(slug)
+    until_text = request.form.get("valid_until", "").strip()
+    try:
+        until = datetime.fromisoformat(until_text).replace(tzinfo=UTC) if until_text else None
+        seals.decide(
+            merchant,
+            seals.Action(request.form.get("action", "")),
+            request.form.get("reason", "").strip() or "—",
+            _staff(),
+            until,
+        )
+    except (ValueError, seals.SealError) as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(f"/console/m/{slug}#decide")
+    db.session.commit()
+    flash(_("Decision recorded."), "ok")
+    return redirect(f"/console/m/{slug}")
+
+
+@blp.get("/moderation")
+@web.page_required("staff", *ANY_STAFF)
+def moderation() -> str:
+    """Flagged reviews waiting for a decision."""
+    queue = [
+        (r, reviews.open_flags_of(r.id), merchants.get(r.merchant_id)) for r in reviews.flagged()
+    ]
+    return render_template(
+        "console/moderation.html", queue=queue, reasons=[r.value for r in reviews.RemovalReason]
+    )
+
+
+@blp.post("/reviews/<int:review_id>/decision")
+@web.page_required("staff", *ANY_STAFF)
+def review_decision(review_id: int) -> Any:
+    """Remove a flagged review for a published reason, or keep it."""
+    decision = request.form.get("decision")
+    try:
+        if decision == "remove":
+            reviews.moderate(review_id, _staff(), "remove", request.form.get("reason", ""))
+        elif decision == "keep":
+            reviews.keep(review_id, _staff(), request.form.get("note", "").strip() or "kept")
+        else:
+            abort(422)
+    except reviews.ReviewError as error:
+        db.session.rollback()
+        abort(error.code, description=str(error))
+    db.session.commit()
+    return redirect("/console/moderation")
+
+
+@blp.get("/complaints")
+@web.page_required("staff", *ANY_STAFF)
+def complaints() -> str:
+    """Overdue complaints across merchants."""
+    entries = list(
+        db.session.scalars(book.entries_query(None, "overdue").order_by(BookEntry.due_at))
+    )
+    names = {m.id: m for m in db.session.scalars(select(Merchant))}
+    return render_template(
+        "console/complaints.html", entries=entries, merchants=names, number=book.format_number
+    )
+
+
+@blp.get("/audit")
+@web.page_required("staff", "admin")
+def audit() -> str:
+    """The audit trail (admins)."""
+    return render_template("console/audit.html", events=accounts.audit_trail())
+
+
+@blp.post("/totp")
+@web.page_required("staff", *ANY_STAFF)
+def enroll_totp() -> str:
+    """Turn on the second factor: the secret is shown once for the authenticator app."""
+    principal = web.current()
+    assert principal is not None
+    secret = accounts.enroll_totp(principal)
+    db.session.commit()
+    return render_template(
+        "console/totp.html", secret=secret, uri=totp.provisioning_uri(secret, principal.email)
+    )

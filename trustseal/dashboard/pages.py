@@ -1,0 +1,288 @@
+"""Dashboard pages (merchant users). Thin: read forms, call the domains' doors, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Blueprint, abort, flash, redirect, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from trustseal.accounts import web
+from trustseal.badging import service as badging
+from trustseal.book import service as book
+from trustseal.book.models import BookEntry
+from trustseal.clock import utcnow
+from trustseal.extensions import db
+from trustseal.merchants import service as merchants
+from trustseal.merchants.models import Merchant
+from trustseal.orders import service as orders
+from trustseal.orders.models import Purchase
+from trustseal.reviews import score as scores
+from trustseal.reviews import service as reviews
+from trustseal.reviews.pages import history_bars
+from trustseal.seals import service as seals
+from trustseal.stores import service as stores
+
+blp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+OWNER_ONLY = ("owner",)
+
+
+def _merchant() -> Merchant:
+    principal = web.current()
+    merchant = merchants.get(principal.merchant_id) if principal and principal.merchant_id else None
+    if merchant is None:
+        abort(403)
+    return merchant
+
+
+def _since(moment: Any) -> str:
+    hours = (utcnow() - moment).total_seconds() / 3600
+    return _("%(n)s h", n=int(hours)) if hours < 48 else _("%(n)s days", n=int(hours // 24))
+
+
+@blp.get("")
+@web.page_required("merchant")
+def home() -> str:
+    """Overview: seal, score, what waits for an answer."""
+    merchant = _merchant()
+    today = book.today_lima()
+    waiting = list(
+        db.session.scalars(book.entries_query(merchant.id, "open").order_by(BookEntry.due_at))
+    )
+    return render_template(
+        "dashboard/home.html",
+        merchant=merchant,
+        score=reviews.merchant_score(merchant),
+        unanswered=reviews.reviews_for_answering(merchant.id, 5),
+        since=_since,
+        complaints=[(e, book.format_number(e), (e.due_at - today).days) for e in waiting[:5]],
+        counts=book.counts(merchant.id),
+    )
+
+
+@blp.get("/reviews")
+@web.page_required("merchant")
+def review_list() -> str:
+    """Reviews waiting for an answer: negative ones first, with the time since posting."""
+    merchant = _merchant()
+    return render_template(
+        "dashboard/reviews.html",
+        merchant=merchant,
+        reviews=reviews.reviews_for_answering(merchant.id),
+        since=_since,
+    )
+
+
+@blp.post("/reviews/<int:review_id>/answer")
+@web.page_required("merchant")
+def answer_review(review_id: int) -> Any:
+    """Answer a review in public."""
+    text = request.form.get("body", "").strip()
+    if not text:
+        flash(_("Write an answer first."), "error")
+        return redirect("/dashboard/reviews")
+    try:
+        reviews.respond(review_id, _merchant().id, text[:5000])
+    except reviews.ReviewError as error:
+        abort(error.code, description=str(error))
+    db.session.commit()
+    flash(_("Your answer is public."), "ok")
+    return redirect("/dashboard/reviews")
+
+
+@blp.get("/complaints")
+@web.page_required("merchant")
+def complaint_list() -> str:
+    """Open and overdue complaints with the days left."""
+    merchant = _merchant()
+    today = book.today_lima()
+    entries = list(
+        db.session.scalars(
+            select(BookEntry)
+            .where(BookEntry.merchant_id == merchant.id, BookEntry.status == "open")
+            .order_by(BookEntry.due_at)
+        )
+    )
+    return render_template(
+        "dashboard/complaints.html",
+        merchant=merchant,
+        entries=[
+            (e, book.format_number(e), (e.due_at - today).days if e.due_at else None)
+            for e in entries
+        ],
+    )
+
+
+@blp.post("/complaints/<number>/answer")
+@web.page_required("merchant")
+def answer_complaint(number: str) -> Any:
+    """Answer a reclamo or queja; the consumer gets it by email."""
+    text = request.form.get("body", "").strip()
+    if not text:
+        flash(_("Write an answer first."), "error")
+        return redirect("/dashboard/complaints")
+    try:
+        book.answer(_merchant(), number, text[:5000])
+    except book.BookError as error:
+        abort(error.code, description=str(error))
+    db.session.commit()
+    flash(_("Answer sent to the consumer."), "ok")
+    return redirect("/dashboard/complaints")
+
+
+@blp.route("/stores", methods=["GET", "POST"])
+@web.page_required("merchant", *OWNER_ONLY)
+def store_list() -> Any:
+    """Connected stores, and connecting one (with the plugin's instructions)."""
+    merchant = _merchant()
+    created = None
+    error = None
+    if request.method == "POST":
+        name = request.form.get("platform", "")
+        fields = {
+            k: v.strip()
+            for k, v in request.form.items()
+            if k not in ("platform", "csrf_token") and v.strip()
+        }
+        try:
+            plugin = stores.platform(name)
+            created = stores.create_store(merchant, name, plugin.settings_schema().load(fields))
+            db.session.commit()
+        except stores.StoreError:
+            error = _("Unknown platform.")
+        except ma.ValidationError as invalid:
+            db.session.rollback()
+            error = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in invalid.messages.items())
+    return render_template(
+        "dashboard/stores.html",
+        merchant=merchant,
+        created=created,
+        error=error,
+        stores=stores.stores_of(merchant),
+        platforms=stores.platforms(),
+        webhook_url=stores.webhook_url,
+    )
+
+
+@blp.get("/orders")
+@web.page_required("merchant")
+def order_list() -> str:
+    """Purchases from every source and their review invitations."""
+    merchant = _merchant()
+    purchases = list(
+        db.session.scalars(
+            orders.purchases_query(merchant.id).order_by(Purchase.id.desc()).limit(100)
+        )
+    )
+    return render_template(
+        "dashboard/orders.html",
+        merchant=merchant,
+        purchases=purchases,
+        invitation_status=orders.invitation_status,
+    )
+
+
+@blp.post("/orders/<int:order_id>/invitation")
+@web.page_required("merchant")
+def order_invitation(order_id: int) -> Any:
+    """A review link to send through the merchant's own channel (shown once)."""
+    purchase = orders.get_purchase(_merchant().id, order_id)
+    if purchase is None:
+        abort(404)
+    try:
+        link = orders.issue_invitation_link(purchase)
+    except orders.InvitationRefused as refused:
+        flash(str(refused), "error")
+        return redirect("/dashboard/orders")
+    db.session.commit()
+    flash(
+        _("Review link for order %(order)s: %(url)s", order=purchase.external_id, url=link.url),
+        "ok",
+    )
+    return redirect("/dashboard/orders")
+
+
+@blp.route("/keys", methods=["GET", "POST"])
+@web.page_required("merchant", *OWNER_ONLY)
+def keys() -> Any:
+    """API keys: create (shown once) and revoke."""
+    merchant = _merchant()
+    new_key = None
+    if request.method == "POST":
+        if request.form.get("revoke"):
+            merchants.revoke_api_key(merchant, int(request.form["revoke"]))
+        else:
+            new_key = merchants.issue_api_key(merchant, request.form.get("label", "")[:100])
+        db.session.commit()
+    return render_template(
+        "dashboard/keys.html",
+        merchant=merchant,
+        new_key=new_key,
+        keys=merchants.list_api_keys(merchant),
+    )
+
+
+@blp.route("/seal", methods=["GET", "POST"])
+@web.page_required("merchant", *OWNER_ONLY)
+def seal() -> Any:
+    """Apply for the seal with evidence for each criterion."""
+    merchant = _merchant()
+    if request.method == "POST":
+        for row in seals.criterion_reviews(merchant):
+            code = row["code"]
+            seals.set_evidence(
+                merchant,
+                code,
+                request.form.get(f"url_{code}", "").strip()[:2000],
+                request.form.get(f"note_{code}", "").strip()[:2000],
+            )
+        if request.form.get("apply"):
+            try:
+                seals.apply(merchant, request.form.get("message", "").strip() or "Solicitud")
+            except seals.SealError as error:
+                flash(str(error), "error")
+        db.session.commit()
+        flash(_("Saved."), "ok")
+        return redirect("/dashboard/seal")
+    return render_template(
+        "dashboard/seal.html",
+        merchant=merchant,
+        seal=seals.summary(merchant),
+        checklist=seals.criterion_reviews(merchant),
+    )
+
+
+@blp.get("/badge")
+@web.page_required("merchant")
+def badge() -> str:
+    """Embed snippets for each style, with a live preview."""
+    merchant = _merchant()
+    return render_template(
+        "dashboard/badge.html", merchant=merchant, snippets=badging.embed_snippets(merchant)
+    )
+
+
+@blp.get("/analytics")
+@web.page_required("merchant")
+def analytics() -> str:
+    """Rating and answer-time trends, repeat customers, reviews with photos."""
+    merchant = _merchant()
+    now = utcnow()
+    summary = reviews.merchant_score(merchant)
+    months = scores.last_months(now)
+    answer_hours = reviews.monthly_answer_hours(merchant.id, months)
+    answer_chart = history_bars(
+        [{"month": m, "count": int(answer_hours[m] or 0), "average": None} for m in months]
+    )
+    return render_template(
+        "dashboard/analytics.html",
+        merchant=merchant,
+        summary=summary,
+        rating_chart=history_bars(summary["history"]),
+        answer_chart=answer_chart,
+        answer_hours=answer_hours,
+        repeat=orders.repeat_customer_rate(merchant.id, now),
+        photos=reviews.photo_share(merchant.id),
+    )
