@@ -38,6 +38,11 @@ def document_error(document_type: str, number: str) -> str | None:
     return None
 
 
+def _amount_in_range(value: Any) -> None:
+    if value is not None and not 0 <= value <= 10_000_000:
+        raise ma.ValidationError("From 0 to 10,000,000.")
+
+
 class _Stripped(StrictSchema):
     @ma.pre_load
     def _strip(self, data: Any, **kwargs: Any) -> Any:
@@ -106,7 +111,8 @@ class BookItemSchema(_Stripped):
         load_default=None,
         allow_none=True,
         places=2,
-        validate=ma.validate.Range(min=0, max=10_000_000),
+        validate=_amount_in_range,
+        metadata={"minimum": 0, "maximum": 10_000_000},
     )
     currency = ma.fields.String(
         load_default=None, allow_none=True, validate=ma.validate.OneOf(["PEN", "USD"])
