@@ -1,9 +1,10 @@
 """Shopify: webhooks signed with the app's client secret (HMAC-SHA256 over the raw body).
 
 Topics: ``orders/create``, ``orders/updated``, ``orders/paid``, ``orders/fulfilled``,
-``orders/cancelled``, ``refunds/create``, ``fulfillments/create|update`` (shipment status
-``delivered`` means delivered) and the mandatory privacy topics ``customers/data_request``,
-``customers/redact`` and ``shop/redact``. Deliveries are retried and duplicated: the
+``orders/cancelled``, ``refunds/create`` (a partial refund changes nothing; a full one
+arrives as ``orders/updated`` with ``financial_status`` refunded),
+``fulfillments/create|update`` (shipment status ``delivered`` means delivered) and the
+mandatory privacy topics ``customers/data_request``, ``customers/redact`` and ``shop/redact``. Deliveries are retried and duplicated: the
 ``X-Shopify-Webhook-Id`` deduplicates them. Order ids exceed 2^53 and stay text.
 """
 
@@ -173,7 +174,12 @@ class ShopifyPlatform(Platform):
         if topic in fixed:
             return Parsed(topic, events=[order_event(body, fixed[topic])])
         if topic == "refunds/create":
-            return Parsed(topic, events=[_status_only(body, Status.REFUNDED)])
+            # A refund may be partial (shipping, one line): it must not close the
+            # customer's right to review. A full refund arrives as orders/updated with
+            # financial_status "refunded", which is final.
+            if "order_id" not in body:
+                raise BadPayload("missing order_id")
+            return Parsed(topic, ignored=True)
         if topic in ("fulfillments/create", "fulfillments/update"):
             delivered = body.get("shipment_status") == "delivered"
             status = Status.DELIVERED if delivered else Status.FULFILLED

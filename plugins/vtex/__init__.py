@@ -40,6 +40,10 @@ from trustseal.platforms import (
 HOOK_HEADER = "X-Trustseal-Hook-Key"
 MASKED_EMAIL_DOMAIN = "ct.vtex.com.br"
 FEED_STATUSES = ["payment-approved", "ready-for-handling", "handling", "invoiced", "canceled"]
+# Every change of an order in these statuses, not only status changes: a delivery is a
+# tracking update (``courierStatus.finished``) while the order stays "invoiced", which a
+# ``FromWorkflow`` filter would never report. ``disableSingleFire`` makes each change fire.
+FEED_EXPRESSION = "status in [{}]".format(", ".join(f'"{s}"' for s in FEED_STATUSES))
 STATUS = {
     "canceled": Status.CANCELLED,
     "cancel": Status.CANCELLED,
@@ -69,6 +73,10 @@ class VtexSettings(ma.Schema):
 def api_base(account: str) -> str:
     """The OMS API root of an account (configurable so tests can use a local server)."""
     return str(current_app.config["TRUSTSEAL_VTEX_API_BASE"]).format(account=account).rstrip("/")
+
+
+def _timeout() -> float:
+    return float(current_app.config["TRUSTSEAL_PLATFORM_HTTP_TIMEOUT"])
 
 
 def delivered_at(order: Mapping[str, Any]) -> datetime | None:
@@ -133,7 +141,11 @@ class VtexPlatform(Platform):
         hook_secret = secrets.token_urlsafe(32)
         headers = {HOOK_HEADER: hook_secret}
         config = {
-            "filter": {"type": "FromWorkflow", "status": FEED_STATUSES},
+            "filter": {
+                "type": "FromOrders",
+                "expression": FEED_EXPRESSION,
+                "disableSingleFire": True,
+            },
             "hook": {"url": webhook_url, "headers": headers},
         }
         return NewStore(
@@ -219,9 +231,7 @@ class VtexPlatform(Platform):
     def fetch_order(self, store: StoreContext, external_id: str) -> list[PurchaseEvent]:
         """GET /api/oms/pvt/orders/{orderId}."""
         url = f"{api_base(store.identifier)}/api/oms/pvt/orders/{quote(external_id, safe='')}"
-        order, _headers = get_json(
-            url, self._headers(store), timeout=current_app.config["TRUSTSEAL_PLATFORM_HTTP_TIMEOUT"]
-        )
+        order, _headers = get_json(url, self._headers(store), timeout=_timeout())
         return [order_event(order)]
 
     def list_orders(self, store: StoreContext, since: datetime) -> Iterator[PurchaseEvent]:
@@ -238,7 +248,9 @@ class VtexPlatform(Platform):
                 }
             )
             data, _headers = get_json(
-                f"{api_base(store.identifier)}/api/oms/pvt/orders?{query}", self._headers(store)
+                f"{api_base(store.identifier)}/api/oms/pvt/orders?{query}",
+                self._headers(store),
+                timeout=_timeout(),
             )
             found = data.get("list") or []
             for summary in found:

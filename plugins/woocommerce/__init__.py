@@ -191,6 +191,7 @@ class WooCommercePlatform(Platform):
             query = urlencode(
                 {
                     "after": since.strftime("%Y-%m-%dT%H:%M:%S"),
+                    "dates_are_gmt": "true",  # else "after" is read in the shop's time zone
                     "per_page": 100,
                     "page": page,
                     "orderby": "id",
