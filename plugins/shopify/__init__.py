@@ -5,7 +5,8 @@ Topics: ``orders/create``, ``orders/updated``, ``orders/paid``, ``orders/fulfill
 arrives as ``orders/updated`` with ``financial_status`` refunded),
 ``fulfillments/create|update`` (shipment status ``delivered`` means delivered) and the
 mandatory privacy topics ``customers/data_request``, ``customers/redact`` and ``shop/redact``.
-Deliveries are retried and duplicated: the ``X-Shopify-Webhook-Id`` deduplicates them. Order ids exceed 2^53 and stay text.
+Deliveries are retried and duplicated: the ``X-Shopify-Webhook-Id`` deduplicates them.
+Order ids exceed 2^53 and stay text.
 """
 
 from __future__ import annotations
