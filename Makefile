@@ -40,9 +40,12 @@ test-postgres: install
 lint: install
 	$(BIN)/ruff check .
 
-## make bench: benchmarks (not tests); figures are ratios against a baseline of the same run
+## make bench: benchmarks (not tests); figures are ratios against a baseline of the same run.
+## They need PostgreSQL; node/npm for badge-maker. `make bench BENCH_ARGS=--quick` for a short run.
+BENCHES ?= orders log reviews badges webhooks
 bench: install
-	$(BIN)/python bench/orders.py
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py $(BENCH_ARGS) || exit 1; done
 
 ## make translations: refresh the catalogs after changing user-facing text
 translations: install
