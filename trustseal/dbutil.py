@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from trustseal.extensions import db
+
+
+@cache
+def _insert_ignoring(model: type[Any], columns: tuple[str, ...], entity: bool, dialect: str) -> Any:
+    """The statement, built once per shape (building it costs more than running it)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    returned = model if entity else model.__mapper__.primary_key[0]
+    return insert(model).on_conflict_do_nothing(index_elements=list(columns)).returning(returned)
 
 
 def insert_ignoring_duplicate(
@@ -23,12 +32,5 @@ def insert_ignoring_duplicate(
     transaction inserted it concurrently: the database waits, then skips.
     """
     dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    returned = model if returning_entity else model.__mapper__.primary_key[0]
-    stmt = (
-        insert(model)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=conflict_columns)
-        .returning(returned)
-    )
-    return db.session.scalars(stmt).first()
+    stmt = _insert_ignoring(model, tuple(conflict_columns), returning_entity, dialect)
+    return db.session.scalars(stmt, [values]).first()
