@@ -13,6 +13,7 @@ import re
 from badges.xml import escape_attr
 
 ASSERTION = re.compile(rb'<openbadges:assertion verify="[^"]*"/>')
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
 
 
 def sha256_hex(svg: bytes) -> str:
@@ -23,7 +24,8 @@ def sha256_hex(svg: bytes) -> str:
 def embed_assertion(svg: bytes, jws: str) -> bytes:
     """Insert the assertion element right after the ``<svg …>`` start tag."""
     end = svg.index(b">") + 1
-    tag = f'<openbadges:assertion verify="{escape_attr(jws)}"/>'.encode("ascii")
+    safe = jws if _COMPACT_JWS.fullmatch(jws) else escape_attr(jws)  # base64url and dots
+    tag = f'<openbadges:assertion verify="{safe}"/>'.encode("ascii")
     return svg[:end] + tag + svg[end:]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from badges.widths import REFERENCE_SIZE, char_width
+from badges.widths import REFERENCE_SIZE, char_width, widths_of
 
 ELLIPSIS = "…"
 
@@ -28,7 +28,12 @@ def clean(text: str) -> str:
 def width(text: str, size: float, bold: bool = False) -> float:
     """The rendered width of ``text`` in px at font ``size``."""
     weight = "bold" if bold else "regular"
-    return sum(char_width(c, weight) for c in text) * size / REFERENCE_SIZE
+    table = widths_of(weight)
+    total = 0.0
+    for char in text:
+        known = table.get(char)
+        total += known if known is not None else char_width(char, weight)
+    return total * size / REFERENCE_SIZE
 
 
 def fit(text: str, max_width: float, size: float, bold: bool = False) -> str:

@@ -51,6 +51,11 @@ def _measured(char: str, weight: str) -> float:
     return float(_font(weight).getlength(char))
 
 
+def widths_of(weight: str) -> dict[str, float]:
+    """The precomputed table of one weight (character → width at 100 px)."""
+    return _table()[weight]
+
+
 def char_width(char: str, weight: str = "regular") -> float:
     """Advance width of one character at 100 px."""
     width = _table()[weight].get(char)

@@ -14,13 +14,21 @@ _ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+# One scan finds whether a value needs any work at all (most attribute values do not).
+_NEEDS_WORK = re.compile("[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def escape_text(value: str) -> str:
     """Escape character data (``]]>`` cannot survive: ``>`` is always escaped)."""
+    if not _NEEDS_WORK.search(value):
+        return value
     return _NOT_XML.sub("", value).translate(_TEXT)
 
 
 def escape_attr(value: str) -> str:
     """Escape a double-quoted attribute value."""
+    if not _NEEDS_WORK.search(value):
+        return value
     return _NOT_XML.sub("", value).translate(_ATTR)
 
 

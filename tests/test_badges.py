@@ -343,3 +343,16 @@ def test_hostile_name_in_snippet_is_escaped(app, client):
     _hostile_shop(app, client, HOSTILE[0])
     snippet = client.get("/api/v1/merchants/hostil/badge").json["snippets"]["card"]
     assert "<script>" not in snippet and "&lt;script&gt;" in snippet
+
+
+def test_the_hot_path_reuses_what_the_badge_shows_for_a_second(app, client, shop):
+    from trustseal.badging import service
+
+    app.config["TRUSTSEAL_BADGE_FINGERPRINT_SECONDS"] = 60
+    first = client.get("/badges/bodega.svg").headers["ETag"]
+    client.post("/api/v1/merchants/bodega/seal", json={"action": "suspend", "reason": "Revisión"},
+                headers=bearer(shop[1]))
+    assert client.get("/badges/bodega.svg").headers["ETag"] == first  # within the memo's time
+    with app.app_context():
+        service.clear_cache()
+    assert client.get("/badges/bodega.svg").headers["ETag"] != first

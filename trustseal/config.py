@@ -43,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     "MEDIA_ROOT": "",
     # Badge assertions expire soon, so a revoked seal stops verifying even in copies.
     "BADGE_ASSERTION_DAYS": 7,
+    # How long a process may reuse what a badge shows before reading it again (the hot path).
+    "BADGE_FINGERPRINT_SECONDS": 1.0,
     # Platform plugins to load (comma-separated entry-point names; empty: all installed).
     "PLATFORMS": "",
     "VTEX_API_BASE": "https://{account}.vtexcommercestable.com.br",

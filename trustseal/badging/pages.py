@@ -42,14 +42,12 @@ def _options(fmt: str) -> tuple[str, str, int]:
 
 def _serve(slug: str, fmt: str) -> Response:
     style, lang, scale = _options(fmt)
-    etag = service.current_etag(slug, style, lang, fmt, scale)
-    if (
-        etag in request.if_none_match.as_set(include_weak=False)
-        or request.headers.get("If-None-Match") == etag
-    ):
+    fp = service.fingerprint(slug)
+    etag = service.etag_of(fp, style, lang, fmt, scale)
+    if request.if_none_match.contains(etag.strip('"')):
         response = Response(status=304)
     else:
-        rendered = service.badge(slug, style, lang, fmt, scale)
+        rendered = service.badge(slug, style, lang, fmt, scale, known=fp)
         mimetype = "image/svg+xml" if fmt == "svg" else "image/png"
         response = Response(rendered.body, status=rendered.status_code, mimetype=mimetype)
         etag = rendered.etag

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from flask import current_app
@@ -111,13 +111,32 @@ _FINGERPRINT = (
 )
 
 
-def _fingerprint(slug: str) -> tuple[Any, ...] | None:
-    row = db.session.execute(_FINGERPRINT, {"slug": slug}).first()
-    if row is None:
-        return None
-    now = utcnow()
-    expired = row.valid_until is not None and row.valid_until <= now
-    return (*row, expired, now.date().isoformat())
+_memo: dict[tuple[int, str], tuple[float, tuple[Any, ...] | None]] = {}
+
+
+def fingerprint(slug: str) -> tuple[Any, ...] | None:
+    """Everything the badge shows, in one autocommit read (no BEGIN/ROLLBACK round trips),
+    remembered for ``TRUSTSEAL_BADGE_FINGERPRINT_SECONDS`` (default 1 s) per process: the
+    hot path then touches no database at all, and a change shows within that second."""
+    ttl = float(current_app.config["TRUSTSEAL_BADGE_FINGERPRINT_SECONDS"])
+    key = (id(current_app), slug)
+    now_mono = time.monotonic()
+    if ttl > 0:
+        remembered = _memo.get(key)
+        if remembered is not None and remembered[0] > now_mono:
+            return remembered[1]
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        row = connection.execute(_FINGERPRINT, {"slug": slug}).first()
+    value: tuple[Any, ...] | None = None
+    if row is not None:
+        now = utcnow()
+        expired = row.valid_until is not None and row.valid_until.replace(tzinfo=UTC) <= now
+        value = (*row, expired, now.date().isoformat())
+    if ttl > 0:
+        if len(_memo) > CACHE_SIZE:
+            _memo.clear()
+        _memo[key] = (now_mono + ttl, value)
+    return value
 
 
 def _etag(*parts: Any) -> str:
@@ -199,20 +218,28 @@ def _render(
 
 
 def badge(
-    slug: str, style: str = "compact", lang: str = "es", fmt: str = "svg", scale: int = 1
+    slug: str,
+    style: str = "compact",
+    lang: str = "es",
+    fmt: str = "svg",
+    scale: int = 1,
+    known: tuple[Any, ...] | bool | None = False,
 ) -> Rendered:
-    """The badge for a slug (a neutral "not certified" one, status 404, if unknown)."""
-    fingerprint = _fingerprint(slug)
+    """The badge for a slug (a neutral "not certified" one, status 404, if unknown).
+
+    ``known`` is the fingerprint when the caller read it already.
+    """
+    fp = fingerprint(slug) if known is False else known
     key = (current_app.name, id(current_app), slug, style, lang, fmt, scale)
     with _lock:
         hit = _cache.get(key)
     if (
         hit is not None
-        and hit.etag == _etag(fingerprint, style, lang, fmt, scale)
+        and hit.etag == _etag(fp, style, lang, fmt, scale)
         and (time.monotonic() - hit.made < REFRESH)
     ):
         return hit
-    rendered = _render(slug, style, lang, fmt, scale, fingerprint)
+    rendered = _render(slug, style, lang, fmt, scale, fp)
     db.session.commit()  # a first signing key or head may have been created
     with _lock:
         _cache[key] = rendered
@@ -222,15 +249,16 @@ def badge(
     return rendered
 
 
-def current_etag(slug: str, style: str, lang: str, fmt: str, scale: int) -> str:
-    """The ETag the badge would have now (one query; for If-None-Match)."""
-    return _etag(_fingerprint(slug), style, lang, fmt, scale)
+def etag_of(fp: tuple[Any, ...] | None, style: str, lang: str, fmt: str, scale: int) -> str:
+    """The strong ETag of what a badge shows."""
+    return _etag(fp, style, lang, fmt, scale)
 
 
 def clear_cache() -> None:
-    """Forget every rendered badge of this process."""
+    """Forget every rendered badge and fingerprint of this process."""
     with _lock:
         _cache.clear()
+        _memo.clear()
 
 
 def embed_snippets(merchant: Merchant, lang: str = "es") -> dict[str, str]:
