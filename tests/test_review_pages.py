@@ -172,3 +172,13 @@ def test_review_form_refuses_a_bad_photo_and_keeps_values(app, client):
 def test_closed_link_pages(client, lang):
     answer = client.get(f"/r/nonexistent-token-xyz?lang={lang}")
     assert answer.status_code == 404 and "<h1>" in answer.get_data(as_text=True)
+
+
+def test_profile_document_structure(app, client):
+    shop(app)
+    html = client.get("/m/bodega").get_data(as_text=True)
+    title = html.split("<title>")[1].split("</title>")[0]
+    assert "<" not in title and title.startswith("Bodega")
+    head = html.split("<head>")[1].split("</head>")[0]
+    assert "<section" not in head
+    assert html.count('id="book"') == 1 and html.count('id="embed"') == 1

@@ -71,7 +71,7 @@ def parse_number(text: str) -> tuple[int, int] | None:
 
 
 def new_code() -> str:
-    """A follow-up code: 16 characters from 32 (80 bits), grouped ``XXXX-XXXX-XXXX-XXXX``."""
+    """A follow-up code: 16 characters from 32 (80 bits) in groups of four (``K7QM-…``)."""
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(16))
     return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
 
