@@ -10,6 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
 from flask_smorest import abort
 
+from trustseal.api.lookups import merchant_or_404
 from trustseal.badging import service
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
@@ -118,9 +119,7 @@ class Embed(MethodView):
     @api_blp.response(200, EmbedSchema)
     def get(self, slug: str) -> dict[str, Any]:
         """Badge URLs per style and the HTML snippet to paste (``<a><img></a>``)."""
-        merchant = merchants.get_by_slug(slug)
-        if merchant is None:
-            abort(404, message="No merchant with this slug.")
+        merchant = merchant_or_404(slug)
         lang = request.args.get("lang", "es") if request.args.get("lang") in service.LANGS else "es"
         base = current_app.config["TRUSTSEAL_BASE_URL"]
         return {

@@ -16,6 +16,7 @@ from trustseal.api.auth import (
     merchant_required,
 )
 from trustseal.api.limits import public_write
+from trustseal.api.lookups import merchant_or_404
 from trustseal.api.pagination import keyset_page
 from trustseal.book import documents, service
 from trustseal.book.models import BookEntry
@@ -35,13 +36,6 @@ from trustseal.merchants.models import Merchant
 from trustseal.staff.service import Role
 
 blp = Blueprint("book", __name__, url_prefix="/api/v1", description="Complaints and praise book")
-
-
-def _merchant(slug: str) -> Merchant:
-    merchant = merchants.get_by_slug(slug)
-    if merchant is None:
-        abort(404, message="No merchant with this slug.")
-    return merchant  # type: ignore[return-value]
 
 
 def follow_up(entry: BookEntry) -> dict[str, Any]:
@@ -93,7 +87,7 @@ class MerchantBook(MethodView):
     @public_write
     def post(self, data: dict[str, Any], slug: str) -> dict[str, Any]:
         """File a reclamo, queja or felicitación; returns the number and the secret code."""
-        filed = service.file_entry(_merchant(slug), data, str(get_locale() or "es"))
+        filed = service.file_entry(merchant_or_404(slug), data, str(get_locale() or "es"))
         db.session.commit()
         entry = filed.entry
         return {
@@ -114,7 +108,7 @@ class Praise(MethodView):
         """Praise the consumers agreed to publish (first name and initial only)."""
         return [
             {"name": service.public_name(e), "detail": e.detail or "", "filed_at": e.filed_at}
-            for e in service.praise(_merchant(slug))
+            for e in service.praise(merchant_or_404(slug))
         ]
 
 
@@ -157,7 +151,7 @@ def _book_owner() -> Merchant:
     """The merchant whose register is asked for (a merchant key, or staff with ?merchant=)."""
     if g.merchant is not None:
         return g.merchant  # type: ignore[no-any-return]
-    return _merchant(request.args.get("merchant", ""))
+    return merchant_or_404(request.args.get("merchant", ""))
 
 
 @blp.route("/book/export.csv")

@@ -17,11 +17,10 @@ from trustseal.api.auth import (
     staff_required,
 )
 from trustseal.api.limits import public_write
+from trustseal.api.lookups import merchant_or_404
 from trustseal.api.pagination import keyset_page
 from trustseal.api.uploads import allow_upload
 from trustseal.extensions import db
-from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
 from trustseal.reviews import presenters, service
 from trustseal.reviews.models import Review
 from trustseal.reviews.schemas import (
@@ -56,13 +55,6 @@ def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
     except service.ReviewError as error:
         errors = {"json": {error.field: [str(error)]}} if error.field else None
         abort(error.code, message=str(error), **({"errors": errors} if errors else {}))
-
-
-def _merchant(slug: str) -> Merchant:
-    merchant = merchants.get_by_slug(slug)
-    if merchant is None:
-        abort(404, message="No merchant with this slug.")
-    return merchant  # type: ignore[return-value]
 
 
 def _review(review_id: int) -> Review:
@@ -205,7 +197,7 @@ class MerchantReviews(MethodView):
     @merchant_blp.response(200, ReviewPageSchema)
     def get(self, args: dict[str, Any], slug: str) -> dict[str, Any]:
         """List reviews newest first, removed ones as tombstones; filter by rating/photos."""
-        merchant = _merchant(slug)
+        merchant = merchant_or_404(slug)
         stmt = service.reviews_query(merchant.id, args["rating"], args["with_photos"])
         page = keyset_page(stmt, Review.id, args["limit"], args["cursor"])
         return {**page, "items": [presenters.review_json(r) for r in page["items"]]}
@@ -218,4 +210,4 @@ class MerchantScore(MethodView):
     @merchant_blp.response(200, ScoreSchema)
     def get(self, slug: str) -> dict[str, Any]:
         """The published score, its parts and the 12-month history (O(1) to read)."""
-        return service.merchant_score(_merchant(slug))
+        return service.merchant_score(merchant_or_404(slug))

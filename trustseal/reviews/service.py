@@ -96,8 +96,13 @@ def invitation_context(token: str) -> tuple[Purchase, Merchant]:
 
     Raises :class:`ReviewError` 404 unknown, 409 used, 410 expired or cancelled.
     """
+    return _purchase_and_merchant(orders.check_invitation, token)
+
+
+def _purchase_and_merchant(find: Any, token: str) -> tuple[Purchase, Merchant]:
+    """The purchase and merchant of a token's invitation (checked or claimed by ``find``)."""
     try:
-        invitation = orders.check_invitation(token)
+        invitation = find(token)
     except orders.InvitationRefused as refused:
         raise ReviewError(_REFUSAL_CODES[refused.reason], str(refused)) from refused
     purchase = invitation.purchase
@@ -124,13 +129,7 @@ def submit(
 ) -> Submitted:
     """Publish a review through its invitation token (once per purchase), with photos
     already checked by :func:`images.process_photo`. ``at`` backdates an import."""
-    try:
-        invitation = orders.claim_invitation(token)
-    except orders.InvitationRefused as refused:
-        raise ReviewError(_REFUSAL_CODES[refused.reason], str(refused)) from refused
-    purchase = invitation.purchase
-    merchant = merchants.get(purchase.merchant_id)
-    assert merchant is not None
+    purchase, merchant = _purchase_and_merchant(orders.claim_invitation, token)
     review = Review(
         merchant_id=merchant.id,
         purchase_id=purchase.id,

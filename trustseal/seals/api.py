@@ -10,9 +10,8 @@ from flask_smorest import Blueprint, abort
 
 from trustseal.api.auth import STAFF_SECURITY, current_staff, staff_required
 from trustseal.api.fields import StrictSchema, UTCDateTime
+from trustseal.api.lookups import merchant_or_404
 from trustseal.extensions import db
-from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
 from trustseal.merchants.schemas import SealSummarySchema
 from trustseal.seals import criteria, service
 from trustseal.staff.service import Role
@@ -49,13 +48,6 @@ class DecisionSchema(ma.Schema):
     log_index = ma.fields.Integer(allow_none=True)
 
 
-def _merchant(slug: str) -> Merchant:
-    merchant = merchants.get_by_slug(slug)
-    if merchant is None:
-        abort(404, message="No merchant with this slug.")
-    return merchant  # type: ignore[return-value]
-
-
 @blp.route("/seal/criteria")
 class Criteria(MethodView):
     """The certification criteria."""
@@ -77,7 +69,7 @@ class SealDecisionView(MethodView):
     @staff_required(Role.ADMIN, Role.CERTIFIER)
     def post(self, data: dict[str, Any], slug: str) -> dict[str, Any]:
         """Approve, suspend, revoke or reinstate a seal, with a public reason."""
-        merchant = _merchant(slug)
+        merchant = merchant_or_404(slug)
         try:
             service.decide(
                 merchant,
@@ -100,4 +92,4 @@ class SealHistory(MethodView):
     @blp.response(200, DecisionSchema(many=True))
     def get(self, slug: str) -> list[Any]:
         """Every decision with its public reason, oldest first."""
-        return service.history(_merchant(slug))
+        return service.history(merchant_or_404(slug))
