@@ -32,11 +32,14 @@ def escape_attr(value: str) -> str:
     return _NOT_XML.sub("", value).translate(_ATTR)
 
 
-def _format(value: object) -> str:
+def _attribute_text(value: object) -> str:
+    """An attribute value as text: strings escaped; numbers (nothing to escape) compact."""
+    if isinstance(value, str):
+        return escape_attr(value)
     if isinstance(value, float):
         text = f"{value:.2f}".rstrip("0").rstrip(".")
         return text if text != "-0" else "0"
-    return str(value)
+    return escape_attr(str(value))
 
 
 @dataclass
@@ -59,15 +62,14 @@ class Element:
         return "".join(parts)
 
     def _write(self, out: list[str]) -> None:
-        attrs = "".join(
-            f' {name}="{escape_attr(_format(value))}"'
-            for name, value in self.attrs.items()
-            if value is not None
-        )
+        out.append("<" + self.tag)
+        for name, value in self.attrs.items():
+            if value is not None:
+                out.append(f' {name}="{_attribute_text(value)}"')
         if not self.children:
-            out.append(f"<{self.tag}{attrs}/>")
+            out.append("/>")
             return
-        out.append(f"<{self.tag}{attrs}>")
+        out.append(">")
         for child in self.children:
             if isinstance(child, Element):
                 child._write(out)
