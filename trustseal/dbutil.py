@@ -14,8 +14,12 @@ from trustseal.extensions import db
 def _insert_ignoring(model: type[Any], columns: tuple[str, ...], entity: bool, dialect: str) -> Any:
     """The statement, built once per shape (building it costs more than running it)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    returned = model if entity else model.__mapper__.primary_key[0]
-    return insert(model).on_conflict_do_nothing(index_elements=list(columns)).returning(returned)
+    if entity:  # the ORM path builds the object from the same statement
+        stmt = insert(model)
+        return stmt.on_conflict_do_nothing(index_elements=list(columns)).returning(model)
+    table = model.__table__  # the Core path is much cheaper when only the key is needed
+    primary_key = list(table.primary_key.columns)[0]
+    return insert(table).on_conflict_do_nothing(index_elements=list(columns)).returning(primary_key)
 
 
 def insert_ignoring_duplicate(
@@ -33,4 +37,6 @@ def insert_ignoring_duplicate(
     """
     dialect = db.session.get_bind().dialect.name
     stmt = _insert_ignoring(model, tuple(conflict_columns), returning_entity, dialect)
-    return db.session.scalars(stmt, [values]).first()
+    if returning_entity:
+        return db.session.scalars(stmt, [values]).first()
+    return db.session.execute(stmt, values).scalar()
