@@ -18,7 +18,7 @@ def _insert_ignoring(model: type[Any], columns: tuple[str, ...], entity: bool, d
         stmt = insert(model)
         return stmt.on_conflict_do_nothing(index_elements=list(columns)).returning(model)
     table = model.__table__  # the Core path is much cheaper when only the key is needed
-    primary_key = list(table.primary_key.columns)[0]
+    primary_key = next(iter(table.primary_key.columns))
     return insert(table).on_conflict_do_nothing(index_elements=list(columns)).returning(primary_key)
 
 
