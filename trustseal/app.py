@@ -130,7 +130,8 @@ def _register_guards(app: Flask, api: Api) -> None:
 
     @app.before_request
     def _no_nul_in_url() -> None:
-        if "\x00" in request.path or b"%00" in request.query_string or "\x00" in str(request.args):
+        query = request.query_string
+        if "\x00" in request.path or b"%00" in query or b"\x00" in query:
             abort(400, message="NUL characters are not allowed in URLs.")
 
     @app.before_request

@@ -41,24 +41,35 @@ def _options(fmt: str) -> tuple[str, str, int]:
     return style, lang, int(scale_text)
 
 
+_HEADERS = {
+    "svg": {
+        "Cache-Control": CACHE_CONTROL,
+        "X-Content-Type-Options": "nosniff",
+        "Vary": "Accept-Encoding",
+        "Content-Security-Policy": SVG_CSP,
+    },
+    "png": {
+        "Cache-Control": CACHE_CONTROL,
+        "X-Content-Type-Options": "nosniff",
+        "Vary": "Accept-Encoding",
+    },
+}
+_MIMETYPES = {"svg": "image/svg+xml", "png": "image/png"}
+
+
 def _serve(slug: str, fmt: str) -> Response:
+    """The hot path: usually no database round trip, no rendering, no signing."""
     style, lang, scale = _options(fmt)
     fp = service.fingerprint(slug)
     etag = service.etag_of(fp, style, lang, fmt, scale)
-    if request.if_none_match.contains(etag.strip('"')):
-        response = Response(status=304)
-    else:
-        rendered = service.badge(slug, style, lang, fmt, scale, known=fp)
-        mimetype = "image/svg+xml" if fmt == "svg" else "image/png"
-        response = Response(rendered.body, status=rendered.status_code, mimetype=mimetype)
-        etag = rendered.etag
-    response.headers["ETag"] = etag
-    response.headers["Cache-Control"] = CACHE_CONTROL
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Vary"] = "Accept-Encoding"
-    if fmt == "svg":
-        response.headers["Content-Security-Policy"] = SVG_CSP
-    return response
+    headers = {**_HEADERS[fmt], "ETag": etag}
+    if "If-None-Match" in request.headers and request.if_none_match.contains(etag.strip('"')):
+        return Response(status=304, headers=headers)
+    rendered = service.badge(slug, style, lang, fmt, scale, known=fp)
+    headers["ETag"] = rendered.etag
+    return Response(
+        rendered.body, status=rendered.status_code, mimetype=_MIMETYPES[fmt], headers=headers
+    )
 
 
 @blp.get("/badges/<slug>.svg")

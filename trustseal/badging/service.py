@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -139,6 +140,7 @@ def fingerprint(slug: str) -> tuple[Any, ...] | None:
     return value
 
 
+@lru_cache(maxsize=4096)
 def _etag(*parts: Any) -> str:
     return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
 
