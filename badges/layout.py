@@ -113,8 +113,10 @@ def _text(
     fill: str,
     bold: bool = False,
     anchor: str = "start",
+    measured: float | None = None,
 ) -> Text:
-    return Text(x, y, value, size, fill, bold, anchor, round(text.width(value, size, bold), 2))
+    width = text.width(value, size, bold) if measured is None else measured
+    return Text(x, y, value, size, fill, bold, anchor, round(width, 2))
 
 
 def stars(x: float, y: float, size: float, value: float | None) -> list[Text]:
@@ -159,16 +161,17 @@ def compact(view: BadgeView) -> Layout:
     size, pad = 11.0, 6.0
     left = view.labels["seal_short"]
     right = f"★ {_score(view)} · {_count(view)}" if view.status == "active" else _status_word(view)
-    left_w = text.width(left, size) + 2 * pad
-    right_w = text.width(right, size, bold=view.status in BAD) + 2 * pad
+    bold = view.status in BAD
+    left_text, right_text = text.width(left, size), text.width(right, size, bold)
+    left_w, right_w = left_text + 2 * pad, right_text + 2 * pad
     width = round(left_w + right_w, 1)
     color = _status_color(view)
     shapes: list[Shape] = [
         Rect(0, 0, width, 20, LABEL, rx=3),
         Rect(left_w, 0, right_w, 20, color, rx=3),
         Rect(left_w, 0, 4, 20, color),  # squares the inner corner
-        _text(pad, 14, left, size, "#fff"),
-        _text(left_w + pad, 14, right, size, "#fff", bold=view.status in BAD),
+        _text(pad, 14, left, size, "#fff", measured=left_text),
+        _text(left_w + pad, 14, right, size, "#fff", bold=bold, measured=right_text),
     ]
     return Layout(width, 20, _label(view), tuple(shapes), view.verify_url)
 

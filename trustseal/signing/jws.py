@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -52,11 +53,17 @@ def thumbprint(jwk: Mapping[str, str]) -> str:
     return b64url_encode(hashlib.sha256(canonical).digest())
 
 
+@lru_cache(maxsize=64)
+def _protected_header(kid: str) -> str:
+    """The base64url protected header of a key (the same for every token it signs)."""
+    header = json.dumps({"alg": ALG, "kid": kid}, separators=(",", ":"), sort_keys=True)
+    return b64url_encode(header.encode())
+
+
 def sign(payload: Mapping[str, Any], private_key: Ed25519PrivateKey, kid: str) -> str:
     """Sign a JSON payload as a compact JWS with header ``{"alg": "EdDSA", "kid": kid}``."""
-    header = json.dumps({"alg": ALG, "kid": kid}, separators=(",", ":"), sort_keys=True)
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    signing_input = f"{b64url_encode(header.encode())}.{b64url_encode(body.encode())}"
+    signing_input = f"{_protected_header(kid)}.{b64url_encode(body.encode())}"
     signature = private_key.sign(signing_input.encode("ascii"))
     return f"{signing_input}.{b64url_encode(signature)}"
 
