@@ -26,7 +26,7 @@ GREEN, RED, GREY, LABEL, GOLD, INK, MUTED = (
 BAD = frozenset({"suspended", "revoked", "expired"})
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Rect:
     """A filled rectangle (rounded when ``rx``)."""
 
@@ -38,7 +38,7 @@ class Rect:
     rx: float = 0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Circle:
     """A circle, filled and/or stroked."""
 
@@ -50,7 +50,7 @@ class Circle:
     stroke_width: float = 0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Text:
     """One run of text; ``width`` is its measured width (kept by the SVG via textLength)."""
 

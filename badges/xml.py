@@ -42,7 +42,7 @@ def _attribute_text(value: object) -> str:
     return escape_attr(str(value))
 
 
-@dataclass
+@dataclass(slots=True)
 class Element:
     """An XML element with attributes, text and children."""
 
