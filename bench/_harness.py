@@ -32,6 +32,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -375,24 +376,50 @@ def post_json_many(
     timeout: float = 60.0,
     time_limit: float | None = None,
 ) -> tuple[float, Counter[int | str]]:
-    """POST every body to ``base_url + path`` from ``concurrency`` threads.
+    """POST every body, with the same headers, to ``base_url + path`` (see :func:`post_many`).
+
+    Bodies that are not ``bytes`` are JSON-encoded before timing starts.
+    """
+    payloads = [b if isinstance(b, bytes) else encode_json_bodies([b])[0] for b in bodies]
+    base_headers = {"Content-Type": "application/json", **dict(headers or {})}
+    requests = [(body, {**base_headers, "Content-Length": str(len(body))}) for body in payloads]
+    return post_many(
+        base_url,
+        path,
+        requests,
+        concurrency,
+        latencies=latencies,
+        timeout=timeout,
+        time_limit=time_limit,
+    )
+
+
+def post_many(
+    base_url: str,
+    path: str,
+    requests: Sequence[tuple[bytes, Mapping[str, str]]],
+    concurrency: int = 8,
+    *,
+    latencies: list[float] | None = None,
+    timeout: float = 60.0,
+    time_limit: float | None = None,
+) -> tuple[float, Counter[int | str]]:
+    """POST each ``(body, headers)`` to ``base_url + path`` from ``concurrency`` threads.
 
     Each thread keeps its own keep-alive :class:`http.client.HTTPConnection` (reopened
     transparently when the server closes it, as gunicorn's sync workers do after every
-    response). Bodies that are not ``bytes`` are JSON-encoded before timing starts.
-    Returns the wall-clock seconds from the first request to the last response, and the
-    count of each status code (transport failures are counted under the exception's
-    name, not retried). If ``latencies`` is given, each request's seconds are appended.
+    response). Returns the wall-clock seconds from the first request to the last
+    response, and the count of each status code (transport failures are counted under
+    the exception's name, not retried). If ``latencies`` is given, each request's
+    seconds are appended.
 
-    With ``time_limit`` (seconds), no new request starts after it: bodies are taken in
-    order, so exactly ``bodies[:sum(counts.values())]`` were sent.
+    With ``time_limit`` (seconds), no new request starts after it: requests are taken in
+    order, so exactly ``requests[:sum(counts.values())]`` were sent.
     """
-    payloads = [b if isinstance(b, bytes) else encode_json_bodies([b])[0] for b in bodies]
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    base_headers = {"Content-Type": "application/json", **dict(headers or {})}
     next_index = itertools.count()  # next() on a count is atomic under the GIL
-    total = len(payloads)
+    total = len(requests)
     counts: list[Counter[int | str]] = [Counter() for _ in range(concurrency)]
     timings: list[list[float]] = [[] for _ in range(concurrency)]
     start_line = threading.Barrier(concurrency + 1)
@@ -404,10 +431,10 @@ def post_json_many(
         start_line.wait()
         deadline = clock() + time_limit if time_limit is not None else float("inf")
         while clock() < deadline and (i := next(next_index)) < total:
-            body = payloads[i]
+            body, request_headers = requests[i]
             sent = clock()
             try:
-                conn.request("POST", path, body, {**base_headers, "Content-Length": str(len(body))})
+                conn.request("POST", path, body, dict(request_headers))
                 response = conn.getresponse()
                 response.read()
                 mine[response.status] += 1
@@ -429,6 +456,25 @@ def post_json_many(
         for chunk in timings:
             latencies.extend(chunk)
     return elapsed, sum(counts, Counter())
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A gunicorn configuration to run an HTTP benchmark on."""
+
+    worker_class: str
+    workers: int
+    threads: int
+
+
+def parse_variant(spec: str) -> Variant:
+    """``sync:2`` (2 sync workers) or ``gthread:2x4`` (2 workers x 4 threads)."""
+    worker_class, _, shape = spec.partition(":")
+    workers, _, threads = (shape or "2").partition("x")
+    if worker_class not in ("sync", "gthread"):
+        raise ValueError(f"unknown worker class in {spec!r} (sync or gthread)")
+    default_threads = "4" if worker_class == "gthread" else "1"
+    return Variant(worker_class, int(workers), int(threads or default_threads))
 
 
 def percentile(values: Sequence[float], q: float) -> float:

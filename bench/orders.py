@@ -56,6 +56,7 @@ from _harness import (
     machine_line,
     merchant_id,
     migrate,
+    parse_variant,
     percentile,
     post_json_many,
     postgres_backend_pids,
@@ -455,25 +456,6 @@ def _cpu_estimate(results: list[Result], bare: list[Result]) -> None:
             f"  {r.name}: {r.cpu_per_order * 1000:.2f} ms CPU/order over {cores} cores"
             f" -> <= {top:,.0f} orders/s, ratio <= {top / bare_max:.3f} (goal {verdict})"
         )
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A gunicorn configuration to run the HTTP benchmark on."""
-
-    worker_class: str
-    workers: int
-    threads: int
-
-
-def parse_variant(spec: str) -> Variant:
-    """``sync:2`` (2 sync workers) or ``gthread:2x4`` (2 workers x 4 threads)."""
-    worker_class, _, shape = spec.partition(":")
-    workers, _, threads = (shape or "2").partition("x")
-    if worker_class not in ("sync", "gthread"):
-        raise ValueError(f"unknown worker class in {spec!r} (sync or gthread)")
-    default_threads = "4" if worker_class == "gthread" else "1"
-    return Variant(worker_class, int(workers), int(threads or default_threads))
 
 
 def _progress(result: Result) -> None:

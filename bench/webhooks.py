@@ -52,15 +52,12 @@ import base64
 import cProfile
 import hashlib
 import hmac
-import http.client
-import itertools
 import json
 import os
 import pstats
 import random
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -71,12 +68,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 from _harness import (
     ROOT,
     CpuMeter,
+    Variant,
     create_merchant,
     fresh_postgres_database,
     gunicorn,
@@ -84,7 +81,9 @@ from _harness import (
     libpq_url,
     machine_line,
     migrate,
+    parse_variant,
     percentile,
+    post_many,
     postgres_backend_pids,
     print_table,
     save_results,
@@ -364,52 +363,17 @@ def post_deliveries(
     timeout: float = 60.0,
     time_limit: float | None = None,
 ) -> tuple[float, Counter[int | str]]:
-    """POST each delivery with its own headers from ``concurrency`` keep-alive threads.
-
-    Like ``_harness.post_json_many`` (same clock, same reconnect, same ``time_limit``
-    rule: deliveries are taken in order, so exactly ``deliveries[:sent]`` were sent), but
-    every request carries its own pre-built headers (signature, webhook id, topic).
-    """
-    parts = urlsplit(base_url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    next_index = itertools.count()
-    total = len(deliveries)
-    counts: list[Counter[int | str]] = [Counter() for _ in range(concurrency)]
-    timings: list[list[float]] = [[] for _ in range(concurrency)]
-    start_line = threading.Barrier(concurrency + 1)
-
-    def worker(slot: int) -> None:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
-        mine, took = counts[slot], timings[slot]
-        clock = time.perf_counter
-        start_line.wait()
-        deadline = clock() + time_limit if time_limit is not None else float("inf")
-        while clock() < deadline and (i := next(next_index)) < total:
-            delivery = deliveries[i]
-            sent = clock()
-            try:
-                conn.request("POST", path, delivery.body, delivery.headers)
-                response = conn.getresponse()
-                response.read()
-                mine[response.status] += 1
-            except (OSError, http.client.HTTPException) as exc:
-                mine[type(exc).__name__] += 1
-                conn.close()
-            took.append(clock() - sent)
-        conn.close()
-
-    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    start_line.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if latencies is not None:
-        for chunk in timings:
-            latencies.extend(chunk)
-    return elapsed, sum(counts, Counter())
+    """POST each delivery with its own pre-built headers (signature, webhook id, topic)
+    through :func:`_harness.post_many`: exactly ``deliveries[:sent]`` are sent."""
+    return post_many(
+        base_url,
+        path,
+        [(d.body, d.headers) for d in deliveries],
+        concurrency,
+        latencies=latencies,
+        timeout=timeout,
+        time_limit=time_limit,
+    )
 
 
 def _post_one(base_url: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -560,25 +524,6 @@ class Result:
     def total_cpu(self) -> float:
         """gunicorn + PostgreSQL + client CPU seconds per webhook."""
         return self.per_webhook(self.app_cpu + self.pg_cpu + self.client_cpu)
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A gunicorn configuration."""
-
-    worker_class: str
-    workers: int
-    threads: int
-
-
-def parse_variant(spec: str) -> Variant:
-    """``sync:2`` (2 sync workers) or ``gthread:2x4`` (2 workers x 4 threads)."""
-    worker_class, _, shape = spec.partition(":")
-    workers, _, threads = (shape or "2").partition("x")
-    if worker_class not in ("sync", "gthread"):
-        raise ValueError(f"unknown worker class in {spec!r} (sync or gthread)")
-    default_threads = "4" if worker_class == "gthread" else "1"
-    return Variant(worker_class, int(workers), int(threads or default_threads))
 
 
 def run_http(
