@@ -149,10 +149,12 @@ def _score(view: BadgeView) -> str:
     return text.number(view.score, view.lang, 1) if view.score is not None else "\u2013"
 
 
-def _label(view: BadgeView) -> str:
+def _label(view: BadgeView, score: str | None = None, count: str | None = None) -> str:
     name = text.clean(view.name)
     if view.status == "active":
-        return f"{view.labels['seal_full']}: {name} — {_score(view)} / 5, {_count(view)}"
+        score = _score(view) if score is None else score
+        count = _count(view) if count is None else count
+        return f"{view.labels['seal_full']}: {name} — {score} / 5, {count}"
     return f"{view.labels['seal_full']}: {name} — {_status_word(view)}"
 
 
@@ -160,7 +162,8 @@ def compact(view: BadgeView) -> Layout:
     """``Sello de Confianza | ★ 4,6 · 1.234 opiniones`` in one 20-px line."""
     size, pad = 11.0, 6.0
     left = view.labels["seal_short"]
-    right = f"★ {_score(view)} · {_count(view)}" if view.status == "active" else _status_word(view)
+    score, count = _score(view), _count(view)
+    right = f"★ {score} · {count}" if view.status == "active" else _status_word(view)
     bold = view.status in BAD
     left_text, right_text = text.width(left, size), text.width(right, size, bold)
     left_w, right_w = left_text + 2 * pad, right_text + 2 * pad
@@ -173,7 +176,7 @@ def compact(view: BadgeView) -> Layout:
         _text(pad, 14, left, size, "#fff", measured=left_text),
         _text(left_w + pad, 14, right, size, "#fff", bold=bold, measured=right_text),
     ]
-    return Layout(width, 20, _label(view), tuple(shapes), view.verify_url)
+    return Layout(width, 20, _label(view, score, count), tuple(shapes), view.verify_url)
 
 
 def seal(view: BadgeView) -> Layout:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from badges.layout import Circle, Layout, Rect, Text
-from badges.xml import Element, element
+from badges.xml import Markup, Template
 
 SVG_NS = "http://www.w3.org/2000/svg"
 OPENBADGES_NS = "http://openbadges.org"
@@ -11,66 +11,59 @@ FONT = "DejaVu Sans,Verdana,Geneva,sans-serif"
 _ANCHORS = {"start": None, "middle": "middle", "end": "end"}
 
 
-def _shape(shape: Rect | Circle | Text) -> Element:
-    if isinstance(shape, Rect):
-        return element(
-            "rect",
-            {
-                "x": shape.x,
-                "y": shape.y,
-                "width": shape.w,
-                "height": shape.h,
-                "rx": shape.rx or None,
-                "fill": shape.fill,
-            },
+_RECT = Template("rect", "x", "y", "width", "height", "rx", "fill")
+_CIRCLE = Template("circle", "cx", "cy", "r", "fill", "stroke", "stroke-width")
+_TEXT = Template(
+    "text",
+    *("x", "y", "font-size", "fill", "font-weight", "text-anchor", "textLength", "lengthAdjust"),
+)
+_SVG = Template(
+    "svg",
+    *("width", "height", "viewBox", "aria-label", "aria-labelledby"),
+    fixed={"xmlns": SVG_NS, "xmlns:openbadges": OPENBADGES_NS, "role": "img"},
+)
+_TITLE = Template("title", "id")
+_GROUP = Template("g", fixed={"font-family": FONT})
+_LINK = Template("a", "href", fixed={"target": "_blank"})
+
+
+def _shape(shape: Rect | Circle | Text) -> Markup:
+    if type(shape) is Rect:
+        return _RECT(shape.x, shape.y, shape.w, shape.h, shape.rx or None, shape.fill)
+    if type(shape) is Circle:
+        return _CIRCLE(
+            shape.cx,
+            shape.cy,
+            shape.r,
+            shape.fill or "none",
+            shape.stroke,
+            shape.stroke_width or None,
         )
-    if isinstance(shape, Circle):
-        return element(
-            "circle",
-            {
-                "cx": shape.cx,
-                "cy": shape.cy,
-                "r": shape.r,
-                "fill": shape.fill or "none",
-                "stroke": shape.stroke,
-                "stroke-width": shape.stroke_width or None,
-            },
-        )
-    return element(
-        "text",
-        {
-            "x": shape.x,
-            "y": shape.y,
-            "font-size": shape.size,
-            "fill": shape.fill,
-            "font-weight": "bold" if shape.bold else None,
-            "text-anchor": _ANCHORS[shape.anchor],
-            "textLength": shape.width or None,
-            "lengthAdjust": "spacingAndGlyphs" if shape.width else None,
-        },
-        shape.text,
+    return _TEXT(
+        shape.x,
+        shape.y,
+        shape.size,
+        shape.fill,
+        "bold" if shape.bold else None,
+        _ANCHORS[shape.anchor],
+        shape.width or None,
+        "spacingAndGlyphs" if shape.width else None,
+        children=(shape.text,),
     )
 
 
 def render(layout: Layout, uid: str) -> bytes:
     """The SVG of a layout, without assertion. ``uid`` keeps ids unique on a page."""
     title_id = f"ts-{uid}-title"
-    body = element("g", {"font-family": FONT}, *(_shape(s) for s in layout.shapes))
+    body = _GROUP(children=tuple(map(_shape, layout.shapes)))
     if layout.link:
-        body = element("a", {"href": layout.link, "target": "_blank"}, body)
-    root = element(
-        "svg",
-        {
-            "xmlns": SVG_NS,
-            "xmlns:openbadges": OPENBADGES_NS,
-            "width": layout.width,
-            "height": layout.height,
-            "viewBox": f"0 0 {layout.width:g} {layout.height:g}",
-            "role": "img",
-            "aria-label": layout.label,
-            "aria-labelledby": title_id,
-        },
-        element("title", {"id": title_id}, layout.label),
-        body,
+        body = _LINK(layout.link, children=(body,))
+    root = _SVG(
+        layout.width,
+        layout.height,
+        f"0 0 {layout.width:g} {layout.height:g}",
+        layout.label,
+        title_id,
+        children=(_TITLE(title_id, children=(layout.label,)), body),
     )
-    return root.serialize().encode("utf-8")
+    return root.encode("utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from badges.widths import REFERENCE_SIZE, char_width, widths_of
+from badges.widths import REFERENCE_SIZE, widths_of
 
 ELLIPSIS = "…"
 
@@ -15,6 +15,8 @@ def clean(text: str) -> str:
     RTL marks and overrides could reorder the text around them in a badge; controls
     are not valid XML.
     """
+    if text.isprintable():  # no C* category and no separator but the space: only fold
+        return " ".join(text.split())
     kept = []
     for char in text:
         category = unicodedata.category(char)
@@ -27,13 +29,8 @@ def clean(text: str) -> str:
 
 def width(text: str, size: float, bold: bool = False) -> float:
     """The rendered width of ``text`` in px at font ``size``."""
-    weight = "bold" if bold else "regular"
-    table = widths_of(weight)
-    total = 0.0
-    for char in text:
-        known = table.get(char)
-        total += known if known is not None else char_width(char, weight)
-    return total * size / REFERENCE_SIZE
+    table = widths_of("bold" if bold else "regular")
+    return sum(map(table.__getitem__, text)) * size / REFERENCE_SIZE
 
 
 def fit(text: str, max_width: float, size: float, bold: bool = False) -> str:
@@ -42,18 +39,20 @@ def fit(text: str, max_width: float, size: float, bold: bool = False) -> str:
     if width(text, size, bold) <= max_width:
         return text
     budget = max_width - width(ELLIPSIS, size, bold)
-    weight = "bold" if bold else "regular"
+    table = widths_of("bold" if bold else "regular")
     used, kept = 0.0, []
     for char in text:
-        used += char_width(char, weight) * size / REFERENCE_SIZE
+        used += table[char] * size / REFERENCE_SIZE
         if used > budget:
             break
         kept.append(char)
     return "".join(kept).rstrip() + ELLIPSIS
 
 
+_SPANISH_SEPARATORS = str.maketrans({",": ".", ".": ","})
+
+
 def number(value: float | int, lang: str, decimals: int = 0) -> str:
     """``1.234`` / ``4,6`` in Spanish, ``1,234`` / ``4.6`` in English."""
-    group, point = (".", ",") if lang == "es" else (",", ".")
     text = f"{value:,.{decimals}f}"
-    return text.translate(str.maketrans({",": group, ".": point}))
+    return text.translate(_SPANISH_SEPARATORS) if lang == "es" else text

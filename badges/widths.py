@@ -41,25 +41,29 @@ def build() -> dict[str, dict[str, float]]:
     return table
 
 
-@cache
-def _table() -> dict[str, dict[str, float]]:
-    return json.loads(TABLE.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+class _Widths(dict[str, float]):
+    """Character → width at 100 px; a character outside the table is measured once."""
+
+    def __init__(self, weight: str, known: dict[str, float]) -> None:
+        super().__init__(known)
+        self.weight = weight
+
+    def __missing__(self, char: str) -> float:
+        width = float(_font(self.weight).getlength(char))
+        self[char] = width
+        return width
 
 
 @cache
-def _measured(char: str, weight: str) -> float:
-    return float(_font(weight).getlength(char))
-
-
 def widths_of(weight: str) -> dict[str, float]:
-    """The precomputed table of one weight (character → width at 100 px)."""
-    return _table()[weight]
+    """The table of one weight (character → width at 100 px); indexing never misses."""
+    table = json.loads(TABLE.read_text(encoding="utf-8"))
+    return _Widths(weight, table[weight])
 
 
 def char_width(char: str, weight: str = "regular") -> float:
     """Advance width of one character at 100 px."""
-    width = _table()[weight].get(char)
-    return width if width is not None else _measured(char, weight)
+    return widths_of(weight)[char]
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ other than ``EdDSA`` (``none`` included).
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 from collections.abc import Mapping
@@ -25,9 +26,12 @@ class JWSError(ValueError):
     """A token that is malformed, uses a refused algorithm, an unknown key, or a bad signature."""
 
 
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def b64url_encode(data: bytes) -> str:
     """Base64url without padding (RFC 7515 section 2)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_URL_SAFE).rstrip(b"=").decode()
 
 
 def b64url_decode(text: str) -> bytes:
@@ -60,9 +64,12 @@ def _protected_header(kid: str) -> str:
     return b64url_encode(header.encode())
 
 
+_PAYLOAD_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
 def sign(payload: Mapping[str, Any], private_key: Ed25519PrivateKey, kid: str) -> str:
     """Sign a JSON payload as a compact JWS with header ``{"alg": "EdDSA", "kid": kid}``."""
-    body = json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    body = _PAYLOAD_JSON.encode(payload)
     signing_input = f"{_protected_header(kid)}.{b64url_encode(body.encode())}"
     signature = private_key.sign(signing_input.encode("ascii"))
     return f"{signing_input}.{b64url_encode(signature)}"
