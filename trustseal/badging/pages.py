@@ -7,9 +7,9 @@ from typing import Any
 import marshmallow as ma
 from flask import Blueprint, Response, current_app, render_template, request
 from flask.views import MethodView
-from flask_smorest import Blueprint as ApiBlueprint
 from flask_smorest import abort
 
+from trustseal.api.blueprint import Blueprint as ApiBlueprint
 from trustseal.api.lookups import merchant_or_404
 from trustseal.badging import service
 from trustseal.extensions import db

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from trustseal.api.auth import STAFF_SECURITY, staff_required
+from trustseal.api.blueprint import Blueprint
 from trustseal.extensions import db
 from trustseal.merchants import service
 from trustseal.merchants.schemas import (

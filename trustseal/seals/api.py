@@ -6,9 +6,10 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from trustseal.api.auth import STAFF_SECURITY, current_staff, staff_required
+from trustseal.api.blueprint import Blueprint
 from trustseal.api.fields import StrictSchema, UTCDateTime
 from trustseal.api.lookups import merchant_or_404
 from trustseal.extensions import db

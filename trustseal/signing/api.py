@@ -6,8 +6,8 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from trustseal.api.blueprint import Blueprint
 from trustseal.extensions import db
 from trustseal.signing import service
 

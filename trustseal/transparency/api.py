@@ -6,8 +6,9 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
+from trustseal.api.blueprint import Blueprint
 from trustseal.api.fields import StrictSchema
 from trustseal.extensions import db
 from trustseal.transparency import service
