@@ -350,8 +350,11 @@ def test_the_hot_path_reuses_what_the_badge_shows_for_a_second(app, client, shop
 
     app.config["TRUSTSEAL_BADGE_FINGERPRINT_SECONDS"] = 60
     first = client.get("/badges/bodega.svg").headers["ETag"]
-    client.post("/api/v1/merchants/bodega/seal", json={"action": "suspend", "reason": "Revisión"},
-                headers=bearer(shop[1]))
+    client.post(
+        "/api/v1/merchants/bodega/seal",
+        json={"action": "suspend", "reason": "Revisión"},
+        headers=bearer(shop[1]),
+    )
     assert client.get("/badges/bodega.svg").headers["ETag"] == first  # within the memo's time
     with app.app_context():
         service.clear_cache()

@@ -20,6 +20,45 @@ def _insert_ignoring(model: type[Any], columns: tuple[str, ...], entity: bool, d
     return insert(table).on_conflict_do_nothing(index_elements=list(columns)).returning(*returned)
 
 
+@cache
+def _insert_returning(model: type[Any]) -> Any:
+    table = model.__table__
+    return table.insert().returning(*table.columns)
+
+
+def _joined(model: type[Any], row: Any) -> Any:
+    """A row just inserted, as a persistent object of the session, as if it had been loaded.
+
+    The Core path is several times cheaper than the ORM's unit of work for a single row.
+    """
+    mapper = model.__mapper__
+    obj = model(
+        **{mapper.get_property_by_column(c).key: row._mapping[c] for c in model.__table__.columns}
+    )
+    make_transient_to_detached(obj)
+    db.session.add(obj)
+    return obj
+
+
+def execute_core(statement: Any, params: Any = None) -> Any:
+    """Run a Core statement on the session's connection, in its transaction.
+
+    For Core statements on hot paths: it skips the ORM's per-statement machinery
+    (``Session.execute``), which costs more than the statement itself. It does not
+    autoflush: pending session objects the statement depends on must be flushed first.
+    """
+    return db.session.connection().execute(statement, params)
+
+
+def insert_entity(model: type[Any], values: dict[str, Any]) -> Any:
+    """INSERT one row now (in the session's transaction) and return it as a session object.
+
+    Column defaults apply as with the ORM; the row comes back from ``RETURNING``, with no
+    second query.
+    """
+    return _joined(model, execute_core(_insert_returning(model), values).one())
+
+
 def insert_ignoring_duplicate(
     model: type[Any],
     values: dict[str, Any],
@@ -36,18 +75,14 @@ def insert_ignoring_duplicate(
     """
     dialect = db.session.get_bind().dialect.name
     stmt = _insert_ignoring(model, tuple(conflict_columns), returning_entity, dialect)
-    result = db.session.execute(stmt, values)
+    result = execute_core(stmt, values)
     if not returning_entity:
         return result.scalar()
     row = result.first()
-    if row is None:
-        return None
-    # The Core path is several times cheaper than the ORM's bulk insert; the row then
-    # joins the session as a persistent object, as if it had been loaded.
-    mapper = model.__mapper__
-    obj = model(
-        **{mapper.get_property_by_column(c).key: row._mapping[c] for c in model.__table__.columns}
-    )
-    make_transient_to_detached(obj)
-    db.session.add(obj)
-    return obj
+    return None if row is None else _joined(model, row)
+
+
+def insert_rows(model: type[Any], rows: list[dict[str, Any]]) -> None:
+    """INSERT many rows now, in one round trip, without making session objects."""
+    if rows:
+        execute_core(model.__table__.insert(), rows)

@@ -13,7 +13,7 @@ from flask import current_app, g, request
 from flask_smorest import abort
 from limits import parse
 
-from trustseal.extensions import limiter
+from trustseal.extensions import db, limiter
 from trustseal.merchants import service as merchants
 from trustseal.merchants.models import Merchant
 from trustseal.staff import service as staff_service
@@ -59,9 +59,15 @@ def _unauthorized(message: str) -> None:
     abort(401, message=message, headers={"WWW-Authenticate": 'Bearer realm="trustseal"'})
 
 
+def current_merchant_id() -> int:
+    """The id of the merchant authenticated for this request (inside
+    :func:`merchant_required`)."""
+    return cast(int, g.merchant_id)
+
+
 def current_merchant() -> Merchant:
-    """The merchant authenticated for this request (inside :func:`merchant_required`)."""
-    return cast(Merchant, g.merchant)
+    """The merchant authenticated for this request (loaded on first use)."""
+    return cast(Merchant, db.session.get(Merchant, g.merchant_id))
 
 
 def current_staff() -> StaffUser:
@@ -70,7 +76,7 @@ def current_staff() -> StaffUser:
 
 
 def merchant_required(view: F) -> F:
-    """Let the view run only with a live merchant API key; sets ``g.merchant``."""
+    """Let the view run only with a live merchant API key; sets ``g.merchant_id``."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -78,10 +84,10 @@ def merchant_required(view: F) -> F:
         token = bearer_token()
         if token is None:
             _unauthorized("Missing bearer token: send 'Authorization: Bearer tsk_…'.")
-        merchant = merchants.authenticate(cast(str, token))
-        if merchant is None:
+        merchant_id = merchants.authenticate(cast(str, token))
+        if merchant_id is None:
             _unauthorized("Unknown or revoked merchant API key.")
-        g.merchant = merchant
+        g.merchant_id = merchant_id
         return view(*args, **kwargs)
 
     return cast(F, wrapper)
@@ -113,7 +119,7 @@ def staff_required(*roles: staff_service.Role) -> Callable[[F], F]:
 
 def merchant_or_staff_required(*roles: staff_service.Role) -> Callable[[F], F]:
     """Let a merchant key, or a staff token with one of ``roles``, run the view
-    (sets ``g.merchant`` or ``g.staff``; the other is None)."""
+    (sets ``g.merchant_id`` or ``g.staff``; the other is None)."""
     staff_view = staff_required(*roles)
 
     def decorate(view: F) -> F:
@@ -122,7 +128,7 @@ def merchant_or_staff_required(*roles: staff_service.Role) -> Callable[[F], F]:
 
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            g.merchant = g.staff = None
+            g.merchant_id = g.staff = None
             token = bearer_token() or ""
             chosen = as_staff if token.startswith(staff_service.STAFF_TOKEN_PREFIX) else as_merchant
             return chosen(*args, **kwargs)

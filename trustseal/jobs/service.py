@@ -15,12 +15,13 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import func, select
 
 from trustseal.clock import utcnow
+from trustseal.dbutil import insert_entity
 from trustseal.extensions import db
 from trustseal.jobs.models import Job
 
@@ -55,16 +56,20 @@ def enqueue(
     if kind not in _handlers:
         raise KeyError(f"no handler registered for job kind {kind!r}")
     when = run_at or utcnow() + (delay or timedelta())
-    job = Job(
-        kind=kind,
-        payload=payload,
-        run_at=when,
-        max_attempts=current_app.config["TRUSTSEAL_JOB_MAX_ATTEMPTS"],
-        attempts=0,
-        status="queued",
+    return cast(
+        Job,
+        insert_entity(
+            Job,
+            {
+                "kind": kind,
+                "payload": payload,
+                "run_at": when,
+                "max_attempts": current_app.config["TRUSTSEAL_JOB_MAX_ATTEMPTS"],
+                "attempts": 0,
+                "status": "queued",
+            },
+        ),
     )
-    db.session.add(job)
-    return job
 
 
 def backoff(attempts: int) -> timedelta:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
-from trustseal.api.auth import MERCHANT_SECURITY, current_merchant, merchant_required
+from trustseal.api.auth import MERCHANT_SECURITY, current_merchant_id, merchant_required
+from trustseal.api.blueprint import Blueprint
 from trustseal.api.pagination import keyset_page
 from trustseal.extensions import db
 from trustseal.orders import service
@@ -27,8 +29,13 @@ blp = Blueprint("orders", __name__, url_prefix="/api/v1/orders", description="Or
 API_SOURCE = "api"
 
 
-def present(purchase: Purchase) -> dict[str, Any]:
-    """Shape a purchase for :class:`OrderSchema`."""
+def present(purchase: Purchase, items: Sequence[Any] | None = None) -> dict[str, Any]:
+    """Shape a purchase for :class:`OrderSchema` as plain values.
+
+    Plain values, because the response is written after the commit, which expires ORM
+    objects: reading them then would load each line again. ``items`` are the lines when
+    they are in hand (a purchase just recorded); otherwise they are read from the purchase.
+    """
     invitation = purchase.invitation
     return {
         "id": purchase.id,
@@ -44,7 +51,17 @@ def present(purchase: Purchase) -> dict[str, Any]:
         "delivered_at": purchase.delivered_at,
         "created_at": purchase.created_at,
         "updated_at": purchase.updated_at,
-        "items": purchase.items,
+        "items": [
+            {
+                "product_id": item.product_id,
+                "title": item.title,
+                "quantity": item.quantity,
+                "sku": item.sku,
+                "url": item.url,
+                "image_url": item.image_url,
+            }
+            for item in (purchase.items if items is None else items)
+        ],
         "invitation": None
         if invitation is None
         else {
@@ -70,7 +87,7 @@ def _event(data: dict[str, Any]) -> service.PurchaseEvent:
 
 
 def _own_purchase(order_id: int) -> Purchase:
-    purchase = service.get_purchase(current_merchant().id, order_id)
+    purchase = service.get_purchase(current_merchant_id(), order_id)
     if purchase is None:
         abort(404, message="No such order for this merchant.")
     return purchase  # type: ignore[return-value]
@@ -87,8 +104,8 @@ class Orders(MethodView):
     @merchant_required
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Record an order (idempotent on external_id; status only moves forward)."""
-        recorded = service.record_purchase_event(current_merchant().id, API_SOURCE, _event(data))
-        answer = present(recorded.purchase)  # from what is in hand: no reload after commit
+        recorded = service.record_purchase_event(current_merchant_id(), API_SOURCE, _event(data))
+        answer = present(recorded.purchase, recorded.items)  # in hand: no reload after commit
         db.session.commit()
         return answer, 201 if recorded.created else 200
 
@@ -98,7 +115,7 @@ class Orders(MethodView):
     @merchant_required
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the merchant's orders from every source, newest first."""
-        stmt = service.purchases_query(current_merchant().id, args["external_id"], args["status"])
+        stmt = service.purchases_query(current_merchant_id(), args["external_id"], args["status"])
         page = keyset_page(stmt, Purchase.id, args["limit"], args["cursor"])
         return {**page, "items": [present(p) for p in page["items"]]}
 
@@ -113,7 +130,7 @@ class OrderBatch(MethodView):
     @merchant_required
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Record up to 500 orders in one transaction: all or none (same rules as one)."""
-        merchant_id = current_merchant().id
+        merchant_id = current_merchant_id()
         results = []
         for order in data["orders"]:
             recorded = service.record_purchase_event(merchant_id, API_SOURCE, _event(order))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from trustseal.clock import utcnow
-from trustseal.dbutil import insert_ignoring_duplicate
+from trustseal.dbutil import insert_entity, insert_ignoring_duplicate, insert_rows
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
@@ -72,11 +72,16 @@ class PurchaseEvent:
 
 @dataclass(frozen=True)
 class Recorded:
-    """The outcome of recording an event: the purchase, and whether it is new or changed."""
+    """The outcome of recording an event: the purchase, and whether it is new or changed.
+
+    ``items`` are the lines of a new purchase as they were just stored (None for an
+    existing one: read ``purchase.items``).
+    """
 
     purchase: Purchase
     created: bool
     changed: bool
+    items: tuple[ItemData, ...] | None = None
 
 
 class InvitationRefused(Exception):
@@ -124,12 +129,10 @@ def record_purchase_event(merchant_id: int, source: str, event: PurchaseEvent) -
         returning_entity=True,
     )
     if purchase is not None:
-        items = _item_rows(purchase.id, event.items)
-        db.session.add_all(items)
-        set_committed_value(purchase, "items", items)
+        insert_rows(PurchaseItem, _item_rows(purchase.id, event.items))
         invitation = _open_invitation(purchase, now) if delivered else None
         set_committed_value(purchase, "invitation", invitation)
-        return Recorded(purchase, created=True, changed=True)
+        return Recorded(purchase, created=True, changed=True, items=event.items)
     purchase = db.session.scalars(
         select(Purchase)
         .where(
@@ -163,22 +166,22 @@ def _complete(purchase: Purchase, event: PurchaseEvent) -> bool:
     if event.items and not db.session.scalar(
         select(PurchaseItem.id).where(PurchaseItem.purchase_id == purchase.id).limit(1)
     ):
-        db.session.add_all(_item_rows(purchase.id, event.items))
+        insert_rows(PurchaseItem, _item_rows(purchase.id, event.items))
         filled = True
     return filled
 
 
-def _item_rows(purchase_id: int, items: tuple[ItemData, ...]) -> list[PurchaseItem]:
+def _item_rows(purchase_id: int, items: tuple[ItemData, ...]) -> list[dict[str, Any]]:
     return [
-        PurchaseItem(
-            purchase_id=purchase_id,
-            product_id=item.product_id,
-            title=item.title,
-            quantity=item.quantity,
-            sku=item.sku,
-            url=item.url,
-            image_url=item.image_url,
-        )
+        {
+            "purchase_id": purchase_id,
+            "product_id": item.product_id,
+            "title": item.title,
+            "quantity": item.quantity,
+            "sku": item.sku,
+            "url": item.url,
+            "image_url": item.image_url,
+        }
         for item in items
     ]
 
@@ -205,14 +208,15 @@ def _advance(purchase: Purchase, event: PurchaseEvent, now: datetime) -> bool:
 
 def _open_invitation(purchase: Purchase, now: datetime) -> ReviewInvitation:
     config = current_app.config
-    invitation = ReviewInvitation(
-        purchase_id=purchase.id,
-        state="open",
-        created_at=now,
-        expires_at=now + timedelta(days=config["TRUSTSEAL_INVITATION_TTL_DAYS"]),
+    invitation = insert_entity(
+        ReviewInvitation,
+        {
+            "purchase_id": purchase.id,
+            "state": "open",
+            "created_at": now,
+            "expires_at": now + timedelta(days=config["TRUSTSEAL_INVITATION_TTL_DAYS"]),
+        },
     )
-    db.session.add(invitation)
-    db.session.flush()
     if purchase.customer_email:
         _queue_invitation_email(invitation)
     return invitation

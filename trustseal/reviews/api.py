@@ -6,16 +6,17 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from trustseal.api.auth import (
     MERCHANT_SECURITY,
     STAFF_SECURITY,
-    current_merchant,
+    current_merchant_id,
     current_staff,
     merchant_required,
     staff_required,
 )
+from trustseal.api.blueprint import Blueprint
 from trustseal.api.limits import public_write
 from trustseal.api.lookups import merchant_or_404
 from trustseal.api.pagination import keyset_page
@@ -153,7 +154,7 @@ class ReviewResponseView(MethodView):
     @merchant_required
     def put(self, data: dict[str, Any], review_id: int) -> Any:
         """Answer a review in public, or edit the answer (every version is kept)."""
-        response = _call(service.respond, review_id, current_merchant().id, data["body"])
+        response = _call(service.respond, review_id, current_merchant_id(), data["body"])
         db.session.commit()
         return response
 
@@ -169,7 +170,7 @@ class ReviewFlags(MethodView):
     def post(self, data: dict[str, Any], review_id: int) -> Any:
         """Ask staff to look at a review; it stays visible meanwhile."""
         reason = service.FlagReason(data["reason"])
-        entry = _call(service.flag, review_id, current_merchant().id, reason, data["detail"])
+        entry = _call(service.flag, review_id, current_merchant_id(), reason, data["detail"])
         db.session.commit()
         return entry
 
