@@ -82,6 +82,17 @@ def insert_ignoring_duplicate(
     return None if row is None else _joined(model, row)
 
 
+@cache
+def _insert_returning_key(model: type[Any]) -> Any:
+    table = model.__table__
+    return table.insert().returning(next(iter(table.primary_key.columns)))
+
+
+def insert_row(model: type[Any], values: dict[str, Any]) -> Any:
+    """INSERT one row now (column defaults apply) and return its primary key."""
+    return execute_core(_insert_returning_key(model), values).scalar_one()
+
+
 def insert_rows(model: type[Any], rows: list[dict[str, Any]]) -> None:
     """INSERT many rows now, in one round trip, without making session objects."""
     if rows:

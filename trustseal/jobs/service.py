@@ -15,13 +15,13 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
 
 from trustseal.clock import utcnow
-from trustseal.dbutil import insert_entity
+from trustseal.dbutil import insert_row
 from trustseal.extensions import db
 from trustseal.jobs.models import Job
 
@@ -51,25 +51,23 @@ def enqueue(
     *,
     delay: timedelta | None = None,
     run_at: datetime | None = None,
-) -> Job:
-    """Add a job in the caller's transaction; it runs only if that transaction commits."""
+) -> int:
+    """Add a job in the caller's transaction (it runs only if that commits); its id."""
     if kind not in _handlers:
         raise KeyError(f"no handler registered for job kind {kind!r}")
     when = run_at or utcnow() + (delay or timedelta())
-    return cast(
+    job_id: int = insert_row(
         Job,
-        insert_entity(
-            Job,
-            {
-                "kind": kind,
-                "payload": payload,
-                "run_at": when,
-                "max_attempts": current_app.config["TRUSTSEAL_JOB_MAX_ATTEMPTS"],
-                "attempts": 0,
-                "status": "queued",
-            },
-        ),
+        {
+            "kind": kind,
+            "payload": payload,
+            "run_at": when,
+            "max_attempts": current_app.config["TRUSTSEAL_JOB_MAX_ATTEMPTS"],
+            "attempts": 0,
+            "status": "queued",
+        },
     )
+    return job_id
 
 
 def backoff(attempts: int) -> timedelta:
