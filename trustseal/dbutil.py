@@ -96,4 +96,4 @@ def insert_row(model: type[Any], values: dict[str, Any]) -> Any:
 def insert_rows(model: type[Any], rows: list[dict[str, Any]]) -> None:
     """INSERT many rows now, in one round trip, without making session objects."""
     if rows:
-        execute_core(model.__table__.insert(), rows)
+        execute_core(_insert_returning_key(model), rows)
