@@ -89,6 +89,7 @@ def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
         "PASSWORD_TIME_COST": 1,  # cheap hashes keep the suite fast; production keeps the defaults
         "PASSWORD_MEMORY_KIB": 8192,
         "BADGE_FINGERPRINT_SECONDS": 0,  # tests see every change at once
+        "API_KEY_CACHE_SECONDS": 0,
         **overrides,
     }
     return create_app(config)

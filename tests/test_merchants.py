@@ -140,3 +140,35 @@ def test_staff_password_check(app):
         assert service.check_password("root@cert.pe", "wrong") is None
         assert service.check_password("nobody@cert.pe", "wrong") is None
         assert created.staff.password_hash.startswith("$argon2id$")
+
+
+def test_a_live_key_owner_is_remembered_briefly_and_revocation_here_is_immediate(app, client):
+    from sqlalchemy import update
+
+    from trustseal.clock import utcnow
+    from trustseal.extensions import db
+    from trustseal.merchants import service
+    from trustseal.merchants.models import ApiKey
+    from trustseal.tokens import hash_token
+
+    app.config["TRUSTSEAL_API_KEY_CACHE_SECONDS"] = 60
+    merchant_id, key = make_merchant(app)
+    with app.app_context():
+        merchant = service.get(merchant_id)
+        other = service.issue_api_key(merchant, "other")
+        db.session.commit()
+    assert client.get("/api/v1/orders", headers=bearer(key)).status_code == 200
+    assert client.get("/api/v1/orders", headers=bearer(other)).status_code == 200
+    with app.app_context():  # revoked by another process: this one learns within the TTL
+        db.session.execute(
+            update(ApiKey).where(ApiKey.token_hash == hash_token(other)).values(revoked_at=utcnow())
+        )
+        db.session.commit()
+    assert client.get("/api/v1/orders", headers=bearer(other)).status_code == 200
+    with app.app_context():  # revoked through this process: refused at once
+        first = service.list_api_keys(service.get(merchant_id))[-1]
+        assert service.revoke_api_key(service.get(merchant_id), first.id)
+        db.session.commit()
+    assert client.get("/api/v1/orders", headers=bearer(key)).status_code == 401
+    service.clear_key_cache()  # as when the TTL runs out
+    assert client.get("/api/v1/orders", headers=bearer(other)).status_code == 401

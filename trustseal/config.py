@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "BADGE_ASSERTION_DAYS": 7,
     # How long a process may reuse what a badge shows before reading it again (the hot path).
     "BADGE_FINGERPRINT_SECONDS": 1.0,
+    # How long a process may reuse the owner of a live API key (a key revoked elsewhere
+    # stops working within this time; in the revoking process at once).
+    "API_KEY_CACHE_SECONDS": 1.0,
     # Platform plugins to load (comma-separated entry-point names; empty: all installed).
     "PLATFORMS": "",
     "VTEX_API_BASE": "https://{account}.vtexcommercestable.com.br",

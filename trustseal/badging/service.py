@@ -26,6 +26,7 @@ from badges import assertion, png, svg
 from badges import layout as layouts
 from trustseal.clock import rfc3339, utcnow
 from trustseal.extensions import db
+from trustseal.memo import TtlMemo
 from trustseal.merchants import service as merchants
 from trustseal.merchants.models import Merchant
 from trustseal.reviews import score as scores
@@ -112,32 +113,28 @@ _FINGERPRINT = (
 )
 
 
-_memo: dict[tuple[int, str], tuple[float, tuple[Any, ...] | None]] = {}
+_fingerprints: TtlMemo[tuple[Any, ...] | None] = TtlMemo(CACHE_SIZE)
 
 
 def fingerprint(slug: str) -> tuple[Any, ...] | None:
     """Everything the badge shows, in one autocommit read (no BEGIN/ROLLBACK round trips),
     remembered for ``TRUSTSEAL_BADGE_FINGERPRINT_SECONDS`` (default 1 s) per process: the
     hot path then touches no database at all, and a change shows within that second."""
-    ttl = float(current_app.config["TRUSTSEAL_BADGE_FINGERPRINT_SECONDS"])
-    key = (id(current_app), slug)
-    now_mono = time.monotonic()
-    if ttl > 0:
-        remembered = _memo.get(key)
-        if remembered is not None and remembered[0] > now_mono:
-            return remembered[1]
+    return _fingerprints.get_or_load(
+        (id(current_app), slug),
+        float(current_app.config["TRUSTSEAL_BADGE_FINGERPRINT_SECONDS"]),
+        lambda: _read_fingerprint(slug),
+    )
+
+
+def _read_fingerprint(slug: str) -> tuple[Any, ...] | None:
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         row = connection.execute(_FINGERPRINT, {"slug": slug}).first()
-    value: tuple[Any, ...] | None = None
-    if row is not None:
-        now = utcnow()
-        expired = row.valid_until is not None and row.valid_until.replace(tzinfo=UTC) <= now
-        value = (*row, expired, now.date().isoformat())
-    if ttl > 0:
-        if len(_memo) > CACHE_SIZE:
-            _memo.clear()
-        _memo[key] = (now_mono + ttl, value)
-    return value
+    if row is None:
+        return None
+    now = utcnow()
+    expired = row.valid_until is not None and row.valid_until.replace(tzinfo=UTC) <= now
+    return (*row, expired, now.date().isoformat())
 
 
 @lru_cache(maxsize=4096)
@@ -260,7 +257,7 @@ def clear_cache() -> None:
     """Forget every rendered badge and fingerprint of this process."""
     with _lock:
         _cache.clear()
-        _memo.clear()
+    _fingerprints.clear()
 
 
 def embed_snippets(merchant: Merchant, lang: str = "es") -> dict[str, str]:
