@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from badges.layout import Circle, Layout, Rect, Text
-from badges.xml import Markup, Template
+from badges.xml import Template, Writer
 
 SVG_NS = "http://www.w3.org/2000/svg"
 OPENBADGES_NS = "http://openbadges.org"
@@ -27,11 +27,12 @@ _GROUP = Template("g", fixed={"font-family": FONT})
 _LINK = Template("a", "href", fixed={"target": "_blank"})
 
 
-def _shape(shape: Rect | Circle | Text) -> Markup:
+def _write_shape(out: Writer, shape: Rect | Circle | Text) -> None:
     if type(shape) is Rect:
-        return _RECT(shape.x, shape.y, shape.w, shape.h, shape.rx or None, shape.fill)
-    if type(shape) is Circle:
-        return _CIRCLE(
+        _RECT.empty(out, shape.x, shape.y, shape.w, shape.h, shape.rx or None, shape.fill)
+    elif type(shape) is Circle:
+        _CIRCLE.empty(
+            out,
             shape.cx,
             shape.cy,
             shape.r,
@@ -39,31 +40,35 @@ def _shape(shape: Rect | Circle | Text) -> Markup:
             shape.stroke,
             shape.stroke_width or None,
         )
-    return _TEXT(
-        shape.x,
-        shape.y,
-        shape.size,
-        shape.fill,
-        "bold" if shape.bold else None,
-        _ANCHORS[shape.anchor],
-        shape.width or None,
-        "spacingAndGlyphs" if shape.width else None,
-        children=(shape.text,),
-    )
+    else:
+        _TEXT.with_text(
+            out,
+            shape.text,
+            shape.x,
+            shape.y,
+            shape.size,
+            shape.fill,
+            "bold" if shape.bold else None,
+            _ANCHORS[shape.anchor],
+            shape.width or None,
+            "spacingAndGlyphs" if shape.width else None,
+        )
 
 
 def render(layout: Layout, uid: str) -> bytes:
     """The SVG of a layout, without assertion. ``uid`` keeps ids unique on a page."""
     title_id = f"ts-{uid}-title"
-    body = _GROUP(children=tuple(map(_shape, layout.shapes)))
+    out = Writer()
+    width, height = layout.width, layout.height
+    _SVG.start(out, width, height, f"0 0 {width:g} {height:g}", layout.label, title_id)
+    _TITLE.with_text(out, layout.label, title_id)
     if layout.link:
-        body = _LINK(layout.link, children=(body,))
-    root = _SVG(
-        layout.width,
-        layout.height,
-        f"0 0 {layout.width:g} {layout.height:g}",
-        layout.label,
-        title_id,
-        children=(_TITLE(title_id, children=(layout.label,)), body),
-    )
-    return root.encode("utf-8")
+        _LINK.start(out, layout.link)
+    _GROUP.start(out)
+    for shape in layout.shapes:
+        _write_shape(out, shape)
+    _GROUP.end(out)
+    if layout.link:
+        _LINK.end(out)
+    _SVG.end(out)
+    return out.getvalue()

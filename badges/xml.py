@@ -1,8 +1,8 @@
 """The one XML builder: every text and attribute value is escaped here, nowhere else.
 
-:func:`tag` writes an element straight to a string. What it returns is :class:`Markup`
-(already-escaped XML); any other ``str`` handed to it as a child is character data and
-gets escaped, so markup can only come out of this module.
+A document is written front to back into a :class:`Writer` through :class:`Template`
+elements (tag and attribute names fixed once, values escaped on every write); text can
+only go in escaped. Nothing is built twice: the parts are joined once at the end.
 """
 
 from __future__ import annotations
@@ -22,12 +22,6 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _NEEDS_WORK = re.compile("[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]").search
 
 
-class Markup(str):
-    """XML that this module wrote (escaped); never construct one outside it."""
-
-    __slots__ = ()
-
-
 def escape_text(value: str) -> str:
     """Escape character data (``]]>`` cannot survive: ``>`` is always escaped)."""
     if not _NEEDS_WORK(value):
@@ -42,12 +36,30 @@ def escape_attr(value: str) -> str:
     return _NOT_XML.sub("", value).translate(_ATTR)
 
 
+class Writer:
+    """A document being written; only :class:`Template` and :meth:`text` add to it."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self) -> None:
+        """An empty document."""
+        self._parts: list[str] = []
+
+    def text(self, value: str) -> None:
+        """Character data, escaped."""
+        self._parts.append(escape_text(value))
+
+    def getvalue(self) -> bytes:
+        """The document as UTF-8."""
+        return "".join(self._parts).encode("utf-8")
+
+
 class Template:
     """An element whose tag and attribute names are fixed; only the values vary.
 
-    ``Template("rect", "x", "y")(0, 1.5)`` is ``<rect x="0" y="1.5"/>``. A ``None``
-    value leaves its attribute out; children are handled as in :func:`tag`. ``fixed``
-    attributes have the same value in every element and come first.
+    ``Template("rect", "x", "y").empty(w, 0, 1.5)`` writes ``<rect x="0" y="1.5"/>``. A
+    ``None`` value leaves its attribute out. ``fixed`` attributes have the same value in
+    every element and come first.
     """
 
     __slots__ = ("_close", "_open", "_prefixes")
@@ -59,9 +71,8 @@ class Template:
         self._prefixes = tuple(f' {attribute}="' for attribute in attributes)
         self._close = f"</{name}>"
 
-    def __call__(self, *values: object, children: tuple[str, ...] = ()) -> Markup:
-        """The element with these attribute values (in the template's order)."""
-        out = [self._open]
+    def _write_start(self, out: list[str], values: tuple[object, ...]) -> None:
+        out.append(self._open)
         for prefix, value in zip(self._prefixes, values, strict=True):  # inlined: hot
             kind = type(value)
             if kind is str:
@@ -79,20 +90,25 @@ class Template:
             else:
                 text = escape_attr(str(value))
             out += (prefix, text, '"')
-        if not children:
-            out.append("/>")
-            return Markup("".join(out))
+
+    def empty(self, writer: Writer, *values: object) -> None:
+        """Write the element without content: ``<name …/>``."""
+        out = writer._parts
+        self._write_start(out, values)
+        out.append("/>")
+
+    def start(self, writer: Writer, *values: object) -> None:
+        """Write the start tag; children follow, then :meth:`end`."""
+        out = writer._parts
+        self._write_start(out, values)
         out.append(">")
-        for child in children:
-            out.append(child if type(child) is Markup else escape_text(child))
-        out.append(self._close)
-        return Markup("".join(out))
 
+    def end(self, writer: Writer) -> None:
+        """Write the end tag."""
+        writer._parts.append(self._close)
 
-def tag(name: str, attrs: Mapping[str, object], *children: str) -> Markup:
-    """The element ``name`` with ``attrs`` (``None`` values left out) and ``children``.
-
-    A child that is :class:`Markup` is inserted as it is; any other string is text and
-    is escaped. Without children the element is written empty (``<name …/>``).
-    """
-    return Template(name, *attrs)(*attrs.values(), children=children)
+    def with_text(self, writer: Writer, text: str, *values: object) -> None:
+        """Write the element around ``text`` (escaped)."""
+        out = writer._parts
+        self._write_start(out, values)
+        out += (">", escape_text(text), self._close)
