@@ -45,6 +45,8 @@ lint: install
 BENCHES ?= orders log reviews badges webhooks
 bench: install
 	$(BIN)/python -m pip install -q -e ".[bench]"
+	@if command -v npm >/dev/null; then npm ci --prefix bench --silent --no-audit --no-fund; \
+	  else echo "npm not found: bench/badges.py runs without badge-maker"; fi
 	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py $(BENCH_ARGS) || exit 1; done
 
 ## make translations: refresh the catalogs after changing user-facing text

@@ -802,7 +802,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, help="(d) repetitions (300; quick 100)")
     parser.add_argument("--render-n", type=int, help="(a) badges per round (1500; quick 500)")
     parser.add_argument("--render-rounds", type=int, help="(a) rounds (9; quick 3)")
-    parser.add_argument("--badge-maker-dir", default="/tmp/bm", help="npm install badge-maker@6")
+    parser.add_argument(
+        "--badge-maker-dir",
+        default=str(Path(__file__).resolve().parent),
+        help="where node_modules/badge-maker is (make bench: npm ci --prefix bench)",
+    )
     parser.add_argument("--loadgen", choices=("wrk", "python"), default="wrk")
     parser.add_argument("--connections", type=int, default=4, help="(b, c) client connections")
     parser.add_argument("--rounds", type=int, help="(b, c) rounds (5; quick 2)")
