@@ -174,3 +174,14 @@ def test_audit_trail_is_for_admins(app, client):
     assert certifier.get("/console/audit").status_code == 403
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(AuditEvent)) >= 2
+
+
+def test_a_merchant_key_write_is_audited_with_the_merchant(app, client):
+    from tests import plugin_payloads as pp
+    from tests.helpers import make_merchant
+
+    _, key = make_merchant(app)
+    pp.create_store(client, key, "shopify", **pp.shopify_settings())
+    with app.app_context():
+        actors = db.session.scalars(select(AuditEvent.actor)).all()
+    assert "merchant-key:bodega" in actors

@@ -16,6 +16,7 @@ from flask import Flask, Response, abort, g, redirect, request, session, url_for
 from trustseal.accounts import service
 from trustseal.accounts.service import Principal
 from trustseal.extensions import db
+from trustseal.merchants import service as merchants
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("trustseal.audit")
@@ -91,11 +92,12 @@ def _actor() -> str | None:
     principal = current()
     if principal is not None:
         return f"{principal.kind}:{principal.id} {principal.email}"
-    merchant, staff = g.get("merchant"), g.get("staff")
+    merchant_id, staff = g.get("merchant_id"), g.get("staff")
     if staff is not None:
         return f"staff-token:{staff.id} {staff.email}"
-    if merchant is not None:
-        return f"merchant-key:{merchant.slug}"
+    if merchant_id is not None:
+        merchant = merchants.get(merchant_id)
+        return f"merchant-key:{merchant.slug if merchant else merchant_id}"
     return None
 
 

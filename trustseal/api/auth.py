@@ -13,7 +13,7 @@ from flask import current_app, g, request
 from flask_smorest import abort
 from limits import parse
 
-from trustseal.extensions import db, limiter
+from trustseal.extensions import limiter
 from trustseal.merchants import service as merchants
 from trustseal.merchants.models import Merchant
 from trustseal.staff import service as staff_service
@@ -67,7 +67,7 @@ def current_merchant_id() -> int:
 
 def current_merchant() -> Merchant:
     """The merchant authenticated for this request (loaded on first use)."""
-    return cast(Merchant, db.session.get(Merchant, g.merchant_id))
+    return cast(Merchant, merchants.get(g.merchant_id))
 
 
 def current_staff() -> StaffUser:
