@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, event, select
 
 from trustseal.clock import utcnow
 from trustseal.dbutil import execute_core
@@ -109,8 +109,16 @@ def revoke_api_key(merchant: Merchant, key_id: int) -> bool:
         return False
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-    _key_owners.forget((id(current_app), key.token_hash))
+    _forget_owner_on_commit(key.token_hash)
     return True
+
+
+def _forget_owner_on_commit(token_hash: str) -> None:
+    """Forget a key's owner now and again when the revocation commits: a request that read
+    the key as live in between must not keep it remembered."""
+    memo_key = (id(current_app), token_hash)
+    _key_owners.forget(memo_key)
+    event.listen(db.session(), "after_commit", lambda _: _key_owners.forget(memo_key), once=True)
 
 
 def list_api_keys(merchant: Merchant) -> list[ApiKey]:
@@ -139,8 +147,9 @@ def authenticate(token: str) -> int | None:
     """Return the id of the merchant owning this live API key, or None.
 
     Only the id: most requests need nothing else of the merchant. A live key's owner is
-    remembered per process for ``TRUSTSEAL_API_KEY_CACHE_SECONDS`` (default 1 s), so a key
-    revoked in another process stops working within that time (at once in this one).
+    remembered per process for ``TRUSTSEAL_API_KEY_CACHE_SECONDS`` (default 1 s), so a
+    revoked key stops working everywhere within that time; the revoking process forgets it
+    as soon as the revocation commits.
     """
     if not token.startswith(API_KEY_PREFIX):
         return None
