@@ -19,12 +19,12 @@ _TEXT = Template(
 )
 _SVG = Template(
     "svg",
-    *("width", "height", "viewBox", "aria-label", "aria-labelledby"),
-    fixed={"xmlns": SVG_NS, "xmlns:openbadges": OPENBADGES_NS, "role": "img"},
+    *("width", "height", "viewBox", "role", "aria-label", "aria-labelledby"),
+    fixed={"xmlns": SVG_NS, "xmlns:openbadges": OPENBADGES_NS},
 )
 _TITLE = Template("title", "id")
 _GROUP = Template("g", fixed={"font-family": FONT})
-_LINK = Template("a", "href", fixed={"target": "_blank"})
+_LINK = Template("a", "href", "target")
 
 
 def _write_shape(out: Writer, shape: Rect | Circle | Text) -> None:
@@ -60,10 +60,10 @@ def render(layout: Layout, uid: str) -> bytes:
     title_id = f"ts-{uid}-title"
     out = Writer()
     width, height = layout.width, layout.height
-    _SVG.start(out, width, height, f"0 0 {width:g} {height:g}", layout.label, title_id)
+    _SVG.start(out, width, height, f"0 0 {width:g} {height:g}", "img", layout.label, title_id)
     _TITLE.with_text(out, layout.label, title_id)
     if layout.link:
-        _LINK.start(out, layout.link)
+        _LINK.start(out, layout.link, "_blank")
     _GROUP.start(out)
     for shape in layout.shapes:
         _write_shape(out, shape)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import reduce
+from operator import add
 
 from badges.widths import REFERENCE_SIZE, widths_of
 
@@ -30,7 +32,9 @@ def clean(text: str) -> str:
 def width(text: str, size: float, bold: bool = False) -> float:
     """The rendered width of ``text`` in px at font ``size``."""
     table = widths_of("bold" if bold else "regular")
-    return sum(map(table.__getitem__, text)) * size / REFERENCE_SIZE
+    # Plain left-to-right addition (sum() compensates from Python 3.12 on): the same
+    # widths, hence the same bytes and ETags, whatever the interpreter.
+    return reduce(add, map(table.__getitem__, text), 0.0) * size / REFERENCE_SIZE
 
 
 def fit(text: str, max_width: float, size: float, bold: bool = False) -> str:

@@ -64,7 +64,7 @@ class Template:
 
     __slots__ = ("_close", "_open", "_prefixes")
 
-    def __init__(self, name: str, *attributes: str, fixed: Mapping[str, str] | None = None):
+    def __init__(self, name: str, *attributes: str, fixed: Mapping[str, str] | None = None) -> None:
         """Prepare the fixed parts of the element once."""
         constant = "".join(f' {key}="{escape_attr(value)}"' for key, value in (fixed or {}).items())
         self._open = f"<{name}{constant}"
