@@ -324,3 +324,29 @@ def test_batch_records_many_orders_in_one_transaction(app, client, key):
         "/api/v1/orders/batch", json={"orders": [order_body()] * 501}, headers=bearer(key)
     )
     assert too_many.status_code == 422
+
+
+def test_a_rolled_back_purchase_leaves_the_session_with_its_row(app, ctx):
+    from trustseal.clock import utcnow
+    from trustseal.orders import service
+
+    merchant_id, _ = make_merchant(app)
+
+    def record(external_id: str) -> Purchase:
+        event = service.PurchaseEvent(
+            external_id=external_id,
+            status=service.Status.DELIVERED,
+            customer_email="ana@example.pe",
+            placed_at=utcnow(),
+            items=(service.ItemData(product_id="1", title="Café"),),
+        )
+        return service.record_purchase_event(merchant_id, "api", event).purchase
+
+    gone = record("R-1")
+    invitation = gone.invitation
+    db.session.rollback()
+    assert gone not in db.session and invitation not in db.session
+    kept = record("R-2")  # on SQLite it may get the rolled-back id: no clash in the session
+    db.session.commit()
+    assert kept in db.session and kept.external_id == "R-2"
+    assert db.session.scalar(select(func.count()).select_from(Purchase)) == 1

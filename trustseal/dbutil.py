@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
 from trustseal.extensions import db
@@ -34,17 +35,38 @@ def _attribute_keys(model: type[Any]) -> tuple[str, ...]:
     return tuple(mapper.get_property_by_column(c).key for c in model.__table__.columns)
 
 
-def _joined(model: type[Any], row: Any) -> Any:
+def _attach_inserted(model: type[Any], row: Any) -> Any:
     """A row just inserted, as a persistent object of the session, as if it had been loaded.
 
     Built the way the ORM loads a row (values straight into the instance's state, no
     attribute events), which is several times cheaper than its unit of work for one row.
+    If the transaction rolls back, the object leaves the session with its row.
     """
     obj = model.__mapper__.class_manager.new_instance()
     instance_state(obj).dict.update(zip(_attribute_keys(model), row, strict=True))
     make_transient_to_detached(obj)
-    db.session.add(obj)
+    session = db.session()
+    session.add(obj)
+    session.info.setdefault(_INSERTED, []).append(obj)
     return obj
+
+
+_INSERTED = "trustseal.inserted_through_core"
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_inserted(session: Session) -> None:
+    session.info.pop(_INSERTED, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_inserted(session: Session, previous_transaction: SessionTransaction) -> None:
+    # What the ORM does for objects it inserted itself: a rolled-back row is not in the
+    # session any more (SQLite may even give its id to the next row).
+    if previous_transaction.parent is None:
+        for obj in session.info.pop(_INSERTED, ()):
+            if obj in session:
+                session.expunge(obj)
 
 
 def execute_core(statement: Any, params: Any = None) -> Any:
@@ -63,7 +85,7 @@ def insert_entity(model: type[Any], values: dict[str, Any]) -> Any:
     Column defaults apply as with the ORM; the row comes back from ``RETURNING``, with no
     second query.
     """
-    return _joined(model, execute_core(_insert_returning(model), values).one())
+    return _attach_inserted(model, execute_core(_insert_returning(model), values).one())
 
 
 def insert_ignoring_duplicate(
@@ -86,7 +108,7 @@ def insert_ignoring_duplicate(
     if not returning_entity:
         return result.scalar()
     row = result.first()
-    return None if row is None else _joined(model, row)
+    return None if row is None else _attach_inserted(model, row)
 
 
 @cache

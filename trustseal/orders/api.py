@@ -52,15 +52,7 @@ def present(purchase: Purchase, items: Sequence[Any] | None = None) -> dict[str,
         "created_at": purchase.created_at,
         "updated_at": purchase.updated_at,
         "items": [
-            {
-                "product_id": item.product_id,
-                "title": item.title,
-                "quantity": item.quantity,
-                "sku": item.sku,
-                "url": item.url,
-                "image_url": item.image_url,
-            }
-            for item in (purchase.items if items is None else items)
+            service.item_values(item) for item in (purchase.items if items is None else items)
         ],
         "invitation": None
         if invitation is None

@@ -74,8 +74,8 @@ class PurchaseEvent:
 class Recorded:
     """The outcome of recording an event: the purchase, and whether it is new or changed.
 
-    ``items`` are the lines of a new purchase as they were just stored (None for an
-    existing one: read ``purchase.items``).
+    ``items`` are the lines of a new purchase, as the event gave them and they were stored
+    (None for an existing one: read ``purchase.items``).
     """
 
     purchase: Purchase
@@ -171,19 +171,16 @@ def _complete(purchase: Purchase, event: PurchaseEvent) -> bool:
     return filled
 
 
+ITEM_FIELDS = ("product_id", "title", "quantity", "sku", "url", "image_url")
+
+
+def item_values(item: ItemData | PurchaseItem) -> dict[str, Any]:
+    """The fields of an order line, from an event's line or a stored one."""
+    return {name: getattr(item, name) for name in ITEM_FIELDS}
+
+
 def _item_rows(purchase_id: int, items: tuple[ItemData, ...]) -> list[dict[str, Any]]:
-    return [
-        {
-            "purchase_id": purchase_id,
-            "product_id": item.product_id,
-            "title": item.title,
-            "quantity": item.quantity,
-            "sku": item.sku,
-            "url": item.url,
-            "image_url": item.image_url,
-        }
-        for item in items
-    ]
+    return [{"purchase_id": purchase_id, **item_values(item)} for item in items]
 
 
 def _advance(purchase: Purchase, event: PurchaseEvent, now: datetime) -> bool:
