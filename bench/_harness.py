@@ -354,6 +354,31 @@ class CpuMeter:
         return total if seen else float("nan")
 
 
+@dataclass
+class ServedCpu:
+    """CPU seconds spent during a measured stretch: by the server (gunicorn), by the
+    PostgreSQL backends and by this process (the load generator). Filled on exit."""
+
+    app: float = float("nan")
+    pg: float = float("nan")
+    client: float = float("nan")
+
+
+@contextmanager
+def served_cpu(base_url: str, db_url: str) -> Iterator[ServedCpu]:
+    """Measure the CPU of gunicorn at ``base_url``, of ``db_url``'s backends and of this
+    process while the ``with`` block runs."""
+    measured = ServedCpu()
+    app_meter, pg_meter = CpuMeter(), CpuMeter()
+    app_meter.start(server_pids(base_url))
+    pg_meter.start(postgres_backend_pids(db_url))
+    client = time.process_time()
+    yield measured
+    measured.client = time.process_time() - client
+    measured.app = app_meter.stop(server_pids(base_url))
+    measured.pg = pg_meter.stop(postgres_backend_pids(db_url))
+
+
 # --------------------------------------------------------------------------- load
 
 

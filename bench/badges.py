@@ -84,15 +84,13 @@ if __name__ == "badges":
     _load_the_package_instead()
 else:
     from _harness import (
-        CpuMeter,
         fresh_postgres_database,
         gunicorn,
         machine_line,
         migrate,
-        postgres_backend_pids,
         print_table,
         save_results,
-        server_pids,
+        served_cpu,
     )
     from reviews import (
         bulk_load_reviews,
@@ -491,21 +489,17 @@ def bench_served(
             for path, extra in endpoints.values():  # every worker renders and caches once
                 run(base, path, extra, 1.0, args.connections)
             runs: dict[str, list[LoadRun]] = {name: [] for name in endpoints}
-            app_meter, pg_meter = CpuMeter(), CpuMeter()
             for round_no in range(args.rounds):
                 names = list(endpoints)
                 if round_no % 2:
                     names.reverse()
                 for name in names:
                     path, extra = endpoints[name]
-                    app_meter.start(server_pids(base))
-                    pg_meter.start(postgres_backend_pids(db_url))
-                    requests, seconds, errors = run(
-                        base, path, extra, args.seconds, args.connections
-                    )
-                    app_cpu = app_meter.stop(server_pids(base))
-                    pg_cpu = pg_meter.stop(postgres_backend_pids(db_url))
-                    runs[name].append(LoadRun(requests, seconds, errors, app_cpu, pg_cpu))
+                    with served_cpu(base, db_url) as used:
+                        requests, seconds, errors = run(
+                            base, path, extra, args.seconds, args.connections
+                        )
+                    runs[name].append(LoadRun(requests, seconds, errors, used.app, used.pg))
     summary: dict[str, Any] = {
         "loadgen": loadgen,
         "connections": args.connections,

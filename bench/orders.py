@@ -59,10 +59,9 @@ from _harness import (
     parse_variant,
     percentile,
     post_json_many,
-    postgres_backend_pids,
     print_table,
     save_results,
-    server_pids,
+    served_cpu,
 )
 
 GOAL = 0.40
@@ -330,22 +329,16 @@ def run_http(
         ) as base_url:
             _warm_up(base_url, headers["Authorization"], concurrency)
             latencies: list[float] = []
-            app_meter, pg_meter = CpuMeter(), CpuMeter()
-            app_meter.start(server_pids(base_url))
-            pg_meter.start(postgres_backend_pids(db_url))
-            cpu = time.process_time()
-            seconds, statuses = post_json_many(
-                base_url,
-                path,
-                payloads,
-                headers,
-                concurrency,
-                latencies=latencies,
-                time_limit=time_limit,
-            )
-            cpu = time.process_time() - cpu
-            app_cpu = app_meter.stop(server_pids(base_url))
-            pg_cpu = pg_meter.stop(postgres_backend_pids(db_url))
+            with served_cpu(base_url, db_url) as used:
+                seconds, statuses = post_json_many(
+                    base_url,
+                    path,
+                    payloads,
+                    headers,
+                    concurrency,
+                    latencies=latencies,
+                    time_limit=time_limit,
+                )
         stored = count_rows(db_url, "purchases")
         invitations = count_rows(db_url, "review_invitations")
         jobs = count_rows(db_url, "jobs")
@@ -365,9 +358,9 @@ def run_http(
         "http",
         statuses,
         latencies,
-        client_cpu=cpu,
-        app_cpu=app_cpu,
-        pg_cpu=pg_cpu,
+        client_cpu=used.client,
+        app_cpu=used.app,
+        pg_cpu=used.pg,
         rows_ok=rows_ok,
         note=note,
     )

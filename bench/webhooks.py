@@ -87,7 +87,7 @@ from _harness import (
     postgres_backend_pids,
     print_table,
     save_results,
-    server_pids,
+    served_cpu,
 )
 
 GOAL = 300.0  # verified webhooks per second, 2 gunicorn workers, PostgreSQL, 2 cores
@@ -556,22 +556,16 @@ def run_http(
             if warm_statuses != Counter({200: len(warm_up)}):
                 raise RuntimeError(f"warm-up deliveries answered {dict(warm_statuses)}")
             latencies: list[float] = []
-            app_meter, pg_meter = CpuMeter(), CpuMeter()
-            app_meter.start(server_pids(base_url))
             machine = machine_busy_seconds()
-            pg_meter.start(postgres_backend_pids(db_url))
-            cpu = time.process_time()
-            seconds, statuses = post_deliveries(
-                base_url,
-                path,
-                deliveries,
-                concurrency,
-                latencies=latencies,
-                time_limit=time_limit,
-            )
-            cpu = time.process_time() - cpu
-            app_cpu = app_meter.stop(server_pids(base_url))
-            pg_cpu = pg_meter.stop(postgres_backend_pids(db_url))
+            with served_cpu(base_url, db_url) as used:
+                seconds, statuses = post_deliveries(
+                    base_url,
+                    path,
+                    deliveries,
+                    concurrency,
+                    latencies=latencies,
+                    time_limit=time_limit,
+                )
             load = os.getloadavg()[0]
             machine = machine_busy_seconds() - machine
         stored = stored_rows(db_url)
@@ -588,9 +582,9 @@ def run_http(
         seconds,
         statuses,
         latencies,
-        client_cpu=cpu,
-        app_cpu=app_cpu,
-        pg_cpu=pg_cpu,
+        client_cpu=used.client,
+        app_cpu=used.app,
+        pg_cpu=used.pg,
         rows_ok=rows_ok,
         forged_ok=forged_ok,
         loadavg=load,
