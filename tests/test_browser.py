@@ -134,7 +134,7 @@ def test_file_a_reclamo_and_read_the_answer_by_code(app, client, live_server, pa
     assert "Registrado: número" in page.locator("h1").inner_text(), page.locator(
         ".error"
     ).all_inner_texts()
-    code = page.locator("p[style*=monospace] strong").inner_text()
+    code = page.locator("p.follow-code strong").inner_text()
     number = page.locator("h1").inner_text().split()[-1]
     answer = client.put(
         f"/api/v1/book/{number}/response",
@@ -158,6 +158,7 @@ def _login(page, base: str, email: str, password: str) -> None:
 def test_certifier_reviews_checks_and_approves(app, client, live_server, page, browser):
     from tests.signing_in import make_merchant_user, make_staff_user
     from tests.sites import shop_site
+    from trustseal.jobs import service as jobs
 
     app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"] = True
     make_merchant_user(app)
@@ -173,6 +174,11 @@ def test_certifier_reviews_checks_and_approves(app, client, live_server, page, b
     with shop_site() as url:
         page.fill("#url", url)
         page.click("text=Revisar el sitio")
+        page.wait_for_load_state()
+        assert "en cola o en curso" in page.locator("#site-pending").inner_text()
+        with app.app_context():
+            assert jobs.run_due_jobs().done == 1  # the worker runs the check, not the request
+        page.click("text=Recargar para ver el resultado")
         page.wait_for_load_state()
     assert page.locator("#site-result .site-complaints_book").inner_text() == "✓"
     page.select_option("#action", "approve")
