@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.booking import entry_body
 from tests.helpers import bearer
 from tests.reviewing import post_review, review_link
 from tests.signing_in import make_merchant_user, make_staff_user, post_form, sign_in
-from tests.sites import shop_site
+from tests.sites import StubResolver, shop_site
 from trustseal.extensions import db
+from trustseal.jobs import service as jobs
 from trustseal.seals import sitecheck
+from trustseal.seals.models import SiteCheck
 
 
 @pytest.fixture
@@ -24,22 +28,6 @@ def certifier(app, client):
     email, password = make_staff_user(app, "certifier")
     sign_in(client, email, password)
     return client
-
-
-def test_site_check_reports_links_and_refuses_private_addresses():
-    with shop_site() as url:
-        result = sitecheck.check(url, allow_private=True)
-        assert result["status"] == 200 and result["links"] == {
-            "complaints_book": True,
-            "terms": True,
-            "privacy": True,
-            "returns": True,
-            "contact": True,
-        }
-        assert result["https"] is False and result["load_seconds"] < 5
-        refused = sitecheck.check(url, allow_private=False)
-        assert refused.get("refused") and "private address" in refused["errors"][0]
-    assert sitecheck.check("ftp://example.pe/")["errors"]
 
 
 def test_certifier_checklist_site_check_and_approval(app, certifier, merchant_key, client):
@@ -59,6 +47,8 @@ def test_certifier_checklist_site_check_and_approval(app, certifier, merchant_ke
         post_form(
             certifier, "/console/m/bodega/sitecheck", {"url": url}, token_from="/console/m/bodega"
         )
+        with app.app_context():
+            assert jobs.run_due_jobs().done == 1
     detail = certifier.get("/console/m/bodega").get_data(as_text=True)
     assert "Certificado vigente" in detail and "site-complaints_book" in detail
     assert (
@@ -79,7 +69,91 @@ def test_site_check_refuses_loopback_by_default(app, certifier, merchant_key):
         post_form(
             certifier, "/console/m/bodega/sitecheck", {"url": url}, token_from="/console/m/bodega"
         )
-    assert "private address" in certifier.get("/console/m/bodega").get_data(as_text=True)
+        with app.app_context():
+            assert jobs.run_due_jobs().done == 1  # a refused target is a result, not a failure
+    page = certifier.get("/console/m/bodega").get_data(as_text=True)
+    assert "which is not a public address: loopback" in page and 'id="site-pending"' not in page
+
+
+@pytest.fixture
+def resolver(monkeypatch):
+    """No real DNS: the checker resolves through a stub that records each lookup."""
+    stub = StubResolver({"bodega.pe": ["100.64.0.1"]})
+    monkeypatch.setattr(sitecheck, "resolve", stub)
+    return stub
+
+
+def test_site_check_runs_in_the_worker_not_in_the_request(app, certifier, merchant_key, resolver):
+    asked = post_form(certifier, "/console/m/bodega/sitecheck", {}, token_from="/console/m/bodega")
+    assert asked.status_code == 302 and asked.headers["Location"].endswith("/console/m/bodega#site")
+    assert resolver.calls == []  # no network I/O inside the console request
+    page = certifier.get("/console/m/bodega").get_data(as_text=True)
+    assert "Revisión del sitio en cola" in page  # the flash
+    assert 'id="site-pending"' in page and "en cola o en curso" in page
+    assert "https://bodega.pe/" in page and "certifier@cert.pe" in page
+    assert 'id="site-result"' not in page and "Recargar para ver el resultado" in page
+    assert 'href="/console/m/bodega?shown=' in page  # a new URL: following it reloads
+    again = post_form(certifier, "/console/m/bodega/sitecheck", {}, token_from="/console/m/bodega")
+    assert again.status_code == 302 and resolver.calls == []
+    assert "Ya hay una revisión del sitio" in certifier.get("/console/m/bodega").get_data(
+        as_text=True
+    )
+    with app.app_context():
+        assert jobs.run_due_jobs().done == 1  # one job: asking again queued no duplicate
+    assert resolver.calls == ["bodega.pe"]
+    page = certifier.get("/console/m/bodega").get_data(as_text=True)
+    assert 'id="site-pending"' not in page and 'id="site-result"' in page
+    assert "100.64.0.1, which is not a public address: shared carrier-grade NAT" in page
+    assert "Pedida por" in page and "certifier@cert.pe" in page
+    with app.app_context():
+        assert jobs.run_due_jobs().done == 0
+    post_form(certifier, "/console/m/bodega/sitecheck", {}, token_from="/console/m/bodega")
+    with app.app_context():
+        assert jobs.run_due_jobs().done == 1  # once the result is in, a new check may be asked
+    assert resolver.calls == ["bodega.pe", "bodega.pe"]
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://bodega.pe/", "https://duena:secreto@bodega.pe/", "javascript:alert(1)"]
+)
+def test_site_check_of_an_unusable_address_is_not_queued(
+    app, certifier, merchant_key, resolver, url
+):
+    post_form(
+        certifier, "/console/m/bodega/sitecheck", {"url": url}, token_from="/console/m/bodega"
+    )
+    page = certifier.get("/console/m/bodega").get_data(as_text=True)
+    assert "No se puede revisar esa dirección" in page and 'id="site-pending"' not in page
+    with app.app_context():
+        assert jobs.run_due_jobs().done == 0
+    assert resolver.calls == []
+
+
+def test_a_site_check_that_never_ran_does_not_block_a_new_one(
+    app, certifier, merchant_key, resolver
+):
+    post_form(certifier, "/console/m/bodega/sitecheck", {}, token_from="/console/m/bodega")
+    with app.app_context():
+        db.session.execute(
+            update(SiteCheck).values(created_at=datetime.now(UTC) - timedelta(hours=2))
+        )
+        db.session.commit()
+    page = certifier.get("/console/m/bodega").get_data(as_text=True)
+    assert "sin terminar" in page and "Puedes pedirla de nuevo" in page
+    post_form(certifier, "/console/m/bodega/sitecheck", {}, token_from="/console/m/bodega")
+    assert "en cola o en curso" in certifier.get("/console/m/bodega").get_data(as_text=True)
+    with app.app_context():
+        assert jobs.run_due_jobs().done == 2  # the old job and the new one: two results
+    assert resolver.calls == ["bodega.pe", "bodega.pe"]
+
+
+def test_moderator_cannot_ask_for_a_site_check(app, client, merchant_key, resolver):
+    email, password = make_staff_user(app, "moderator")
+    sign_in(client, email, password)
+    answer = post_form(client, "/console/m/bodega/sitecheck", {}, token_from="/console/m/bodega")
+    assert answer.status_code == 403
+    with app.app_context():
+        assert jobs.run_due_jobs().done == 0
 
 
 def test_moderator_cannot_decide_seals(app, client, merchant_key):

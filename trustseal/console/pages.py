@@ -11,8 +11,10 @@ from sqlalchemy import select
 
 from trustseal.accounts import service as accounts
 from trustseal.accounts import totp, web
+from trustseal.api.fields import forbidden_character
 from trustseal.book import service as book
 from trustseal.book.models import BookEntry
+from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
 from trustseal.merchants.models import Merchant
@@ -72,10 +74,22 @@ def merchant_page(slug: str) -> str:
         seal=seals.summary(merchant),
         checklist=seals.criterion_reviews(merchant),
         site=seals.latest_site_check(merchant),
+        site_request=seals.pending_site_check(merchant),
+        # a new URL on every render: a link to the page's own URL would only scroll
+        shown_at=int(utcnow().timestamp() * 1000),
         decisions=seals.history(merchant),
         log_entries=history,
         score=reviews.merchant_score(merchant),
     )
+
+
+def _typed(field: str) -> str:
+    """A free text of the form, refused (422) if it holds invisible control or
+    text-direction characters — the rule every API text follows."""
+    text = request.form.get(field, "").strip()
+    if forbidden_character(text, multiline=True):
+        abort(422, description=_("Remove the invisible control or text-direction characters."))
+    return text
 
 
 @blp.post("/m/<slug>/verdict")
@@ -88,7 +102,7 @@ def verdict(slug: str) -> Any:
             merchant,
             request.form.get("criterion", ""),
             request.form.get("verdict", ""),
-            request.form.get("note", "").strip(),
+            _typed("note"),
         )
     except seals.SealError as error:
         abort(422, description=str(error))
@@ -99,10 +113,27 @@ def verdict(slug: str) -> Any:
 @blp.post("/m/<slug>/sitecheck")
 @web.page_required("staff", *DECIDERS)
 def site_check(slug: str) -> Any:
-    """Run the automatic site check now."""
+    """Queue the automatic site check (the worker runs it; no network I/O here)."""
     merchant = _merchant(slug)
-    seals.run_site_check(merchant, request.form.get("url", "").strip() or None)
+    try:
+        _request, queued = seals.request_site_check(
+            merchant, request.form.get("url", "").strip() or None, _staff()
+        )
+    except seals.SiteCheckError:
+        db.session.rollback()
+        flash(
+            _(
+                "That address cannot be checked: it must start with http:// or https://, "
+                "name a host and hold no user name or password."
+            ),
+            "error",
+        )
+        return redirect(f"/console/m/{slug}#site")
     db.session.commit()
+    if queued:
+        flash(_("Site check queued. Its result will appear on this page when it is done."), "ok")
+    else:
+        flash(_("A site check of this merchant is already queued; nothing was added."), "ok")
     return redirect(f"/console/m/{slug}#site")
 
 
@@ -117,7 +148,7 @@ def decide(slug: str) -> Any:
         seals.decide(
             merchant,
             seals.Action(request.form.get("action", "")),
-            request.form.get("reason", "").strip() or "—",
+            _typed("reason") or "—",
             _staff(),
             until,
         )
@@ -151,7 +182,7 @@ def review_decision(review_id: int) -> Any:
         if decision == "remove":
             reviews.moderate(review_id, _staff(), "remove", request.form.get("reason", ""))
         elif decision == "keep":
-            reviews.keep(review_id, _staff(), request.form.get("note", "").strip() or "kept")
+            reviews.keep(review_id, _staff(), _typed("note") or "kept")
         else:
             abort(422)
     except reviews.ReviewError as error:

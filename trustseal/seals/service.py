@@ -7,12 +7,13 @@ reason and is a transparency-log leaf. ``active`` past ``valid_until`` reads as
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from trustseal.clock import rfc3339, utcnow
 from trustseal.extensions import db
@@ -26,6 +27,9 @@ from trustseal.staff.models import StaffUser
 from trustseal.transparency import service as log
 
 EXPIRE_JOB = "seals.expire"
+SITE_CHECK_JOB = "seals.sitecheck"
+SITE_CHECK_QUEUED = "queued"  # ``state`` of a SiteCheck row asked for and not run yet
+SITE_CHECK_STALE_AFTER = timedelta(hours=1)  # a request this old no longer blocks another
 DEFAULT_VALIDITY = timedelta(days=365)
 
 
@@ -242,21 +246,163 @@ def set_verdict(merchant: Merchant, criterion: str, verdict: str, note: str | No
     row.verdict, row.verdict_note = verdict, note or None
 
 
-def run_site_check(merchant: Merchant, url: str | None = None) -> dict[str, Any]:
-    """Check the merchant's home page now and keep the result."""
-    target = url or f"https://{merchant.domain}/"
+class SiteCheckError(SealError):
+    """A site check that cannot be asked for (an address that is not a checkable URL)."""
+
+
+@dataclass(frozen=True)
+class SiteCheckRequest:
+    """A site check asked for whose result is not in yet (queued, or running now)."""
+
+    id: int
+    url: str
+    requested_at: datetime
+    requested_by: str | None  # the staff member's email (None: unknown or deleted)
+    stale: bool  # asked long ago without a result: the worker may be stopped
+
+
+def _queued(row: SiteCheck) -> bool:
+    return (row.result or {}).get("state") == SITE_CHECK_QUEUED
+
+
+_STATE = func.coalesce(SiteCheck.result["state"].as_string(), "done")
+
+
+def _check_now(url: str) -> dict[str, Any]:
+    """Run the checker (network I/O: only ever in a job or a CLI command)."""
     allow_private = current_app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"]
-    result = sitecheck.check(target, allow_private=allow_private)
+    result = sitecheck.check(url, allow_private=allow_private)
+    return {**result, "state": "done", "checked_at": utcnow().isoformat()}
+
+
+def run_site_check(merchant: Merchant, url: str | None = None) -> dict[str, Any]:
+    """Check the merchant's home page now, synchronously, and keep the result.
+
+    For the CLI and scripts only; web requests use :func:`request_site_check`.
+    """
+    target = url or f"https://{merchant.domain}/"
+    result = _check_now(target)
     db.session.add(SiteCheck(merchant_id=merchant.id, url=target, result=result))
     return result
 
 
-def latest_site_check(merchant: Merchant) -> dict[str, Any] | None:
-    """The newest site check of a merchant."""
+def request_site_check(
+    merchant: Merchant, url: str | None = None, staff: StaffUser | None = None
+) -> tuple[SiteCheckRequest, bool]:
+    """Queue a check of the merchant's home page, in the caller's transaction.
+
+    No network I/O: the worker runs it (job ``seals.sitecheck``). While a fresh request
+    of this merchant is pending, returns it and queues nothing; the flag says whether a
+    new check was queued. Raises :class:`SiteCheckError` (422) for an unusable address.
+    """
+    target = url or f"https://{merchant.domain}/"
+    problem = sitecheck.url_problem(target)
+    if problem:
+        raise SiteCheckError(422, f"Cannot check this address: {problem}.", field="url")
+    # serialise requests for one merchant (PostgreSQL; SQLite has a single writer)
+    db.session.execute(select(Merchant.id).where(Merchant.id == merchant.id).with_for_update())
+    pending = pending_site_check(merchant)
+    if pending is not None and not pending.stale:
+        return pending, False
+    now = utcnow()
+    row = SiteCheck(
+        merchant_id=merchant.id,
+        url=target,
+        result={"state": SITE_CHECK_QUEUED, "requested_by": staff.id if staff else None},
+        created_at=now,
+    )
+    db.session.add(row)
+    db.session.flush()
+    jobs.enqueue(SITE_CHECK_JOB, {"check_id": row.id, "merchant_id": merchant.id, "url": target})
+    request = SiteCheckRequest(row.id, target, now, staff.email if staff else None, False)
+    return request, True
+
+
+@jobs.handler(SITE_CHECK_JOB)
+def run_requested_site_check(payload: dict[str, Any]) -> None:
+    """Job: run a queued site check and record its result on the request's row.
+
+    Idempotent: a request already answered, or whose merchant or row is gone, is left
+    alone. A failing site (refused address, timeout, TLS error) is a result, not a job
+    failure; only unexpected errors raise (and the job is retried). A payload without
+    ``check_id`` (``merchant_id`` and ``url`` only) records a new result.
+    """
+    merchant = merchants.get(int(payload["merchant_id"]))
+    if merchant is None:
+        return
+    check_id = payload.get("check_id")
+    if check_id is None:
+        run_site_check(merchant, payload.get("url") or None)
+        return
+    row = db.session.get(SiteCheck, int(check_id))
+    if row is None or row.merchant_id != merchant.id or not _queued(row):
+        return
+    result = _check_now(row.url)
     row = db.session.scalars(
-        select(SiteCheck).where(SiteCheck.merchant_id == merchant.id).order_by(SiteCheck.id.desc())
+        select(SiteCheck)
+        .where(SiteCheck.id == int(check_id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if row is None or not _queued(row):
+        return  # another run of this job recorded it meanwhile
+    row.result = {**result, "requested_by": row.result.get("requested_by")}
+
+
+def _staff_email(staff_id: Any) -> str | None:
+    staff = db.session.get(StaffUser, staff_id) if isinstance(staff_id, int) else None
+    return staff.email if staff else None
+
+
+def _latest_done(merchant: Merchant) -> SiteCheck | None:
+    return db.session.scalars(
+        select(SiteCheck)
+        .where(SiteCheck.merchant_id == merchant.id, _STATE != SITE_CHECK_QUEUED)
+        .order_by(SiteCheck.id.desc())
+        .limit(1)
     ).first()
-    return {**row.result, "checked_at": row.created_at} if row else None
+
+
+def latest_site_check(merchant: Merchant) -> dict[str, Any] | None:
+    """The newest site check result of a merchant (pending requests are not results).
+
+    The checker's report plus ``checked_at`` (when it ran), ``requested_at`` and
+    ``requested_by`` (a staff email, or None).
+    """
+    row = _latest_done(merchant)
+    if row is None:
+        return None
+    checked = row.result.get("checked_at")
+    return {
+        **row.result,
+        "checked_at": datetime.fromisoformat(checked) if checked else row.created_at,
+        "requested_at": row.created_at,
+        "requested_by": _staff_email(row.result.get("requested_by")),
+    }
+
+
+def pending_site_check(merchant: Merchant) -> SiteCheckRequest | None:
+    """The newest site check asked for after the latest result and not run yet, if any."""
+    done = _latest_done(merchant)
+    row = db.session.scalars(
+        select(SiteCheck)
+        .where(
+            SiteCheck.merchant_id == merchant.id,
+            _STATE == SITE_CHECK_QUEUED,
+            SiteCheck.id > (done.id if done else 0),
+        )
+        .order_by(SiteCheck.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return SiteCheckRequest(
+        row.id,
+        row.url,
+        row.created_at,
+        _staff_email(row.result.get("requested_by")),
+        row.created_at < utcnow() - SITE_CHECK_STALE_AFTER,
+    )
 
 
 def queue() -> list[tuple[Merchant, str]]:
