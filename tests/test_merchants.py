@@ -74,9 +74,10 @@ def test_merchant_creation_needs_staff(app, client):
     _, merchant_key = make_merchant(app)
     moderator = make_staff(app, "moderator")
     assert client.post("/api/v1/merchants", json=VALID).status_code == 401
+    # a valid merchant key is a credential, but not one allowed here: 403, not 401
     assert (
         client.post("/api/v1/merchants", json=VALID, headers=bearer(merchant_key)).status_code
-        == 401
+        == 403
     )
     assert (
         client.post("/api/v1/merchants", json=VALID, headers=bearer("tss_nope")).status_code == 401

@@ -241,7 +241,7 @@ def test_moderation_removes_for_a_published_reason_and_restores(app, client, key
         client.post(
             url, json={"action": "remove", "reason": "spam"}, headers=bearer(key)
         ).status_code
-        == 401
+        == 403
     )
     removed = client.post(
         url, json={"action": "remove", "reason": "personal_data"}, headers=bearer(moderator)

@@ -14,4 +14,5 @@ def rfc3339(value: datetime | None) -> str | None:
     """Format an aware datetime as RFC 3339 UTC with a ``Z`` suffix (seconds precision)."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime("%Y"): that writes the year 469 as "469", not "0469".
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"

@@ -1,4 +1,9 @@
-"""Validation of Peruvian identifiers and web names, shared by every domain."""
+"""Validation of Peruvian identifiers and web names, shared by every domain.
+
+The ``*_PATTERN`` constants are written in the regular-expression syntax common to Python
+and ECMA 262, so the same text checks input here and is published as the OpenAPI
+``pattern`` of the fields that take it.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,22 @@ import re
 import unicodedata
 
 RUC_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
-RUC_PREFIXES = ("10", "15", "16", "17", "20")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)([a-z0-9-]{1,63}(?<!-)\.)+[a-z][a-z0-9-]{0,62}(?<!-)$")
-_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+RUC_PATTERN = r"^(?:10|15|16|17|20)[0-9]{9}$"
+DNI_PATTERN = r"^[0-9]{8}$"
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+# A host name with at least two labels, the last one starting with a letter (ASCII form).
+HOSTNAME_PATTERN = (
+    r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+)
+_RUC = re.compile(RUC_PATTERN)
+_DNI = re.compile(DNI_PATTERN)
+_SLUG = re.compile(SLUG_PATTERN)
+_HOSTNAME = re.compile(HOSTNAME_PATTERN)
 
 
 def ruc_is_valid(ruc: str) -> bool:
     """True for an 11-digit RUC with a known prefix and a correct SUNAT check digit."""
-    if len(ruc) != 11 or not ruc.isascii() or not ruc.isdigit() or not ruc.startswith(RUC_PREFIXES):
+    if not _RUC.fullmatch(ruc):
         return False
     total = sum(int(d) * w for d, w in zip(ruc[:10], RUC_WEIGHTS, strict=True))
     check = 11 - total % 11
@@ -23,7 +36,7 @@ def ruc_is_valid(ruc: str) -> bool:
 
 def dni_is_valid(dni: str) -> bool:
     """True for a DNI: exactly 8 ASCII digits."""
-    return len(dni) == 8 and dni.isascii() and dni.isdigit()
+    return bool(_DNI.fullmatch(dni))
 
 
 def normalize_domain(value: str) -> str | None:
@@ -36,12 +49,12 @@ def normalize_domain(value: str) -> str | None:
         host = host.encode("idna").decode("ascii")
     except UnicodeError:
         return None
-    return host if _HOSTNAME.match(host) else None
+    return host if _HOSTNAME.fullmatch(host) else None
 
 
 def slug_is_valid(slug: str) -> bool:
     """True for a URL slug: lower-case ASCII letters, digits and inner hyphens, ≤ 64."""
-    return bool(_SLUG.match(slug))
+    return bool(_SLUG.fullmatch(slug))
 
 
 def slugify(text: str) -> str:

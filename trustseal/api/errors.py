@@ -13,6 +13,8 @@ from flask import current_app, render_template, request
 from flask_smorest import Api as SmorestApi
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from trustseal.api.fields import text_field_properties
+
 log = logging.getLogger("trustseal.errors")
 
 JSON_PREFIXES = ("/api/", "/webhooks/", "/.well-known/", "/badges/", "/healthz", "/readyz")
@@ -48,7 +50,13 @@ def error_payload(error: HTTPException) -> tuple[dict[str, Any], dict[str, str]]
 
 
 class Api(SmorestApi):
-    """flask-smorest's Api with the service's error format on every route."""
+    """flask-smorest's Api with the service's error format on every route, and an OpenAPI
+    document that states the text rules every input schema enforces."""
+
+    def _init_spec(self, **kwargs: Any) -> None:
+        """As flask-smorest's, then document the text rules (:func:`text_field_properties`)."""
+        super()._init_spec(**kwargs)
+        self.ma_plugin.converter.add_attribute_function(text_field_properties)
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         """Answer an HTTP error as JSON for API clients, as a page for people."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,9 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from trustseal.api.fields import StrictSchema
 from trustseal.extensions import db
+
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"  # URL-safe base64 without padding
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 class InvalidCursor(ValueError):
@@ -33,6 +37,8 @@ def encode_cursor(key: int) -> str:
 
 def decode_cursor(cursor: str) -> int:
     """Read a row key back from a cursor; raise :class:`InvalidCursor` on anything else."""
+    if not _CURSOR.fullmatch(cursor):
+        raise InvalidCursor(cursor)
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -50,7 +56,13 @@ class PageArgsSchema(StrictSchema):
     limit = ma.fields.Integer(
         load_default=20, validate=ma.validate.Range(min=1, max=100), metadata={"example": 20}
     )
-    cursor = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+    cursor = ma.fields.String(
+        load_default=None,
+        validate=[
+            ma.validate.Length(max=200),
+            ma.validate.Regexp(CURSOR_PATTERN, error="Not a cursor from this list."),
+        ],
+    )
 
     @ma.validates("cursor")
     def _valid_cursor(self, value: str | None, **kwargs: Any) -> None:

@@ -84,9 +84,9 @@ def full(entry: BookEntry) -> dict[str, Any]:
 class MerchantBook(MethodView):
     """Filing in a merchant's book."""
 
+    @public_write  # outermost: a request is counted before anything else reads it
     @blp.arguments(EntryCreateSchema)
     @blp.response(201, FiledSchema)
-    @public_write
     def post(self, data: dict[str, Any], slug: str) -> dict[str, Any]:
         """File a reclamo, queja or felicitación; returns the number and the secret code."""
         filed = service.file_entry(merchant_or_404(slug), data, str(get_locale() or "es"))
@@ -118,10 +118,9 @@ class Praise(MethodView):
 class Book(MethodView):
     """The merchant's book."""
 
-    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.requires(merchant_required, MERCHANT_SECURITY)
     @blp.arguments(EntryListArgs, location="query")
     @blp.response(200, EntryPageSchema)
-    @merchant_required
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Entries newest first, filtered by open, overdue or answered."""
         stmt = service.entries_query(current_merchant_id(), args["status"])
@@ -133,10 +132,9 @@ class Book(MethodView):
 class BookAnswer(MethodView):
     """The provider's answer."""
 
-    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.requires(merchant_required, MERCHANT_SECURITY)
     @blp.arguments(AnswerSchema)
     @blp.response(200, BookEntrySchema)
-    @merchant_required
     def put(self, data: dict[str, Any], number: str) -> dict[str, Any]:
         """Answer a reclamo or queja (once); the consumer gets it by email."""
         try:
@@ -160,9 +158,8 @@ def _book_owner() -> Merchant:
 class BookCsv(MethodView):
     """The register as CSV."""
 
-    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.requires(merchant_or_staff_required(Role.ADMIN, Role.CERTIFIER), MERCHANT_SECURITY)
     @blp.response(200, description="text/csv")
-    @merchant_or_staff_required(Role.ADMIN, Role.CERTIFIER)
     def get(self) -> Response:
         """Every entry (staff: ``?merchant=slug``)."""
         owner = _book_owner()
@@ -178,9 +175,8 @@ class BookCsv(MethodView):
 class BookPdf(MethodView):
     """The register as PDF."""
 
-    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.requires(merchant_or_staff_required(Role.ADMIN, Role.CERTIFIER), MERCHANT_SECURITY)
     @blp.response(200, description="application/pdf")
-    @merchant_or_staff_required(Role.ADMIN, Role.CERTIFIER)
     def get(self) -> Response:
         """Every entry, as an inspection asks to see it (staff: ``?merchant=slug``)."""
         owner = _book_owner()

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from flask_babel import get_locale
 
 from badges import book_link
+from trustseal.api.fields import refused_for_hidden_characters
 from trustseal.api.limits import public_post, public_write
 from trustseal.book import documents, service
 from trustseal.book.schemas import DOCUMENT_TYPES, EntryCreateSchema
@@ -115,6 +116,7 @@ def book_form(slug: str) -> Any:
         merchant=merchant,
         values=values,
         errors=errors,
+        hidden_characters=refused_for_hidden_characters(errors),
         document_types=DOCUMENT_TYPES,
     ), (422 if errors else 200)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from trustseal.api.fields import StrictSchema, UTCDateTime
+from trustseal.api.fields import StrictSchema, Text, UTCDateTime
 from trustseal.api.pagination import PageArgsSchema, page_schema
 from trustseal.book.service import KINDS
 from trustseal.validators import dni_is_valid, ruc_is_valid
@@ -15,15 +15,24 @@ from trustseal.validators import dni_is_valid, ruc_is_valid
 DOCUMENT_TYPES = ("DNI", "CE", "PASAPORTE", "RUC")
 _ALNUM = re.compile(r"^[A-Z0-9]{6,12}$")
 _PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
+# What every document type has in common; document_error() then checks the type's own rule.
+DOCUMENT_NUMBER_PATTERN = r"^[A-Za-z0-9]{6,12}$"
 
 
-def _text(max_length: int, required: bool = True, min_length: int = 1) -> ma.fields.String:
+def _text(max_length: int, required: bool = True, multiline: bool = False) -> Text:
+    """A free-text field of the form: required ones may not be blank."""
     if required:
-        return ma.fields.String(
-            required=True, validate=ma.validate.Length(min=min_length, max=max_length)
+        return Text(
+            required=True,
+            blank=False,
+            multiline=multiline,
+            validate=ma.validate.Length(max=max_length),
         )
-    return ma.fields.String(
-        load_default=None, allow_none=True, validate=ma.validate.Length(max=max_length)
+    return Text(
+        load_default=None,
+        allow_none=True,
+        multiline=multiline,
+        validate=ma.validate.Length(max=max_length),
     )
 
 
@@ -38,39 +47,40 @@ def document_error(document_type: str, number: str) -> str | None:
     return None
 
 
-def _amount_in_range(value: Any) -> None:
-    if value is not None and not 0 <= value <= 10_000_000:
-        raise ma.ValidationError("From 0 to 10,000,000.")
-
-
-class _Stripped(StrictSchema):
-    @ma.pre_load
-    def _strip(self, data: Any, **kwargs: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
-        return data
-
-
-class BookGuardianSchema(_Stripped):
-    """The parent or guardian of a consumer who is a minor."""
+class _IdentifiedSchema(StrictSchema):
+    """A person named by an identity document (the consumer, a guardian)."""
 
     name = _text(200)
     document_type = ma.fields.String(required=True, validate=ma.validate.OneOf(DOCUMENT_TYPES))
-    document_number = ma.fields.String(required=True)
+    document_number = ma.fields.String(
+        required=True,
+        metadata={
+            "pattern": DOCUMENT_NUMBER_PATTERN,
+            "description": "DNI: 8 digits; RUC: 11 digits with a valid check digit; "
+            "CE and PASAPORTE: 6 to 12 letters or digits (stored in upper case).",
+        },
+    )
 
     @ma.validates_schema(skip_on_field_errors=False)
     def _document(self, data: dict[str, Any], **kwargs: Any) -> None:
-        error = document_error(data.get("document_type", ""), data.get("document_number", ""))
+        number = str(data.get("document_number", "")).upper()
+        error = document_error(data.get("document_type", ""), number)
         if error:
             raise ma.ValidationError(error, "document_number")
 
+    @ma.post_load
+    def _upper_case_document(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        data["document_number"] = data["document_number"].upper()
+        return data
 
-class BookConsumerSchema(_Stripped):
+
+class BookGuardianSchema(_IdentifiedSchema):
+    """The parent or guardian of a consumer who is a minor."""
+
+
+class BookConsumerSchema(_IdentifiedSchema):
     """1. The consumer."""
 
-    name = _text(200)
-    document_type = ma.fields.String(required=True, validate=ma.validate.OneOf(DOCUMENT_TYPES))
-    document_number = ma.fields.String(required=True)
     email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
     phone = ma.fields.String(
         load_default=None,
@@ -79,54 +89,57 @@ class BookConsumerSchema(_Stripped):
     )
     address = _text(300, required=False)
     minor = ma.fields.Boolean(load_default=False)
-    guardian = ma.fields.Nested(BookGuardianSchema, load_default=None, allow_none=True)
+    guardian = ma.fields.Nested(
+        BookGuardianSchema,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Required when minor is true."},
+    )
 
     @ma.validates_schema(skip_on_field_errors=False)
-    def _rules(self, data: dict[str, Any], **kwargs: Any) -> None:
-        errors: dict[str, list[str]] = {}
-        number = str(data.get("document_number", "")).upper()
-        error = document_error(data.get("document_type", ""), number)
-        if error:
-            errors["document_number"] = [error]
+    def _guardian_of_minor(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("minor") and not data.get("guardian"):
-            errors["guardian"] = ["A minor files through a parent or guardian."]
-        if errors:
-            raise ma.ValidationError(errors)
+            raise ma.ValidationError("A minor files through a parent or guardian.", "guardian")
 
     @ma.post_load
     def _normalize(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        data["document_number"] = data["document_number"].upper()
         data["email"] = data["email"].lower()
         if not data.pop("minor"):
             data["guardian"] = None
         return data
 
 
-class BookItemSchema(_Stripped):
+class BookItemSchema(StrictSchema):
     """2. The good or service."""
 
     type = ma.fields.String(required=True, validate=ma.validate.OneOf(["producto", "servicio"]))
-    description = _text(2000)
+    description = _text(2000, multiline=True)
     amount = ma.fields.Decimal(
         load_default=None,
         allow_none=True,
         places=2,
-        validate=_amount_in_range,
-        metadata={"minimum": 0, "maximum": 10_000_000},
+        validate=ma.validate.Range(min=0, max=10_000_000, error="From 0 to 10,000,000."),
+        metadata={"minimum": 0, "maximum": 10_000_000},  # apispec would write Decimal strings
     )
     currency = ma.fields.String(
         load_default=None, allow_none=True, validate=ma.validate.OneOf(["PEN", "USD"])
     )
 
 
-class EntryCreateSchema(_Stripped):
+class EntryCreateSchema(StrictSchema):
     """Body of ``POST /api/v1/merchants/{slug}/book``."""
 
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
     consumer = ma.fields.Nested(BookConsumerSchema, required=True)
     item = ma.fields.Nested(BookItemSchema, required=True)
-    detail = _text(5000)
-    request = _text(3000, required=False)
+    detail = _text(5000, multiline=True)
+    request = Text(
+        load_default=None,
+        allow_none=True,
+        multiline=True,
+        validate=ma.validate.Length(max=3000),
+        metadata={"description": "What the consumer asks for; required for a reclamo or a queja."},
+    )
     order_ref = _text(100, required=False)
     consent_email = ma.fields.Boolean(load_default=True)
     publish_praise = ma.fields.Boolean(load_default=False)
@@ -184,7 +197,7 @@ class EntryListArgs(PageArgsSchema):
 class AnswerSchema(StrictSchema):
     """Body of ``PUT /api/v1/book/{number}/response``."""
 
-    body = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=5000))
+    body = Text(required=True, multiline=True, blank=False, validate=ma.validate.Length(max=5000))
     communicated_at = UTCDateTime(load_default=None)
 
 

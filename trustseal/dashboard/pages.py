@@ -13,6 +13,7 @@ from trustseal.accounts import web
 from trustseal.badging import service as badging
 from trustseal.book import service as book
 from trustseal.book.models import BookEntry
+from trustseal.book.schemas import AnswerSchema
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
@@ -22,6 +23,7 @@ from trustseal.orders.models import Purchase
 from trustseal.reviews import score as scores
 from trustseal.reviews import service as reviews
 from trustseal.reviews.pages import history_bars
+from trustseal.reviews.schemas import ResponseBodySchema
 from trustseal.seals import service as seals
 from trustseal.stores import service as stores
 
@@ -35,6 +37,20 @@ def _merchant() -> Merchant:
     if merchant is None:
         abort(403)
     return merchant
+
+
+def _typed_answer(schema: type[ma.Schema]) -> str | None:
+    """The answer typed in the form, checked by the API's own schema (not blank, no hidden
+    control or text-direction characters); None, with a message shown, when refused."""
+    typed = request.form.get("body", "")[:5000]
+    try:
+        return str(schema().load({"body": typed})["body"])
+    except ma.ValidationError:
+        if typed.strip():
+            flash(_("Remove the invisible control or text-direction characters."), "error")
+        else:
+            flash(_("Write an answer first."), "error")
+        return None
 
 
 def _since(moment: Any) -> str:
@@ -79,12 +95,11 @@ def review_list() -> str:
 @web.page_required("merchant")
 def answer_review(review_id: int) -> Any:
     """Answer a review in public."""
-    text = request.form.get("body", "").strip()
-    if not text:
-        flash(_("Write an answer first."), "error")
+    text = _typed_answer(ResponseBodySchema)
+    if text is None:
         return redirect("/dashboard/reviews")
     try:
-        reviews.respond(review_id, _merchant().id, text[:5000])
+        reviews.respond(review_id, _merchant().id, text)
     except reviews.ReviewError as error:
         abort(error.code, description=str(error))
     db.session.commit()
@@ -119,12 +134,11 @@ def complaint_list() -> str:
 @web.page_required("merchant")
 def answer_complaint(number: str) -> Any:
     """Answer a reclamo or queja; the consumer gets it by email."""
-    text = request.form.get("body", "").strip()
-    if not text:
-        flash(_("Write an answer first."), "error")
+    text = _typed_answer(AnswerSchema)
+    if text is None:
         return redirect("/dashboard/complaints")
     try:
-        book.answer(_merchant(), number, text[:5000])
+        book.answer(_merchant(), number, text)
     except book.BookError as error:
         abort(error.code, description=str(error))
     db.session.commit()

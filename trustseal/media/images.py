@@ -18,6 +18,7 @@ MAX_PIXELS = 40_000_000
 MAX_SIDE = 2048
 THUMB_SIDE = 400
 ALLOWED = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+LABELS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
 _MAGIC = {
     "JPEG": (b"\xff\xd8\xff",),
     "PNG": (b"\x89PNG\r\n\x1a\n",),
@@ -45,20 +46,104 @@ class ProcessedPhoto:
     thumbnail_height: int
 
 
-def _ends_cleanly(data: bytes, kind: str) -> bool:
-    """True when nothing follows the image's own end (a polyglot hides data there)."""
-    if kind == "PNG":
-        end = data.rfind(b"IEND")
-        return end != -1 and len(data) == end + 8  # 4 type bytes + 4 CRC bytes
+class _Truncated(Exception):
+    """The file ends before its image does."""
+
+
+DAMAGED = "The photo is damaged or incomplete."
+
+
+def _jpeg_end(data: bytes) -> int:
+    """Where a JPEG's EOI marker ends, walking its segments and entropy-coded scans."""
+    pos, size = 2, len(data)  # after SOI
+    while True:
+        if pos >= size:
+            raise _Truncated
+        if data[pos] != 0xFF:
+            raise ImageRejected(422, DAMAGED)
+        while pos < size and data[pos] == 0xFF:  # fill bytes
+            pos += 1
+        if pos >= size:
+            raise _Truncated
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:  # EOI
+            return pos
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length
+            continue
+        if pos + 2 > size:
+            raise _Truncated
+        length = int.from_bytes(data[pos : pos + 2], "big")
+        if length < 2 or marker == 0x00:
+            raise ImageRejected(422, DAMAGED)
+        pos += length
+        if pos > size:
+            raise _Truncated
+        if marker == 0xDA:  # SOS: entropy-coded data runs to the next real marker
+            pos = _scan_end(data, pos)
+
+
+def _scan_end(data: bytes, pos: int) -> int:
+    """The offset of the first marker after entropy-coded data (FF00 is a stuffed byte,
+    FFD0-FFD7 are restart markers inside the scan)."""
+    while True:
+        pos = data.find(b"\xff", pos)
+        if pos == -1 or pos + 1 >= len(data):
+            raise _Truncated
+        following = data[pos + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7:
+            pos += 2
+        elif following == 0xFF:
+            pos += 1
+        else:
+            return pos
+
+
+def _png_end(data: bytes) -> int:
+    """Where a PNG's IEND chunk ends, walking its chunks."""
+    pos, size = 8, len(data)  # after the signature
+    while True:
+        if pos + 8 > size:
+            raise _Truncated
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        pos += 12 + length  # length, type, data, CRC
+        if pos > size:
+            raise _Truncated
+        if kind == b"IEND":
+            return pos
+
+
+def _webp_end(data: bytes) -> int:
+    """Where a WebP's RIFF container ends, as its header says."""
+    end = 8 + int.from_bytes(data[4:8], "little")
+    if end > len(data):
+        raise _Truncated
+    return end
+
+
+_END = {"JPEG": _jpeg_end, "PNG": _png_end, "WEBP": _webp_end}
+
+
+def _check_whole(data: bytes, kind: str) -> None:
+    """Refuse a file cut short (naming its format) and one with data after its image's own
+    end: a polyglot hides a second file there (a JPEG may be padded with NULs)."""
+    try:
+        end = _END[kind](data)
+    except _Truncated:
+        raise ImageRejected(
+            422, f"The {LABELS[kind]} photo is incomplete (the file is truncated)."
+        ) from None
+    trailer = data[end:]
     if kind == "JPEG":
-        return data.rstrip(b"\x00").endswith(b"\xff\xd9")
-    riff_size = int.from_bytes(data[4:8], "little")
-    return data[8:12] == b"WEBP" and riff_size + 8 == len(data)
+        trailer = trailer.strip(b"\x00")
+    if trailer:
+        raise ImageRejected(422, "The file holds more than one image: it is refused.")
 
 
 def _sniff(data: bytes) -> str:
     for kind, magics in _MAGIC.items():
-        if data.startswith(magics):
+        if data.startswith(magics) and (kind != "WEBP" or data[8:12] == b"WEBP"):
             return kind
     raise ImageRejected(415, "Only JPEG, PNG and WebP photos are accepted.")
 
@@ -83,8 +168,7 @@ def process_photo(data: bytes) -> ProcessedPhoto:
     if len(data) > MAX_BYTES:
         raise ImageRejected(413, "A photo may be at most 10 MB.")
     kind = _sniff(data)
-    if not _ends_cleanly(data, kind):
-        raise ImageRejected(422, "The file holds more than one image: it is refused.")
+    _check_whole(data, kind)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -101,7 +185,7 @@ def process_photo(data: bytes) -> ProcessedPhoto:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected(422, "A photo may have at most 40 megapixels.") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageRejected(422, "The photo is damaged or incomplete.") from exc
+        raise ImageRejected(422, DAMAGED) from exc
     picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
     thumb = picture.copy()
     thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)

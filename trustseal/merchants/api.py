@@ -25,11 +25,10 @@ blp = Blueprint("merchants", __name__, url_prefix="/api/v1/merchants", descripti
 class Merchants(MethodView):
     """The collection of merchants."""
 
-    @blp.doc(security=STAFF_SECURITY)
+    @blp.requires(staff_required(Role.ADMIN, Role.CERTIFIER), STAFF_SECURITY)
     @blp.arguments(MerchantCreateSchema)
     @blp.response(201, MerchantCreatedSchema)
     @blp.alt_response(409, description="The slug is taken")
-    @staff_required(Role.ADMIN, Role.CERTIFIER)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Create a merchant (staff) and return its first API key, shown once."""
         try:

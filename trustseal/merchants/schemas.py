@@ -6,45 +6,48 @@ from typing import Any
 
 import marshmallow as ma
 
-from trustseal.api.fields import StrictSchema, UTCDateTime
-from trustseal.validators import normalize_domain, ruc_is_valid, slug_is_valid
+from trustseal.api.fields import Ruc, StrictSchema, Text, UTCDateTime
+from trustseal.validators import HOSTNAME_PATTERN, SLUG_PATTERN, normalize_domain
+
+DOMAIN_MESSAGE = "A host name such as 'tienda.pe' (no scheme or path)."
 
 
 class MerchantCreateSchema(StrictSchema):
     """Body of ``POST /api/v1/merchants``."""
 
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    domain = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=253))
+    name = Text(required=True, blank=False, validate=ma.validate.Length(max=200))
+    domain = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=253),
+        metadata={
+            "pattern": HOSTNAME_PATTERN,
+            "description": "A host name such as 'tienda.pe' (no scheme, path or port); "
+            "upper case, a final dot and internationalised names are accepted and stored "
+            "in this lower-case ASCII form.",
+        },
+    )
     contact_email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
-    legal_name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=300))
-    ruc = ma.fields.String(load_default=None)
-    address = ma.fields.String(load_default=None, validate=ma.validate.Length(max=500))
+    legal_name = Text(load_default=None, validate=ma.validate.Length(max=300))
+    ruc = ma.fields.String(load_default=None, validate=Ruc())
+    address = Text(load_default=None, validate=ma.validate.Length(max=500))
     country = ma.fields.String(
         load_default="PE", validate=ma.validate.Regexp(r"^[A-Z]{2}$", error="ISO 3166 code.")
     )
-    slug = ma.fields.String(load_default=None)
+    slug = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Regexp(
+            SLUG_PATTERN, error="Lower-case letters, digits and hyphens, at most 64."
+        ),
+    )
 
     @ma.validates("domain")
     def _domain(self, value: str, **kwargs: Any) -> None:
         if normalize_domain(value) is None:
-            raise ma.ValidationError("A host name such as 'tienda.pe' (no scheme or path).")
-
-    @ma.validates("ruc")
-    def _ruc(self, value: str | None, **kwargs: Any) -> None:
-        if value is not None and not ruc_is_valid(value):
-            raise ma.ValidationError("A RUC has 11 digits and a valid check digit.")
-
-    @ma.validates("slug")
-    def _slug(self, value: str | None, **kwargs: Any) -> None:
-        if value is not None and not slug_is_valid(value):
-            raise ma.ValidationError("Lower-case letters, digits and hyphens, at most 64.")
+            raise ma.ValidationError(DOMAIN_MESSAGE)
 
     @ma.post_load
     def _normalize(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         data["domain"] = normalize_domain(data["domain"])
-        data["name"] = data["name"].strip()
-        if not data["name"]:
-            raise ma.ValidationError({"name": ["Must not be blank."]})
         data["contact_email"] = data["contact_email"].strip().lower()
         return data
 

@@ -6,31 +6,34 @@ from typing import Any
 
 import marshmallow as ma
 
-from trustseal.api.fields import StrictSchema, UTCDateTime
+from trustseal.api.fields import StrictSchema, Text, UTCDateTime
 from trustseal.api.pagination import PageArgsSchema, page_schema
 from trustseal.orders.service import Status
 
 STATUSES = [status.value for status in Status]
 
 
-class ExternalId(ma.fields.String):
-    """An id given by a shop: a string, or an integer of any size (kept exactly as text)."""
+class ExternalId(Text):
+    """An id given by a shop: a string, or an integer of any size (kept exactly as text);
+    stripped, and never blank."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {}).setdefault(
+            "description", "A string, or an integer of any size (kept exactly as text)."
+        )
+        super().__init__(blank=False, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
-        text = super()._deserialize(value, attr, data, **kwargs)
-        text = text.strip()
-        if not text:
-            raise ma.ValidationError("Must not be blank.")
-        return text
+        return str(super()._deserialize(value, attr, data, **kwargs))
 
 
 class CustomerSchema(StrictSchema):
     """The customer of an order (private: never shown publicly)."""
 
     email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
-    name = ma.fields.String(load_default=None, validate=ma.validate.Length(max=200))
+    name = Text(load_default=None, validate=ma.validate.Length(max=200))
     locale = ma.fields.String(load_default="es", validate=ma.validate.OneOf(["es", "en"]))
 
 
@@ -38,7 +41,7 @@ class ItemSchema(StrictSchema):
     """An order line."""
 
     product_id = ExternalId(required=True, validate=ma.validate.Length(max=100))
-    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=500))
+    title = Text(required=True, blank=False, validate=ma.validate.Length(max=500))
     quantity = ma.fields.Integer(
         load_default=1, strict=True, validate=ma.validate.Range(min=1, max=100_000)
     )

@@ -69,12 +69,12 @@ def _review(review_id: int) -> Review:
 class Reviews(MethodView):
     """Review submission."""
 
+    @public_write  # outermost: a request is counted before anything else reads it
     @blp.arguments(ReviewCreateSchema)
     @blp.response(201, ReviewCreatedSchema)
     @blp.alt_response(404, description="Unknown token")
     @blp.alt_response(409, description="The purchase was reviewed already")
     @blp.alt_response(410, description="The invitation expired or the order was cancelled")
-    @public_write
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Publish a verified-purchase review with an invitation token."""
         token = data.pop("token")
@@ -102,6 +102,7 @@ class ReviewById(MethodView):
 class ReviewPhotos(MethodView):
     """Photos of a review."""
 
+    @public_write  # outermost: a request is counted before anything else reads it
     @blp.doc(
         parameters=[
             {
@@ -126,7 +127,6 @@ class ReviewPhotos(MethodView):
     @blp.response(201, PhotoSchema)
     @blp.alt_response(413, description="Over 10 MB")
     @blp.alt_response(415, description="Not JPEG, PNG or WebP")
-    @public_write
     def post(self, review_id: int) -> dict[str, Any]:
         """Attach a photo (JPEG/PNG/WebP, ≤ 10 MB, ≤ 5 per review, within 24 h)."""
         token = request.headers.get("X-Review-Token", "")
@@ -148,10 +148,9 @@ class ReviewPhotos(MethodView):
 class ReviewResponseView(MethodView):
     """The merchant's public answer."""
 
-    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.requires(merchant_required, MERCHANT_SECURITY)
     @blp.arguments(ResponseBodySchema)
     @blp.response(200, ResponseSchema)
-    @merchant_required
     def put(self, data: dict[str, Any], review_id: int) -> Any:
         """Answer a review in public, or edit the answer (every version is kept)."""
         response = _call(service.respond, review_id, current_merchant_id(), data["body"])
@@ -163,10 +162,9 @@ class ReviewResponseView(MethodView):
 class ReviewFlags(MethodView):
     """Merchant flags."""
 
-    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.requires(merchant_required, MERCHANT_SECURITY)
     @blp.arguments(FlagCreateSchema)
     @blp.response(202, FlagSchema)
-    @merchant_required
     def post(self, data: dict[str, Any], review_id: int) -> Any:
         """Ask staff to look at a review; it stays visible meanwhile."""
         reason = service.FlagReason(data["reason"])
@@ -179,10 +177,9 @@ class ReviewFlags(MethodView):
 class ReviewModeration(MethodView):
     """Staff moderation."""
 
-    @blp.doc(security=STAFF_SECURITY)
+    @blp.requires(staff_required(Role.ADMIN, Role.CERTIFIER, Role.MODERATOR), STAFF_SECURITY)
     @blp.arguments(ModerationSchema)
     @blp.response(200, ReviewSchema)
-    @staff_required(Role.ADMIN, Role.CERTIFIER, Role.MODERATOR)
     def post(self, data: dict[str, Any], review_id: int) -> dict[str, Any]:
         """Remove a review for a published reason, or restore it; both are logged."""
         review = _call(service.moderate, review_id, current_staff(), data["action"], data["reason"])

@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import get_locale
 
+from trustseal.api.fields import refused_for_hidden_characters
 from trustseal.api.pagination import InvalidCursor, decode_cursor, keyset_page
 from trustseal.api.uploads import allow_upload
 from trustseal.badging import service as badging
@@ -156,6 +157,7 @@ def review_form(token: str) -> Any:
         purchase=purchase,
         values=values,
         errors=errors,
+        hidden_characters=refused_for_hidden_characters(errors),
         default_name=service.default_display_name(purchase.customer_name),
         max_photos=service.MAX_PHOTOS,
     ), (422 if errors else 200)

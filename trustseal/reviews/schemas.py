@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import marshmallow as ma
 
-from trustseal.api.fields import StrictSchema, UTCDateTime
+from trustseal.api.fields import StrictSchema, Text, UTCDateTime
 from trustseal.api.pagination import PageArgsSchema, page_schema
 from trustseal.merchants.schemas import ComplaintsSummarySchema, SealSummarySchema
 from trustseal.reviews.service import FlagReason, RemovalReason
@@ -15,23 +13,23 @@ MAX_BODY = 5000
 _rating = ma.validate.Range(min=1, max=5)
 
 
-class _Text(ma.fields.String):
-    """A text field, stripped of surrounding white space (so blank is empty)."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        return super()._deserialize(value, attr, data, **kwargs).strip()
-
-
 class ReviewCreateSchema(StrictSchema):
     """Body of ``POST /api/v1/reviews``."""
 
     token = ma.fields.String(required=True, validate=ma.validate.Length(min=10, max=200))
     rating = ma.fields.Integer(required=True, strict=True, validate=_rating)
     process_rating = ma.fields.Integer(required=True, strict=True, validate=_rating)
-    title = _Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=200))
-    body = _Text(required=True, validate=ma.validate.Length(min=1, max=MAX_BODY))
-    suggestion = _Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=2000))
-    display_name = _Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=80))
+    title = Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=200))
+    body = Text(
+        required=True, multiline=True, blank=False, validate=ma.validate.Length(max=MAX_BODY)
+    )
+    suggestion = Text(
+        load_default=None,
+        allow_none=True,
+        multiline=True,
+        validate=ma.validate.Length(max=2000),
+    )
+    display_name = Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=80))
 
 
 class ReceiptSchema(ma.Schema):
@@ -108,7 +106,9 @@ class ReviewListArgsSchema(PageArgsSchema):
 class ResponseBodySchema(StrictSchema):
     """Body of ``PUT /api/v1/reviews/{id}/response``."""
 
-    body = _Text(required=True, validate=ma.validate.Length(min=1, max=MAX_BODY))
+    body = Text(
+        required=True, multiline=True, blank=False, validate=ma.validate.Length(max=MAX_BODY)
+    )
 
 
 class FlagCreateSchema(StrictSchema):
@@ -117,7 +117,9 @@ class FlagCreateSchema(StrictSchema):
     reason = ma.fields.String(
         required=True, validate=ma.validate.OneOf([r.value for r in FlagReason])
     )
-    detail = _Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=2000))
+    detail = Text(
+        load_default=None, allow_none=True, multiline=True, validate=ma.validate.Length(max=2000)
+    )
 
 
 class FlagSchema(ma.Schema):
@@ -133,9 +135,10 @@ class ModerationSchema(StrictSchema):
     """Body of ``POST /api/v1/reviews/{id}/moderation``."""
 
     action = ma.fields.String(required=True, validate=ma.validate.OneOf(["remove", "restore"]))
-    reason = _Text(
+    reason = Text(
         required=True,
-        validate=ma.validate.Length(min=1, max=300),
+        blank=False,
+        validate=ma.validate.Length(max=300),
         metadata={"description": "remove: " + " | ".join(r.value for r in RemovalReason)},
     )
 

@@ -10,7 +10,7 @@ from flask_smorest import abort
 
 from trustseal.api.auth import STAFF_SECURITY, current_staff, staff_required
 from trustseal.api.blueprint import Blueprint
-from trustseal.api.fields import StrictSchema, UTCDateTime
+from trustseal.api.fields import StrictSchema, Text, UTCDateTime
 from trustseal.api.lookups import merchant_or_404
 from trustseal.extensions import db
 from trustseal.merchants.schemas import SealSummarySchema
@@ -34,7 +34,9 @@ class DecisionCreateSchema(StrictSchema):
     action = ma.fields.String(
         required=True, validate=ma.validate.OneOf([a.value for a in service.Action])
     )
-    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=1000))
+    reason = Text(
+        required=True, multiline=True, blank=False, validate=ma.validate.Length(min=3, max=1000)
+    )
     valid_until = UTCDateTime(load_default=None)
 
 
@@ -63,11 +65,10 @@ class Criteria(MethodView):
 class SealDecisionView(MethodView):
     """Staff decisions about a seal."""
 
-    @blp.doc(security=STAFF_SECURITY)
+    @blp.requires(staff_required(Role.ADMIN, Role.CERTIFIER), STAFF_SECURITY)
     @blp.arguments(DecisionCreateSchema)
     @blp.response(200, SealSummarySchema)
     @blp.alt_response(409, description="The action does not apply to the current status")
-    @staff_required(Role.ADMIN, Role.CERTIFIER)
     def post(self, data: dict[str, Any], slug: str) -> dict[str, Any]:
         """Approve, suspend, revoke or reinstate a seal, with a public reason."""
         merchant = merchant_or_404(slug)

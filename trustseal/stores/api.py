@@ -28,7 +28,11 @@ webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks", description="
 class StoreCreateSchema(OpenSchema):
     """``{platform, ...}``: the other fields depend on the platform (see its plugin)."""
 
-    platform = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    platform = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=40),
+        metadata={"description": "An installed platform plugin (shopify, woocommerce, vtex)."},
+    )
 
 
 class StoreSchema(ma.Schema):
@@ -77,10 +81,9 @@ def _refuse(error: service.StoreError) -> None:
 class Stores(MethodView):
     """The merchant's stores."""
 
-    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.requires(merchant_required, MERCHANT_SECURITY)
     @blp.arguments(StoreCreateSchema)
     @blp.response(201, StoreCreatedSchema)
-    @merchant_required
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Connect a store (shopify, woocommerce, vtex): webhook URL, secrets, instructions."""
         name = data.pop("platform")
@@ -103,9 +106,8 @@ class Stores(MethodView):
         db.session.commit()
         return {**present(created.store), "instructions": created.instructions, **created.shown}
 
-    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.requires(merchant_required, MERCHANT_SECURITY)
     @blp.response(200, StoreSchema(many=True))
-    @merchant_required
     def get(self) -> list[dict[str, Any]]:
         """The merchant's stores, newest first."""
         return [present(s) for s in service.stores_of(current_merchant())]
@@ -115,9 +117,8 @@ class Stores(MethodView):
 class StoreById(MethodView):
     """One store."""
 
-    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.requires(merchant_required, MERCHANT_SECURITY)
     @blp.response(200, StoreSchema)
-    @merchant_required
     def delete(self, store_id: int) -> dict[str, Any]:
         """Disable a store: its webhooks answer 410 from now on; its purchases stay."""
         try:
