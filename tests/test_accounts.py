@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import email
 import re
 import time
+from datetime import UTC, datetime, timedelta
+from email import policy as email_policy
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -138,25 +141,157 @@ def test_sign_out_everywhere(app, client):
     assert other.get("/dashboard").status_code == 302
 
 
-def test_signup_creates_a_merchant_without_seal(app, client):
-    answer = post_form(
-        client,
-        "/signup",
-        {
-            "name": "Tienda Sol",
-            "domain": "sol.pe",
-            "contact_email": "hola@sol.pe",
-            "email": "ana@sol.pe",
-            "password": "clave-segura-123",
-        },
+SIGNUP = {
+    "name": "Tienda Sol",
+    "domain": "sol.pe",
+    "contact_email": "hola@sol.pe",
+    "email": "ana@sol.pe",
+    "password": "clave-segura-123",
+}
+
+
+def _outbox(app, tmp_path: Path) -> list:
+    """Run the jobs, then read every email written to the outbox folder."""
+    with app.app_context():
+        jobs.run_due_jobs()
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email_policy.default)
+        for p in sorted(tmp_path.glob("*.eml"))
+    ]
+
+
+def test_signup_is_confirmed_by_email_and_creates_a_merchant_without_seal(app, client, tmp_path):
+    app.config["TRUSTSEAL_OUTBOX_DIR"] = str(tmp_path)
+    answer = post_form(client, "/signup", SIGNUP)
+    assert answer.status_code == 200 and "ana@sol.pe" in answer.get_data(as_text=True)
+    assert client.get("/api/v1/merchants/tienda-sol").status_code == 404  # nothing yet
+    (sent,) = _outbox(app, tmp_path)
+    assert sent["To"] == "ana@sol.pe"
+    link = re.search(
+        r"http://trustseal.test(/signup/confirm/[\w-]+)", sent.get_body(("plain",)).get_content()
     )
-    assert answer.status_code == 302 and answer.headers["Location"] == "/dashboard"
+    path = link.group(1)
+    assert client.get(path).status_code == 200  # a GET (a mail scanner) creates nothing
+    assert client.get("/api/v1/merchants/tienda-sol").status_code == 404
+    confirmed = post_form(client, path, {})
+    assert confirmed.status_code == 302 and confirmed.headers["Location"] == "/dashboard"
     assert client.get("/dashboard").status_code == 200
     assert client.get("/api/v1/merchants/tienda-sol").json["seal"]["status"] == "none"
+    assert post_form(app.test_client(), path, {}).status_code == 410  # once
+    assert sign_in(app.test_client(), "ana@sol.pe", "clave-segura-123").status_code == 302
     bad = post_form(
         app.test_client(), "/signup", {"name": "", "domain": "no", "email": "x", "password": "1"}
     )
     assert bad.status_code == 422
+
+
+def test_signup_does_not_tell_whether_an_email_has_an_account(app, client, tmp_path):
+    app.config["TRUSTSEAL_OUTBOX_DIR"] = str(tmp_path)
+    make_merchant_user(app)  # duena@bodega.pe has an account
+    taken = post_form(client, "/signup", {**SIGNUP, "email": "duena@bodega.pe"})
+    free = post_form(app.test_client(), "/signup", {**SIGNUP, "email": "nueva@sol.pe"})
+    assert taken.status_code == free.status_code == 200
+
+    def page(answer) -> str:
+        return re.sub(r"[\w.]+@[\w.]+|value=\"[^\"]*\"", "", answer.get_data(as_text=True))
+
+    assert page(taken) == page(free)
+    by_to = {m["To"]: m for m in _outbox(app, tmp_path)}
+    assert "/signup/confirm/" not in by_to["duena@bodega.pe"].get_body(("plain",)).get_content()
+    assert "/login" in by_to["duena@bodega.pe"].get_body(("plain",)).get_content()
+    assert "/signup/confirm/" in by_to["nueva@sol.pe"].get_body(("plain",)).get_content()
+
+
+def test_totp_code_must_be_exactly_six_digits(app, client, monkeypatch):
+    """The probe's attack: with the password, ``code=0`` passed ~27% of the time."""
+    email, password = make_staff_user(app)
+    secret = _enroll(app, client, email, password)
+    now = time.time()
+    good = totp.code_at(secret, now)
+    full_width = "\uff11\uff12\uff13\uff14\uff15\uff16"  # digits, but not ASCII ones
+    wrong = ("0", good[:1], good[:5], good + "0", "0" + good, full_width, "123 45")
+    for code in wrong:
+        assert totp.matching_step(secret, code, now) is None, code
+    answers = [sign_in(app.test_client(), email, password, code) for code in wrong]
+    # refused (401), then the account's lockout takes over (429): never signed in
+    assert [a.status_code for a in answers] == [401] * 5 + [429] * 2
+    assert totp.matching_step(secret, good, now) == int(now // totp.STEP)
+
+
+def test_totp_code_is_refused_when_used_again(app, client):
+    email, password = make_staff_user(app)
+    secret = _enroll(app, client, email, password)
+    code = totp.code_at(secret, time.time())
+    first = app.test_client()
+    assert sign_in(first, email, password, code).status_code == 302
+    replay = app.test_client()  # someone who saw the code, within its 90-second window
+    assert sign_in(replay, email, password, code).status_code == 401
+    earlier = totp.code_at(secret, time.time() - totp.STEP)
+    if earlier != code:  # an older code of the window is refused too
+        assert sign_in(replay, email, password, earlier).status_code == 401
+
+
+def _enroll(app, client, email: str, password: str) -> str:
+    sign_in(client, email, password)
+    page = post_form(client, "/console/totp", {}, token_from="/console").get_data(as_text=True)
+    return re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
+
+
+def test_lockout_grows_and_spares_a_browser_that_signed_in_before(app, client, monkeypatch):
+    from trustseal.accounts import service as accounts
+
+    app.config["TRUSTSEAL_RATELIMIT_LOGIN"] = "100 per minute"  # the per-address limit aside
+    make_merchant_user(app)
+    owner = app.test_client()
+    assert sign_in(owner, "duena@bodega.pe", "clave-segura-123").status_code == 302
+    clock = [datetime(2026, 12, 1, 12, 0, tzinfo=UTC)]
+    monkeypatch.setattr(accounts, "utcnow", lambda: clock[0])
+    attacker = app.test_client()
+    for _ in range(5):
+        assert sign_in(attacker, "duena@bodega.pe", "wrong").status_code == 401
+
+    def wait_of(answer) -> int:
+        assert answer.status_code == 429
+        return int(re.search(r"espera (\d+) segundos", answer.get_data(as_text=True)).group(1))
+
+    # locked, even with the right password (it is not checked while locked)
+    assert wait_of(sign_in(attacker, "duena@bodega.pe", "clave-segura-123")) == 30
+    clock[0] += timedelta(seconds=31)
+    assert sign_in(attacker, "duena@bodega.pe", "wrong").status_code == 401  # 6th failure
+    assert wait_of(sign_in(attacker, "duena@bodega.pe", "wrong")) == 60  # the delay doubles
+    clock[0] += timedelta(seconds=61)
+    sign_in(attacker, "duena@bodega.pe", "wrong")
+    assert wait_of(sign_in(attacker, "duena@bodega.pe", "wrong")) == 120
+    # the owner's browser (it signed in before) is not locked out by the attacker
+    assert sign_in(owner, "duena@bodega.pe", "clave-segura-123").status_code == 302
+    # a forged or foreign device cookie does not help
+    attacker.set_cookie(
+        "ts_device", owner.get_cookie("ts_device", path="/login").value, path="/login"
+    )
+    make_merchant_user(app, email="otra@bodega.pe")
+    for _ in range(5):
+        sign_in(attacker, "otra@bodega.pe", "wrong")
+    assert sign_in(attacker, "otra@bodega.pe", "clave-segura-123").status_code == 429
+
+
+def test_sign_out_ends_the_session_on_the_server(app, client):
+    make_merchant_user(app)
+    sign_in(client, "duena@bodega.pe", "clave-segura-123")
+    copied = app.test_client()
+    copied.set_cookie("session", client.get_cookie("session").value)
+    assert copied.get("/dashboard").status_code == 200  # a copy works while signed in...
+    post_form(client, "/logout", {}, token_from="/dashboard")
+    assert client.get("/dashboard").status_code == 302
+    assert copied.get("/dashboard").status_code == 302  # ...and stops with the sign-out
+
+
+def test_cookies_are_secure_when_the_site_is_https(database_url, tmp_path):
+    from tests.conftest import make_app
+
+    app = make_app(database_url, tmp_path, BASE_URL="https://sello.example.pe")
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    plain = make_app(database_url, tmp_path / "plain")
+    assert plain.config["SESSION_COOKIE_SECURE"] is False
 
 
 def test_audit_trail_is_for_admins(app, client):

@@ -54,3 +54,50 @@ class AuditEvent(db.Model):
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class AccountSession(db.Model):
+    """A signed-in browser: the cookie carries a random id, the table its hash.
+
+    Signing out ends the row, so a copied cookie stops working at once.
+    """
+
+    __tablename__ = "account_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(40), index=True)  # "staff:3", "merchant:7"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SignInThrottle(db.Model):
+    """Failed sign-ins of one account (or of one trusted browser of it).
+
+    ``key`` is a keyed hash of the email (so unknown emails are throttled alike), with the
+    browser's device id appended for a trusted browser. After a few failures each further
+    attempt waits a delay that doubles with every failure.
+    """
+
+    __tablename__ = "sign_in_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class SignupRequest(db.Model):
+    """A merchant sign-up waiting for its email to be confirmed.
+
+    The form (and the password's hash) is kept encrypted; the link carries a token of
+    which only the hash is stored. Confirming creates the merchant and its owner.
+    """
+
+    __tablename__ = "signup_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sealed: Mapped[str | None] = mapped_column(Text)  # cleared once used
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -33,41 +33,50 @@ def login_page() -> Any:
     if request.method == "POST":
         email = request.form.get("email", "").strip()
         result = service.login(
-            email, request.form.get("password", ""), request.form.get("code") or None
+            email,
+            request.form.get("password", ""),
+            request.form.get("code") or None,
+            device=web.trusted_device(email),
         )
         if result.outcome == "ok" and result.principal:
             web.sign_in(result.principal)
             db.session.commit()
-            return redirect(web.safe_next(request.args.get("next"), home_of(result.principal)))
-        db.session.rollback()
+            response = redirect(web.safe_next(request.args.get("next"), home_of(result.principal)))
+            web.remember_device(response, email)
+            return response
+        db.session.commit()  # the failure count stays, whatever the outcome
         need_code = result.outcome == "totp"
         message = {
             "invalid": _("Wrong email or password."),
-            "locked": _("Too many failed attempts: wait 15 minutes and try again."),
+            "locked": _(
+                "Too many failed attempts: wait %(n)s seconds and try again.",
+                n=result.retry_after or 0,
+            ),
             "totp": _("Enter the code from your authenticator app."),
         }[result.outcome]
         status = 200 if need_code else 401 if result.outcome == "invalid" else 429
-        return render_template(
-            "login.html", message=message, need_code=need_code, email=email
-        ), status
+        page = render_template("login.html", message=message, need_code=need_code, email=email)
+        headers = {"Retry-After": str(result.retry_after)} if result.retry_after else {}
+        return page, status, headers
     return render_template("login.html", message=message, need_code=need_code, email=email)
 
 
 @blp.post("/logout")
 def logout() -> Any:
-    """Sign out of this browser."""
+    """Sign out of this browser (the session ends server-side)."""
     web.sign_out()
+    db.session.commit()
     return redirect("/login")
 
 
 @blp.post("/logout/everywhere")
 def logout_everywhere() -> Any:
-    """Sign out of every browser (the session version changes)."""
+    """Sign out of every browser (every session of the account ends)."""
     principal = web.current()
     if principal is not None:
         service.sign_out_everywhere(principal)
-        db.session.commit()
     web.sign_out()
+    db.session.commit()
     return redirect("/login")
 
 
@@ -102,7 +111,11 @@ def reset_password(token: str) -> Any:
 @blp.route("/signup", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def signup() -> Any:
-    """A merchant creates its account and its profile."""
+    """A merchant asks for an account; the email gets a link to confirm it.
+
+    The answer is the same whether or not the email has an account (that one gets a
+    note instead of a link), so the page tells nobody which emails are registered.
+    """
     values: dict[str, str] = {}
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -125,12 +138,28 @@ def signup() -> Any:
         if "@" not in values["email"]:
             errors["email"] = [_("Write a valid email address.")]
         if not errors:
-            try:
-                _merchant, principal = service.signup(values["email"], password, merchant_fields)
-            except ValueError:
-                errors["email"] = [_("An account with this email exists; sign in instead.")]
-            else:
-                db.session.commit()
-                web.sign_in(principal)
-                return redirect("/dashboard")
+            service.request_signup(values["email"], password, merchant_fields)
+            db.session.commit()
+            return render_template("signup_sent.html", email=values["email"])
     return render_template("signup.html", values=values, errors=errors), 422 if errors else 200
+
+
+@blp.get("/signup/confirm/<token>")
+def signup_confirm_page(token: str) -> Any:
+    """The emailed link: a button that confirms (a GET never creates an account, so a
+    mail scanner opening the link does not use it)."""
+    return render_template("signup_confirm.html", error=None)
+
+
+@blp.post("/signup/confirm/<token>")
+def signup_confirm(token: str) -> Any:
+    """Confirm the sign-up: create the shop and its owner, and sign in."""
+    created = service.confirm_signup(token)
+    if created is None:
+        db.session.commit()
+        error = _("This link is not valid any more: sign up again or sign in.")
+        return render_template("signup_confirm.html", error=error), 410
+    _merchant, principal = created
+    web.sign_in(principal)
+    db.session.commit()
+    return redirect("/dashboard")

@@ -1,21 +1,32 @@
-"""The accounts domain's door: sign in, sign up, reset passwords, TOTP, audit."""
+"""The accounts domain's door: sign in, sessions, sign up, reset passwords, TOTP, audit."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import secrets
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from limits import parse
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select, update
 
 from trustseal import passwords, secretbox
 from trustseal.accounts import totp
-from trustseal.accounts.models import AuditEvent, MerchantUser, PasswordReset
+from trustseal.accounts.models import (
+    AccountSession,
+    AuditEvent,
+    MerchantUser,
+    PasswordReset,
+    SignInThrottle,
+    SignupRequest,
+)
 from trustseal.clock import utcnow
-from trustseal.extensions import db, limiter
+from trustseal.dbutil import insert_ignoring_duplicate
+from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
@@ -46,10 +57,14 @@ class Principal:
 
 @dataclass(frozen=True)
 class LoginResult:
-    """The outcome of a sign-in attempt: ``ok``, ``invalid``, ``locked``, ``totp``."""
+    """The outcome of a sign-in attempt: ``ok``, ``invalid``, ``locked``, ``totp``.
+
+    ``retry_after`` (seconds) comes with ``locked``.
+    """
 
     outcome: str
     principal: Principal | None = None
+    retry_after: int | None = None
 
 
 def _principal(user: StaffUser | MerchantUser) -> Principal:
@@ -68,32 +83,95 @@ def _find(email: str) -> StaffUser | MerchantUser | None:
     return db.session.scalar(select(MerchantUser).where(MerchantUser.email == email))
 
 
-def load(key: str, version: int) -> Principal | None:
-    """The principal of a session, if the account is active and the session current."""
-    kind, _, raw_id = key.partition(":")
-    model = {"staff": StaffUser, "merchant": MerchantUser}.get(kind)
-    if model is None or not raw_id.isdigit():
+def _keyed(purpose: str, value: str) -> str:
+    """A keyed hash (the table alone does not tell which emails tried to sign in)."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def account_key(email: str) -> str:
+    """The throttle key of an account (or of an unknown email, throttled alike)."""
+    return _keyed("sign-in", email.strip().lower())
+
+
+def _throttle_key(email: str, device: str | None) -> str:
+    """The account's key, or that of one trusted browser of the account."""
+    account = account_key(email)
+    return _keyed("sign-in-device", f"{account}:{device}") if device else account
+
+
+def _blocked_for(key: str, now: datetime) -> int | None:
+    until = db.session.scalar(select(SignInThrottle.blocked_until).where(SignInThrottle.key == key))
+    if until is None or until <= now:
         return None
-    user = db.session.get(model, int(raw_id))
-    if user is None or user.disabled_at is not None or user.session_version != version:
+    return max(1, int((until - now).total_seconds() + 0.999))
+
+
+def _lockout_delay(failures: int) -> timedelta | None:
+    config = current_app.config
+    over = failures - config["TRUSTSEAL_LOGIN_LOCKOUT_AFTER"]
+    if over < 0:
         return None
-    return _principal(user)
+    seconds = config["TRUSTSEAL_LOGIN_LOCKOUT_BASE_SECONDS"] * 2 ** min(over, 30)
+    return timedelta(seconds=min(seconds, config["TRUSTSEAL_LOGIN_LOCKOUT_MAX_SECONDS"]))
 
 
-def _lockout() -> Any:
-    return parse(current_app.config["TRUSTSEAL_LOGIN_LOCKOUT"])
+def _record_failure(key: str, now: datetime) -> None:
+    """Count a failure atomically; from the threshold on, block for a doubling delay."""
+    row = {"key": key, "failures": 0, "updated_at": now}
+    insert_ignoring_duplicate(SignInThrottle, row, ["key"])
+    failures = db.session.execute(
+        update(SignInThrottle)
+        .where(SignInThrottle.key == key)
+        .values(failures=SignInThrottle.failures + 1, updated_at=now)
+        .returning(SignInThrottle.failures)
+    ).scalar_one()
+    delay = _lockout_delay(failures)
+    if delay is not None:
+        db.session.execute(
+            update(SignInThrottle)
+            .where(SignInThrottle.key == key)
+            .values(blocked_until=now + delay)
+        )
 
 
-def login(email: str, password: str, code: str | None = None) -> LoginResult:
+def _use_totp(staff: StaffUser, code: str, now: float) -> bool:
+    """Whether ``code`` is a fresh code of the staff's authenticator: six digits, in the
+    window, and of a later step than the last code used (a code works once)."""
+    assert staff.totp_secret is not None
+    secret = secretbox.open_(staff.totp_secret).decode()
+    step = totp.matching_step(secret, code, now)
+    if step is None:
+        return False
+    used = db.session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == staff.id)
+        .where(or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return used == 1
+
+
+def login(
+    email: str, password: str, code: str | None = None, device: str | None = None
+) -> LoginResult:
     """Check credentials (and the TOTP code of staff who enrolled one).
 
-    The answer is the same whether or not the email exists; repeated failures for an
-    email lock it for a while, whether or not it exists.
+    The answer is the same whether or not the email exists. Failures are counted per
+    account (unknown emails too); past a threshold each attempt must wait a delay that
+    doubles with every failure, and is refused unchecked before. ``device`` is the id of
+    a browser that signed in to this account before (from its signed cookie): it has its
+    own count, so someone failing on purpose cannot lock the owner out of their browser.
+    The caller commits (the count must stay even when the attempt fails).
     """
-    ident = hash_token(email.strip().lower())
-    enabled = current_app.config["RATELIMIT_ENABLED"]
-    if enabled and not limiter.limiter.test(_lockout(), "login-email", ident):
-        return LoginResult("locked")
+    now = utcnow()
+    limited = current_app.config["RATELIMIT_ENABLED"]
+    key = _throttle_key(email, device)
+    if limited:
+        wait = _blocked_for(key, now)
+        if wait is not None:
+            return LoginResult("locked", retry_after=wait)
     user = _find(email)
     if user is None or user.disabled_at is not None:
         passwords.hash_password(password)  # the same cost as a real check
@@ -101,39 +179,138 @@ def login(email: str, password: str, code: str | None = None) -> LoginResult:
     else:
         ok = passwords.verify_password(user.password_hash, password)
     if ok and isinstance(user, StaffUser) and user.totp_secret:
-        secret = secretbox.open_(user.totp_secret).decode()
         if not code:
             return LoginResult("totp")
-        ok = totp.verify(secret, code, time.time())
+        ok = _use_totp(user, code, time.time())
     if not ok or user is None:
-        if enabled:
-            limiter.limiter.hit(_lockout(), "login-email", ident)
+        if limited:
+            _record_failure(key, now)
         return LoginResult("invalid")
-    if enabled:
-        limiter.limiter.clear(_lockout(), "login-email", ident)
+    db.session.execute(delete(SignInThrottle).where(SignInThrottle.key == key))
     return LoginResult("ok", _principal(user))
 
 
+def device_owner(email: str) -> str:
+    """What a trusted-browser cookie names: the account it signed in to (keyed hash)."""
+    return account_key(email)[:32]
+
+
+def start_session(principal: Principal) -> str:
+    """Record a new signed-in browser; the id to keep in its cookie (shown once)."""
+    session_id = secrets.token_urlsafe(32)
+    hours = current_app.config["TRUSTSEAL_SESSION_HOURS"]
+    db.session.add(
+        AccountSession(
+            id_hash=hash_token(session_id),
+            principal=principal.key,
+            expires_at=utcnow() + timedelta(hours=hours),
+        )
+    )
+    return session_id
+
+
+def end_session(session_id: str) -> None:
+    """Sign this browser out: its session id stops working, copies of the cookie too."""
+    db.session.execute(
+        update(AccountSession)
+        .where(AccountSession.id_hash == hash_token(session_id), AccountSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+
+
+def load(key: str, version: int, session_id: str) -> Principal | None:
+    """The principal of a session, if the account is active and the session live."""
+    kind, _, raw_id = key.partition(":")
+    model = {"staff": StaffUser, "merchant": MerchantUser}.get(kind)
+    if model is None or not raw_id.isdigit():
+        return None
+    live = db.session.scalar(
+        select(AccountSession.principal).where(
+            AccountSession.id_hash == hash_token(session_id),
+            AccountSession.ended_at.is_(None),
+            AccountSession.expires_at > utcnow(),
+        )
+    )
+    if live != key:
+        return None
+    user = db.session.get(model, int(raw_id))
+    if user is None or user.disabled_at is not None or user.session_version != version:
+        return None
+    return _principal(user)
+
+
 def sign_out_everywhere(principal: Principal) -> None:
-    """Invalidate every session of this account (the version in the cookie stops matching)."""
+    """End every session of this account (and any cookie signed with the old version)."""
     model = StaffUser if principal.kind == "staff" else MerchantUser
     user = db.session.get(model, principal.id)
     if user is not None:
         user.session_version += 1
+    _end_sessions_of(principal.key)
 
 
-def signup(
-    email: str, password: str, merchant_fields: dict[str, Any]
-) -> tuple[Merchant, Principal]:
-    """A merchant creates its account and profile (the seal stays "none")."""
+def _end_sessions_of(key: str) -> None:
+    db.session.execute(
+        update(AccountSession)
+        .where(AccountSession.principal == key, AccountSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+
+
+def _base_url() -> str:
+    return str(current_app.config["TRUSTSEAL_BASE_URL"])
+
+
+def request_signup(email: str, password: str, merchant_fields: dict[str, Any]) -> None:
+    """Start a merchant sign-up: email a confirmation link, or — if the email has an
+    account — a note saying so. The caller answers the same either way, so the page
+    never tells whether an email has an account.
+    """
     email = email.strip().lower()
+    password_hash = passwords.hash_password(password)  # the same cost either way
     if _find(email) is not None:
-        raise ValueError("email taken")
-    created = merchants.create_merchant(**merchant_fields)
+        message = mail.render(
+            "signup_exists", "es", login_url=f"{_base_url()}/login",
+            reset_url=f"{_base_url()}/login/reset",
+        )
+        mail.queue(email, message, "es")
+        return
+    issued = issue_token(nbytes=32)
+    form = {"email": email, "password_hash": password_hash, "merchant": merchant_fields}
+    hours = current_app.config["TRUSTSEAL_SIGNUP_CONFIRM_HOURS"]
+    db.session.add(
+        SignupRequest(
+            token_hash=issued.token_hash,
+            sealed=secretbox.seal(json.dumps(form, ensure_ascii=False).encode()),
+            expires_at=utcnow() + timedelta(hours=hours),
+        )
+    )
+    url = f"{_base_url()}/signup/confirm/{issued.token}"
+    mail.queue(email, mail.render("signup_confirm", "es", url=url, hours=hours), "es")
+
+
+def confirm_signup(token: str) -> tuple[Merchant, Principal] | None:
+    """Use a confirmation link once: create the merchant and its owner; None if the link
+    is unknown, used or expired (or the email got an account meanwhile)."""
+    pending = db.session.scalar(
+        select(SignupRequest)
+        .where(SignupRequest.token_hash == hash_token(token))
+        .with_for_update()
+    )
+    if pending is None or pending.used_at is not None or pending.sealed is None:
+        return None
+    if pending.expires_at <= utcnow():
+        return None
+    form = json.loads(secretbox.open_(pending.sealed))
+    pending.used_at, pending.sealed = utcnow(), None
+    if _find(form["email"]) is not None:
+        return None
+    fields = dict(form["merchant"])
+    fields.pop("slug", None)  # a free slug is derived from the name now
+    created = merchants.create_merchant(**fields)
     user = MerchantUser(
         merchant_id=created.merchant.id,
-        email=email,
-        password_hash=passwords.hash_password(password),
+        email=form["email"],
+        password_hash=form["password_hash"],
         role="owner",
     )
     db.session.add(user)
@@ -157,9 +334,14 @@ def add_merchant_user(
 
 
 def request_reset(email: str) -> None:
-    """Email a single-use reset link if the account exists (the caller answers the same)."""
+    """Email a single-use reset link if the account exists (the caller answers the same).
+
+    The link is rendered now and kept only in the encrypted outbox until it is sent: no
+    job payload ever holds it.
+    """
     user = _find(email)
     if user is None or user.disabled_at is not None:
+        passwords.hash_password(secrets.token_hex(8))  # about the same time either way
         return
     issued = issue_token(nbytes=32)
     kind = "staff" if isinstance(user, StaffUser) else "merchant"
@@ -171,7 +353,8 @@ def request_reset(email: str) -> None:
             expires_at=utcnow() + RESET_TTL,
         )
     )
-    jobs.enqueue(RESET_JOB, {"email": user.email, "token": issued.token})
+    url = f"{_base_url()}/login/reset/{issued.token}"
+    mail.queue(user.email, mail.render("password_reset", "es", url=url), "es")
 
 
 def reset_password(token: str, new_password: str) -> bool:
@@ -187,6 +370,7 @@ def reset_password(token: str, new_password: str) -> bool:
         return False
     user.password_hash = passwords.hash_password(new_password)
     user.session_version += 1
+    _end_sessions_of(_principal(user).key)
     reset.used_at = utcnow()
     return True
 
@@ -198,6 +382,7 @@ def enroll_totp(principal: Principal) -> str:
         raise ValueError("not staff")
     secret = totp.generate_secret()
     staff.totp_secret = secretbox.seal(secret.encode())
+    staff.totp_last_step = None
     return secret
 
 
@@ -227,9 +412,27 @@ def audit_trail(limit: int = 200) -> list[AuditEvent]:
     return list(db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)))
 
 
+def prune(now: datetime | None = None) -> None:
+    """Forget ended or expired sessions, stale throttles and dead sign-up links."""
+    now = now or utcnow()
+    week_ago = now - timedelta(days=7)
+    db.session.execute(
+        delete(AccountSession).where(
+            or_(AccountSession.expires_at < now, AccountSession.ended_at < week_ago)
+        )
+    )
+    cap = timedelta(seconds=current_app.config["TRUSTSEAL_LOGIN_LOCKOUT_MAX_SECONDS"])
+    db.session.execute(delete(SignInThrottle).where(SignInThrottle.updated_at < now - cap * 4))
+    db.session.execute(delete(SignupRequest).where(SignupRequest.expires_at < week_ago))
+    db.session.execute(delete(PasswordReset).where(PasswordReset.expires_at < week_ago))
+
+
+jobs.periodic("accounts.prune", timedelta(hours=1))(prune)
+
+
 @jobs.handler(RESET_JOB)
 def send_reset(payload: dict[str, Any]) -> None:
-    """Job: email the reset link."""
-    url = f"{current_app.config['TRUSTSEAL_BASE_URL']}/login/reset/{payload['token']}"
-    message = mail.render("password_reset", "es", url=url)
-    mail.send(payload["email"], message, "es")
+    """Job (only those queued before reset links went through the outbox): queue it."""
+    if "token" in payload:
+        url = f"{_base_url()}/login/reset/{payload['token']}"
+        mail.queue(payload["email"], mail.render("password_reset", "es", url=url), "es")

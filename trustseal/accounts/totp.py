@@ -27,15 +27,31 @@ def code_at(secret: str, unix_time: float, digits: int = 6) -> str:
     return str(value % 10**digits).zfill(digits)
 
 
-def verify(secret: str, code: str, unix_time: float, window: int = 1) -> bool:
-    """Whether ``code`` is valid now or within ``window`` steps (clock drift)."""
+DIGITS = 6
+
+
+def matching_step(secret: str, code: str, unix_time: float, window: int = 1) -> int | None:
+    """The time step whose code ``code`` is, now or within ``window`` steps of clock drift;
+    None when it matches none.
+
+    Exactly :data:`DIGITS` ASCII digits are accepted (spaces between groups are ignored);
+    every step of the window is compared in constant time, whatever matches first.
+    """
     code = code.strip().replace(" ", "")
-    if not code.isdigit():
-        return False
-    return any(
-        hmac.compare_digest(code_at(secret, unix_time + drift * STEP, len(code)), code)
-        for drift in range(-window, window + 1)
-    )
+    if len(code) != DIGITS or not code.isascii() or not code.isdigit():
+        return None
+    now = int(unix_time // STEP)
+    found = None
+    for step in range(now - window, now + window + 1):
+        if hmac.compare_digest(code_at(secret, step * STEP, DIGITS), code):
+            found = step
+    return found
+
+
+def verify(secret: str, code: str, unix_time: float, window: int = 1) -> bool:
+    """Whether ``code`` is valid now or within ``window`` steps (no replay check: the
+    accounts service refuses a step already used)."""
+    return matching_step(secret, code, unix_time, window) is not None
 
 
 def provisioning_uri(secret: str, account: str, issuer: str = "trustseal") -> str:

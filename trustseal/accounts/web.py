@@ -11,11 +11,13 @@ from datetime import timedelta
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from trustseal.accounts import service
 from trustseal.accounts.service import Principal
 from trustseal.extensions import db
+from trustseal.logs import log_path
 from trustseal.merchants import service as merchants
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,24 +35,67 @@ UNAUDITED_PREFIXES = ("/webhooks/", "/api/v1/orders")
 def current() -> Principal | None:
     """The signed-in person of this request, or None."""
     if "principal" not in g:
-        key, version = session.get("who"), session.get("ver")
-        g.principal = service.load(key, version) if key and isinstance(version, int) else None
+        key, version, sid = session.get("who"), session.get("ver"), session.get("sid")
+        valid = key and isinstance(version, int) and isinstance(sid, str)
+        g.principal = service.load(key, version, sid) if valid else None
     return cast(Principal | None, g.principal)
 
 
 def sign_in(principal: Principal) -> None:
-    """Start a fresh session (a new CSRF token, no fixation)."""
+    """Start a fresh session (a new CSRF token, no fixation), recorded server-side."""
     session.clear()
     session.permanent = True
     session["who"], session["ver"] = principal.key, principal.session_version
+    session["sid"] = service.start_session(principal)
     session["csrf"] = secrets.token_urlsafe(32)
     g.principal = principal
 
 
 def sign_out() -> None:
-    """End this session."""
+    """End this session server-side (a copy of the cookie stops working too)."""
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        service.end_session(sid)
     session.clear()
     g.principal = None
+
+
+DEVICE_COOKIE = "ts_device"
+DEVICE_DAYS = 365
+
+
+def _devices() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="trustseal.trusted-device")
+
+
+def trusted_device(email: str) -> str | None:
+    """The id of this browser if it signed in to ``email``'s account before (its cookie)."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = _devices().loads(raw)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("a") != service.device_owner(email):
+        return None
+    device = data.get("d")
+    return device if isinstance(device, str) else None
+
+
+def remember_device(response: Response, email: str) -> None:
+    """Mark this browser as one that signed in to ``email``'s account."""
+    device = trusted_device(email) or secrets.token_urlsafe(16)
+    value = _devices().dumps({"a": service.device_owner(email), "d": device})
+    response.set_cookie(
+        DEVICE_COOKIE,
+        value,
+        max_age=DEVICE_DAYS * 86400,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        path="/login",
+    )
 
 
 def csrf_token() -> str:
@@ -130,7 +175,7 @@ def init_app(app: Flask) -> None:
             db.session.rollback()  # the view committed its work; start clean
             service.audit(
                 actor,
-                f"{request.method} {request.path}",
+                f"{request.method} {log_path()}",
                 response.status_code,
                 request.remote_addr,
                 request.user_agent.string[:300],
@@ -138,5 +183,5 @@ def init_app(app: Flask) -> None:
             db.session.commit()
         except Exception:  # the audit must not turn a done action into an error
             db.session.rollback()
-            log.exception("audit write failed", extra={"action": request.path})
+            log.exception("audit write failed", extra={"action": log_path()})
         return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trustseal.clock import utcnow
@@ -25,6 +25,8 @@ class StaffUser(db.Model):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     session_version: Mapped[int] = mapped_column(default=1)
     totp_secret: Mapped[str | None] = mapped_column(Text)  # encrypted (secretbox)
+    # The last 30-second step whose code signed in: that code (or an older one) is refused.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     tokens: Mapped[list[StaffToken]] = relationship(back_populates="staff")
 
