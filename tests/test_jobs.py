@@ -1,4 +1,5 @@
-"""Background jobs: durability, retries with backoff, dead jobs, the worker, email."""
+"""Background jobs: durability, leases, retries with backoff, failed jobs, the worker and its
+heartbeat, email sent once with a stable Message-ID."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from tests.fake_smtp import FakeSmtp
 from tests.helpers import bearer, make_merchant, order_body
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
-from trustseal.jobs.models import Job
+from trustseal.jobs.models import Job, WorkerHeartbeat
 
 calls: list[dict] = []
 
 
 @jobs.handler("test.record")
 def _record(payload: dict) -> None:
+    if payload.get("poison"):
+        raise AssertionError("a poison job never runs to its end here")
     calls.append(payload)
     if payload.get("fail_times", 0) > len([c for c in calls if c == payload]) - 1:
         raise RuntimeError("transient failure")
@@ -83,7 +87,7 @@ def test_retries_with_exponential_backoff_then_succeeds(app, ctx):
     assert len(calls) == 3
 
 
-def test_job_goes_dead_after_max_attempts(app, ctx):
+def test_job_fails_after_max_attempts_with_its_error_kept(app, ctx):
     app.config["TRUSTSEAL_JOB_MAX_ATTEMPTS"] = 3
     jobs.enqueue("test.record", {"fail_times": 99})
     jobs.enqueue("test.permanent", {})
@@ -91,9 +95,11 @@ def test_job_goes_dead_after_max_attempts(app, ctx):
     for _ in range(3):
         make_due(app)
         jobs.run_due_jobs()
-    assert jobs.counts() == {"dead": 2}
+    assert jobs.counts() == {"failed": 2}
     permanent = db.session.scalars(select(Job).where(Job.kind == "test.permanent")).one()
-    assert permanent.attempts == 1
+    assert permanent.attempts == 1 and "bad payload" in permanent.last_error
+    transient = db.session.scalars(select(Job).where(Job.kind == "test.record")).one()
+    assert transient.attempts == 3 and "transient failure" in transient.last_error
 
 
 def test_failed_handler_writes_are_rolled_back(app, ctx):
@@ -128,7 +134,7 @@ def test_invitation_email_lands_in_outbox_in_spanish(app, client, tmp_path):
     client.post("/api/v1/orders", json=english, headers=bearer(key))
     make_due(app)
     with app.app_context():
-        assert jobs.run_due_jobs().done == 2
+        assert jobs.run_due_jobs().done == 4  # two invitations, each queuing one delivery
     messages = [
         email.message_from_bytes(p.read_bytes(), policy=policy.default)
         for p in sorted(Path(tmp_path).glob("*.eml"))
@@ -169,55 +175,24 @@ def test_smtp_failure_is_retried(app, client, monkeypatch):
     make_due(app)
     with app.app_context():
         assert jobs.run_due_jobs().retried == 1
-        job = db.session.scalars(select(Job)).one()
+        job = db.session.scalars(select(Job).where(Job.kind == "mail.deliver")).one()
         assert job.attempts == 1 and job.status == "queued"
 
 
 def test_smtp_delivery(app, client):
-    """A real SMTP conversation with a tiny loopback server."""
-    import socketserver
-
-    received: list[bytes] = []
-
-    class Handler(socketserver.StreamRequestHandler):
-        def handle(self) -> None:
-            self.wfile.write(b"220 test\r\n")
-            data = False
-            while line := self.rfile.readline():
-                if data:
-                    if line == b".\r\n":
-                        data = False
-                        self.wfile.write(b"250 ok\r\n")
-                    else:
-                        received.append(line)
-                    continue
-                verb = line[:4].upper()
-                if verb == b"DATA":
-                    data = True
-                    self.wfile.write(b"354 go\r\n")
-                elif verb == b"QUIT":
-                    self.wfile.write(b"221 bye\r\n")
-                    return
-                else:
-                    self.wfile.write(b"250 ok\r\n")
-
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    """A real SMTP conversation with a loopback server."""
+    smtp = FakeSmtp()
     try:
-        app.config.update(
-            TRUSTSEAL_SMTP_HOST="127.0.0.1",
-            TRUSTSEAL_SMTP_PORT=server.server_address[1],
-            TRUSTSEAL_SMTP_STARTTLS=False,
-        )
+        app.config.update(smtp.settings())
         _, key = make_merchant(app)
         client.post("/api/v1/orders", json=order_body(status="delivered"), headers=bearer(key))
         make_due(app)
         with app.app_context():
-            assert jobs.run_due_jobs().done == 1
+            assert jobs.run_due_jobs().done == 2  # the invitation, then its delivery
     finally:
-        server.shutdown()
-        server.server_close()
-    assert any(b"Subject:" in line for line in received)
+        smtp.close()
+    (raw,) = smtp.messages
+    assert b"Subject:" in raw
 
 
 @pytest.mark.postgres_only
@@ -249,3 +224,183 @@ def test_workers_share_the_table_without_running_a_job_twice(app):
     assert sorted(seen) == list(range(60))
     with app.app_context():
         assert jobs.counts() == {"done": 60}
+
+
+def test_attempt_is_counted_when_claimed_and_a_lapsed_lease_is_taken_again(app, ctx):
+    """A worker that dies mid-job (here: claims and never finishes) loses the job to
+    another after the lease, and the attempt it spent counts."""
+    app.config["TRUSTSEAL_JOB_MAX_ATTEMPTS"] = 2
+    jobs.enqueue("test.record", {"n": 1})
+    db.session.commit()
+    claimed = jobs._claim("dead-worker:1")
+    job = db.session.get(Job, claimed.id)
+    assert (job.status, job.attempts, job.claimed_by) == ("running", 1, "dead-worker:1")
+    assert job.run_at > utcnow() + timedelta(seconds=250)  # the lease: not due before it ends
+    assert jobs.run_due_jobs().total == 0
+    make_due(app)  # the lease lapses
+    assert jobs.run_due_jobs().done == 1 and calls == [{"n": 1}]
+    job = db.session.scalars(select(Job).execution_options(populate_existing=True)).one()
+    assert job.attempts == 2 and job.status == "done"
+
+
+def test_a_job_that_kills_its_worker_fails_after_its_attempts(app, ctx):
+    """Poison: every attempt takes its worker down. It is counted, then buried with a
+    reason, instead of coming back forever at the head of the queue."""
+    app.config["TRUSTSEAL_JOB_MAX_ATTEMPTS"] = 3
+    jobs.enqueue("test.record", {"poison": True})
+    jobs.enqueue("test.record", {"n": 2})
+    db.session.commit()
+    poison_id = db.session.scalars(select(Job.id).order_by(Job.id)).first()
+    for attempt in range(3):
+        assert jobs._claim(f"crashing-worker:{attempt}").id == poison_id
+        make_due(app)
+    assert jobs.run_due_jobs().done == 1  # the other job; the poison one is buried on sight
+    poison = db.session.get(Job, poison_id)
+    assert poison.status == "failed" and poison.attempts == 3
+    assert "crashing-worker:2" in poison.last_error and "lease" in poison.last_error
+    assert calls == [{"n": 2}]
+
+
+def test_a_job_taken_over_after_its_lease_does_not_commit_its_work(app, ctx):
+    from trustseal.merchants import service as merchants
+
+    @jobs.handler("test.slow_write")
+    def _slow(payload: dict) -> None:
+        merchants.create_merchant(name="Tardía", domain="tardia.pe", contact_email="a@t.pe")
+        # meanwhile the lease lapsed and another worker claimed the job
+        db.session.execute(update(Job).values(claimed_by="other:2"))
+
+    jobs.enqueue("test.slow_write", {})
+    db.session.commit()
+    assert jobs.run_due_jobs().retried == 1
+    assert merchants.get_by_slug("tardia") is None
+    assert db.session.scalars(select(Job.status)).one() == "running"  # the other worker's
+
+
+@pytest.mark.postgres_only
+def test_the_handler_runs_outside_the_row_lock(app, ctx):
+    """While a handler runs (an SMTP conversation, say), its job row is not locked."""
+    from sqlalchemy import text
+
+    seen: dict[str, object] = {}
+
+    @jobs.handler("test.peek")
+    def _peek(payload: dict) -> None:
+        with db.engine.connect() as other:
+            other.execute(text("SET lock_timeout = '200ms'"))
+            row = other.execute(
+                text("SELECT status, attempts FROM jobs WHERE id = :id FOR UPDATE NOWAIT"),
+                {"id": payload["id"]},
+            ).one()
+            seen["row"] = tuple(row)
+            other.rollback()
+
+    job_id = jobs.enqueue("test.peek", {})
+    db.session.execute(update(Job).where(Job.id == job_id).values(payload={"id": job_id}))
+    db.session.commit()
+    assert jobs.run_due_jobs().done == 1
+    assert seen["row"] == ("running", 1)  # claimed and counted, and lockable by anyone
+
+
+def test_an_email_keeps_its_message_id_across_retries_and_is_sent_once(app, client):
+    from trustseal.mail.models import OutboxMessage
+
+    smtp = FakeSmtp(lambda n, message_id: "defer" if n == 1 else "accept")
+    try:
+        app.config.update(smtp.settings())
+        _, key = make_merchant(app)
+        client.post("/api/v1/orders", json=order_body(status="delivered"), headers=bearer(key))
+        make_due(app)
+        with app.app_context():
+            assert jobs.run_due_jobs().retried == 1  # the server said 451
+            queued = db.session.scalars(select(OutboxMessage)).one()
+            message_id, sealed = queued.message_id, queued.sealed
+            assert sealed and "lucia" not in sealed.lower()  # encrypted at rest
+        make_due(app)
+        with app.app_context():
+            assert jobs.run_due_jobs().done == 1
+            sent = db.session.scalars(select(OutboxMessage)).one()
+            assert sent.sent_at is not None and sent.sealed is None  # the text is gone
+            # a retry of an already sent message (a crash before its job was marked done)
+            db.session.execute(update(Job).values(status="queued", run_at=utcnow()))
+            db.session.commit()
+            assert jobs.run_due_jobs().done == 2
+    finally:
+        smtp.close()
+    assert smtp.accepted == [message_id]  # sent once, with the Message-ID it was queued with
+
+
+class _Flaky:
+    """Raises like a lost database connection the first ``n`` times it is called."""
+
+    def __init__(self, real, n: int) -> None:
+        self.real, self.n, self.calls = real, n, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls <= self.n:
+            from sqlalchemy.exc import OperationalError
+
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        return self.real(*args, **kwargs)
+
+
+def test_the_worker_survives_database_errors_and_goes_on(app, ctx, monkeypatch):
+    app.config["TRUSTSEAL_WORKER_MAX_BACKOFF_SECONDS"] = 0.05
+    app.config["TRUSTSEAL_WORKER_POLL_SECONDS"] = 0.01
+    jobs.enqueue("test.record", {"n": 1})
+    db.session.commit()
+    flaky = _Flaky(jobs.run_due_jobs, 3)
+    monkeypatch.setattr(jobs, "run_due_jobs", flaky)
+    worker = jobs.Worker(poll_seconds=0.01, owner="test-worker:1")
+
+    def stop_when_done() -> None:
+        while not calls:
+            threading.Event().wait(0.01)
+        worker.stop.set()
+
+    threading.Thread(target=stop_when_done, daemon=True).start()
+    worker.run()
+    assert flaky.calls >= 4 and calls == [{"n": 1}]
+    assert "server closed the connection" in (worker.last_error or "")
+    beat = db.session.get(WorkerHeartbeat, "test-worker:1")
+    assert beat.stopped_at is not None and beat.jobs_done == 1
+
+
+def test_liveness_in_readyz_and_worker_check(app, client, runner, monkeypatch):
+    answer = client.get("/readyz").json
+    assert answer["worker"]["status"] == "absent"
+    result = runner.invoke(args=["worker", "--check"])
+    assert result.exit_code == 1 and "absent" in result.output
+    with app.app_context():
+        jobs.beat("w:1", utcnow(), 0, 0, None)
+    assert client.get("/readyz").json["worker"]["status"] == "ok"
+    assert runner.invoke(args=["worker", "--check"]).exit_code == 0
+    with app.app_context():
+        db.session.execute(
+            update(WorkerHeartbeat).values(beat_at=utcnow() - timedelta(minutes=10))
+        )
+        jobs.enqueue("test.record", {"n": 1})
+        db.session.commit()
+    stale = client.get("/readyz")
+    assert stale.status_code == 200  # the web still serves; the body says the worker is late
+    assert stale.json["worker"]["status"] == "stale" and stale.json["worker"]["jobs_due"] == 1
+    result = runner.invoke(args=["worker", "--check"])
+    assert result.exit_code == 1 and "stale" in result.output
+
+
+def test_finished_jobs_and_sent_mail_are_pruned(app, ctx):
+    from trustseal.mail import service as mail
+    from trustseal.mail.models import OutboxMessage
+
+    jobs.enqueue("test.record", {"n": 1})
+    jobs.enqueue("test.record", {"n": 2})
+    db.session.commit()
+    jobs.run_due_jobs()
+    long_ago = utcnow() - timedelta(days=31)
+    db.session.execute(update(Job).where(Job.id == 1).values(finished_at=long_ago))
+    db.session.add(OutboxMessage(message_id="<x@y>", template="t", created_at=long_ago))
+    db.session.commit()
+    assert jobs.prune() == 1 and mail.prune() == 1
+    db.session.commit()
+    assert db.session.scalars(select(Job.id)).all() == [2]

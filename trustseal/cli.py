@@ -117,14 +117,30 @@ def merchants_create(as_json: bool, **fields: Any) -> None:
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit 0 if a worker beat within TRUSTSEAL_WORKER_STALE_SECONDS, else 1 (for monitors).",
+)
 @with_appcontext
-def worker(once: bool) -> None:
+def worker(once: bool, check: bool) -> None:
     """Process background jobs (emails, order fetches, reminders)."""
+    if check:
+        alive = jobs.liveness()
+        db.session.rollback()
+        since = "never" if alive.seconds_since is None else f"{alive.seconds_since:.0f} s ago"
+        click.echo(
+            f"worker: {alive.status} (last beat {since}); "
+            f"{alive.due} job(s) due, {alive.failed} failed"
+        )
+        if alive.status != "ok":
+            raise SystemExit(1)
+        return
     if once:
         result = jobs.run_due_jobs()
-        click.echo(f"jobs: {result.done} done, {result.retried} to retry, {result.dead} dead")
+        click.echo(f"jobs: {result.done} done, {result.retried} to retry, {result.failed} failed")
         return
-    click.echo("worker: processing jobs (Ctrl-C to stop)")
+    click.echo("worker: processing jobs (SIGTERM or Ctrl-C stops it after the job at hand)")
     jobs.work_forever(current_app.config["TRUSTSEAL_WORKER_POLL_SECONDS"])
 
 

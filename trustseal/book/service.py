@@ -143,7 +143,9 @@ def file_entry(merchant: Merchant, data: dict[str, Any], locale: str = "es") -> 
     )
     entry.log_index = appended.index
     if entry.consent_email and entry.email:
-        jobs.enqueue(COPY_JOB, {"entry_id": entry.id, "code": code})
+        # Rendered now: the follow-up code goes only into the (encrypted) outbox message,
+        # never into a job payload.
+        _queue_copy(entry, merchant, code)
     jobs.enqueue(MERCHANT_JOB, {"entry_id": entry.id})
     if kind in COMPLAINTS:
         for day in REMINDER_DAYS:
@@ -338,23 +340,27 @@ def _base_url() -> str:
     return str(current_app.config["TRUSTSEAL_BASE_URL"])
 
 
-@jobs.handler(COPY_JOB)
-def send_copy(payload: dict[str, Any]) -> None:
-    """Job: email the consumer a copy with the number and the follow-up code."""
-    found = _entry_and_merchant(payload["entry_id"])
-    if found is None or not found[0].email:
-        return
-    entry, merchant = found
+def _queue_copy(entry: BookEntry, merchant: Merchant, code: str) -> None:
+    """Queue the consumer's copy, with the number and the follow-up code."""
     message = mail.render(
         "book_copy",
         entry.locale,
         entry=entry,
         merchant=merchant,
         number=format_number(entry),
-        code=payload["code"],
-        follow_url=f"{_base_url()}/libro/{payload['code']}",
+        code=code,
+        follow_url=f"{_base_url()}/libro/{code}",
     )
-    mail.send(entry.email, message, entry.locale)
+    mail.queue(entry.email, message, entry.locale)
+
+
+@jobs.handler(COPY_JOB)
+def send_copy(payload: dict[str, Any]) -> None:
+    """Job (only those queued before copies were queued at filing): queue the copy."""
+    found = _entry_and_merchant(payload["entry_id"])
+    if found is None or not found[0].email or "code" not in payload:
+        return
+    _queue_copy(found[0], found[1], payload["code"])
 
 
 @jobs.handler(MERCHANT_JOB)
@@ -367,7 +373,7 @@ def notify_merchant(payload: dict[str, Any]) -> None:
     message = mail.render(
         "book_merchant", "es", entry=entry, merchant=merchant, number=format_number(entry)
     )
-    mail.send(merchant.contact_email, message, "es")
+    mail.queue(merchant.contact_email, message, "es")
 
 
 @jobs.handler(REMINDER_JOB)
@@ -385,7 +391,7 @@ def remind_merchant(payload: dict[str, Any]) -> None:
         number=format_number(entry),
         day=payload["day"],
     )
-    mail.send(merchant.contact_email, message, "es")
+    mail.queue(merchant.contact_email, message, "es")
 
 
 @jobs.handler(ANSWER_JOB)
@@ -398,7 +404,7 @@ def send_answer(payload: dict[str, Any]) -> None:
     message = mail.render(
         "book_answer", entry.locale, entry=entry, merchant=merchant, number=format_number(entry)
     )
-    mail.send(entry.email, message, entry.locale)
+    mail.queue(entry.email, message, entry.locale)
 
 
 def _complaints_part(merchant: Merchant) -> dict[str, Any]:

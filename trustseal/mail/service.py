@@ -1,27 +1,51 @@
-"""The mail domain's door: :func:`render` a localized message and :func:`send` it."""
+"""The mail domain's door: :func:`render` a localized message and :func:`queue` it.
+
+Queuing writes the message to the outbox (encrypted) and a delivery job, both in the
+caller's transaction: an email exists exactly when the change that causes it commits.
+The delivery job sends it with the Message-ID it got when queued, outside any
+transaction, and records it as sent (clearing the stored message) right after the server
+accepts it, so a later retry finds it sent and does not send it again. Only a crash in
+the instant between the server's acceptance and that record can send it twice — and
+then with the same Message-ID, which mail systems use to drop the duplicate.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import ssl
-import uuid
 from dataclasses import dataclass
+from datetime import timedelta
+from email import policy
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.parser import BytesParser
+from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from sqlalchemy import delete, update
+
+from trustseal import secretbox
+from trustseal.clock import utcnow
+from trustseal.dbutil import insert_row
+from trustseal.extensions import db
+from trustseal.jobs import service as jobs
+from trustseal.mail.models import OutboxMessage
+
+DELIVER_JOB = "mail.deliver"
 
 
 @dataclass(frozen=True)
 class Message:
-    """A rendered email: subject, plain text and HTML alternatives."""
+    """A rendered email: subject, plain text and HTML alternatives, and its template."""
 
     subject: str
     text: str
     html: str
+    template: str = ""
 
 
 def render(template: str, locale: str, **context: Any) -> Message:
@@ -30,20 +54,47 @@ def render(template: str, locale: str, **context: Any) -> Message:
         subject = render_template(f"email/{template}.subject.txt", **context).strip()
         text = render_template(f"email/{template}.txt", **context)
         html = render_template(f"email/{template}.html", subject=subject, **context)
-    return Message(" ".join(subject.split()), text, html)
+    return Message(" ".join(subject.split()), text, html, template)
 
 
-def _build(to: str, message: Message, locale: str) -> EmailMessage:
+def _domain() -> str:
+    sender = parseaddr(current_app.config["TRUSTSEAL_MAIL_FROM"])[1]
+    host = sender.rpartition("@")[2] or urlsplit(current_app.config["TRUSTSEAL_BASE_URL"]).hostname
+    return host or "trustseal.local"
+
+
+def _build(to: str, message: Message, locale: str, message_id: str) -> EmailMessage:
     email = EmailMessage()
     email["From"] = current_app.config["TRUSTSEAL_MAIL_FROM"]
     email["To"] = to
     email["Subject"] = message.subject
     email["Date"] = formatdate(usegmt=True)
-    email["Message-ID"] = make_msgid(domain="trustseal")
+    email["Message-ID"] = message_id
     email["Content-Language"] = locale
     email.set_content(message.text)
     email.add_alternative(message.html, subtype="html")
     return email
+
+
+def queue(to: str, message: Message, locale: str) -> int:
+    """Put a rendered message for one address in the outbox, in the caller's transaction.
+
+    It is sent by a job once that transaction commits (and never if it rolls back).
+    Returns the outbox id.
+    """
+    message_id = make_msgid(domain=_domain())
+    email = _build(to, message, locale, message_id)
+    outbox_id: int = insert_row(
+        OutboxMessage,
+        {
+            "message_id": message_id,
+            "template": (message.template or "message")[:64],
+            "sealed": secretbox.seal(bytes(email)),
+            "created_at": utcnow(),
+        },
+    )
+    jobs.enqueue(DELIVER_JOB, {"outbox_id": outbox_id})
+    return outbox_id
 
 
 def _send_smtp(email: EmailMessage) -> None:
@@ -65,22 +116,53 @@ def _send_smtp(email: EmailMessage) -> None:
 
 
 def _write_outbox(email: EmailMessage) -> Path:
+    """Write the message as an .eml file named after its Message-ID (a resend overwrites)."""
     outbox = Path(current_app.config["TRUSTSEAL_OUTBOX_DIR"])
     outbox.mkdir(parents=True, exist_ok=True)
-    path = outbox / f"{uuid.uuid4().hex}.eml"
+    name = hashlib.sha256(str(email["Message-ID"]).encode()).hexdigest()[:32]
+    path = outbox / f"{name}.eml"
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(bytes(email))
     tmp.replace(path)  # readers never see half a message
     return path
 
 
-def send(to: str, message: Message, locale: str) -> None:
-    """Send a rendered message to one address (SMTP when configured, else the outbox).
-
-    Raises on failure so the calling job is retried.
-    """
-    email = _build(to, message, locale)
+def _transport(email: EmailMessage) -> None:
     if current_app.config["TRUSTSEAL_SMTP_HOST"]:
         _send_smtp(email)
     else:
         _write_outbox(email)
+
+
+@jobs.handler(DELIVER_JOB)
+def deliver(payload: dict[str, Any]) -> None:
+    """Job: send one outbox message, unless it is recorded as sent.
+
+    Raises on an SMTP failure so the job is retried (with the same Message-ID).
+    """
+    outbox_id = payload["outbox_id"]
+    row = db.session.get(OutboxMessage, outbox_id)
+    if row is None or row.sent_at is not None or row.sealed is None:
+        return
+    raw = secretbox.open_(row.sealed)
+    db.session.rollback()  # hold no transaction while the mail server answers
+    email = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(email, EmailMessage)
+    _transport(email)
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id, OutboxMessage.sent_at.is_(None))
+        .values(sent_at=utcnow(), sealed=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def prune() -> int:
+    """Forget messages queued more than ``TRUSTSEAL_MAIL_RETENTION_DAYS`` ago: the record of
+    those sent, and (long after their last retry) those that could never be sent."""
+    before = utcnow() - timedelta(days=current_app.config["TRUSTSEAL_MAIL_RETENTION_DAYS"])
+    result = db.session.execute(delete(OutboxMessage).where(OutboxMessage.created_at < before))
+    return int(result.rowcount or 0)
+
+
+jobs.periodic("mail.prune", timedelta(hours=1))(prune)

@@ -382,7 +382,7 @@ def send_response_notice(payload: dict[str, Any]) -> None:
         if merchant
         else "",
     )
-    mail.send(purchase.customer_email, message, review.locale)
+    mail.queue(purchase.customer_email, message, review.locale)
 
 
 def _score_summary(merchant: Merchant) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from trustseal.api.errors import current_api
 from trustseal.extensions import db
+from trustseal.jobs import service as jobs
 
 blp = Blueprint("web", __name__)
 
@@ -19,15 +20,15 @@ def home() -> str:
     return render_template("home.html")
 
 
-@blp.get("/lang/<code>")
-def set_language(code: str) -> Response:
+@blp.get("/lang/<lang>")
+def set_language(lang: str) -> Response:
     """Remember the visitor's language choice in a cookie and go back."""
     target = request.args.get("next", "/")
     if not target.startswith("/") or target.startswith("//"):
         target = "/"
     response = make_response(redirect(target))
-    if code in ("es", "en"):
-        response.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax", httponly=True)
+    if lang in ("es", "en"):
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax", httponly=True)
     return response
 
 
@@ -39,13 +40,18 @@ def healthz() -> Response:
 
 @blp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Readiness: the database answers a trivial query."""
+    """Readiness: the database answers (503 if not). The body also says whether a job
+    worker beat recently (``worker.status``: ok, stale or absent) and how many jobs wait
+    or failed — the web process stays ready without a worker, but monitors read it here
+    or with ``trustseal worker --check``."""
     try:
         db.session.execute(text("SELECT 1"))
+        worker = jobs.liveness().as_dict()
+        db.session.rollback()
     except Exception as exc:  # any failure means not ready
         db.session.rollback()
         return jsonify(status="unavailable", error=type(exc).__name__), 503
-    return jsonify(status="ok"), 200
+    return jsonify(status="ok", database="ok", worker=worker), 200
 
 
 def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
