@@ -9,6 +9,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [i for i in items if i not in drop]
 
 
+def require(reason: str | None) -> None:
+    """Skip the test when ``reason`` says what is missing; under ``CI=true`` fail instead
+    (CI must run every test)."""
+    if reason:
+        if IN_CI:
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)  # only off CI: under CI=true the line above fails instead
+
+
+@contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[tuple[str, str]]:
+    """A new, empty PostgreSQL database for the block: its SQLAlchemy URL and its name
+    (dropped afterwards, connections and all). Skips (fails under CI) without a server."""
+    require(_pg_unavailable())
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield _sqlalchemy_url(f"{base}/{name}"), name
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _pg_unavailable() -> str | None:
     try:
         with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
@@ -62,20 +88,8 @@ def database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
         return
-    reason = _pg_unavailable()
-    if reason:
-        if IN_CI:
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)  # only off CI: under CI=true the line above fails instead
-    name = f"trustseal_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    try:
-        yield _sqlalchemy_url(f"{base}/{name}")
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_pg_database("trustseal_test") as (url, _name):
+        yield url
 
 
 def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
@@ -124,7 +138,8 @@ def _empty_tables(app: Flask) -> None:
 def app(migrated_app: Flask) -> Iterator[Flask]:
     """A clean app for one test: empty tables, fresh rate limits, default config."""
     saved = dict(migrated_app.config)
-    limiter.reset()
+    with migrated_app.app_context():
+        limiter.reset()
     yield migrated_app
     migrated_app.config.clear()
     migrated_app.config.update(saved)
@@ -190,10 +205,7 @@ def browser() -> Iterator[Any]:
             from playwright.sync_api import sync_playwright
         except ImportError:
             reason = "playwright is not installed (pip install -e '.[test]')"
-    if reason:
-        if IN_CI:
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)  # only off CI: under CI=true the line above fails instead
+    require(reason)
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance

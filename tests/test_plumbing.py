@@ -75,6 +75,35 @@ def test_failed_authentication_is_throttled(app, client):
     assert answer.json["code"] == 429 and answer.json["message"]
 
 
+def test_bad_keys_are_counted_per_key_prefix_and_a_valid_key_is_never_throttled(app, client):
+    _, key = make_merchant(app)
+    app.config["TRUSTSEAL_RATELIMIT_AUTH_FAILURE"] = "2 per minute"
+    guesses = [
+        client.get("/api/v1/orders", headers=bearer(f"tsk_AAAAAA{n}")).status_code
+        for n in range(3)
+    ]
+    assert guesses == [401, 401, 429]
+    # another merchant's broken integration at the same address is not locked out
+    assert client.get("/api/v1/orders", headers=bearer("tsk_BBBBBBx")).status_code == 401
+    assert client.get("/api/v1/orders", headers=bearer(key)).status_code == 200
+
+
+def test_a_public_write_is_counted_before_its_body_is_read(app, client):
+    app.config["TRUSTSEAL_RATELIMIT_PUBLIC_WRITE"] = "3 per minute"
+    codes = [client.post("/api/v1/reviews", json={"rating": "x"}).status_code for _ in range(4)]
+    assert codes == [422, 422, 422, 429]  # invalid requests count too
+
+
+def test_a_valid_key_on_a_staff_route_is_403_and_a_staff_token_on_a_merchant_route_too(
+    app, client
+):
+    _, key = make_merchant(app)
+    staff = make_staff(app, "admin")
+    assert client.post("/api/v1/merchants", json={}, headers=bearer(key)).status_code == 403
+    assert client.get("/api/v1/orders", headers=bearer(staff)).status_code == 403
+    assert client.get("/api/v1/orders", headers=bearer("tss_nope")).status_code == 401
+
+
 def test_request_id_and_json_access_log(client, caplog):
     logger = logging.getLogger("trustseal.access")
     logger.addHandler(caplog.handler)

@@ -1,17 +1,19 @@
 """Bearer authentication for the API: merchant keys (``tsk_``) and staff tokens (``tss_``).
 
-Repeated failures from one address are throttled (429) so keys cannot be guessed online.
+Repeated failures from one address are throttled (429), counted in the shared limiter
+storage (Redis or the database) so every process sees the same count.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 from flask import current_app, g, request
 from flask_smorest import abort
-from limits import parse
+from limits import RateLimitItem, parse
 
 from trustseal.extensions import limiter
 from trustseal.merchants import service as merchants
@@ -20,6 +22,7 @@ from trustseal.staff import service as staff_service
 from trustseal.staff.models import StaffUser
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("trustseal.auth")
 
 MERCHANT_SECURITY = [{"merchantKey": []}]
 STAFF_SECURITY = [{"staffToken": []}]
@@ -38,24 +41,47 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
-def _failure_limit() -> Any:
-    return parse(current_app.config["TRUSTSEAL_RATELIMIT_AUTH_FAILURE"].split(";")[0])
+def _failure_limits() -> tuple[RateLimitItem, RateLimitItem]:
+    """The bad-credential limit per (address, key prefix), and ten times it per address."""
+    item = parse(current_app.config["TRUSTSEAL_RATELIMIT_AUTH_FAILURE"].split(";")[0])
+    per_address = type(item)(item.amount * 10, item.multiples, item.namespace)
+    return item, per_address
 
 
 def _client() -> str:
     return request.remote_addr or "unknown"
 
 
-def _refuse_if_throttled() -> None:
-    if not current_app.config["RATELIMIT_ENABLED"]:
-        return
-    if not limiter.limiter.test(_failure_limit(), "auth-failure", _client()):
+def _prefix(token: str | None) -> str:
+    """The public part of a token (``tsk_`` + 6 characters), or ``-``."""
+    if token and token.startswith((merchants.API_KEY_PREFIX, staff_service.STAFF_TOKEN_PREFIX)):
+        return token[:10]
+    return "-"
+
+
+def _within_failure_limits(token: str | None) -> bool:
+    """Count one bad credential; False once over a limit (True if the storage is down:
+    the answer is a 401 anyway)."""
+    per_key, per_address = _failure_limits()
+    scope, address = current_app.config["RATELIMIT_KEY_PREFIX"], _client()
+    try:
+        allowed = limiter.limiter.hit(per_key, scope, "auth-failure", address, _prefix(token))
+        return limiter.limiter.hit(per_address, scope, "auth-failure-any", address) and allowed
+    except Exception:
+        log.warning("rate-limit storage unavailable", exc_info=True)
+        return True
+
+
+def _unauthorized(message: str, token: str | None) -> NoReturn:
+    """401 — or 429 once this address has sent too many bad credentials.
+
+    Counted per client address and key prefix (one merchant's broken integration does
+    not lock out another behind the same address), and per address whatever the prefix.
+    Only failures are counted and checked: a valid key costs no limiter round trip, and a
+    256-bit key cannot be guessed however fast one tries.
+    """
+    if current_app.config["RATELIMIT_ENABLED"] and not _within_failure_limits(token):
         abort(429, message="Too many failed authentication attempts; try again later.")
-
-
-def _unauthorized(message: str) -> None:
-    if current_app.config["RATELIMIT_ENABLED"]:
-        limiter.limiter.hit(_failure_limit(), "auth-failure", _client())
     abort(401, message=message, headers={"WWW-Authenticate": 'Bearer realm="trustseal"'})
 
 
@@ -76,17 +102,21 @@ def current_staff() -> StaffUser:
 
 
 def merchant_required(view: F) -> F:
-    """Let the view run only with a live merchant API key; sets ``g.merchant_id``."""
+    """Let the view run only with a live merchant API key; sets ``g.merchant_id``.
+
+    A staff token gets 403 (valid credentials, not allowed here), a missing or bad key 401.
+    """
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _refuse_if_throttled()
         token = bearer_token()
         if token is None:
-            _unauthorized("Missing bearer token: send 'Authorization: Bearer tsk_…'.")
-        merchant_id = merchants.authenticate(cast(str, token))
+            _unauthorized("Missing bearer token: send 'Authorization: Bearer tsk_…'.", token)
+        merchant_id = merchants.authenticate(token)
         if merchant_id is None:
-            _unauthorized("Unknown or revoked merchant API key.")
+            if staff_service.authenticate(token) is not None:
+                abort(403, message="This operation is for merchants; a staff token may not use it.")
+            _unauthorized("Unknown or revoked merchant API key.", token)
         g.merchant_id = merchant_id
         return view(*args, **kwargs)
 
@@ -94,19 +124,23 @@ def merchant_required(view: F) -> F:
 
 
 def staff_required(*roles: staff_service.Role) -> Callable[[F], F]:
-    """Let the view run only for a staff token whose role is in ``roles``; sets ``g.staff``."""
+    """Let the view run only for a staff token whose role is in ``roles``; sets ``g.staff``.
+
+    A merchant key gets 403 (valid credentials, not allowed here), a missing or bad token 401.
+    """
     allowed = {role.value for role in roles}
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            _refuse_if_throttled()
             token = bearer_token()
             if token is None:
-                _unauthorized("Missing bearer token: send 'Authorization: Bearer tss_…'.")
-            staff = staff_service.authenticate(cast(str, token))
+                _unauthorized("Missing bearer token: send 'Authorization: Bearer tss_…'.", token)
+            staff = staff_service.authenticate(token)
             if staff is None:
-                _unauthorized("Unknown or revoked staff token.")
+                if merchants.authenticate(token) is not None:
+                    abort(403, message="This operation is for certifier staff only.")
+                _unauthorized("Unknown or revoked staff token.", token)
             if staff.role not in allowed:
                 abort(403, message="Your role may not do this.")
             g.staff = staff
