@@ -8,8 +8,9 @@ from typing import Any
 
 from flask import Flask, request
 from flask_smorest import abort
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from trustseal import config as config_module
 from trustseal import i18n, logs, platforms
@@ -19,6 +20,8 @@ from trustseal.api.converters import IdConverter, id_schema
 from trustseal.api.errors import Api
 from trustseal.api.uploads import upload_limit
 from trustseal.extensions import db, limiter, migrate
+from trustseal.ratelimits import storage as ratelimit_storage
+from trustseal.web import headers as web_headers
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -50,10 +53,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.url_map.converters["id"] = IdConverter
 
+    proxies = app.config["TRUSTSEAL_PROXY_COUNT"]
+    if proxies > 0:  # trust X-Forwarded-For/-Proto from exactly that many proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+
     logs.init_app(app)
     web_accounts.init_app(app)
+    web_headers.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+    ratelimit_storage.register()
     limiter.init_app(app)
     i18n.init_app(app)
     api = Api(
@@ -136,6 +145,8 @@ def _register_guards(app: Flask, api: Api) -> None:
 
     @app.before_request
     def _json_bodies_only() -> None:
+        if request.url_rule is None:
+            return  # a routing error (404, 405) answers; the body is never read
         limit = upload_limit(request.endpoint)
         if limit is not None:
             request.max_content_length = limit
@@ -148,6 +159,19 @@ def _register_guards(app: Flask, api: Api) -> None:
         if not has_body or request.is_json:
             return
         abort(415, message="Send the body as application/json.")
+
+    @app.teardown_appcontext
+    def _release_session(error: BaseException | None) -> None:
+        # Runs before Flask-SQLAlchemy's own teardown (registered later, called first). A
+        # connection killed after the answer was ready (a database restart) fails the
+        # closing ROLLBACK; the answer stands and the dead connection leaves the pool.
+        try:
+            db.session.remove()
+        except DBAPIError as failure:
+            if not failure.connection_invalidated:
+                raise
+            app.logger.warning("database connection lost after the answer was ready")
+            db.session.remove()
 
     @app.errorhandler(IntegrityError)
     def _conflict(error: IntegrityError) -> Any:

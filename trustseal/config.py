@@ -21,6 +21,10 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "",  # generated into instance/ when empty (refused in production)
     "DATA_KEY": "",  # Fernet key for secrets at rest; generated into instance/ when empty
     "DATABASE_URL": "",  # empty: SQLite file in the instance folder
+    # Test each pooled connection before use (one round trip per checkout). Off: after a
+    # database restart each process fails at most one request (503, retriable), then
+    # drops every stale connection at once.
+    "DB_PRE_PING": False,
     "BASE_URL": "http://127.0.0.1:8000",
     "ISSUER": "",  # badge/log issuer name; defaults to BASE_URL
     "MAX_CONTENT_LENGTH": 1024 * 1024,  # bytes per request body
@@ -29,14 +33,29 @@ DEFAULTS: dict[str, Any] = {
     # argon2id cost for staff passwords (argon2-cffi's defaults: 3 passes, 64 MiB).
     "PASSWORD_TIME_COST": 3,
     "PASSWORD_MEMORY_KIB": 65536,
-    # Rate limits (Flask-Limiter syntax). Memory storage unless a URI is given.
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # Rate limits (Flask-Limiter syntax), counted in storage every process shares: Redis
+    # when a URI is given (redis://host:6379), else the database. "memory://" counts per
+    # process and is for single-process development only.
+    "RATELIMIT_STORAGE_URI": "",
+    "RATELIMIT_KEY_PREFIX": "trustseal",  # keeps deployments sharing one Redis apart
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_PUBLIC_WRITE": "30 per minute; 300 per hour",
+    # Bad API credentials, per client address and key prefix (then 429 instead of 401);
+    # and per client address whatever the prefix (ten times as many).
     "RATELIMIT_AUTH_FAILURE": "20 per minute",
     "RATELIMIT_LOGIN": "10 per minute",
-    "LOGIN_LOCKOUT": "5 per 15 minutes",
+    # Sign-in lockout by account: after this many failures, each attempt waits a delay
+    # that starts at LOCKOUT_BASE_SECONDS and doubles with each failure, up to the cap.
+    # A browser that signed in to the account before keeps its own count.
+    "LOGIN_LOCKOUT_AFTER": 5,
+    "LOGIN_LOCKOUT_BASE_SECONDS": 30,
+    "LOGIN_LOCKOUT_MAX_SECONDS": 900,
     "SESSION_HOURS": 12,
+    # Reverse proxies in front of the service that set X-Forwarded-For/-Proto (0: none; the
+    # client address is then the socket's). Only that many hops are trusted.
+    "PROXY_COUNT": 0,
+    # Merchant sign-ups wait for the email to be confirmed within this time.
+    "SIGNUP_CONFIRM_HOURS": 48,
     # Transparency log: a new signed tree head at most this often (and on demand).
     "LOG_HEAD_INTERVAL_SECONDS": 60,
     # Media (review photos): local folder; default <instance>/media.
@@ -59,11 +78,22 @@ DEFAULTS: dict[str, Any] = {
     # Review invitations.
     "INVITATION_TTL_DAYS": 60,
     "INVITATION_EMAIL_DELAY_HOURS": 72,
-    # Background jobs.
+    # Background jobs. A claimed job belongs to its worker for the lease; attempts are
+    # counted when claimed, so a job that kills its worker fails after JOB_MAX_ATTEMPTS.
     "JOB_MAX_ATTEMPTS": 8,
     "JOB_BACKOFF_SECONDS": 30,
     "JOB_BACKOFF_MAX_SECONDS": 6 * 3600,
+    "JOB_LEASE_SECONDS": 300,
+    "JOB_RETENTION_DAYS": 7,
+    "JOB_FAILED_RETENTION_DAYS": 90,
     "WORKER_POLL_SECONDS": 2.0,
+    "WORKER_BATCH": 50,
+    "WORKER_HEARTBEAT_SECONDS": 10.0,
+    "WORKER_MAX_BACKOFF_SECONDS": 60.0,
+    # /readyz and `trustseal worker --check` call the worker stale after this long silent.
+    "WORKER_STALE_SECONDS": 180,
+    # Sent messages are remembered (Message-ID, time; never the text) this long.
+    "MAIL_RETENTION_DAYS": 30,
     # Email: with no SMTP host, messages are written to instance/outbox/ as .eml files.
     "MAIL_FROM": "trustseal <no-reply@trustseal.local>",
     "SMTP_HOST": "",
@@ -142,6 +172,8 @@ def finalize(values: dict[str, Any], instance_path: Path) -> dict[str, Any]:
         values["DATABASE_URL"] = f"sqlite:///{instance_path / 'trustseal.db'}"
     if not values["OUTBOX_DIR"]:
         values["OUTBOX_DIR"] = str(instance_path / "outbox")
+    if not values["RATELIMIT_STORAGE_URI"]:
+        values["RATELIMIT_STORAGE_URI"] = "trustseal+db://"
     if not values["ISSUER"]:
         values["ISSUER"] = values["BASE_URL"]
     values["BASE_URL"] = values["BASE_URL"].rstrip("/")
@@ -149,26 +181,39 @@ def finalize(values: dict[str, Any], instance_path: Path) -> dict[str, Any]:
     flask_settings = {
         "SECRET_KEY": values["SECRET_KEY"],
         "SQLALCHEMY_DATABASE_URI": values["DATABASE_URL"],
-        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(values["DATABASE_URL"]),
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(values["DATABASE_URL"], values["DB_PRE_PING"]),
         "MAX_CONTENT_LENGTH": values["MAX_CONTENT_LENGTH"],
         "TESTING": values["ENV"] == "testing",
         "RATELIMIT_STORAGE_URI": values["RATELIMIT_STORAGE_URI"],
+        "RATELIMIT_KEY_PREFIX": values["RATELIMIT_KEY_PREFIX"],
         "RATELIMIT_ENABLED": values["RATELIMIT_ENABLED"],
         "RATELIMIT_HEADERS_ENABLED": True,
+        # If the limiter's storage (Redis) is down, serve rather than fail every request.
+        "RATELIMIT_SWALLOW_ERRORS": True,
         "BABEL_DEFAULT_LOCALE": values["DEFAULT_LOCALE"],
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_SECURE": production or values["BASE_URL"].startswith("https://"),
         "JSON_SORT_KEYS": False,
     }
     return {**{f"TRUSTSEAL_{k}": v for k, v in values.items()}, **flask_settings}
 
 
-def _engine_options(url: str) -> dict[str, Any]:
+def _engine_options(url: str, pre_ping: bool) -> dict[str, Any]:
+    # SQL parameters carry customer emails and names: never in logs or error messages.
+    options: dict[str, Any] = {"hide_parameters": True}
     if url.startswith("sqlite"):
         # One writer at a time: wait for the lock instead of failing at once.
-        return {"connect_args": {"timeout": 30}}
-    # No pre-ping (a round trip per checkout): a connection lost to a database restart
-    # fails one request with 503 (retriable) and is replaced; recycling bounds their age.
-    return {"pool_recycle": 1800, "pool_size": 5, "max_overflow": 5}
+        return {**options, "connect_args": {"timeout": 30}}
+    # A disconnect error invalidates the whole pool (every connection older than it is
+    # replaced), so a restart costs each process one failed request, not one per
+    # connection; recycling bounds their age. Pre-ping trades a round trip per checkout
+    # for not failing that one (bench figures in CHANGELOG.md).
+    return {
+        **options,
+        "pool_recycle": 1800,
+        "pool_size": 5,
+        "max_overflow": 5,
+        "pool_pre_ping": pre_ping,
+    }

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
 from trustseal.extensions import db
+
+T = TypeVar("T")
 
 
 @cache
@@ -128,3 +134,40 @@ def insert_rows(model: type[Any], rows: list[dict[str, Any]]) -> None:
         # With RETURNING, SQLAlchemy sends the rows as one multi-row INSERT; without it,
         # psycopg's executemany pipeline, which costs several times more for a few rows.
         execute_core(_insert_returning_key(model), rows)
+
+
+def upsert(model: type[Any], values: dict[str, Any], conflict_columns: list[str]) -> None:
+    """INSERT a row, or UPDATE the other given columns of the row with the same key."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(model.__table__).values(values)
+    changes = {name: stmt.excluded[name] for name in values if name not in conflict_columns}
+    execute_core(stmt.on_conflict_do_update(index_elements=conflict_columns, set_=changes))
+
+
+# PostgreSQL's serialization failure and deadlock: the transaction may simply be run again.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def is_retryable(error: BaseException) -> bool:
+    """True for a deadlock or a serialization failure (safe to rerun the transaction)."""
+    return getattr(getattr(error, "orig", None), "sqlstate", None) in _RETRYABLE_SQLSTATES
+
+
+def commit_with_retries(work: Callable[[], T], attempts: int = 4) -> T:
+    """Run ``work`` and commit; on a deadlock or serialization failure roll back and run it
+    again (up to ``attempts`` times, with a short random pause), then let the error out.
+
+    ``work`` must do all of its writes through the session, from the start, each time.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            result = work()
+            db.session.commit()
+            return result
+        except DBAPIError as error:
+            db.session.rollback()
+            if attempt == attempts or not is_retryable(error):
+                raise
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
+    raise AssertionError("unreachable")

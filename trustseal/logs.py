@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
+from gunicorn import glogging
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import Rule
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -46,6 +50,62 @@ def configure(level: str, as_json: bool) -> None:
 
 access = logging.getLogger("trustseal.access")
 
+# URL arguments that are secrets (review links, reset and sign-up links, the complaints
+# book's follow-up codes): never written to a log or the audit trail.
+SECRET_ARGUMENTS = frozenset({"token", "code"})
+LOG_PATH_KEY = "trustseal.log_path"  # the redacted path, left in the WSGI environ
+_ARGUMENT = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
+
+
+def redacted_path(rule: Rule, values: dict[str, Any]) -> str:
+    """The path of a request to ``rule``, its secret arguments shown as ``<name>``."""
+
+    def show(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f"<{name}>" if name in SECRET_ARGUMENTS else str(values.get(name, f"<{name}>"))
+
+    return _ARGUMENT.sub(show, rule.rule)
+
+
+def log_path() -> str:
+    """This request's path as logs may show it (secrets redacted), remembered in the
+    environ for gunicorn's access log."""
+    cached = request.environ.get(LOG_PATH_KEY)
+    if cached is not None:
+        return str(cached)
+    rule, values = request.url_rule, request.view_args or {}
+    error = request.routing_exception
+    if rule is None and isinstance(error, MethodNotAllowed) and error.valid_methods:
+        # A wrong method on a secret route still names the secret in its path.
+        adapter = current_app.url_map.bind_to_environ(request.environ)
+        try:
+            rule, values = adapter.match(method=next(iter(error.valid_methods)), return_rule=True)
+        except HTTPException:
+            rule = None
+    # An unrouted path may still hold a secret (a mistyped review link): keep its head only.
+    path = redacted_path(rule, values) if rule is not None else fallback_redacted(request.path)
+    request.environ[LOG_PATH_KEY] = path
+    return path
+
+
+def fallback_redacted(path: str) -> str:
+    """For a path no route matched: keep only its first segment."""
+    head, _, rest = path.lstrip("/").partition("/")
+    return f"/{head}/<redacted>" if rest else path
+
+
+class GunicornLogger(glogging.Logger):
+    """gunicorn's logger, whose access lines show the application's redacted path."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
+        """gunicorn's access-log atoms with the path (and request line) redacted."""
+        atoms = super().atoms(resp, req, environ, request_time)
+        path = environ.get(LOG_PATH_KEY) or fallback_redacted(environ.get("PATH_INFO", ""))
+        atoms["U"] = path
+        method, protocol = environ.get("REQUEST_METHOD", "-"), environ.get("SERVER_PROTOCOL", "-")
+        atoms["r"] = f"{method} {path} {protocol}"
+        return atoms
+
 
 def init_app(app: Flask) -> None:
     """Log every request with its id, status and duration; echo the id in ``X-Request-Id``."""
@@ -69,7 +129,7 @@ def init_app(app: Flask) -> None:
                 extra={
                     "request_id": g.get("request_id"),
                     "method": request.method,
-                    "path": request.path,
+                    "path": log_path(),
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "remote": request.remote_addr,

@@ -11,6 +11,7 @@ from flask_smorest import abort
 from trustseal.api.auth import MERCHANT_SECURITY, current_merchant_id, merchant_required
 from trustseal.api.blueprint import Blueprint
 from trustseal.api.pagination import keyset_page
+from trustseal.dbutil import commit_with_retries
 from trustseal.extensions import db
 from trustseal.orders import service
 from trustseal.orders.models import Purchase
@@ -89,11 +90,10 @@ def _own_purchase(order_id: int) -> Purchase:
 class Orders(MethodView):
     """The merchant's orders."""
 
-    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.requires(merchant_required, MERCHANT_SECURITY)
     @blp.arguments(OrderCreateSchema)
     @blp.response(201, OrderSchema, description="A new order")
     @blp.alt_response(200, schema=OrderSchema, description="The same external_id again")
-    @merchant_required
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Record an order (idempotent on external_id; status only moves forward)."""
         recorded = service.record_purchase_event(current_merchant_id(), API_SOURCE, _event(data))
@@ -101,10 +101,9 @@ class Orders(MethodView):
         db.session.commit()
         return answer, 201 if recorded.created else 200
 
-    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.requires(merchant_required, MERCHANT_SECURITY)
     @blp.arguments(OrderListArgsSchema, location="query")
     @blp.response(200, OrderPageSchema)
-    @merchant_required
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the merchant's orders from every source, newest first."""
         stmt = service.purchases_query(current_merchant_id(), args["external_id"], args["status"])
@@ -116,35 +115,35 @@ class Orders(MethodView):
 class OrderBatch(MethodView):
     """Many orders at once (imports, backfills, busy shops)."""
 
-    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.requires(merchant_required, MERCHANT_SECURITY)
     @blp.arguments(OrderBatchSchema)
     @blp.response(200, BatchAnswerSchema)
-    @merchant_required
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Record up to 500 orders in one transaction: all or none (same rules as one)."""
         merchant_id = current_merchant_id()
-        results = []
-        for order in data["orders"]:
-            recorded = service.record_purchase_event(merchant_id, API_SOURCE, _event(order))
-            results.append(
+        events = [_event(order) for order in data["orders"]]
+
+        def record() -> list[dict[str, Any]]:
+            return [
                 {
                     "external_id": recorded.purchase.external_id,
                     "id": recorded.purchase.id,
                     "status": recorded.purchase.status,
                     "created": recorded.created,
                 }
-            )
-        db.session.commit()
-        return {"results": results}
+                for recorded in service.record_purchase_events(merchant_id, API_SOURCE, events)
+            ]
+
+        # A deadlock or serialization failure with a concurrent writer is retried whole.
+        return {"results": commit_with_retries(record)}
 
 
 @blp.route("/<id:order_id>")
 class OrderById(MethodView):
     """One of the merchant's orders."""
 
-    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.requires(merchant_required, MERCHANT_SECURITY)
     @blp.response(200, OrderSchema)
-    @merchant_required
     def get(self, order_id: int) -> dict[str, Any]:
         """Return an order with its review invitation."""
         return present(_own_purchase(order_id))
@@ -154,11 +153,10 @@ class OrderById(MethodView):
 class OrderInvitation(MethodView):
     """The review link of a delivered order."""
 
-    @blp.doc(security=MERCHANT_SECURITY)
+    @blp.requires(merchant_required, MERCHANT_SECURITY)
     @blp.response(201, InvitationLinkSchema)
     @blp.alt_response(409, description="Not delivered, cancelled/refunded or already reviewed")
     @blp.alt_response(410, description="The invitation has expired")
-    @merchant_required
     def post(self, order_id: int) -> dict[str, Any]:
         """Issue a review link to send through the merchant's own channel."""
         purchase = _own_purchase(order_id)

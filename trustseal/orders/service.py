@@ -148,6 +148,21 @@ def record_purchase_event(merchant_id: int, source: str, event: PurchaseEvent) -
     return Recorded(purchase, created=False, changed=changed or completed)
 
 
+def record_purchase_events(
+    merchant_id: int, source: str, events: list[PurchaseEvent]
+) -> list[Recorded]:
+    """Record many events in the caller's transaction; the results in the events' order.
+
+    Rows are written in the order of their keys (events of one key keep their order), so
+    two overlapping batches lock the same rows in the same order and cannot deadlock.
+    """
+    order = sorted(range(len(events)), key=lambda i: events[i].external_id)
+    recorded: dict[int, Recorded] = {}
+    for i in order:
+        recorded[i] = record_purchase_event(merchant_id, source, events[i])
+    return [recorded[i] for i in range(len(events))]
+
+
 def _complete(purchase: Purchase, event: PurchaseEvent) -> bool:
     """Fill what an earlier, partial event left blank (never overwrite): a status-only
     event (a fulfilment, a VTEX hook) may arrive before the full order."""
@@ -341,7 +356,7 @@ def send_invitation_email(payload: dict[str, Any]) -> None:
         customer_name=purchase.customer_name,
         link=link,
     )
-    mail.send(purchase.customer_email, message, purchase.customer_locale)
+    mail.queue(purchase.customer_email, message, purchase.customer_locale)
     invitation.sent_at = utcnow()
 
 
