@@ -6,6 +6,9 @@ STAMP   := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 export TRUSTSEAL_INSTANCE_PATH ?= $(CURDIR)/instance
+# Rate limits shared by every process: Redis when one answers on the default port,
+# else the database (never per process). Set TRUSTSEAL_RATELIMIT_STORAGE_URI to override.
+REDIS_URL := $(shell $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 0.3); print('redis://127.0.0.1:6379')" 2>/dev/null)
 
 .PHONY: install run serve test test-sqlite test-postgres lint bench translations clean
 
@@ -19,13 +22,14 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## make run: create the venv, migrate SQLite in instance/, load the demo, serve on :8000
+run: export TRUSTSEAL_RATELIMIT_STORAGE_URI ?= $(REDIS_URL)
 run: install
 	$(BIN)/trustseal db upgrade
 	$(BIN)/trustseal demo
-	@echo "trustseal on http://$(HOST):$(PORT)  (worker running alongside; Ctrl-C stops both)"
+	@echo "trustseal on http://$(HOST):$(PORT)  (worker running alongside, restarted if it exits; Ctrl-C stops both)"
 	@trap 'kill 0' INT TERM EXIT; \
-	  $(BIN)/trustseal worker & \
-	  $(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) wsgi:app
+	  while :; do $(BIN)/trustseal worker; echo "worker exited ($$?); restarting in 2 s" >&2; sleep 2; done & \
+	  $(BIN)/gunicorn --config gunicorn.conf.py --workers 2 --bind $(HOST):$(PORT) wsgi:app
 
 ## make test: the whole suite on SQLite and PostgreSQL (PostgreSQL skips with a reason if absent)
 test: install

@@ -1,33 +1,24 @@
 """Stores and the webhook route: the plugin registry (entry points, TRUSTSEAL_PLATFORMS, a
-fourth plugin), merchant setup, refusals, durability, and concurrent deliveries."""
+fourth plugin), merchant setup, refusals and durability. Concurrent deliveries under
+gunicorn are in tests/reliability/test_concurrency.py."""
 
 from __future__ import annotations
 
 import ast
 import json
-import os
-import random
 import shutil
-import socket
-import subprocess
 import sys
-import threading
-import time
-import uuid
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import requests
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, select, text
 
 from tests import plugin_payloads as pp
 from tests.conftest import make_app
 from tests.helpers import bearer, make_merchant
 from trustseal import platforms, secretbox
 from trustseal.extensions import db
-from trustseal.orders.models import Purchase, PurchaseItem, ReviewInvitation
+from trustseal.orders.models import Purchase, PurchaseItem
 from trustseal.stores import service as stores_service
 from trustseal.stores.models import Store, WebhookDelivery
 
@@ -404,127 +395,3 @@ def test_a_large_order_is_accepted(app, client):
     answer = client.post(f"/webhooks/shopify/{store['id']}", data=body, headers=headers)
     assert answer.status_code == 200, answer.json
     assert pp.count(app, PurchaseItem) == 1300
-
-
-# --- concurrency --------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _deliveries(rng: random.Random) -> tuple[list[tuple[str, bytes, str]], dict[str, str]]:
-    """~300 orders, each a random interleaving of create / paid / delivered events, and
-    30 % of 1,000 deliveries re-sent with the same webhook id. Returns the deliveries
-    (topic, body, webhook id) and each order's expected final status."""
-    unique: list[tuple[str, bytes, str]] = []
-    expected: dict[str, str] = {}
-    plans = ["placed"] * 50 + ["paid"] * 100 + ["delivered"] * 150
-    for n, final in enumerate(plans):
-        order_id = 6_100_000_000_000_000 + n * 7919  # Shopify-sized ids
-        expected[str(order_id)] = final
-        events = [("orders/create", pp.shopify_order(order_id, email=f"c{n}@example.com"))]
-        if final in ("paid", "delivered"):
-            events.append(
-                (
-                    "orders/paid",
-                    pp.shopify_order(order_id, financial_status="paid", email=f"c{n}@example.com"),
-                )
-            )
-        if final == "delivered":
-            events.append(("fulfillments/update", pp.shopify_fulfillment(order_id)))
-        for topic, payload in events:
-            unique.append((topic, pp.raw(payload), str(uuid.uuid4())))
-    assert len(unique) == 700
-    sent = unique + [rng.choice(unique) for _ in range(300)]
-    rng.shuffle(sent)
-    return sent, expected
-
-
-@pytest.mark.postgres_only
-def test_concurrent_deliveries_with_duplicates_under_gunicorn(app, client, database_url, tmp_path):
-    key = make_merchant(app)[1]
-    store = pp.create_store(client, key, "shopify", **pp.shopify_settings())
-    sent, expected = _deliveries(random.Random(20261122))
-    port = _free_port()
-    env = {
-        **os.environ,
-        "TRUSTSEAL_DATABASE_URL": database_url,
-        "TRUSTSEAL_INSTANCE_PATH": app.instance_path,
-        "TRUSTSEAL_LOG_LEVEL": "WARNING",
-        "TRUSTSEAL_RATELIMIT_ENABLED": "false",
-        "TRUSTSEAL_ENV": "testing",
-    }
-    env.pop("TRUSTSEAL_PLATFORMS", None)
-    log_file = (tmp_path / "gunicorn.log").open("wb")
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert server.poll() is None, (tmp_path / "gunicorn.log").read_text()
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.1)
-
-        local = threading.local()
-        url = f"{base}/webhooks/shopify/{store['id']}"
-
-        def deliver(delivery: tuple[str, bytes, str]) -> tuple[int, str]:
-            topic, body, webhook_id = delivery
-            session = getattr(local, "session", None) or requests.Session()
-            local.session = session
-            answer = session.post(
-                url, data=body, timeout=30, headers=pp.shopify_headers(body, topic, webhook_id)
-            )
-            return answer.status_code, answer.json().get("status", "")
-
-        started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            outcomes = Counter(pool.map(deliver, sent))
-        elapsed = time.monotonic() - started
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log_file.close()
-
-    assert outcomes == {(200, "recorded"): 700, (200, "duplicate"): 300}, (
-        outcomes,
-        (tmp_path / "gunicorn.log").read_text()[-3000:],
-    )
-    assert elapsed < 60
-    with app.app_context():
-        rows = db.session.execute(
-            select(Purchase.external_id, Purchase.status, Purchase.customer_email)
-        ).all()
-        assert {r.external_id: r.status for r in rows} == expected
-        assert all(r.customer_email for r in rows)  # filled even when "delivered" came first
-        assert db.session.scalar(select(func.count()).select_from(PurchaseItem)) == 300
-        assert db.session.scalar(select(func.count()).select_from(WebhookDelivery)) == 700
-        invitations = db.session.scalar(select(func.count()).select_from(ReviewInvitation))
-        assert invitations == sum(1 for s in expected.values() if s == "delivered")
