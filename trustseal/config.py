@@ -209,7 +209,7 @@ def _engine_options(url: str, pre_ping: bool) -> dict[str, Any]:
     # A disconnect error invalidates the whole pool (every connection older than it is
     # replaced), so a restart costs each process one failed request, not one per
     # connection; recycling bounds their age. Pre-ping trades a round trip per checkout
-    # for not failing that one (bench figures in CHANGELOG.md).
+    # for not failing that one (figures in CHANGELOG.md).
     return {
         **options,
         "pool_recycle": 1800,

@@ -123,7 +123,7 @@ def init_app(app: Flask) -> None:
     def _log(response: Response) -> Response:
         started = g.get("request_started")
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        if started is not None:
+        if started is not None and access.isEnabledFor(logging.INFO):
             access.info(
                 "request",
                 extra={

@@ -167,20 +167,37 @@ class InputSchema(ma.Schema):
         return data
 
     def _check_text(self, data: Mapping[str, Any]) -> None:
-        fields = {field.data_key or name: field for name, field in self.fields.items()}
+        plan = self._text_plan()
         errors: dict[str, list[str]] = {}
         for key, value in data.items():
-            field = fields.get(key)
-            if _checks_itself(field):
-                continue
-            multiline = getattr(field, "multiline", False)
-            found = forbidden_character(str(key)) or next(
-                filter(None, (forbidden_character(s, multiline) for s in _strings(value))), None
-            )
+            multiline = plan.get(key, False)
+            if multiline is None:
+                continue  # a nested input schema checks its own text
+            pattern = _FORBIDDEN[multiline]
+            if isinstance(value, str):  # the common case, without a generator
+                found = _FORBIDDEN[False].search(key) or pattern.search(value)
+            else:
+                found = _FORBIDDEN[False].search(str(key)) or next(
+                    filter(None, map(pattern.search, _strings(value))), None
+                )
             if found:
-                errors[str(key)] = [FORBIDDEN_MESSAGE.format(found)]
+                errors[str(key)] = [FORBIDDEN_MESSAGE.format(f"U+{ord(found.group()):04X}")]
         if errors:
             raise ma.ValidationError(errors)
+
+    def _text_plan(self) -> dict[str, bool | None]:
+        """For each input key: whether its text may span lines, or None for a nested input
+        schema. Built once per schema instance (routes reuse theirs)."""
+        plan: dict[str, bool | None] | None = self.__dict__.get("_plan")
+        if plan is None:
+            plan = {
+                field.data_key or name: None
+                if _checks_itself(field)
+                else bool(getattr(field, "multiline", False))
+                for name, field in self.fields.items()
+            }
+            self.__dict__["_plan"] = plan
+        return plan
 
 
 class StrictSchema(InputSchema):
