@@ -12,6 +12,7 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
@@ -126,8 +127,12 @@ def merchants_create(as_json: bool, **fields: Any) -> None:
 def worker(once: bool, check: bool) -> None:
     """Process background jobs (emails, order fetches, reminders)."""
     if check:
-        alive = jobs.liveness()
-        db.session.rollback()
+        try:
+            alive = jobs.liveness()
+        except SQLAlchemyError as exc:
+            raise click.ClickException(f"cannot read the heartbeats: {type(exc).__name__}") from exc
+        finally:
+            db.session.rollback()
         since = "never" if alive.seconds_since is None else f"{alive.seconds_since:.0f} s ago"
         click.echo(
             f"worker: {alive.status} (last beat {since}); "
@@ -137,7 +142,10 @@ def worker(once: bool, check: bool) -> None:
             raise SystemExit(1)
         return
     if once:
-        result = jobs.run_due_jobs()
+        runner = jobs.Worker(current_app.config["TRUSTSEAL_WORKER_POLL_SECONDS"])
+        result = jobs.run_due_jobs(owner=runner.owner)
+        runner.done, runner.failed = result.done, result.failed
+        runner.beat()  # a run from cron counts as a sign of life too
         click.echo(f"jobs: {result.done} done, {result.retried} to retry, {result.failed} failed")
         return
     click.echo("worker: processing jobs (SIGTERM or Ctrl-C stops it after the job at hand)")

@@ -20,6 +20,13 @@ def _login_limit() -> str:
     return str(current_app.config["TRUSTSEAL_RATELIMIT_LOGIN"])
 
 
+def _wait_message(seconds: int) -> str:
+    if seconds < 180:
+        return _("Too many failed attempts: wait %(n)s seconds and try again.", n=seconds)
+    minutes = -(-seconds // 60)
+    return _("Too many failed attempts: wait %(n)s minutes and try again.", n=minutes)
+
+
 def home_of(principal: service.Principal) -> str:
     """Where a person lands after signing in."""
     return "/console" if principal.kind == "staff" else "/dashboard"
@@ -48,10 +55,7 @@ def login_page() -> Any:
         need_code = result.outcome == "totp"
         message = {
             "invalid": _("Wrong email or password."),
-            "locked": _(
-                "Too many failed attempts: wait %(n)s seconds and try again.",
-                n=result.retry_after or 0,
-            ),
+            "locked": _wait_message(result.retry_after or 0),
             "totp": _("Enter the code from your authenticator app."),
         }[result.outcome]
         status = 200 if need_code else 401 if result.outcome == "invalid" else 429

@@ -324,11 +324,13 @@ class Liveness:
 
 
 def liveness(now: datetime | None = None) -> Liveness:
-    """The freshest heartbeat against ``TRUSTSEAL_WORKER_STALE_SECONDS``, and the backlog."""
+    """The freshest heartbeat against ``TRUSTSEAL_WORKER_STALE_SECONDS``, and the backlog.
+
+    A worker that stopped cleanly, or a ``worker --once`` run from cron, counts until its
+    last beat grows stale: the question is whether jobs ran recently.
+    """
     now = now or utcnow()
-    last = db.session.scalar(
-        select(func.max(WorkerHeartbeat.beat_at)).where(WorkerHeartbeat.stopped_at.is_(None))
-    )
+    last = db.session.scalar(select(func.max(WorkerHeartbeat.beat_at)))
     due = db.session.scalar(
         select(func.count()).select_from(Job).where(Job.status.in_(ACTIVE), Job.run_at <= now)
     )
