@@ -350,8 +350,8 @@ def test_the_worker_survives_database_errors_and_goes_on(app, ctx, monkeypatch):
     app.config["TRUSTSEAL_WORKER_POLL_SECONDS"] = 0.01
     jobs.enqueue("test.record", {"n": 1})
     db.session.commit()
-    flaky = _Flaky(jobs.run_due_jobs, 3)
-    monkeypatch.setattr(jobs, "run_due_jobs", flaky)
+    flaky = _Flaky(jobs.run_one, 3)
+    monkeypatch.setattr(jobs, "run_one", flaky)
     worker = jobs.Worker(poll_seconds=0.01, owner="test-worker:1")
 
     def stop_when_done() -> None:
@@ -404,3 +404,68 @@ def test_finished_jobs_and_sent_mail_are_pruned(app, ctx):
     assert jobs.prune() == 1 and mail.prune() == 1
     db.session.commit()
     assert db.session.scalars(select(Job.id)).all() == [2]
+
+
+def test_a_sent_email_is_not_sent_again_when_its_job_cannot_be_marked_done(
+    app, client, monkeypatch
+):
+    """The server accepted the message, then the database failed before the job was
+    marked done (or its lease was lost): the retry finds the message sent."""
+    from sqlalchemy.exc import OperationalError
+
+    smtp = FakeSmtp()
+    try:
+        app.config.update(smtp.settings())
+        _, key = make_merchant(app)
+        client.post("/api/v1/orders", json=order_body(status="delivered"), headers=bearer(key))
+        make_due(app)
+        finish = jobs._finish
+
+        def database_gone(job) -> None:
+            if job.kind == "mail.deliver":
+                raise OperationalError("UPDATE jobs", {}, Exception("connection lost"))
+            finish(job)
+
+        monkeypatch.setattr(jobs, "_finish", database_gone)
+        with app.app_context():
+            assert jobs.run_due_jobs().retried == 1
+        monkeypatch.setattr(jobs, "_finish", finish)
+        make_due(app)
+        with app.app_context():
+            assert jobs.run_due_jobs().done == 1
+            assert jobs.counts() == {"done": 2}
+    finally:
+        smtp.close()
+    assert len(smtp.accepted) == 1
+
+
+def test_a_failing_maintenance_task_keeps_neither_the_others_nor_the_jobs_from_running(
+    app, ctx, monkeypatch
+):
+    def broken() -> None:
+        raise RuntimeError("maintenance bug")
+
+    monkeypatch.setitem(jobs._periodic, "test.broken", (timedelta(hours=1), broken))
+    jobs.enqueue("test.record", {"n": 1})
+    db.session.commit()
+    jobs.run_due_jobs()
+    long_ago = utcnow() - timedelta(days=30)
+    db.session.execute(update(Job).values(finished_at=long_ago))
+    db.session.commit()
+    jobs.run_maintenance()  # the broken task is logged, the prune still runs
+    assert jobs.counts() == {}
+
+
+def test_the_worker_stops_between_jobs_when_asked(app, ctx):
+    worker = jobs.Worker(poll_seconds=0.01, owner="stopping:1")
+
+    @jobs.handler("test.stop_after")
+    def _stop(payload: dict) -> None:
+        calls.append(payload)
+        worker.stop.set()  # SIGTERM arrives while the first job runs
+
+    for n in range(3):
+        jobs.enqueue("test.stop_after", {"n": n})
+    db.session.commit()
+    assert worker.step({}) == 1
+    assert calls == [{"n": 0}] and jobs.counts() == {"done": 1, "queued": 2}

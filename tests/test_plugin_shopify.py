@@ -263,6 +263,8 @@ def test_customers_redact_erases_personal_data_keeps_rating_and_log(app, client,
     )
     assert answer.status_code == 200
     with app.app_context():
+        payloads = [str(p) for p in db.session.scalars(select(Job.payload))]
+        assert not any("lucia" in p.lower() for p in payloads)  # ids, never the email
         assert jobs.run_due_jobs().failed == 0
 
     erased = pp.purchase(app, str(ORDER))

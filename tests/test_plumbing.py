@@ -79,8 +79,7 @@ def test_bad_keys_are_counted_per_key_prefix_and_a_valid_key_is_never_throttled(
     _, key = make_merchant(app)
     app.config["TRUSTSEAL_RATELIMIT_AUTH_FAILURE"] = "2 per minute"
     guesses = [
-        client.get("/api/v1/orders", headers=bearer(f"tsk_AAAAAA{n}")).status_code
-        for n in range(3)
+        client.get("/api/v1/orders", headers=bearer(f"tsk_AAAAAA{n}")).status_code for n in range(3)
     ]
     assert guesses == [401, 401, 429]
     # another merchant's broken integration at the same address is not locked out
@@ -94,9 +93,7 @@ def test_a_public_write_is_counted_before_its_body_is_read(app, client):
     assert codes == [422, 422, 422, 429]  # invalid requests count too
 
 
-def test_a_valid_key_on_a_staff_route_is_403_and_a_staff_token_on_a_merchant_route_too(
-    app, client
-):
+def test_a_valid_key_on_a_staff_route_is_403_and_a_staff_token_on_a_merchant_route_too(app, client):
     _, key = make_merchant(app)
     staff = make_staff(app, "admin")
     assert client.post("/api/v1/merchants", json={}, headers=bearer(key)).status_code == 403
@@ -187,3 +184,87 @@ def test_every_endpoint_with_bad_input_never_500(app, client, who):
                         assert answer.json["code"] == answer.status_code
                         assert answer.json["message"]
     assert checked > 100
+
+
+def test_an_unhandled_error_on_a_secret_route_logs_no_secret(app, client, monkeypatch, caplog):
+    from trustseal.reviews import pages as review_pages
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(review_pages.service, "invitation_context", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    caplog.set_level(logging.ERROR)
+    app.logger.addHandler(caplog.handler)
+    try:
+        answer = client.get("/r/SECRET-review-token-123")
+    finally:
+        app.logger.removeHandler(caplog.handler)
+    assert answer.status_code == 500
+    assert "Exception on /r/<token> [GET]" in caplog.text
+    assert "SECRET-review-token-123" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/r/SECRET-1", "/libro/AAAA-BBBB-CCCC-DDDD", "/login/reset/SECRET-2", "/signup/confirm/S-3"],
+)
+def test_a_page_whose_url_is_a_secret_sends_no_referrer(client, path):
+    answer = client.get(path)
+    assert answer.content_type.startswith("text/html")
+    assert answer.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_gunicorn_access_lines_redact_the_path_and_the_referrer():
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from trustseal.logs import LOG_PATH_KEY, GunicornLogger
+
+    logger = GunicornLogger(Config())
+    took = SimpleNamespace(seconds=0, microseconds=1)
+    request = SimpleNamespace(
+        headers=[
+            ("Referer", "https://sello.pe/libro/AAAA-SECRET-CODE"),
+            ("X-Review-Token", "SECRET"),
+        ],
+        method="GET",
+        path="-",
+        query="",
+    )
+    response = SimpleNamespace(status="200 OK", sent=10, headers=[])
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/static/site.css",
+        "PATH_INFO": "/static/site.css",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_REFERER": "https://sello.pe/libro/AAAA-SECRET-CODE",
+        "HTTP_X_REVIEW_TOKEN": "SECRET",
+        "QUERY_STRING": "next=/r/SECRET",
+        LOG_PATH_KEY: "/static/site.css",
+    }
+    atoms = logger.atoms(response, request, environ, took)
+    assert atoms["f"] == "https://sello.pe" and "SECRET" not in str(atoms)
+    # a request the application never saw keeps only the head of its path
+    unseen = {**environ, "PATH_INFO": "/r/SECRET-token", "RAW_URI": "/r/SECRET-token"}
+    del unseen[LOG_PATH_KEY]
+    atoms = logger.atoms(response, request, unseen, took)
+    assert atoms["U"] == "/r/<redacted>" and "SECRET" not in atoms["r"]
+
+
+def test_an_ipv6_client_is_limited_by_its_64_network(app, client):
+    app.config["TRUSTSEAL_RATELIMIT_PUBLIC_WRITE"] = "2 per minute"
+    codes = [
+        client.post(
+            "/api/v1/reviews",
+            json={"rating": "x"},
+            environ_base={"REMOTE_ADDR": f"2001:db8:1:2::{n:x}"},
+        ).status_code
+        for n in range(1, 4)
+    ]
+    assert codes == [422, 422, 429]  # three addresses of one /64: one bucket
+    other = client.post(
+        "/api/v1/reviews", json={"rating": "x"}, environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"}
+    )
+    assert other.status_code == 422  # the next /64 is someone else

@@ -6,6 +6,8 @@ pinning the connection (the checker still sees and checks the public address).
 
 from __future__ import annotations
 
+import threading
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -185,3 +187,40 @@ def test_a_page_that_drips_stops_at_the_deadline():
         result = sitecheck.check(url, allow_private=True, deadline=0.5)
     assert result["status"] == 200 and result["load_seconds"] < 2
     assert result["errors"] == ["the page took longer than 0.5 s; only its start was read"]
+
+
+def test_a_server_dripping_its_headers_is_cut_at_the_deadline():
+    """A socket timeout bounds each wait, not their sum: a merchant's server sending a
+    header byte every 0.2 s would keep a worker for ever without the watchdog."""
+    import socketserver
+
+    class Drip(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.rfile.readline()
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(200):
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                return
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Drip)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.perf_counter()
+        result = sitecheck.check(
+            f"http://127.0.0.1:{server.server_address[1]}/",
+            allow_private=True,
+            timeout=1.0,
+            deadline=1.0,
+        )
+        elapsed = time.perf_counter() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert elapsed < 2.5
+    assert not result["fast_enough"]
+    assert any("took longer" in e or "cannot load" in e for e in result["errors"])

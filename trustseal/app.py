@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from flask import Flask, request
@@ -26,6 +27,16 @@ from trustseal.web import headers as web_headers
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
+class TrustsealApp(Flask):
+    """Flask, whose log of an unhandled error names the path with its secrets redacted."""
+
+    def log_exception(
+        self, exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None]
+    ) -> None:
+        """Log an unhandled error (Flask's own line would show a review token in full)."""
+        self.logger.error(f"Exception on {logs.log_path()} [{request.method}]", exc_info=exc_info)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, plugins.
 
@@ -36,7 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get(
         "TRUSTSEAL_INSTANCE_PATH"
     )
-    app = Flask(
+    app = TrustsealApp(
         __name__,
         instance_path=str(Path(instance_path).resolve()) if instance_path else None,
         instance_relative_config=True,

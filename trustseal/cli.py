@@ -146,6 +146,7 @@ def worker(once: bool, check: bool) -> None:
         result = jobs.run_due_jobs(owner=runner.owner)
         runner.done, runner.failed = result.done, result.failed
         runner.beat()  # a run from cron counts as a sign of life too
+        jobs.run_maintenance()  # and does the pruning a long-running worker would
         click.echo(f"jobs: {result.done} done, {result.retried} to retry, {result.failed} failed")
         return
     click.echo("worker: processing jobs (SIGTERM or Ctrl-C stops it after the job at hand)")

@@ -6,6 +6,8 @@ app gets its own (see :func:`trustseal.api.errors.current_api`).
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import request
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -31,11 +33,22 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _client_address() -> str:
-    return get_remote_address() or request.remote_addr or "unknown"
+def client_key() -> str:
+    """The client as rate limits count it: its address — an IPv6 one by its /64, the
+    network one subscriber gets, since rotating addresses within it costs nothing."""
+    address = get_remote_address() or request.remote_addr or "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return address
 
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 babel = Babel()
-limiter = Limiter(key_func=_client_address, default_limits=[])
+limiter = Limiter(key_func=client_key, default_limits=[])

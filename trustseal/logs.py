@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
 from gunicorn import glogging
@@ -94,17 +95,44 @@ def fallback_redacted(path: str) -> str:
     return f"/{head}/<redacted>" if rest else path
 
 
+def referrer_origin(referrer: str) -> str:
+    """Only the origin of a Referer (its path may be a review link or a follow-up code)."""
+    parts = urlsplit(referrer)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "-"
+
+
+def has_secret_arguments(rule: Rule | None) -> bool:
+    """Whether a route's URL carries a secret (its page must not send it as Referer)."""
+    return rule is not None and not SECRET_ARGUMENTS.isdisjoint(rule.arguments)
+
+
 class GunicornLogger(glogging.Logger):
-    """gunicorn's logger, whose access lines show the application's redacted path."""
+    """gunicorn's logger, whose access lines never show a secret: the path is the one the
+    application redacted, the query string is left out, and the Referer keeps only its
+    origin — in every atom, the ``{…}i`` and ``{…}e`` ones included."""
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
-        """gunicorn's access-log atoms with the path (and request line) redacted."""
-        atoms = super().atoms(resp, req, environ, request_time)
+        """gunicorn's access-log atoms, computed from a redacted request."""
         path = environ.get(LOG_PATH_KEY) or fallback_redacted(environ.get("PATH_INFO", ""))
-        atoms["U"] = path
-        method, protocol = environ.get("REQUEST_METHOD", "-"), environ.get("SERVER_PROTOCOL", "-")
-        atoms["r"] = f"{method} {path} {protocol}"
-        return atoms
+        referrer = referrer_origin(environ.get("HTTP_REFERER", ""))
+        safe = {**environ, "PATH_INFO": path, "RAW_URI": path, "REQUEST_URI": path}
+        safe.update(QUERY_STRING="", HTTP_REFERER=referrer)
+        headers = getattr(req, "headers", req)
+        headers = headers.items() if hasattr(headers, "items") else headers
+        redacted = [(k, _header_for_log(k, v, referrer)) for k, v in headers]
+        for name in SECRET_HEADERS:
+            safe.pop("HTTP_" + name.upper().replace("-", "_"), None)
+        return super().atoms(resp, redacted, safe, request_time)
+
+
+SECRET_HEADERS = frozenset({"authorization", "cookie", "x-review-token"})
+
+
+def _header_for_log(name: str, value: str, referrer: str) -> str:
+    lowered = name.lower()
+    if lowered == "referer":
+        return referrer
+    return "-" if lowered in SECRET_HEADERS else value
 
 
 def init_app(app: Flask) -> None:

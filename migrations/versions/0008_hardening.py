@@ -25,9 +25,10 @@ def upgrade():
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('claimed_by', sa.String(length=100), nullable=True))
     op.execute("UPDATE jobs SET status = 'failed' WHERE status = 'dead'")
-    # Finished jobs of these kinds kept a reset link or a follow-up code in their payload.
+    # Finished jobs of these kinds kept a reset link, a follow-up code or a customer's
+    # email in their payload.
     op.execute(
-        "DELETE FROM jobs WHERE kind IN ('accounts.reset_email', 'book.copy') "
+        "DELETE FROM jobs WHERE kind IN ('accounts.reset_email', 'book.copy', 'stores.privacy') "
         "AND status IN ('done', 'failed')"
     )
 

@@ -202,7 +202,12 @@ def wait_until(condition, timeout: float, interval: float = 0.05, what: str = "c
 
 @contextmanager
 def gunicorn(
-    db: Database, tmp_path: Path, workers: int = 2, threads: int = 1, **env: str
+    db: Database,
+    tmp_path: Path,
+    workers: int = 2,
+    threads: int = 1,
+    options: tuple[str, ...] = (),
+    **env: str,
 ) -> Iterator[Process]:
     """Serve the app with gunicorn on a free loopback port; stop it afterwards."""
     port = free_port()
@@ -216,6 +221,7 @@ def gunicorn(
         str(threads),
         "--bind",
         f"127.0.0.1:{port}",
+        *options,
         "wsgi:app",
     ]
     process = spawn(args, db.env(**env), tmp_path / f"gunicorn-{port}.log")

@@ -144,7 +144,8 @@ def signup() -> Any:
         if not errors:
             service.request_signup(values["email"], password, merchant_fields)
             db.session.commit()
-            return render_template("signup_sent.html", email=values["email"])
+            hours = current_app.config["TRUSTSEAL_SIGNUP_CONFIRM_HOURS"]
+            return render_template("signup_sent.html", email=values["email"], hours=hours)
     return render_template("signup.html", values=values, errors=errors), 422 if errors else 200
 
 

@@ -31,6 +31,7 @@ from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
 from trustseal.merchants.models import Merchant
+from trustseal.staff import service as staff_service
 from trustseal.staff.models import StaffUser
 from trustseal.tokens import hash_token, issue_token
 
@@ -100,13 +101,6 @@ def _throttle_key(email: str, device: str | None) -> str:
     return _keyed("sign-in-device", f"{account}:{device}") if device else account
 
 
-def _blocked_for(key: str, now: datetime) -> int | None:
-    until = db.session.scalar(select(SignInThrottle.blocked_until).where(SignInThrottle.key == key))
-    if until is None or until <= now:
-        return None
-    return max(1, int((until - now).total_seconds() + 0.999))
-
-
 def _lockout_delay(failures: int) -> timedelta | None:
     config = current_app.config
     over = failures - config["TRUSTSEAL_LOGIN_LOCKOUT_AFTER"]
@@ -116,16 +110,28 @@ def _lockout_delay(failures: int) -> timedelta | None:
     return timedelta(seconds=min(seconds, config["TRUSTSEAL_LOGIN_LOCKOUT_MAX_SECONDS"]))
 
 
-def _record_failure(key: str, now: datetime) -> None:
-    """Count a failure atomically; from the threshold on, block for a doubling delay."""
+def _count_attempt(key: str, now: datetime) -> int | None:
+    """Count this attempt as a failure *before* the credentials are checked (a success
+    forgets the count), and block the key from the threshold on; None, or the seconds to
+    wait when the key is blocked (then nothing is counted or checked).
+
+    Counting first, in one conditional UPDATE, is what stops parallel guesses: the row
+    stays locked until this attempt's transaction ends, so the next one sees its count.
+    """
     row = {"key": key, "failures": 0, "updated_at": now}
     insert_ignoring_duplicate(SignInThrottle, row, ["key"])
+    open_ = or_(SignInThrottle.blocked_until.is_(None), SignInThrottle.blocked_until <= now)
     failures = db.session.execute(
         update(SignInThrottle)
-        .where(SignInThrottle.key == key)
+        .where(SignInThrottle.key == key, open_)
         .values(failures=SignInThrottle.failures + 1, updated_at=now)
         .returning(SignInThrottle.failures)
-    ).scalar_one()
+    ).scalar()
+    if failures is None:
+        until = db.session.scalar(
+            select(SignInThrottle.blocked_until).where(SignInThrottle.key == key)
+        )
+        return max(1, int((until - now).total_seconds() + 0.999)) if until else 1
     delay = _lockout_delay(failures)
     if delay is not None:
         db.session.execute(
@@ -133,6 +139,7 @@ def _record_failure(key: str, now: datetime) -> None:
             .where(SignInThrottle.key == key)
             .values(blocked_until=now + delay)
         )
+    return None
 
 
 def _use_totp(staff: StaffUser, code: str, now: float) -> bool:
@@ -141,16 +148,7 @@ def _use_totp(staff: StaffUser, code: str, now: float) -> bool:
     assert staff.totp_secret is not None
     secret = secretbox.open_(staff.totp_secret).decode()
     step = totp.matching_step(secret, code, now)
-    if step is None:
-        return False
-    used = db.session.execute(
-        update(StaffUser)
-        .where(StaffUser.id == staff.id)
-        .where(or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step))
-        .values(totp_last_step=step)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    return used == 1
+    return step is not None and staff_service.use_totp_step(staff.id, step)
 
 
 def login(
@@ -158,18 +156,18 @@ def login(
 ) -> LoginResult:
     """Check credentials (and the TOTP code of staff who enrolled one).
 
-    The answer is the same whether or not the email exists. Failures are counted per
-    account (unknown emails too); past a threshold each attempt must wait a delay that
-    doubles with every failure, and is refused unchecked before. ``device`` is the id of
+    The answer is the same whether or not the email exists. Attempts are counted per
+    account (unknown emails too) before anything is checked, and a success forgets them;
+    past a threshold each attempt must wait a delay that doubles with every failure, and
+    is refused unchecked before. ``device`` is the id of
     a browser that signed in to this account before (from its signed cookie): it has its
     own count, so someone failing on purpose cannot lock the owner out of their browser.
     The caller commits (the count must stay even when the attempt fails).
     """
-    now = utcnow()
     limited = current_app.config["RATELIMIT_ENABLED"]
     key = _throttle_key(email, device)
     if limited:
-        wait = _blocked_for(key, now)
+        wait = _count_attempt(key, utcnow())
         if wait is not None:
             return LoginResult("locked", retry_after=wait)
     user = _find(email)
@@ -183,9 +181,7 @@ def login(
             return LoginResult("totp")
         ok = _use_totp(user, code, time.time())
     if not ok or user is None:
-        if limited:
-            _record_failure(key, now)
-        return LoginResult("invalid")
+        return LoginResult("invalid")  # counted already
     db.session.execute(delete(SignInThrottle).where(SignInThrottle.key == key))
     return LoginResult("ok", _principal(user))
 
@@ -341,7 +337,6 @@ def request_reset(email: str) -> None:
     """
     user = _find(email)
     if user is None or user.disabled_at is not None:
-        passwords.hash_password(secrets.token_hex(8))  # about the same time either way
         return
     issued = issue_token(nbytes=32)
     kind = "staff" if isinstance(user, StaffUser) else "merchant"

@@ -10,6 +10,7 @@ import struct
 from urllib.parse import quote
 
 STEP = 30
+DIGITS = 6
 
 
 def generate_secret() -> str:
@@ -17,7 +18,7 @@ def generate_secret() -> str:
     return base64.b32encode(secrets.token_bytes(20)).decode("ascii")
 
 
-def code_at(secret: str, unix_time: float, digits: int = 6) -> str:
+def code_at(secret: str, unix_time: float, digits: int = DIGITS) -> str:
     """The code for a moment (RFC 6238)."""
     key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
     counter = struct.pack(">Q", int(unix_time // STEP))
@@ -25,9 +26,6 @@ def code_at(secret: str, unix_time: float, digits: int = 6) -> str:
     offset = mac[-1] & 0x0F
     value = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
     return str(value % 10**digits).zfill(digits)
-
-
-DIGITS = 6
 
 
 def matching_step(secret: str, code: str, unix_time: float, window: int = 1) -> int | None:
@@ -46,12 +44,6 @@ def matching_step(secret: str, code: str, unix_time: float, window: int = 1) -> 
         if hmac.compare_digest(code_at(secret, step * STEP, DIGITS), code):
             found = step
     return found
-
-
-def verify(secret: str, code: str, unix_time: float, window: int = 1) -> bool:
-    """Whether ``code`` is valid now or within ``window`` steps (no replay check: the
-    accounts service refuses a step already used)."""
-    return matching_step(secret, code, unix_time, window) is not None
 
 
 def provisioning_uri(secret: str, account: str, issuer: str = "trustseal") -> str:

@@ -15,7 +15,7 @@ from flask import current_app, g, request
 from flask_smorest import abort
 from limits import RateLimitItem, parse
 
-from trustseal.extensions import limiter
+from trustseal.extensions import client_key, limiter
 from trustseal.merchants import service as merchants
 from trustseal.merchants.models import Merchant
 from trustseal.staff import service as staff_service
@@ -48,10 +48,6 @@ def _failure_limits() -> tuple[RateLimitItem, RateLimitItem]:
     return item, per_address
 
 
-def _client() -> str:
-    return request.remote_addr or "unknown"
-
-
 def _prefix(token: str | None) -> str:
     """The public part of a token (``tsk_`` + 6 characters), or ``-``."""
     if token and token.startswith((merchants.API_KEY_PREFIX, staff_service.STAFF_TOKEN_PREFIX)):
@@ -63,7 +59,7 @@ def _within_failure_limits(token: str | None) -> bool:
     """Count one bad credential; False once over a limit (True if the storage is down:
     the answer is a 401 anyway)."""
     per_key, per_address = _failure_limits()
-    scope, address = current_app.config["RATELIMIT_KEY_PREFIX"], _client()
+    scope, address = current_app.config["RATELIMIT_KEY_PREFIX"], client_key()
     try:
         allowed = limiter.limiter.hit(per_key, scope, "auth-failure", address, _prefix(token))
         return limiter.limiter.hit(per_address, scope, "auth-failure-any", address) and allowed

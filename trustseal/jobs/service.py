@@ -54,7 +54,14 @@ class LeaseLost(Exception):
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register the function that runs jobs of ``kind``."""
+    """Register the function that runs jobs of ``kind``.
+
+    A handler must end well within ``TRUSTSEAL_JOB_LEASE_SECONDS`` (bound its network
+    calls with timeouts and a deadline): past the lease another worker may start the job
+    again. It should hold no transaction open while it waits on the network (roll back
+    after reading what it needs), and be safe to run twice (the lease makes that rare,
+    not impossible).
+    """
 
     def register(function: Handler) -> Handler:
         _handlers[kind] = function
@@ -223,15 +230,16 @@ def _record_failure(job: Claimed, error: str, permanent: bool) -> str:
         values.update(status="failed", finished_at=utcnow())
     else:
         values.update(status="queued", run_at=utcnow() + backoff(job.attempts))
-    db.session.execute(
+    recorded = db.session.execute(
         update(Job)
         .where(Job.id == job.id, Job.status == "running", Job.claimed_by == job.owner)
         .where(Job.attempts == job.attempts)
         .values(**values)
         .execution_options(synchronize_session=False)
-    )
+    ).rowcount
     db.session.commit()
-    return str(values["status"])
+    # No row: the lease lapsed and another worker has the job; it decides its fate.
+    return str(values["status"]) if recorded == 1 else "queued"
 
 
 def run_one(owner: str | None = None) -> str | None:
@@ -342,13 +350,22 @@ def liveness(now: datetime | None = None) -> Liveness:
     return Liveness("stale" if stale else "ok", last, age, int(due or 0), int(failed or 0))
 
 
-def _run_periodic(last_run: dict[str, float]) -> None:
+def run_maintenance(last_run: dict[str, float] | None = None) -> None:
+    """Run the periodic tasks that are due (all of them without ``last_run``), each in
+    its own transaction: one that fails is logged and tried again at its next turn,
+    and does not keep the others, or the jobs, from running."""
+    last_run = {} if last_run is None else last_run
     for name, (every, function) in _periodic.items():
         if time.monotonic() - last_run.get(name, -1e18) < every.total_seconds():
             continue
-        function()
-        db.session.commit()
         last_run[name] = time.monotonic()
+        try:
+            function()
+            db.session.commit()
+        except Exception:
+            _reset_connection()
+            log.exception("maintenance failed", extra={"task": name})
+            continue
         log.info("maintenance done", extra={"task": name})
 
 
@@ -374,16 +391,24 @@ class Worker:
             signal.signal(sig, lambda *_: self.stop.set())
 
     def step(self, last_run: dict[str, float]) -> int:
-        """Beat (if due), run due jobs (a bounded batch), run maintenance; jobs claimed."""
-        every = current_app.config["TRUSTSEAL_WORKER_HEARTBEAT_SECONDS"]
-        if time.monotonic() - last_run.get(_BEAT, -1e18) >= every:
-            self.beat()
-            last_run[_BEAT] = time.monotonic()
-        result = run_due_jobs(limit=current_app.config["TRUSTSEAL_WORKER_BATCH"], owner=self.owner)
-        self.done += result.done
-        self.failed += result.failed
-        _run_periodic(last_run)
-        return result.total
+        """Run due jobs one at a time (up to a batch), beating between them and stopping
+        early when asked; then the maintenance that is due. Jobs claimed."""
+        config = current_app.config
+        claimed = 0
+        while claimed < config["TRUSTSEAL_WORKER_BATCH"] and not self.stop.is_set():
+            if time.monotonic() - last_run.get(_BEAT, -1e18) >= config[
+                "TRUSTSEAL_WORKER_HEARTBEAT_SECONDS"
+            ]:
+                self.beat()
+                last_run[_BEAT] = time.monotonic()
+            outcome = run_one(self.owner)
+            if outcome is None:
+                break
+            claimed += 1
+            self.done += outcome == "done"
+            self.failed += outcome == "failed"
+        run_maintenance(last_run)
+        return claimed
 
     def beat(self) -> None:
         """Write the heartbeat now."""

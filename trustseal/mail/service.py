@@ -149,12 +149,15 @@ def deliver(payload: dict[str, Any]) -> None:
     email = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(email, EmailMessage)
     _transport(email)
+    # Recorded and committed at once, on its own: whatever happens to this job next (its
+    # lease lost, the database gone before the job is marked done), a retry finds it sent.
     db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == outbox_id, OutboxMessage.sent_at.is_(None))
         .values(sent_at=utcnow(), sealed=None)
         .execution_options(synchronize_session=False)
     )
+    db.session.commit()
 
 
 def prune() -> int:

@@ -42,6 +42,12 @@ def get(merchant_id: int) -> Merchant | None:
     return db.session.get(Merchant, merchant_id)
 
 
+def lock(merchant_id: int) -> None:
+    """Lock the merchant's row until the caller's transaction ends (PostgreSQL; SQLite
+    has a single writer), to serialise work other domains do for one merchant."""
+    db.session.execute(select(Merchant.id).where(Merchant.id == merchant_id).with_for_update())
+
+
 def _free_slug(base: str) -> str:
     taken = set(
         db.session.scalars(

@@ -299,8 +299,7 @@ def request_site_check(
     problem = sitecheck.url_problem(target)
     if problem:
         raise SiteCheckError(422, f"Cannot check this address: {problem}.", field="url")
-    # serialise requests for one merchant (PostgreSQL; SQLite has a single writer)
-    db.session.execute(select(Merchant.id).where(Merchant.id == merchant.id).with_for_update())
+    merchants.lock(merchant.id)  # one request at a time per merchant
     pending = pending_site_check(merchant)
     if pending is not None and not pending.stale:
         return pending, False
@@ -337,7 +336,9 @@ def run_requested_site_check(payload: dict[str, Any]) -> None:
     row = db.session.get(SiteCheck, int(check_id))
     if row is None or row.merchant_id != merchant.id or not _queued(row):
         return
-    result = _check_now(row.url)
+    url = row.url
+    db.session.rollback()  # hold no transaction while the site answers (up to its deadline)
+    result = _check_now(url)
     row = db.session.scalars(
         select(SiteCheck)
         .where(SiteCheck.id == int(check_id))

@@ -15,10 +15,12 @@ It runs in the worker (job ``seals.sitecheck``), never inside a web request.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -207,19 +209,46 @@ class _Pinned(http.client.HTTPConnection):
     def __init__(self, host: str, port: int, ip: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
         self._ip = ip
+        self.raw: socket.socket | None = None
 
     def connect(self) -> None:
-        self.sock = open_connection(self._ip, self.port, self.timeout)
+        self.sock = self.raw = open_connection(self._ip, self.port, self.timeout)
 
 
 class _PinnedTLS(http.client.HTTPSConnection):
     def __init__(self, host: str, port: int, ip: str, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
         self._ip = ip
+        self.raw: socket.socket | None = None
 
     def connect(self) -> None:
-        raw = open_connection(self._ip, self.port, self.timeout)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+        self.raw = open_connection(self._ip, self.port, self.timeout)
+        self.sock = self._context.wrap_socket(self.raw, server_hostname=self.host)
+
+
+class _Watchdog:
+    """Cuts a connection when the check's deadline passes, wherever it is waiting — the
+    TLS handshake, the status line, a header dripped a byte at a time (a socket timeout
+    bounds each wait, not their sum)."""
+
+    def __init__(self, connection: _Pinned | _PinnedTLS, seconds: float) -> None:
+        self._connection = connection
+        self._timer = threading.Timer(max(seconds, 0.0), self._cut)
+        self._timer.daemon = True
+
+    def _cut(self) -> None:
+        raw = self._connection.raw
+        if raw is not None:
+            with contextlib.suppress(OSError):
+                raw.shutdown(socket.SHUT_RDWR)
+
+    def start(self) -> None:
+        """Arm it."""
+        self._timer.start()
+
+    def cancel(self) -> None:
+        """Disarm it (the fetch ended in time)."""
+        self._timer.cancel()
 
 
 def _read_body(response: http.client.HTTPResponse, deadline: float) -> tuple[bytes, bool]:
@@ -277,6 +306,8 @@ def check(
                 raise TimeoutError(f"no answer within {deadline:g} s")
             cls = _PinnedTLS if parts.scheme == "https" else _Pinned
             connection = cls(parts.hostname, port, ip, min(timeout, remaining))
+            watchdog = _Watchdog(connection, remaining)
+            watchdog.start()
             try:
                 target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
                 connection.request(
@@ -300,6 +331,8 @@ def check(
                     continue
                 body, cut = _read_body(response, started + deadline)
                 result["status"] = response.status
+                cut = cut or time.perf_counter() >= started + deadline  # the watchdog cut it
+                result["cut"] = cut
                 if cut:
                     result["errors"].append(
                         f"the page took longer than {deadline:g} s; only its start was read"
@@ -314,6 +347,7 @@ def check(
                 }
                 break
             finally:
+                watchdog.cancel()
                 connection.close()
         else:
             result["errors"].append("too many redirects")
@@ -326,6 +360,10 @@ def check(
     except (OSError, http.client.HTTPException, UnicodeError) as error:
         result["errors"].append(f"cannot load the page: {error}")
     result["load_seconds"] = round(time.perf_counter() - started, 3)
-    result["fast_enough"] = result["load_seconds"] < LOAD_GOAL_SECONDS and result["status"] == 200
+    result["fast_enough"] = (
+        result["load_seconds"] < LOAD_GOAL_SECONDS
+        and result["status"] == 200
+        and not result.pop("cut", False)
+    )
     result["url_final"] = current
     return result

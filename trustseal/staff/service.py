@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from trustseal import passwords
 from trustseal.extensions import db
@@ -79,3 +79,19 @@ def authenticate(token: str) -> StaffUser | None:
             StaffUser.disabled_at.is_(None),
         )
     )
+
+
+def use_totp_step(staff_id: int, step: int) -> bool:
+    """Record that the authenticator code of 30-second ``step`` signed this staff user in;
+    False when that step (or a later one) was used already — a code works once.
+
+    One conditional UPDATE, so two sign-ins racing with the same code cannot both win.
+    """
+    used = db.session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == staff_id)
+        .where(or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return used == 1

@@ -206,15 +206,13 @@ def _apply(store: Store, parsed: Parsed) -> None:
         jobs.enqueue(FETCH_JOB, {"store_id": store.id, "external_id": external_id})
     if parsed.privacy is not None:
         request = parsed.privacy
-        jobs.enqueue(
-            PRIVACY_JOB,
-            {
-                "store_id": store.id,
-                "kind": request.kind,
-                "email": request.email,
-                "external_ids": list(request.external_ids),
-            },
-        )
+        payload: dict[str, Any] = {"store_id": store.id, "kind": request.kind}
+        if request.kind == "customer_redact":
+            # Which purchases, found now: the job keeps their ids, never the email.
+            payload["purchase_ids"] = orders.purchase_ids_for(
+                store.merchant_id, source_of(store), request.email, tuple(request.external_ids)
+            )
+        jobs.enqueue(PRIVACY_JOB, payload)
 
 
 @jobs.handler(FETCH_JOB)
@@ -223,7 +221,9 @@ def fetch_order(payload: dict[str, Any]) -> None:
     store = db.session.get(Store, payload["store_id"])
     if store is None or store.status != "active":
         return
-    events = platform(store.platform).fetch_order(context(store), str(payload["external_id"]))
+    plugin, settings = platform(store.platform), context(store)
+    db.session.rollback()  # hold no transaction while the platform answers
+    events = plugin.fetch_order(settings, str(payload["external_id"]))
     record_events(store, events)
 
 
@@ -238,14 +238,15 @@ def privacy_request(payload: dict[str, Any]) -> None:
         ids = orders.purchase_ids_of_source(store.merchant_id, source_of(store))
         orders.erase_purchases(ids)
     elif kind == "customer_redact":
-        matched = orders.purchase_ids_for(
-            store.merchant_id,
-            source_of(store),
-            payload.get("email"),
-            tuple(payload["external_ids"]),
-        )
-        orders.erase_purchases(matched)
-        ids = matched
+        ids = payload.get("purchase_ids")
+        if ids is None:  # a job queued before purchases were found at delivery
+            ids = orders.purchase_ids_for(
+                store.merchant_id,
+                source_of(store),
+                payload.get("email"),
+                tuple(payload["external_ids"]),
+            )
+        orders.erase_purchases(ids)
     else:  # customer_data: what we hold is the purchase data the shop sent us
         log.info("privacy data request noted", extra={"store_id": store.id})
         return

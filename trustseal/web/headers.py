@@ -7,15 +7,15 @@ response gets ``X-Content-Type-Options: nosniff``. The badge routes are left exa
 their views answer them: they are embedded on merchants' sites (so no frame protection)
 and they are the hot path (so the hook returns after one set lookup).
 
+A page whose URL is itself a secret (a review link, a follow-up code, a reset or
+sign-up link) sends no Referer at all, not even to this site, so the secret reaches no
+access log through the requests the page makes.
+
 A header a view set itself is never replaced.
 
 Written by hand rather than with flask-talisman: the policy is a dozen constant headers,
 talisman would also touch the badge responses (its opt-out is a decorator on each view)
 and brings HTTPS redirects and cookie settings this service configures elsewhere.
-
-The values are module constants; the keys worth making configurable (in
-``trustseal.config.DEFAULTS``) would be ``CSP_IMG_SOURCES`` (extra image origins, e.g. a
-media CDN), ``HSTS_SECONDS`` (0 turns HSTS off) and ``HSTS_INCLUDE_SUBDOMAINS``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
+
+from trustseal.logs import has_secret_arguments
 
 # Endpoints that answer with their own, complete headers and are embedded on other
 # sites: the badge (SVG, PNG, signed assertion) and the "Libro de Reclamaciones" button.
@@ -56,6 +58,7 @@ PERMISSIONS_POLICY = (
 # to), never a path. Private pages: no referrer at all leaves the site.
 REFERRER_POLICY = "strict-origin-when-cross-origin"
 PRIVATE_REFERRER_POLICY = "same-origin"
+SECRET_URL_REFERRER_POLICY = "no-referrer"
 HSTS = "max-age=31536000"
 NO_STORE = "no-store"
 
@@ -116,6 +119,14 @@ def is_private() -> bool:
     )
 
 
+def _referrer_policy(private: bool) -> str:
+    if has_secret_arguments(request.url_rule):
+        # The URL itself is a secret (a review link, a follow-up code): not even this
+        # site's own requests (styles, the form post) may carry it in a Referer.
+        return SECRET_URL_REFERRER_POLICY
+    return PRIVATE_REFERRER_POLICY if private else REFERRER_POLICY
+
+
 def secure(response: Response) -> Response:
     """Add the security headers to ``response`` (never replacing one the view set)."""
     if request.endpoint in BADGE_ENDPOINTS:
@@ -126,9 +137,7 @@ def secure(response: Response) -> Response:
         private = is_private()
         for name, value in _page_headers(base_url):
             headers.setdefault(name, value)
-        headers.setdefault(
-            "Referrer-Policy", PRIVATE_REFERRER_POLICY if private else REFERRER_POLICY
-        )
+        headers.setdefault("Referrer-Policy", _referrer_policy(private))
         if private:
             headers.setdefault("Cache-Control", NO_STORE)
         return response
