@@ -48,7 +48,7 @@ def test_order_lifecycle_to_delivered(app, client, shop):
     assert created.status_code == 200
     assert created.json == {"status": "recorded", "events": 1, "fetches": 0}
     order = pp.purchase(app, str(ORDER))
-    assert order["status"] == "placed" and order["source"] == f"store:{store_id}"
+    assert order["status"] == "placed" and order["source"] == "shopify"
     assert order["email"] == "lucia.quispe@example.com" and order["name"] == "Lucía Quispe"
     assert order["items"] == [
         {
@@ -76,7 +76,7 @@ def test_order_lifecycle_to_delivered(app, client, shop):
     assert set(email_job) == {"invitation_id"}
     # the merchant sees it among its orders, and can issue a review link
     listed = client.get(f"/api/v1/orders?external_id={ORDER}", headers=bearer(key)).json
-    assert listed["items"][0]["source"] == f"store:{store_id}"
+    assert listed["items"][0]["source"] == "shopify"
     link = client.post(f"/api/v1/orders/{order['id']}/invitation", headers=bearer(key))
     assert link.status_code == 201
     # the store remembers when it last heard from the platform

@@ -130,7 +130,7 @@ def test_a_fourth_plugin_installed_through_an_entry_point(app, database_url, tmp
         assert deliver({"id": "F-2"}, "d-3").status_code == 400
         listed = client.get("/api/v1/orders?external_id=F-1", headers=bearer(key)).json
         (purchase,) = listed["items"]
-        assert purchase["source"] == f"store:{store['id']}" and purchase["status"] == "delivered"
+        assert purchase["source"] == store["platform"] and purchase["status"] == "delivered"
         assert purchase["customer"] == {
             "email": "ana@example.com",
             "name": "Ana Torres",

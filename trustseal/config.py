@@ -56,6 +56,23 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_COUNT": 0,
     # Merchant sign-ups wait for the email to be confirmed within this time.
     "SIGNUP_CONFIRM_HOURS": 48,
+    # Review links a merchant may ask for its *declared* orders (API, dashboard), per
+    # merchant (429 beyond): a shop cannot mint reviews of its own orders at will.
+    "RATELIMIT_DECLARED_INVITATIONS": "20 per hour; 100 per day",
+    # Fraud signals (documented on /score). A signal opens when, for one merchant:
+    # burst: at least BURST_REVIEWS reviews of declared purchases within BURST_MINUTES;
+    # fast_review: a declared purchase is reviewed within FAST_REVIEW_MINUTES of being
+    # declared; shared_network: SHARED_NETWORK_REVIEWS reviews come from one network
+    # (IPv4 /24, IPv6 /64) within SHARED_NETWORK_DAYS; repeated_identity: a reviewer email
+    # or a review text repeats (folded) within REPEATED_IDENTITY_DAYS.
+    "SIGNAL_BURST_REVIEWS": 5,
+    "SIGNAL_BURST_MINUTES": 60,
+    "SIGNAL_FAST_REVIEW_MINUTES": 30,
+    "SIGNAL_SHARED_NETWORK_REVIEWS": 3,
+    "SIGNAL_SHARED_NETWORK_DAYS": 30,
+    "SIGNAL_REPEATED_IDENTITY_DAYS": 90,
+    # Domain verification: how long a DNS lookup or the file fetch may take.
+    "DOMAIN_CHECK_TIMEOUT_SECONDS": 5.0,
     # Transparency log: a new signed tree head at most this often (and on demand).
     "LOG_HEAD_INTERVAL_SECONDS": 60,
     # Media (review photos): local folder; default <instance>/media.
@@ -73,7 +90,8 @@ DEFAULTS: dict[str, Any] = {
     "PLATFORM_HTTP_TIMEOUT": 10.0,
     # Complaints book: keep entries (with personal data) at least this long.
     "BOOK_RETENTION_DAYS": 730,
-    # Site checks: allow private and loopback targets (tests, intranets); never in production.
+    # Outbound checks (the site check, the domain-verification file): allow private and
+    # loopback targets (tests, intranets); never in production.
     "SITE_CHECK_ALLOW_PRIVATE": False,
     # Review invitations.
     "INVITATION_TTL_DAYS": 60,

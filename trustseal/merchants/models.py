@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trustseal.clock import utcnow
@@ -22,11 +22,20 @@ class Merchant(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     domain: Mapped[str] = mapped_column(String(253))
     legal_name: Mapped[str | None] = mapped_column(String(300))
-    ruc: Mapped[str | None] = mapped_column(String(11))
+    ruc: Mapped[str | None] = mapped_column(String(11), unique=True)  # one merchant per RUC
     address: Mapped[str | None] = mapped_column(String(500))
     contact_email: Mapped[str] = mapped_column(String(254))
     country: Mapped[str] = mapped_column(String(2), default="PE")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Whether the merchant proved it controls its domain: "pending" (signed up itself:
+    # not public yet) or "verified" (created by staff, or proved by DNS, by a file, or
+    # verified by staff with a reason). ``domain_token`` is what the DNS record or the file
+    # must say.
+    domain_status: Mapped[str] = mapped_column(String(10), default="verified")
+    domain_token: Mapped[str | None] = mapped_column(String(64))
+    domain_method: Mapped[str | None] = mapped_column(String(10))  # created|dns|http|staff
+    domain_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    domain_reason: Mapped[str | None] = mapped_column(Text)
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="merchant")
 

@@ -41,7 +41,8 @@ def present(purchase: Purchase, items: Sequence[Any] | None = None) -> dict[str,
     return {
         "id": purchase.id,
         "external_id": purchase.external_id,
-        "source": purchase.source,
+        "source": purchase.origin,
+        "verification": service.verification(purchase),
         "status": purchase.status,
         "customer": {
             "email": purchase.customer_email,

@@ -23,7 +23,13 @@ class Purchase(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
-    source: Mapped[str] = mapped_column(String(64))  # "api" or "store:<id>"
+    source: Mapped[str] = mapped_column(String(64))  # "api" or "store:<id>": the id's namespace
+    # Provenance, fixed when the purchase is first recorded. ``attested``: the platform
+    # reported it (a verified webhook, or a fetch from its API with the store's
+    # credentials); else the merchant declared it. ``origin``: the platform's name
+    # ("shopify"…) or the declaring channel ("api", "dashboard", "import").
+    attested: Mapped[bool] = mapped_column(default=False)
+    origin: Mapped[str] = mapped_column(String(64), default="api")
     external_id: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(12))
     customer_email: Mapped[str | None] = mapped_column(String(254))

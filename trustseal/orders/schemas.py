@@ -90,12 +90,30 @@ class OrderCustomerOutSchema(ma.Schema):
     locale = ma.fields.String()
 
 
+class VerificationSchema(ma.Schema):
+    """Who vouches for a purchase (and so for its review)."""
+
+    level = ma.fields.String(
+        metadata={
+            "enum": ["platform", "declared"],
+            "description": "platform: a platform reported it (signed webhook or its API); "
+            "declared: the merchant itself did",
+        }
+    )
+    source = ma.fields.String(
+        metadata={"description": "the platform (shopify, woocommerce…) or api|dashboard|import"}
+    )
+
+
 class OrderSchema(ma.Schema):
     """An order as the merchant sees it."""
 
     id = ma.fields.Integer()
     external_id = ma.fields.String()
-    source = ma.fields.String()
+    source = ma.fields.String(
+        metadata={"description": "the platform that reported it, or api|dashboard|import"}
+    )
+    verification = ma.fields.Nested(VerificationSchema)
     status = ma.fields.String()
     customer = ma.fields.Nested(OrderCustomerOutSchema)
     placed_at = UTCDateTime()

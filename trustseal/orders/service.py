@@ -70,6 +70,40 @@ class PurchaseEvent:
     items: tuple[ItemData, ...] = field(default_factory=tuple)
 
 
+DECLARED_ORIGINS = frozenset({"api", "dashboard", "import"})
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who vouches for a purchase: a platform (``attested``, ``origin`` its name) or the
+    merchant itself (``origin``: the channel it declared it through)."""
+
+    attested: bool
+    origin: str
+
+    @classmethod
+    def declared(cls, channel: str = "api") -> Provenance:
+        """A purchase the merchant declared through ``channel`` (api, dashboard, import)."""
+        if channel not in DECLARED_ORIGINS:
+            raise ValueError(f"not a declaring channel: {channel!r}")
+        return cls(False, channel)
+
+    @classmethod
+    def platform(cls, name: str) -> Provenance:
+        """A purchase the platform ``name`` reported (signed webhook, or its API)."""
+        if name in DECLARED_ORIGINS:
+            raise ValueError(f"a platform cannot be named {name!r}")
+        return cls(True, name)
+
+
+API_DECLARED = Provenance(False, "api")
+
+
+def verification(purchase: Purchase) -> dict[str, str]:
+    """How a purchase is verified, as the public sees it: ``{level, source}``."""
+    return {"level": "platform" if purchase.attested else "declared", "source": purchase.origin}
+
+
 @dataclass(frozen=True)
 class Recorded:
     """The outcome of recording an event: the purchase, and whether it is new or changed.
@@ -101,12 +135,19 @@ class InvitationLink:
     expires_at: datetime
 
 
-def record_purchase_event(merchant_id: int, source: str, event: PurchaseEvent) -> Recorded:
+def record_purchase_event(
+    merchant_id: int,
+    source: str,
+    event: PurchaseEvent,
+    provenance: Provenance = API_DECLARED,
+) -> Recorded:
     """Create or advance a purchase from an event, in the caller's transaction.
 
     A new purchase is inserted with the event's status in one statement. Safe under
     concurrent identical events: the insert skips an existing key, and the existing row is
-    then locked before its status is compared and moved.
+    then locked before its status is compared and moved. Its ``provenance`` is set when it
+    is first recorded and never changes: ``source`` keeps a declared purchase's key apart
+    from every store's, so no later call can make it attested.
     """
     now = utcnow()
     delivered = event.status is Status.DELIVERED
@@ -115,6 +156,8 @@ def record_purchase_event(merchant_id: int, source: str, event: PurchaseEvent) -
         {
             "merchant_id": merchant_id,
             "source": source,
+            "attested": provenance.attested,
+            "origin": provenance.origin,
             "external_id": event.external_id,
             "status": event.status.value,
             "customer_email": event.customer_email,
@@ -149,7 +192,10 @@ def record_purchase_event(merchant_id: int, source: str, event: PurchaseEvent) -
 
 
 def record_purchase_events(
-    merchant_id: int, source: str, events: list[PurchaseEvent]
+    merchant_id: int,
+    source: str,
+    events: list[PurchaseEvent],
+    provenance: Provenance = API_DECLARED,
 ) -> list[Recorded]:
     """Record many events in the caller's transaction; the results in the events' order.
 
@@ -159,7 +205,7 @@ def record_purchase_events(
     order = sorted(range(len(events)), key=lambda i: events[i].external_id)
     recorded: dict[int, Recorded] = {}
     for i in order:
-        recorded[i] = record_purchase_event(merchant_id, source, events[i])
+        recorded[i] = record_purchase_event(merchant_id, source, events[i], provenance)
     return [recorded[i] for i in range(len(events))]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String
+from sqlalchemy import Float, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustseal.extensions import db
@@ -15,4 +15,4 @@ class RateLimitCounter(db.Model):
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
-    expires_at: Mapped[float] = mapped_column(index=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

@@ -20,6 +20,10 @@ class Review(db.Model):
         Index("ix_reviews_merchant_id_id", "merchant_id", "id"),
         Index("ix_reviews_merchant_rating_id", "merchant_id", "status", "rating", "id"),
         Index("ix_reviews_merchant_photos_id", "merchant_id", "has_photos", "id"),
+        Index("ix_reviews_merchant_created", "merchant_id", "created_at"),
+        Index("ix_reviews_merchant_network", "merchant_id", "reviewer_network"),
+        Index("ix_reviews_merchant_identity", "merchant_id", "identity_key"),
+        Index("ix_reviews_merchant_text", "merchant_id", "text_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,6 +44,16 @@ class Review(db.Model):
     open_flags: Mapped[int] = mapped_column(default=0)
     log_index: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The purchase's provenance when reviewed: "platform" (attested) or "declared", and
+    # its source ("shopify", "api"…). Public, in the log leaf, counted in the score.
+    verification_level: Mapped[str] = mapped_column(String(10), default="declared")
+    verification_source: Mapped[str] = mapped_column(String(64), default="api")
+    # Evidence for the fraud detector, as keyed hashes (HMAC with a server secret):
+    # the reviewer's network (/24, /64), a normalized email and a normalized text. The
+    # first two are personal data: erased with the review's texts.
+    reviewer_network: Mapped[str | None] = mapped_column(String(64))
+    identity_key: Mapped[str | None] = mapped_column(String(64))
+    text_key: Mapped[str | None] = mapped_column(String(64))
 
     photos: Mapped[list[ReviewPhoto]] = relationship(
         back_populates="review", order_by="ReviewPhoto.position"
@@ -136,6 +150,7 @@ class ScoreAggregate(db.Model):
     decay_rating: Mapped[float] = mapped_column(Float, default=0.0)  # Σ r·2^(t/H)
     negative: Mapped[int] = mapped_column(default=0)  # published with rating ≤ 2
     negative_answered: Mapped[int] = mapped_column(default=0)
+    declared: Mapped[int] = mapped_column(default=0)  # published, of declared purchases
 
 
 class ScoreMonth(db.Model):

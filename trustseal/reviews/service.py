@@ -6,6 +6,12 @@ in the running score in the same transaction as the change itself.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
+import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -115,6 +121,63 @@ def _review_event(kind: str, review: Review, merchant: Merchant, **data: Any) ->
     return log.Event(kind, merchant=merchant.slug, data={"review_id": review.id, **data})
 
 
+PublishedListener = Callable[[Review], None]
+_published_listeners: list[PublishedListener] = []
+
+
+def on_published(listener: PublishedListener) -> PublishedListener:
+    """Register a function called with each review just published, in its transaction
+    (another domain's hook — the fraud detector queues its scan there)."""
+    _published_listeners.append(listener)
+    return listener
+
+
+def _keyed(purpose: str, value: str) -> str:
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def network_key(address: str | None) -> str | None:
+    """A keyed hash of the network an address belongs to (IPv4 /24, IPv6 /64): one
+    household or office, without keeping the address."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 64
+    return _keyed("network", str(ipaddress.ip_network((ip, prefix), strict=False)))
+
+
+_TRAILING_DIGITS = re.compile(r"\d+$")
+
+
+def identity_key(email: str | None) -> str | None:
+    """A keyed hash of an email with the usual variations folded: case, dots and
+    ``+tags`` in the local part, trailing digits (``ana.p+1@…``, ``anap7@…`` → one)."""
+    if not email or "@" not in email:
+        return None
+    local, _, domain = email.strip().lower().rpartition("@")
+    local = _TRAILING_DIGITS.sub("", local.split("+", 1)[0].replace(".", "")) or local
+    return _keyed("identity", f"{local}@{domain}")
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def text_key(title: str | None, body: str | None) -> str | None:
+    """A keyed hash of a review's words with case, accents, punctuation and spacing
+    folded, so copies that differ only in those show up as one."""
+    words = " ".join(filter(None, (title, body)))
+    folded = unicodedata.normalize("NFKD", words.casefold())
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    folded = _NOT_WORD.sub(" ", folded).strip()
+    return _keyed("text", folded) if folded else None
+
+
 def submit(
     token: str,
     *,
@@ -126,10 +189,13 @@ def submit(
     display_name: str | None = None,
     photos: tuple[images.ProcessedPhoto, ...] = (),
     at: datetime | None = None,
+    client_address: str | None = None,
 ) -> Submitted:
     """Publish a review through its invitation token (once per purchase), with photos
-    already checked by :func:`images.process_photo`. ``at`` backdates an import."""
+    already checked by :func:`images.process_photo`. ``at`` backdates an import;
+    ``client_address`` is kept only as a keyed hash of its network."""
     purchase, merchant = _purchase_and_merchant(orders.claim_invitation, token)
+    verification = orders.verification(purchase)
     review = Review(
         merchant_id=merchant.id,
         purchase_id=purchase.id,
@@ -142,6 +208,11 @@ def submit(
         locale=purchase.customer_locale,
         status="published",
         created_at=at or utcnow(),
+        verification_level=verification["level"],
+        verification_source=verification["source"],
+        reviewer_network=network_key(client_address),
+        identity_key=identity_key(purchase.customer_email),
+        text_key=text_key(title, body),
     )
     db.session.add(review)
     db.session.flush()
@@ -155,6 +226,7 @@ def submit(
                 "rating": rating,
                 "process_rating": process_rating,
                 "purchase_id": purchase.id,
+                "verification": verification,
             },
             texts=texts,
             at=review.created_at,
@@ -164,6 +236,8 @@ def submit(
     score.count_published(review)
     for position, processed in enumerate(photos[:MAX_PHOTOS]):
         _attach(review, processed, position)
+    for listener in _published_listeners:
+        listener(review)
     return Submitted(review, log.receipt(appended))
 
 
@@ -429,6 +503,7 @@ def erase_personal_data(purchase_ids: list[int]) -> int:
         review.title = review.body = review.suggestion = None
         review.display_name = ERASED_NAME
         review.erased_at = utcnow()
+        review.reviewer_network = review.identity_key = review.text_key = None
         if review.log_index is not None:
             log.forget_text(review.log_index)
         for photo in review.photos:

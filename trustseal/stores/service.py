@@ -72,6 +72,12 @@ def webhook_url(store: Store) -> str:
     return f"{current_app.config['TRUSTSEAL_BASE_URL']}/webhooks/{store.platform}/{store.id}"
 
 
+def provenance_of(store: Store) -> orders.Provenance:
+    """What a store's orders are: attested by its platform (they reach us only through
+    its signed webhooks or its API, called with the store's credentials)."""
+    return orders.Provenance.platform(store.platform)
+
+
 def source_of(store: Store) -> str:
     """The purchase source name of a store's orders."""
     return f"store:{store.id}"
@@ -148,7 +154,9 @@ def record_events(store: Store, events: list[orders.PurchaseEvent]) -> int:
     """Record purchase events of a store through the orders door; how many changed."""
     changed = 0
     for event in events:
-        changed += orders.record_purchase_event(store.merchant_id, source_of(store), event).changed
+        changed += orders.record_purchase_event(
+            store.merchant_id, source_of(store), event, provenance_of(store)
+        ).changed
     return changed
 
 
@@ -257,7 +265,9 @@ def reconcile(store: Store, since: datetime, progress: Callable[[int], None] | N
     """Re-fetch a store's orders since a date and record them (idempotent); how many."""
     count = 0
     for event in platform(store.platform).list_orders(context(store), since):
-        orders.record_purchase_event(store.merchant_id, source_of(store), event)
+        orders.record_purchase_event(
+            store.merchant_id, source_of(store), event, provenance_of(store)
+        )
         count += 1
         if progress:
             progress(1)
