@@ -48,7 +48,7 @@ def test_order_lifecycle_to_delivered(app, client, shop):
     assert created.status_code == 200
     assert created.json == {"status": "recorded", "events": 1, "fetches": 0}
     order = pp.purchase(app, str(ORDER))
-    assert order["status"] == "placed" and order["source"] == "shopify"
+    assert order["status"] == "placed" and order["source"] == f"store:{store_id}"
     assert order["email"] == "lucia.quispe@example.com" and order["name"] == "Lucía Quispe"
     assert order["items"] == [
         {
