@@ -62,6 +62,7 @@ def _db_facts(now: datetime) -> list[score.ReviewFacts]:
             r.created_at,
             r.status == "published",
             None if answered is None else (answered - r.created_at).total_seconds() / 3600,
+            declared=r.verification_level == "declared",
         )
         for r, answered in rows
     ]

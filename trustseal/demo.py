@@ -14,6 +14,7 @@ from trustseal.orders import service as orders
 from trustseal.orders.models import Purchase
 from trustseal.reviews import service as reviews
 from trustseal.staff import service as staff_service
+from trustseal.stores import service as stores
 
 DEMO_SLUG = "tienda-demo"
 PRODUCTS = [
@@ -64,6 +65,17 @@ def load(purchase_count: int = 300, seed: int = 2026) -> str:
         address="Av. Larco 123, Miraflores, Lima",
     )
     merchant_id = created.merchant.id
+    # Most orders arrive from the shop's Shopify store (platform-verified); one in eight the
+    # shop declares through the API, so the profile shows both kinds of purchase.
+    store = stores.create_store(
+        created.merchant,
+        "shopify",
+        {"shop_domain": "tienda-demo.myshopify.com", "client_secret": "demo-secret-not-real"},
+    ).store
+    channels = [
+        (stores.source_of(store), stores.provenance_of(store)),
+        ("api", orders.Provenance.declared("api")),
+    ]
     now = utcnow()
     delivered_purchases: list[tuple[Purchase, datetime]] = []
     for n in range(purchase_count):
@@ -78,8 +90,9 @@ def load(purchase_count: int = 300, seed: int = 2026) -> str:
             customer_locale="en" if n % 10 == 0 else "es",
             items=(orders.ItemData(product_id, title, rng.randint(1, 3)),),
         )
+        source, provenance = channels[1] if n % 8 == 7 else channels[0]
         orders.record_purchase_event(
-            merchant_id, "api", orders.PurchaseEvent(status=S.PLACED, **base)
+            merchant_id, source, orders.PurchaseEvent(status=S.PLACED, **base), provenance
         )
         step_time = placed
         for status in rng.choice(PATHS):
@@ -87,8 +100,9 @@ def load(purchase_count: int = 300, seed: int = 2026) -> str:
             delivered = step_time if status is S.DELIVERED else None
             recorded = orders.record_purchase_event(
                 merchant_id,
-                "api",
+                source,
                 orders.PurchaseEvent(status=status, delivered_at=delivered, **base),
+                provenance,
             )
             if status is S.DELIVERED:
                 delivered_purchases.append((recorded.purchase, step_time))

@@ -19,8 +19,9 @@ from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import marshmallow as ma
+from flask import current_app, has_app_context
 
-from trustseal.orders.service import PurchaseEvent
+from trustseal.orders.service import DECLARED_ORIGINS, PurchaseEvent
 
 GROUP = "trustseal.platforms"
 log = logging.getLogger("trustseal.platforms")
@@ -152,5 +153,18 @@ def load(allowed: list[str] | None = None) -> dict[str, Platform]:
         if not (isinstance(platform_class, type) and issubclass(platform_class, Platform)):
             log.error("entry point is not a Platform", extra={"plugin": entry.name})
             continue
+        if entry.name in DECLARED_ORIGINS:
+            # Its orders would read as declared by the merchant: "api", "dashboard" and
+            # "import" name the ways a merchant declares orders itself.
+            log.error("platform plugin with a reserved name", extra={"plugin": entry.name})
+            continue
         found[entry.name] = platform_class()
     return found
+
+
+def title_of(name: str) -> str:
+    """The name people read for a platform (``Shopify``); its plugin name if no plugin of
+    that name is loaded."""
+    registry = current_app.extensions.get("trustseal.platforms", {}) if has_app_context() else {}
+    plugin = registry.get(name)
+    return plugin.title if plugin is not None else name.capitalize()

@@ -28,6 +28,14 @@ def upgrade():
         "WHERE source LIKE 'store:%'"
     )
 
+    op.create_table('declared_link_counts',
+    sa.Column('merchant_id', sa.Integer(), nullable=False),
+    sa.Column('hour', sa.String(length=13), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_declared_link_counts_merchant_id_merchants')),
+    sa.PrimaryKeyConstraint('merchant_id', 'hour', name=op.f('pk_declared_link_counts'))
+    )
+
     # Reviews: the provenance they were written on, and the detector's keyed hashes.
     with op.batch_alter_table('reviews', schema=None) as batch_op:
         batch_op.add_column(sa.Column('verification_level', sa.String(length=10), nullable=False, server_default='declared'))
@@ -36,9 +44,9 @@ def upgrade():
         batch_op.add_column(sa.Column('identity_key', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('text_key', sa.String(length=64), nullable=True))
         batch_op.create_index('ix_reviews_merchant_created', ['merchant_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_reviews_merchant_network', ['merchant_id', 'reviewer_network'], unique=False)
-        batch_op.create_index('ix_reviews_merchant_identity', ['merchant_id', 'identity_key'], unique=False)
-        batch_op.create_index('ix_reviews_merchant_text', ['merchant_id', 'text_key'], unique=False)
+        batch_op.create_index('ix_reviews_merchant_network', ['merchant_id', 'reviewer_network', 'created_at'], unique=False)
+        batch_op.create_index('ix_reviews_merchant_identity', ['merchant_id', 'identity_key', 'created_at'], unique=False)
+        batch_op.create_index('ix_reviews_merchant_text', ['merchant_id', 'text_key', 'created_at'], unique=False)
     op.execute(
         "UPDATE reviews SET verification_level = 'platform', verification_source = "
         "(SELECT purchases.origin FROM purchases WHERE purchases.id = reviews.purchase_id) "
@@ -99,6 +107,7 @@ def downgrade():
         batch_op.drop_index('ix_fraud_signals_status_id')
         batch_op.drop_index(batch_op.f('ix_fraud_signals_merchant_id'))
     op.drop_table('fraud_signals')
+    op.drop_table('declared_link_counts')
     with op.batch_alter_table('merchants', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_merchants_ruc'), type_='unique')
         for column in ('domain_reason', 'domain_verified_at', 'domain_method', 'domain_token', 'domain_status'):

@@ -98,6 +98,7 @@ _FINGERPRINT = (
         ScoreAggregate.decay_weight,
         ScoreAggregate.negative,
         ScoreAggregate.negative_answered,
+        ScoreAggregate.declared,
         Seal.status,
         Seal.valid_until,
         select(SigningKey.kid)
@@ -109,7 +110,7 @@ _FINGERPRINT = (
     )
     .outerjoin(ScoreAggregate, ScoreAggregate.merchant_id == Merchant.id)
     .outerjoin(Seal, Seal.merchant_id == Merchant.id)
-    .where(Merchant.slug == bindparam("slug"))
+    .where(Merchant.slug == bindparam("slug"), merchants.PUBLIC)
 )
 
 
@@ -142,8 +143,11 @@ def _etag(*parts: Any) -> str:
     return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
 
 
-def view(merchant: Merchant | None, lang: str) -> layouts.BadgeView:
-    """Everything the badge shows, read through the other domains' doors."""
+def view(
+    merchant: Merchant | None, lang: str, summary: dict[str, Any] | None = None
+) -> layouts.BadgeView:
+    """Everything the badge shows, read through the other domains' doors (``summary``:
+    the merchant's score, if the caller has it already)."""
     words = labels(lang)
     base = current_app.config["TRUSTSEAL_BASE_URL"]
     if merchant is None:
@@ -155,7 +159,7 @@ def view(merchant: Merchant | None, lang: str) -> layouts.BadgeView:
             lang,
             verify_url=f"{base}/verify",
         )
-    summary = scores.score_of(merchant.id, utcnow())
+    summary = summary or scores.score_of(merchant.id, utcnow())
     status = seals.summary(merchant)["status"]
     testimonials = tuple(
         layouts.Testimonial(r.display_name, r.rating, r.body or r.title or "")
@@ -177,9 +181,14 @@ def view(merchant: Merchant | None, lang: str) -> layouts.BadgeView:
 
 
 def assertion_claims(
-    merchant: Merchant | None, badge: layouts.BadgeView, svg_bytes: bytes, slug: str
+    merchant: Merchant | None,
+    badge: layouts.BadgeView,
+    svg_bytes: bytes,
+    slug: str,
+    provenance: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The signed claims of API.md "Badges and verification"."""
+    """The signed claims of API.md "Badges and verification" (``provenance``: published
+    reviews by who vouches for their purchase, ``{platform, declared}``)."""
     now = utcnow().replace(microsecond=0)
     ttl = timedelta(days=current_app.config["TRUSTSEAL_BADGE_ASSERTION_DAYS"])
     head = log.latest_head() or log.publish_head()
@@ -192,6 +201,7 @@ def assertion_claims(
         "valid_until": rfc3339(seal["valid_until"]),
         "score": badge.score,
         "rating_count": badge.rating_count,
+        "provenance": provenance or {"platform": 0, "declared": 0},
         "history": list(badge.history),
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
@@ -203,12 +213,14 @@ def assertion_claims(
 def _render(
     slug: str, style: str, lang: str, fmt: str, scale: int, fingerprint: tuple[Any, ...] | None
 ) -> Rendered:
-    merchant = merchants.get_by_slug(slug) if fingerprint else None
-    badge = view(merchant, lang)
+    merchant = merchants.get_public(slug) if fingerprint else None
+    summary = scores.score_of(merchant.id, utcnow()) if merchant else None
+    badge = view(merchant, lang, summary)
     shape = layouts.layout(badge, style)
     uid = hashlib.sha256(repr((slug, style, lang, fingerprint)).encode()).hexdigest()[:10]
     plain = svg.render(shape, uid)
-    token, _ = signing.sign(assertion_claims(merchant, badge, plain, slug))
+    provenance = summary["provenance"] if summary else None
+    token, _ = signing.sign(assertion_claims(merchant, badge, plain, slug, provenance))
     body = (
         assertion.embed_assertion(plain, token) if fmt == "svg" else png.render(shape, token, scale)
     )

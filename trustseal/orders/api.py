@@ -158,12 +158,18 @@ class OrderInvitation(MethodView):
     @blp.response(201, InvitationLinkSchema)
     @blp.alt_response(409, description="Not delivered, cancelled/refunded or already reviewed")
     @blp.alt_response(410, description="The invitation has expired")
+    @blp.alt_response(
+        429,
+        description="Too many links for orders the merchant declared itself "
+        "(TRUSTSEAL_DECLARED_LINKS_PER_HOUR and _PER_DAY, per merchant)",
+    )
     def post(self, order_id: int) -> dict[str, Any]:
         """Issue a review link to send through the merchant's own channel."""
         purchase = _own_purchase(order_id)
         try:
             link = service.issue_invitation_link(purchase)
         except service.InvitationRefused as refused:
-            abort(410 if refused.reason == "expired" else 409, message=str(refused))
+            codes = {"expired": 410, "rate_limited": 429}
+            abort(codes.get(refused.reason, 409), message=str(refused))
         db.session.commit()
         return {"token": link.token, "url": link.url, "expires_at": link.expires_at}

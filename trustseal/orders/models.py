@@ -92,3 +92,14 @@ class InvitationToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     invitation: Mapped[ReviewInvitation] = relationship(back_populates="tokens")
+
+
+class DeclaredLinkCount(db.Model):
+    """Review links issued for a merchant's declared purchases, per UTC hour: the counter
+    behind the per-merchant limit (rows older than a day are pruned)."""
+
+    __tablename__ = "declared_link_counts"
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    hour: Mapped[str] = mapped_column(String(13), primary_key=True)  # 2026-12-02T14
+    count: Mapped[int] = mapped_column(default=0)

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -23,7 +23,13 @@ from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
-from trustseal.orders.models import InvitationToken, Purchase, PurchaseItem, ReviewInvitation
+from trustseal.orders.models import (
+    DeclaredLinkCount,
+    InvitationToken,
+    Purchase,
+    PurchaseItem,
+    ReviewInvitation,
+)
 from trustseal.tokens import hash_token, issue_token
 
 INVITATION_EMAIL_JOB = "orders.invitation_email"
@@ -123,7 +129,8 @@ class InvitationRefused(Exception):
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
-        self.reason = reason  # not_delivered | final | reviewed | cancelled | expired
+        # not_delivered | final | reviewed | cancelled | expired | rate_limited
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -366,9 +373,62 @@ def issue_invitation_link(purchase: Purchase) -> InvitationLink:
         raise InvitationRefused("cancelled", "The invitation was cancelled.")
     if state == "expired":
         raise InvitationRefused("expired", "The invitation has expired.")
+    if not purchase.attested:
+        _charge_declared_link(purchase.merchant_id)
     link = _new_link(invitation, "merchant")
     invitation.sent_at = invitation.sent_at or utcnow()
     return link
+
+
+def _charge_declared_link(merchant_id: int) -> None:
+    """Count a review link for a purchase the merchant declared itself, in the caller's
+    transaction, against ``TRUSTSEAL_DECLARED_LINKS_PER_HOUR`` and ``…_PER_DAY`` (the
+    last 24 hours); raise :class:`InvitationRefused` (``rate_limited``) beyond them.
+
+    The counter row of the hour stays locked until the transaction ends, so concurrent
+    requests of one merchant are counted one after another; a link that is not committed
+    does not count.
+    """
+    config = current_app.config
+    per_hour, per_day = (
+        config["TRUSTSEAL_DECLARED_LINKS_PER_HOUR"],
+        config["TRUSTSEAL_DECLARED_LINKS_PER_DAY"],
+    )
+    now = utcnow()
+    hour = now.strftime("%Y-%m-%dT%H")
+    insert_ignoring_duplicate(
+        DeclaredLinkCount,
+        {"merchant_id": merchant_id, "hour": hour, "count": 0},
+        ["merchant_id", "hour"],
+    )
+    this_hour = db.session.execute(
+        update(DeclaredLinkCount)
+        .where(DeclaredLinkCount.merchant_id == merchant_id, DeclaredLinkCount.hour == hour)
+        .values(count=DeclaredLinkCount.count + 1)
+        .returning(DeclaredLinkCount.count)
+    ).scalar_one()
+    since = (now - timedelta(hours=23)).strftime("%Y-%m-%dT%H")
+    last_day = db.session.scalar(
+        select(func.sum(DeclaredLinkCount.count)).where(
+            DeclaredLinkCount.merchant_id == merchant_id, DeclaredLinkCount.hour >= since
+        )
+    )
+    if this_hour > per_hour or (last_day or 0) > per_day:
+        raise InvitationRefused(
+            "rate_limited",
+            f"Too many review links for orders your shop declared itself (at most {per_hour} "
+            f"an hour and {per_day} a day); orders from a connected platform have no limit.",
+        )
+
+
+def prune_link_counts() -> int:
+    """Forget the link counters of hours more than a day old."""
+    before = (utcnow() - timedelta(days=1, hours=1)).strftime("%Y-%m-%dT%H")
+    result = db.session.execute(delete(DeclaredLinkCount).where(DeclaredLinkCount.hour < before))
+    return int(result.rowcount or 0)
+
+
+jobs.periodic("orders.prune_link_counts", timedelta(hours=1))(prune_link_counts)
 
 
 def invitation_for_token(token: str, *, lock: bool = False) -> ReviewInvitation | None:
@@ -523,3 +583,29 @@ def repeat_customer_rate(merchant_id: int, now: datetime, days: int = 365) -> fl
     )
     new = during - ever_before
     return round((len(during) - len(new)) / len(before), 3)
+
+
+# --- queries for the fraud detector (the signals domain) ---
+
+
+@dataclass(frozen=True)
+class PurchaseFacts:
+    """Who vouches for a purchase and when it reached us (for a declared one: when the
+    merchant declared it); no personal data."""
+
+    id: int
+    attested: bool
+    origin: str
+    created_at: datetime
+
+
+def purchase_facts(purchase_ids: list[int]) -> dict[int, PurchaseFacts]:
+    """The provenance and arrival time of these purchases, by id (one query)."""
+    if not purchase_ids:
+        return {}
+    rows = db.session.execute(
+        select(Purchase.id, Purchase.attested, Purchase.origin, Purchase.created_at).where(
+            Purchase.id.in_(purchase_ids)
+        )
+    )
+    return {row[0]: PurchaseFacts(*row) for row in rows}

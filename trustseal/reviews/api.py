@@ -78,7 +78,7 @@ class Reviews(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Publish a verified-purchase review with an invitation token."""
         token = data.pop("token")
-        submitted = _call(service.submit, token, **data)
+        submitted = _call(service.submit, token, client_address=request.remote_addr, **data)
         db.session.commit()
         return {
             "id": submitted.review.id,

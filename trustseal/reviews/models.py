@@ -21,9 +21,9 @@ class Review(db.Model):
         Index("ix_reviews_merchant_rating_id", "merchant_id", "status", "rating", "id"),
         Index("ix_reviews_merchant_photos_id", "merchant_id", "has_photos", "id"),
         Index("ix_reviews_merchant_created", "merchant_id", "created_at"),
-        Index("ix_reviews_merchant_network", "merchant_id", "reviewer_network"),
-        Index("ix_reviews_merchant_identity", "merchant_id", "identity_key"),
-        Index("ix_reviews_merchant_text", "merchant_id", "text_key"),
+        Index("ix_reviews_merchant_network", "merchant_id", "reviewer_network", "created_at"),
+        Index("ix_reviews_merchant_identity", "merchant_id", "identity_key", "created_at"),
+        Index("ix_reviews_merchant_text", "merchant_id", "text_key", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

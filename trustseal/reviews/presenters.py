@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from trustseal.clock import rfc3339
 from trustseal.merchants.models import Merchant
+from trustseal.platforms import title_of
 from trustseal.reviews import service
 from trustseal.reviews.models import Review
 from trustseal.reviews.score import NEGATIVE_MAX
@@ -45,7 +47,21 @@ def review_json(review: Review) -> dict[str, Any]:
         "erased": review.erased_at is not None,
         "removal_reason": review.removal_reason,
         "removed_at": review.removed_at,
+        "verification": verification_of(review),
     }
+
+
+def verification_of(review: Review) -> dict[str, str]:
+    """Who vouches for the purchase behind a review: ``{level, source}``."""
+    return {"level": review.verification_level, "source": review.verification_source}
+
+
+def verification_text(review: Review) -> str:
+    """The verification in words, in the current language (Spanish first):
+    "Compra verificada por Shopify" or "Compra informada por la tienda"."""
+    if review.verification_level == "platform":
+        return _("Purchase verified by %(platform)s", platform=title_of(review.verification_source))
+    return _("Purchase reported by the shop")
 
 
 def json_ld(merchant: Merchant, summary: dict[str, Any], reviews: list[Review], url: str) -> Markup:
@@ -84,6 +100,7 @@ def json_ld(merchant: Merchant, summary: dict[str, Any], reviews: list[Review], 
             },
             "name": r.title or "",
             "reviewBody": r.body or "",
+            "disambiguatingDescription": verification_text(r),
         }
         for r in reviews
         if r.status == "published"

@@ -7,6 +7,7 @@ import marshmallow as ma
 from trustseal.api.fields import StrictSchema, Text, UTCDateTime
 from trustseal.api.pagination import PageArgsSchema, page_schema
 from trustseal.merchants.schemas import ComplaintsSummarySchema, SealSummarySchema
+from trustseal.orders.schemas import VerificationSchema
 from trustseal.reviews.service import FlagReason, RemovalReason
 
 MAX_BODY = 5000
@@ -91,6 +92,13 @@ class ReviewSchema(ma.Schema):
     )
     removal_reason = ma.fields.String(allow_none=True)
     removed_at = UTCDateTime(allow_none=True)
+    verification = ma.fields.Nested(
+        VerificationSchema,
+        metadata={
+            "description": "who vouches for the purchase reviewed: a platform (its signed "
+            "webhook or its API) or the merchant itself (declared)"
+        },
+    )
 
 
 ReviewPageSchema = page_schema(ReviewSchema, "ReviewPageSchema")
@@ -151,6 +159,13 @@ class HistoryMonthSchema(ma.Schema):
     average = ma.fields.Float(allow_none=True)
 
 
+class ProvenanceSchema(ma.Schema):
+    """Published reviews counted by who vouches for their purchase."""
+
+    platform = ma.fields.Integer(metadata={"description": "attested by a platform"})
+    declared = ma.fields.Integer(metadata={"description": "declared by the merchant itself"})
+
+
 class ScoreSchema(ma.Schema):
     """``GET /api/v1/merchants/{slug}/score``."""
 
@@ -164,5 +179,9 @@ class ScoreSchema(ma.Schema):
     median_response_hours = ma.fields.Float(allow_none=True)
     complaints = ma.fields.Nested(ComplaintsSummarySchema)
     history = ma.fields.List(ma.fields.Nested(HistoryMonthSchema))
+    provenance = ma.fields.Nested(
+        ProvenanceSchema,
+        metadata={"description": "published reviews by who vouches for their purchase"},
+    )
     seal = ma.fields.Nested(SealSummarySchema)
     formula_version = ma.fields.String()

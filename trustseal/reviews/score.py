@@ -127,6 +127,8 @@ def _count_review(review: Review, sign: int, answered: bool, removed_delta: int)
                 agg.negative: agg.negative + (sign if negative else 0),
                 agg.negative_answered: agg.negative_answered
                 + (sign if negative and answered else 0),
+                agg.declared: agg.declared
+                + (sign if review.verification_level == "declared" else 0),
             }
         )
     )
@@ -191,6 +193,7 @@ class ReviewFacts:
     created_at: datetime
     published: bool
     answered_after_hours: float | None = None
+    declared: bool = False  # the purchase was declared by the merchant, not a platform
 
 
 def summarize(
@@ -224,6 +227,10 @@ def summarize(
         "response_rate": round(aggregate.negative_answered / negative, 3) if negative else None,
         "median_response_hours": median_from_buckets(buckets),
         "history": history,
+        "provenance": {
+            "platform": published - (aggregate.declared if aggregate else 0),
+            "declared": aggregate.declared if aggregate else 0,
+        },
         "formula_version": FORMULA_VERSION,
     }
 
@@ -264,6 +271,7 @@ def recompute(facts: Iterable[ReviewFacts], now: datetime) -> dict[str, Any]:
         decay_rating: float = 0.0
         negative: int = 0
         negative_answered: int = 0
+        declared: int = 0
         dist_1: int = 0
         dist_2: int = 0
         dist_3: int = 0
@@ -286,6 +294,7 @@ def recompute(facts: Iterable[ReviewFacts], now: datetime) -> dict[str, Any]:
         sums.process_sum += fact.process_rating
         sums.decay_weight += g
         sums.decay_rating += fact.rating * g
+        sums.declared += fact.declared
         setattr(sums, f"dist_{fact.rating}", getattr(sums, f"dist_{fact.rating}") + 1)
         if fact.rating <= NEGATIVE_MAX:
             sums.negative += 1
