@@ -179,7 +179,14 @@ def test_signup_is_confirmed_by_email_and_creates_a_merchant_without_seal(app, c
     confirmed = post_form(client, path, {})
     assert confirmed.status_code == 302 and confirmed.headers["Location"] == "/dashboard"
     assert client.get("/dashboard").status_code == 200
-    assert client.get("/api/v1/merchants/tienda-sol").json["seal"]["status"] == "none"
+    # the shop exists, without a seal, but is not public until it proves its domain
+    assert client.get("/api/v1/merchants/tienda-sol").status_code == 404
+    from trustseal.merchants import service as merchants
+    from trustseal.seals import service as seals
+
+    with app.app_context():
+        merchant = merchants.get_by_slug("tienda-sol")
+        assert merchant.domain_status == "pending" and seals.summary(merchant)["status"] == "none"
     assert post_form(app.test_client(), path, {}).status_code == 410  # once
     assert sign_in(app.test_client(), "ana@sol.pe", "clave-segura-123").status_code == 302
     bad = post_form(

@@ -57,8 +57,10 @@ DEFAULTS: dict[str, Any] = {
     # Merchant sign-ups wait for the email to be confirmed within this time.
     "SIGNUP_CONFIRM_HOURS": 48,
     # Review links a merchant may ask for its *declared* orders (API, dashboard), per
-    # merchant (429 beyond): a shop cannot mint reviews of its own orders at will.
-    "RATELIMIT_DECLARED_INVITATIONS": "20 per hour; 100 per day",
+    # merchant, per hour and per last 24 hours (429 beyond): a shop cannot mint reviews of
+    # its own orders at will. Orders a platform reported have no such limit.
+    "DECLARED_LINKS_PER_HOUR": 20,
+    "DECLARED_LINKS_PER_DAY": 100,
     # Fraud signals (documented on /score). A signal opens when, for one merchant:
     # burst: at least BURST_REVIEWS reviews of declared purchases within BURST_MINUTES;
     # fast_review: a declared purchase is reviewed within FAST_REVIEW_MINUTES of being
@@ -71,8 +73,11 @@ DEFAULTS: dict[str, Any] = {
     "SIGNAL_SHARED_NETWORK_REVIEWS": 3,
     "SIGNAL_SHARED_NETWORK_DAYS": 30,
     "SIGNAL_REPEATED_IDENTITY_DAYS": 90,
-    # Domain verification: how long a DNS lookup or the file fetch may take.
+    # Domain verification: how long a DNS lookup or the file fetch may take, and how often
+    # a merchant may ask (each check queries DNS and fetches a file from its server: a few
+    # at a time, never a tool to hammer anyone's DNS).
     "DOMAIN_CHECK_TIMEOUT_SECONDS": 5.0,
+    "RATELIMIT_DOMAIN_CHECK": "5 per minute; 30 per hour",
     # Transparency log: a new signed tree head at most this often (and on demand).
     "LOG_HEAD_INTERVAL_SECONDS": 60,
     # Media (review photos): local folder; default <instance>/media.

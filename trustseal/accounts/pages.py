@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from trustseal.accounts import service, web
 from trustseal.extensions import db, limiter
+from trustseal.merchants import service as merchants
 from trustseal.merchants.schemas import MerchantCreateSchema
 
 blp = Blueprint("accounts", __name__)
@@ -122,6 +123,7 @@ def signup() -> Any:
     """
     values: dict[str, str] = {}
     errors: dict[str, list[str]] = {}
+    status = 422
     if request.method == "POST":
         values = {
             k: request.form.get(k, "").strip()
@@ -141,12 +143,16 @@ def signup() -> Any:
             errors["password"] = [_("Use at least %(n)s characters.", n=MIN_PASSWORD)]
         if "@" not in values["email"]:
             errors["email"] = [_("Write a valid email address.")]
+        ruc = merchant_fields.get("ruc")
+        if ruc and merchants.ruc_taken(ruc):
+            errors["ruc"] = [_("This RUC is already registered with another shop.")]
+            status = 409 if len(errors) == 1 else 422
         if not errors:
             service.request_signup(values["email"], password, merchant_fields)
             db.session.commit()
             hours = current_app.config["TRUSTSEAL_SIGNUP_CONFIRM_HOURS"]
             return render_template("signup_sent.html", email=values["email"], hours=hours)
-    return render_template("signup.html", values=values, errors=errors), 422 if errors else 200
+    return render_template("signup.html", values=values, errors=errors), status if errors else 200
 
 
 @blp.get("/signup/confirm/<token>")
@@ -159,7 +165,15 @@ def signup_confirm_page(token: str) -> Any:
 @blp.post("/signup/confirm/<token>")
 def signup_confirm(token: str) -> Any:
     """Confirm the sign-up: create the shop and its owner, and sign in."""
-    created = service.confirm_signup(token)
+    try:
+        created = service.confirm_signup(token)
+    except merchants.RucTaken:
+        db.session.rollback()
+        error = _(
+            "Another shop registered this RUC meanwhile: sign up again with your own RUC, "
+            "or write to us."
+        )
+        return render_template("signup_confirm.html", error=error), 409
     if created is None:
         db.session.commit()
         error = _("This link is not valid any more: sign up again or sign in.")

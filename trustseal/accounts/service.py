@@ -286,7 +286,11 @@ def request_signup(email: str, password: str, merchant_fields: dict[str, Any]) -
 
 def confirm_signup(token: str) -> tuple[Merchant, Principal] | None:
     """Use a confirmation link once: create the merchant and its owner; None if the link
-    is unknown, used or expired (or the email got an account meanwhile)."""
+    is unknown, used or expired (or the email got an account meanwhile).
+
+    The merchant stays private until it proves its domain, and staff are told of it.
+    Raises ``merchants.RucTaken`` when another merchant registered the RUC meanwhile
+    (the caller rolls back: the link stays usable)."""
     pending = db.session.scalar(
         select(SignupRequest)
         .where(SignupRequest.token_hash == hash_token(token))
@@ -302,7 +306,7 @@ def confirm_signup(token: str) -> tuple[Merchant, Principal] | None:
         return None
     fields = dict(form["merchant"])
     fields.pop("slug", None)  # a free slug is derived from the name now
-    created = merchants.create_merchant(**fields)
+    created = merchants.create_merchant(**fields, signed_up=True)
     user = MerchantUser(
         merchant_id=created.merchant.id,
         email=form["email"],

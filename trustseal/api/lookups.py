@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import g
 from flask_smorest import abort
 
 from trustseal.merchants import service as merchants
@@ -9,8 +10,17 @@ from trustseal.merchants.models import Merchant
 
 
 def merchant_or_404(slug: str) -> Merchant:
-    """The merchant with this slug, or a 404 error."""
+    """The merchant with this slug, or a 404 error.
+
+    A merchant that is not public yet (its domain is not verified) is a 404 too, exactly
+    like an unknown slug — except for staff and for the merchant's own key, once an
+    operation's guard has authenticated them.
+    """
     merchant = merchants.get_by_slug(slug)
-    if merchant is None:
+    if merchant is None or not (
+        merchants.is_public(merchant)
+        or g.get("staff") is not None
+        or g.get("merchant_id") == merchant.id
+    ):
         abort(404, message="No merchant with this slug.")
     return merchant  # type: ignore[return-value]

@@ -106,7 +106,7 @@ def badge_assertion(slug: str) -> Response:
 @blp.get("/verify/<slug>")
 def verify_page(slug: str) -> Any:
     """Is this shop's seal valid right now? (What the badge links to.)"""
-    merchant = merchants.get_by_slug(slug)
+    merchant = merchants.get_public(slug)
     if merchant is None:
         return render_template("verify.html", merchant=None, slug=slug), 404
     summary = reviews.merchant_score(merchant)

@@ -46,7 +46,7 @@ CHECKBOXES = {"consumer.minor", "consent_email", "publish_praise"}
 
 
 def _merchant(slug: str) -> Merchant:
-    merchant = merchants.get_by_slug(slug)
+    merchant = merchants.get_public(slug)
     if merchant is None:
         abort(404)
     return merchant

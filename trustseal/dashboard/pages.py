@@ -208,7 +208,17 @@ def order_invitation(order_id: int) -> Any:
     try:
         link = orders.issue_invitation_link(purchase)
     except orders.InvitationRefused as refused:
-        flash(str(refused), "error")
+        if refused.reason == "rate_limited":
+            flash(
+                _(
+                    "You have asked for too many review links for orders your shop declared "
+                    "itself; try again later. Orders from a connected platform have no such "
+                    "limit."
+                ),
+                "error",
+            )
+        else:
+            flash(str(refused), "error")
         return redirect("/dashboard/orders")
     db.session.commit()
     flash(
@@ -300,3 +310,39 @@ def analytics() -> str:
         repeat=orders.repeat_customer_rate(merchant.id, now),
         photos=reviews.photo_share(merchant.id),
     )
+
+
+def _domain_page(merchant: Merchant, findings: list[Any] | None = None, status: int = 200) -> Any:
+    return render_template(
+        "dashboard/domain.html",
+        merchant=merchant,
+        state=merchants.domain_state(merchant),
+        method_words=merchants.METHOD_WORDS,
+        findings=findings or [],
+    ), status
+
+
+@blp.get("/domain")
+@web.page_required("merchant")
+def domain() -> Any:
+    """How to prove the shop controls its domain (DNS record or file), step by step."""
+    return _domain_page(_merchant())
+
+
+@blp.post("/domain/check")
+@web.page_required("merchant")
+def domain_check() -> Any:
+    """Look for the DNS record, then the file; say what was found."""
+    merchant = _merchant()
+    try:
+        merchants.check_domain(merchant)
+    except merchants.DomainCheckLimited as limited:
+        wait = limited.retry_after
+        flash(_("You checked many times in a short while: try again in %(n)s s.", n=wait), "error")
+        return _domain_page(merchant, status=429)
+    except merchants.DomainNotProven as unproven:
+        db.session.rollback()
+        return _domain_page(_merchant(), unproven.findings, 409)
+    db.session.commit()
+    flash(_("Your domain is verified: your profile is public now."), "ok")
+    return redirect("/dashboard/domain")

@@ -84,6 +84,9 @@ class MerchantPublicSchema(ma.Schema):
     ruc = ma.fields.String(allow_none=True)
     country = ma.fields.String()
     created_at = UTCDateTime()
+    domain_verified = ma.fields.Boolean(
+        metadata={"description": "Whether the merchant proved it controls its domain."}
+    )
     seal = ma.fields.Nested(SealSummarySchema)
     score = ma.fields.Nested(ScoreSummarySchema)
     complaints = ma.fields.Nested(ComplaintsSummarySchema)
@@ -95,3 +98,46 @@ class MerchantCreatedSchema(MerchantPublicSchema):
     contact_email = ma.fields.String()
     address = ma.fields.String(allow_none=True)
     api_key = ma.fields.String()
+
+
+class DnsTxtSchema(ma.Schema):
+    """The DNS record that proves a domain."""
+
+    name = ma.fields.String(metadata={"example": "_trustseal.tienda.pe"})
+    value = ma.fields.String(metadata={"example": "trustseal-verification=…"})
+
+
+class HttpFileSchema(ma.Schema):
+    """The file that proves a domain."""
+
+    url = ma.fields.String(metadata={"example": "https://tienda.pe/.well-known/trustseal.txt"})
+    content = ma.fields.String(metadata={"example": "trustseal-verification=…"})
+
+
+class DomainSchema(ma.Schema):
+    """A merchant's domain, whether it is verified, and how to prove it."""
+
+    domain = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["pending", "verified"]})
+    method = ma.fields.String(
+        allow_none=True, metadata={"enum": ["created", "dns", "http", "staff", None]}
+    )
+    verified_at = UTCDateTime(allow_none=True)
+    dns_txt = ma.fields.Nested(DnsTxtSchema, allow_none=True)
+    http_file = ma.fields.Nested(HttpFileSchema, allow_none=True)
+
+
+class DomainCheckedSchema(ma.Schema):
+    """Answer to a successful domain check."""
+
+    status = ma.fields.String(metadata={"enum": ["verified"]})
+    method = ma.fields.String(metadata={"enum": ["created", "dns", "http", "staff"]})
+
+
+class DomainDecisionSchema(StrictSchema):
+    """Body of ``POST /api/v1/merchants/{slug}/domain`` (staff)."""
+
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(["verified"]))
+    reason = Text(
+        required=True, multiline=True, blank=False, validate=ma.validate.Length(min=3, max=1000)
+    )

@@ -1,27 +1,51 @@
-"""The merchants domain's door: create merchants, issue, check and revoke API keys."""
+"""The merchants domain's door: create merchants, issue, check and revoke API keys, and
+verify that a merchant controls its domain.
+
+A merchant that signs up itself is not public (profile, book, badge, merchant JSON: 404
+as for an unknown slug) until it proves it controls its domain — a DNS TXT record or a
+file on its web site — or until staff verify it with a reason. Merchants created by
+staff are verified from the start. Visibility is decided here alone: :data:`PUBLIC` (an
+SQL condition), :func:`is_public` and :func:`get_public`.
+"""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, event, select
+from sqlalchemy.exc import IntegrityError
 
+from trustseal import netguard
 from trustseal.clock import utcnow
 from trustseal.dbutil import execute_core
 from trustseal.extensions import db
+from trustseal.mail import service as mail
 from trustseal.memo import TtlMemo
 from trustseal.merchants.models import ApiKey, Merchant
+from trustseal.ratelimits import quota
+from trustseal.staff import service as staff_service
 from trustseal.tokens import hash_token, issue_token
+from trustseal.transparency import service as log
 from trustseal.validators import slugify
 
 API_KEY_PREFIX = "tsk_"
+PENDING, VERIFIED = "pending", "verified"
+# The SQL condition of a merchant anyone may see (for queries that must not cost a
+# second round trip, such as the badge's fingerprint).
+PUBLIC = Merchant.domain_status == VERIFIED
 
 
 class SlugTaken(Exception):
     """The requested slug belongs to another merchant."""
+
+
+class RucTaken(Exception):
+    """Another merchant is registered with this RUC (a RUC identifies one merchant)."""
 
 
 @dataclass(frozen=True)
@@ -33,8 +57,25 @@ class NewMerchant:
 
 
 def get_by_slug(slug: str) -> Merchant | None:
-    """Return the merchant with this slug, or None."""
+    """Return the merchant with this slug, or None — public or not (for the merchant
+    itself and staff; public pages use :func:`get_public`)."""
     return db.session.scalar(select(Merchant).where(Merchant.slug == slug))
+
+
+def get_public(slug: str) -> Merchant | None:
+    """Return the merchant with this slug if anyone may see it (its domain is verified),
+    else None — exactly as for an unknown slug."""
+    return db.session.scalar(select(Merchant).where(Merchant.slug == slug, PUBLIC))
+
+
+def is_public(merchant: Merchant) -> bool:
+    """Whether anyone may see the merchant (profile, book, badge, API)."""
+    return merchant.domain_status == VERIFIED
+
+
+def ruc_taken(ruc: str) -> bool:
+    """Whether a merchant is registered with this RUC already."""
+    return db.session.scalar(select(Merchant.id).where(Merchant.ruc == ruc)) is not None
 
 
 def get(merchant_id: int) -> Merchant | None:
@@ -72,17 +113,26 @@ def create_merchant(
     address: str | None = None,
     country: str = "PE",
     slug: str | None = None,
+    signed_up: bool = False,
 ) -> NewMerchant:
     """Create a merchant and its first API key (inputs already validated).
 
     An explicit ``slug`` that is taken raises :class:`SlugTaken`; without one, a free
-    slug is derived from the name.
+    slug is derived from the name. A RUC another merchant has raises :class:`RucTaken`
+    (also when another request registers it at the same moment: then the caller's
+    transaction has failed and must be rolled back).
+
+    A merchant created by staff is verified (``domain_method="created"``). One that
+    ``signed_up`` itself stays private until it proves its domain (:func:`check_domain`),
+    and every admin and certifier is emailed about it.
     """
     if slug is not None:
         if get_by_slug(slug) is not None:
             raise SlugTaken(slug)
     else:
         slug = _free_slug(slugify(name))
+    if ruc is not None and ruc_taken(ruc):
+        raise RucTaken(ruc)
     merchant = Merchant(
         slug=slug,
         name=name,
@@ -92,10 +142,45 @@ def create_merchant(
         ruc=ruc,
         address=address,
         country=country,
+        domain_status=PENDING if signed_up else VERIFIED,
+        domain_token=secrets.token_urlsafe(24),
+        domain_method=None if signed_up else "created",
+        domain_verified_at=None if signed_up else utcnow(),
     )
     db.session.add(merchant)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as error:  # another request took the slug or the RUC meanwhile
+        raise _conflict(error, slug, ruc) from error
+    if signed_up:
+        _tell_staff_of_signup(merchant)
     return NewMerchant(merchant, issue_api_key(merchant, label="default"))
+
+
+def _conflict(error: IntegrityError, slug: str, ruc: str | None) -> Exception:
+    """The domain error for a unique constraint another request won (else ``error``)."""
+    text = str(error.orig).lower()
+    if ruc is not None and "ruc" in text:
+        return RucTaken(ruc)
+    if "slug" in text:
+        return SlugTaken(slug)
+    return error
+
+
+def _base_url() -> str:
+    return str(current_app.config["TRUSTSEAL_BASE_URL"])
+
+
+def _tell_staff_of_signup(merchant: Merchant) -> None:
+    """Email every admin and certifier that a shop signed up (in the caller's transaction)."""
+    message = mail.render(
+        "merchant_signup",
+        "es",
+        merchant=merchant,
+        console_url=f"{_base_url()}/console/m/{merchant.slug}",
+    )
+    for email in staff_service.notification_emails():
+        mail.queue(email, message, "es")
 
 
 def issue_api_key(merchant: Merchant, label: str = "") -> str:
@@ -200,6 +285,7 @@ def public_summary(merchant: Merchant) -> dict[str, Any]:
         "ruc": merchant.ruc,
         "country": merchant.country,
         "created_at": merchant.created_at,
+        "domain_verified": is_public(merchant),
     }
     for name, part in _summary_parts.items():
         summary[name] = part(merchant)
@@ -213,3 +299,316 @@ def private_summary(merchant: Merchant) -> dict[str, Any]:
         "contact_email": merchant.contact_email,
         "address": merchant.address,
     }
+
+
+# --- Verified domains -----------------------------------------------------------------
+
+DNS_LABEL = "_trustseal"
+PROOF_PREFIX = "trustseal-verification="
+FILE_PATH = "/.well-known/trustseal.txt"
+FILE_MAX_BYTES = 1024
+# How a domain was verified, in words (translated when the email is rendered).
+METHOD_WORDS = {
+    "created": _l("by the certifier's staff"),
+    "dns": _l("by its DNS TXT record"),
+    "http": _l("by the verification file on its web site"),
+    "staff": _l("by the certifier's staff"),
+}
+
+TxtLookup = Callable[[str, float], list[str]]
+
+
+class DnsLookupFailed(Exception):
+    """A TXT lookup that got no usable answer: ``problem`` is ``no_name`` (the name does
+    not exist) or ``lookup_failed`` (timeout, servers failing); ``detail`` says more."""
+
+    def __init__(self, problem: str, detail: str) -> None:
+        super().__init__(detail)
+        self.problem = problem
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one verification method looked for and what it found instead.
+
+    ``problem``: ``no_name``, ``no_record``, ``mismatch``, ``lookup_failed`` (DNS);
+    ``refused``, ``unreachable``, ``status``, ``mismatch`` (file). ``detail`` is
+    technical (English): the values, status or error found.
+    """
+
+    method: str  # dns | http
+    problem: str
+    where: str  # the DNS name or the URL looked at
+    expected: str
+    detail: str
+
+    @property
+    def message(self) -> str:
+        """One English sentence: what was looked for, where, and what was found."""
+        if self.method == "dns":
+            looked = f"Looked for a TXT record at {self.where} saying {self.expected}"
+        else:
+            looked = f"Looked for the file {self.where} containing {self.expected}"
+        return f"{looked}; {self.detail}."
+
+
+class DomainNotProven(Exception):
+    """No method proved the domain; ``findings`` say what each looked for and found."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        super().__init__(" ".join(f.message for f in findings))
+        self.findings = findings
+
+
+class DomainCheckLimited(Exception):
+    """Too many domain checks for this merchant; ``retry_after`` seconds to wait."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many domain checks; try again in {retry_after} s.")
+        self.retry_after = retry_after
+
+
+def proof_text(merchant: Merchant) -> str | None:
+    """What the DNS record or the file must say (None for a merchant with no token: one
+    verified before tokens existed)."""
+    return f"{PROOF_PREFIX}{merchant.domain_token}" if merchant.domain_token else None
+
+
+def dns_name(domain: str) -> str:
+    """The DNS name whose TXT record proves ``domain``."""
+    return f"{DNS_LABEL}.{domain}"
+
+
+def file_url(domain: str) -> str:
+    """The address of the file that proves ``domain``."""
+    return f"https://{domain}{FILE_PATH}"
+
+
+def domain_state(merchant: Merchant) -> dict[str, Any]:
+    """The merchant's domain, its status, and the two ways to prove it: a TXT record
+    (``dns_txt: {name, value}``) and a file (``http_file: {url, content}``)."""
+    proof = proof_text(merchant)
+    return {
+        "domain": merchant.domain,
+        "status": merchant.domain_status,
+        "method": merchant.domain_method,
+        "verified_at": merchant.domain_verified_at,
+        "reason": merchant.domain_reason,
+        "dns_txt": {"name": dns_name(merchant.domain), "value": proof} if proof else None,
+        "http_file": {"url": file_url(merchant.domain), "content": proof} if proof else None,
+    }
+
+
+def lookup_txt(name: str, timeout: float) -> list[str]:
+    """The TXT records of ``name`` (each one's strings joined), through dnspython and the
+    system's resolvers; [] when the name has none. Raises :class:`DnsLookupFailed`.
+    Tests replace this hook (never real DNS in tests)."""
+    import dns.exception
+    import dns.resolver
+
+    try:
+        resolver = dns.resolver.Resolver()
+        resolver.timeout = resolver.lifetime = timeout
+        answer = resolver.resolve(name, "TXT", search=False)
+    except dns.resolver.NXDOMAIN as error:
+        raise DnsLookupFailed("no_name", "the name does not exist") from error
+    except dns.resolver.NoAnswer:
+        return []
+    except dns.exception.Timeout as error:
+        raise DnsLookupFailed("lookup_failed", f"no answer within {timeout:g} s") from error
+    except (dns.exception.DNSException, OSError) as error:
+        raise DnsLookupFailed("lookup_failed", f"the lookup failed: {error}") from error
+    return [b"".join(record.strings).decode("utf-8", "replace") for record in answer]
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """A found value as it may be shown back: printable, short, quoted."""
+    clean = "".join(c if c.isprintable() else "?" for c in text.strip())
+    return repr(clean if len(clean) <= limit else clean[: limit - 1] + "…")
+
+
+def _timeout() -> float:
+    return float(current_app.config["TRUSTSEAL_DOMAIN_CHECK_TIMEOUT_SECONDS"])
+
+
+def _dns_finding(domain: str, proof: str, txt_lookup: TxtLookup | None) -> Finding | None:
+    """None when ``_trustseal.<domain>`` has a TXT record saying ``proof``."""
+    name = dns_name(domain)
+    try:
+        values = (txt_lookup or lookup_txt)(name, _timeout())
+    except DnsLookupFailed as failed:
+        detail = "found no such name" if failed.problem == "no_name" else failed.detail
+        return Finding("dns", failed.problem, name, proof, detail)
+    if any(value.strip() == proof for value in values):
+        return None
+    if not values:
+        return Finding("dns", "no_record", name, proof, "the name has no TXT record")
+    found = ", ".join(_shown(v) for v in values[:3]) + (" …" if len(values) > 3 else "")
+    return Finding("dns", "mismatch", name, proof, f"found only {found}")
+
+
+def _file_finding(
+    domain: str,
+    proof: str,
+    resolver: netguard.Resolver | None,
+    connector: netguard.Connector | None,
+) -> Finding | None:
+    """None when the file at ``https://<domain>/.well-known/trustseal.txt`` contains
+    ``proof``. Fetched through the guard: public addresses only, every redirect to a public
+    https address, at most 1 KB, within the check's timeout. With the test setting
+    ``SITE_CHECK_ALLOW_PRIVATE`` the file is asked for over plain http (allowed only to a
+    loopback address: the tests' server)."""
+    url = file_url(domain)
+    allow_private = bool(current_app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"])
+    target = "http" + url.removeprefix("https") if allow_private else url
+    timeout = _timeout()
+    fetched = netguard.fetch(
+        target,
+        max_bytes=FILE_MAX_BYTES,
+        timeout=timeout,
+        deadline=timeout,
+        allow_private=allow_private,
+        resolver=resolver,
+        connector=connector,
+        https_only=True,
+        headers={"User-Agent": "trustseal-domain-check/1", "Accept": "text/plain"},
+    )
+    if fetched.error:
+        problem = "refused" if fetched.failure == "refused" else "unreachable"
+        verb = "it was not fetched" if problem == "refused" else "it could not be loaded"
+        return Finding("http", problem, url, proof, f"{verb}: {fetched.error}")
+    if fetched.status != 200:
+        return Finding("http", "status", url, proof, f"the server answered HTTP {fetched.status}")
+    text = fetched.body.decode("utf-8", "replace")
+    if proof in text:
+        return None
+    found = _shown(text) if text.strip() else "an empty file"
+    return Finding("http", "mismatch", url, proof, f"the file does not say it; it holds {found}")
+
+
+def _prove(
+    merchant: Merchant,
+    methods: tuple[str, ...],
+    txt_lookup: TxtLookup | None,
+    resolver: netguard.Resolver | None,
+    connector: netguard.Connector | None,
+) -> str:
+    """Try ``methods`` in order (``dns``, ``http``) and record the first that proves the
+    domain; return it. Raises :class:`DomainNotProven` with every finding.
+
+    No transaction is held while DNS and the merchant's server answer: the caller's ends
+    here (call it with nothing pending), and the verification is recorded in a new one
+    (the caller commits).
+    """
+    if is_public(merchant):
+        return merchant.domain_method or "created"
+    merchant_id, domain, proof = merchant.id, merchant.domain, proof_text(merchant)
+    if proof is None:  # only merchants verified before tokens existed lack one
+        raise DomainNotProven([])
+    db.session.rollback()
+    findings: list[Finding] = []
+    for method in methods:
+        if method == "dns":
+            finding = _dns_finding(domain, proof, txt_lookup)
+        else:
+            finding = _file_finding(domain, proof, resolver, connector)
+        if finding is None:
+            _record_proof(merchant_id, domain, proof, method)
+            return method
+        findings.append(finding)
+    raise DomainNotProven(findings)
+
+
+def _record_proof(merchant_id: int, domain: str, proof: str, method: str) -> None:
+    """Record a proof found for ``domain`` and ``proof``, unless the merchant changed
+    meanwhile (another check verified it, or its domain or token changed)."""
+    lock(merchant_id)
+    merchant = get(merchant_id)
+    if merchant is None or is_public(merchant):
+        return
+    if merchant.domain == domain and proof_text(merchant) == proof:
+        _record_verification(merchant, method, None)
+
+
+def _record_verification(merchant: Merchant, method: str, reason: str | None) -> None:
+    """Make the merchant public: record how and when, log it, and tell the merchant."""
+    merchant.domain_status = VERIFIED
+    merchant.domain_method = method
+    merchant.domain_verified_at = utcnow()
+    merchant.domain_reason = reason
+    log.append(
+        log.Event("merchant.domain_verified", merchant=merchant.slug, data={"method": method})
+    )
+    message = mail.render(
+        "domain_verified",
+        "es",
+        merchant=merchant,
+        method_words=METHOD_WORDS[method],
+        profile_url=f"{_base_url()}/m/{merchant.slug}",
+    )
+    mail.queue(merchant.contact_email, message, "es")
+
+
+def verify_by_dns(merchant: Merchant, *, txt_lookup: TxtLookup | None = None) -> str:
+    """Verify the domain by its TXT record ``_trustseal.<domain>`` =
+    ``trustseal-verification=<token>`` (dnspython, with the configured timeout;
+    ``txt_lookup`` replaces :func:`lookup_txt`). Returns the method that verified it
+    (``dns``, or the earlier one if it was verified already); raises
+    :class:`DomainNotProven`. Ends the caller's transaction first (see :func:`_prove`).
+    """
+    return _prove(merchant, ("dns",), txt_lookup, None, None)
+
+
+def verify_by_file(
+    merchant: Merchant,
+    *,
+    resolver: netguard.Resolver | None = None,
+    connector: netguard.Connector | None = None,
+) -> str:
+    """Verify the domain by the file ``https://<domain>/.well-known/trustseal.txt``
+    containing the token, fetched through :mod:`trustseal.netguard` (``resolver`` and
+    ``connector`` replace its hooks). Returns the method (``http``, or the earlier one if
+    verified already); raises :class:`DomainNotProven`. Ends the caller's transaction
+    first (see :func:`_prove`).
+    """
+    return _prove(merchant, ("http",), None, resolver, connector)
+
+
+def check_domain(
+    merchant: Merchant,
+    *,
+    txt_lookup: TxtLookup | None = None,
+    resolver: netguard.Resolver | None = None,
+    connector: netguard.Connector | None = None,
+) -> str:
+    """What the merchant's "check" button does: the DNS record, then the file. Returns
+    the method that verified the domain; raises :class:`DomainNotProven` with what each
+    looked for and found, or :class:`DomainCheckLimited` beyond
+    ``TRUSTSEAL_RATELIMIT_DOMAIN_CHECK`` for this merchant (the shared limiter storage).
+    Ends the caller's transaction first (see :func:`_prove`); the caller commits.
+    """
+    if is_public(merchant):
+        return merchant.domain_method or "created"
+    limits = current_app.config["TRUSTSEAL_RATELIMIT_DOMAIN_CHECK"]
+    wait = quota.charge(limits, "domain-check", str(merchant.id))
+    if wait is not None:
+        raise DomainCheckLimited(wait)
+    return _prove(merchant, ("dns", "http"), txt_lookup, resolver, connector)
+
+
+def verify_by_staff(merchant: Merchant, reason: str) -> bool:
+    """Staff verify the domain, for ``reason`` (not blank: say how control was checked).
+
+    False when it was verified already (nothing changes), True when this made it public.
+    In the caller's transaction.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("a reason is required")
+    lock(merchant.id)
+    db.session.refresh(merchant)
+    if is_public(merchant):
+        return False
+    _record_verification(merchant, "staff", reason)
+    return True

@@ -1,39 +1,33 @@
 """The automatic site check: HTTPS and its certificate, HSTS, load time, and whether the
 home page links to the complaints book, terms, privacy, returns and contact data.
 
-It only ever connects to a globally routable address that it resolved and checked
-itself (the connection is pinned to that address, for the first request and after every
-redirect), with a timeout on each network operation, a deadline for the whole check
-(looked at before each request and while reading the page) and a size limit. Private, shared
-(carrier-grade NAT), loopback, link-local, benchmarking, documentation, multicast and
-other special-purpose addresses are refused, as are IPv6 forms that embed such an IPv4
-address (IPv4-mapped, NAT64) and the 6to4 and Teredo tunnels, unless ``allow_private``
-(tests reach a loopback server with it).
+The page is fetched through :mod:`trustseal.netguard`: only a globally routable address
+the guard resolved and checked itself, pinned for the first request and after every
+redirect, with a timeout on each network operation, a deadline for the whole check and a
+size limit (``allow_private`` lets tests reach a loopback server).
 
 It runs in the worker (job ``seals.sitecheck``), never inside a web request.
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.client
-import ipaddress
-import socket
-import ssl
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+
+from trustseal import netguard
+
+# The guard's checks, under the names this module has always offered (the console and
+# tests use them); ``resolve`` and ``open_connection`` are this module's hooks: tests
+# replace them here to steer the site check alone.
+from trustseal.netguard import Resolver, address_problem, open_connection, resolve, url_problem
+
+__all__ = ["SIGNALS", "CheckRefused", "address_problem", "check", "url_problem"]
 
 MAX_BYTES = 2 * 1024 * 1024
-MAX_REDIRECTS = 3
-MAX_URL_LENGTH = 2000
+MAX_REDIRECTS = netguard.MAX_REDIRECTS
 LOAD_GOAL_SECONDS = 5.0
 DEADLINE_SECONDS = 30.0
-CHUNK_BYTES = 64 * 1024
 SIGNALS = {
     "complaints_book": ("libro de reclamaciones", "reclamaciones", "complaints book"),
     "terms": ("términos", "terminos", "condiciones", "terms"),
@@ -41,56 +35,9 @@ SIGNALS = {
     "returns": ("devoluci", "cambios y", "reembolso", "returns", "refund"),
     "contact": ("contacto", "contáctanos", "contact", "mailto:", "tel:", "whatsapp"),
 }
+HEADERS = {"User-Agent": "trustseal-site-check/1", "Accept": "text/html"}
 
-Resolver = Callable[[str, int], list[str]]
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-# IANA special-purpose registries (RFC 6890 and successors): blocks that are not
-# globally reachable, with the reason shown to the certifier. Checked before
-# ``is_global`` because older Pythons count some of them (192.0.0.0/24, fec0::/10, ...)
-# as global. 6to4 (2002::/16) and Teredo (2001::/32) are handled before this table.
-_SPECIAL: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
-    (ipaddress.ip_network(network), reason)
-    for network, reason in (
-        ("0.0.0.0/8", "'this network' (0.0.0.0/8)"),
-        ("10.0.0.0/8", "private network (RFC 1918)"),
-        ("100.64.0.0/10", "shared carrier-grade NAT space (100.64.0.0/10, RFC 6598)"),
-        ("127.0.0.0/8", "loopback"),
-        ("169.254.0.0/16", "link-local"),
-        ("172.16.0.0/12", "private network (RFC 1918)"),
-        ("192.0.0.0/24", "IETF protocol assignments (192.0.0.0/24)"),
-        ("192.0.2.0/24", "documentation (TEST-NET-1)"),
-        ("192.88.99.0/24", "deprecated 6to4 relay anycast (192.88.99.0/24)"),
-        ("192.168.0.0/16", "private network (RFC 1918)"),
-        ("198.18.0.0/15", "benchmarking (198.18.0.0/15, RFC 2544)"),
-        ("198.51.100.0/24", "documentation (TEST-NET-2)"),
-        ("203.0.113.0/24", "documentation (TEST-NET-3)"),
-        ("224.0.0.0/4", "multicast"),
-        ("255.255.255.255/32", "broadcast"),
-        ("240.0.0.0/4", "reserved (240.0.0.0/4)"),
-        ("::/128", "unspecified"),
-        ("::1/128", "loopback"),
-        ("::/96", "deprecated IPv4-compatible IPv6 (::/96)"),
-        ("64:ff9b:1::/48", "local-use NAT64 (64:ff9b:1::/48)"),
-        ("100::/64", "discard-only (100::/64)"),
-        ("2001::/23", "IETF protocol assignments (2001::/23)"),
-        ("2001:db8::/32", "documentation (2001:db8::/32)"),
-        ("3fff::/20", "documentation (3fff::/20)"),
-        ("5f00::/16", "segment routing (5f00::/16)"),
-        ("fc00::/7", "unique local (fc00::/7)"),
-        ("fe80::/10", "link-local"),
-        ("fec0::/10", "deprecated site-local (fec0::/10)"),
-        ("ff00::/8", "multicast"),
-    )
-)
-_PRINTABLE_ASCII = "".join(chr(code) for code in range(33, 127))
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
-
-
-class CheckRefused(ValueError):
-    """The target may not be fetched (non-public address, bad URL)."""
+CheckRefused = netguard.Refused
 
 
 @dataclass
@@ -115,157 +62,6 @@ class _Links(HTMLParser):
             self._href = None
 
 
-def url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a site-check target (without any network I/O), or None.
-
-    It must be an http(s) address with a host name, a valid port, no user name or
-    password (they would end up stored and in a job's payload), at most 2000 characters.
-    """
-    if len(url) > MAX_URL_LENGTH:
-        return "the address is longer than 2000 characters"
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
-        return f"not a web address: {url}"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"not a web address: {url}"
-    if parts.username is not None or parts.password is not None:
-        return "the address must not contain a user name or password"
-    if any(ord(c) < 33 or c == "\x7f" for c in url):
-        return "the address contains spaces or control characters"
-    return None
-
-
-def address_problem(address: str | IPAddress) -> str | None:
-    """Why a resolved address may not be connected to, or None if it is globally routable.
-
-    Refuses everything that is not ``is_global``, every special-purpose block (also on
-    Pythons whose ``is_global`` misses some), multicast, IPv6 outside 2000::/3, 6to4 and
-    Teredo, and IPv4-mapped or NAT64 forms of a refused IPv4 address.
-    """
-    ip = ipaddress.ip_address(address) if isinstance(address, str) else address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            inner = address_problem(ip.ipv4_mapped)
-            return f"IPv4-mapped form of {ip.ipv4_mapped}, {inner}" if inner else None
-        if ip in _NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-            inner = address_problem(embedded)
-            return f"NAT64 form of {embedded}, {inner}" if inner else None
-        if ip.sixtofour is not None:
-            inner = address_problem(ip.sixtofour)
-            return f"6to4 tunnel address of {ip.sixtofour}" + (f", {inner}" if inner else "")
-        if ip.teredo is not None:
-            server, client = ip.teredo
-            inner = address_problem(client) or address_problem(server)
-            return f"Teredo tunnel address of {client}" + (f", {inner}" if inner else "")
-    for network, reason in _SPECIAL:
-        if ip.version == network.version and ip in network:
-            return reason
-    if isinstance(ip, ipaddress.IPv6Address) and ip not in _GLOBAL_UNICAST_V6:
-        return "outside the IPv6 global unicast space (2000::/3)"
-    if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified:
-        return "not globally routable"
-    return None
-
-
-def resolve(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to (the system resolver; tests replace it)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-def open_connection(ip: str, port: int, timeout: float) -> socket.socket:
-    """A TCP connection to exactly ``ip`` (never a name: the pinned, checked address)."""
-    return socket.create_connection((ip, port), timeout)
-
-
-def _public_ip(host: str, port: int, allow_private: bool, resolver: Resolver | None) -> str:
-    """The checked address to connect to; every address ``host`` resolves to must pass."""
-    try:
-        addresses = (resolver or resolve)(host, port)
-    except (OSError, UnicodeError) as exc:
-        raise CheckRefused(f"cannot resolve {host}") from exc
-    if not addresses:
-        raise CheckRefused(f"cannot resolve {host}")
-    pinned: list[str] = []
-    for address in addresses:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError as exc:
-            raise CheckRefused(f"{host} resolves to an invalid address ({address})") from exc
-        problem = None if allow_private else address_problem(ip)
-        if problem:
-            raise CheckRefused(
-                f"{host} resolves to {address}, which is not a public address: {problem}"
-            )
-        mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
-        pinned.append(str(mapped) if mapped is not None else address)
-    return pinned[0]
-
-
-class _Pinned(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, ip: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._ip = ip
-        self.raw: socket.socket | None = None
-
-    def connect(self) -> None:
-        self.sock = self.raw = open_connection(self._ip, self.port, self.timeout)
-
-
-class _PinnedTLS(http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, ip: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._ip = ip
-        self.raw: socket.socket | None = None
-
-    def connect(self) -> None:
-        self.raw = open_connection(self._ip, self.port, self.timeout)
-        self.sock = self._context.wrap_socket(self.raw, server_hostname=self.host)
-
-
-class _Watchdog:
-    """Cuts a connection when the check's deadline passes, wherever it is waiting — the
-    TLS handshake, the status line, a header dripped a byte at a time (a socket timeout
-    bounds each wait, not their sum)."""
-
-    def __init__(self, connection: _Pinned | _PinnedTLS, seconds: float) -> None:
-        self._connection = connection
-        self._timer = threading.Timer(max(seconds, 0.0), self._cut)
-        self._timer.daemon = True
-
-    def _cut(self) -> None:
-        raw = self._connection.raw
-        if raw is not None:
-            with contextlib.suppress(OSError):
-                raw.shutdown(socket.SHUT_RDWR)
-
-    def start(self) -> None:
-        """Arm it."""
-        self._timer.start()
-
-    def cancel(self) -> None:
-        """Disarm it (the fetch ended in time)."""
-        self._timer.cancel()
-
-
-def _read_body(response: http.client.HTTPResponse, deadline: float) -> tuple[bytes, bool]:
-    """Up to MAX_BYTES + 1 bytes of the body; ``True`` if the deadline cut it short."""
-    chunks: list[bytes] = []
-    size = 0
-    while size <= MAX_BYTES:
-        if time.perf_counter() > deadline:
-            return b"".join(chunks), True
-        chunk = response.read1(min(CHUNK_BYTES, MAX_BYTES + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks), False
-
-
 def check(
     url: str,
     *,
@@ -280,90 +76,56 @@ def check(
     a TLS or HTTP failure is reported in ``errors`` (``refused`` is set for a refusal).
     ``resolver`` replaces :func:`resolve` (tests use a stub: no real DNS).
     """
+    fetched = netguard.fetch(
+        url,
+        max_bytes=MAX_BYTES,
+        timeout=timeout,
+        deadline=deadline,
+        allow_private=allow_private,
+        resolver=resolver or resolve,
+        connector=open_connection,  # looked up now: tests replace this module's hook
+        max_redirects=MAX_REDIRECTS,
+        headers=HEADERS,
+    )
     result: dict[str, Any] = {
         "url": url,
         "errors": [],
         "https": False,
         "certificate": None,
         "hsts": False,
-        "load_seconds": None,
-        "status": None,
+        "load_seconds": round(fetched.elapsed, 3),
+        "status": fetched.status,
         "links": {name: False for name in SIGNALS},
     }
-    started = time.perf_counter()
-    current = url
-    try:
-        for _ in range(MAX_REDIRECTS + 1):
-            problem = url_problem(current)
-            if problem:
-                raise CheckRefused(problem)
-            parts = urlsplit(current)
-            assert parts.hostname is not None  # url_problem refuses an address without one
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            ip = _public_ip(parts.hostname, port, allow_private, resolver)
-            remaining = started + deadline - time.perf_counter()
-            if remaining <= 0:
-                raise TimeoutError(f"no answer within {deadline:g} s")
-            cls = _PinnedTLS if parts.scheme == "https" else _Pinned
-            connection = cls(parts.hostname, port, ip, min(timeout, remaining))
-            watchdog = _Watchdog(connection, remaining)
-            watchdog.start()
-            try:
-                target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-                connection.request(
-                    "GET",
-                    quote(target, safe=_PRINTABLE_ASCII),  # non-ASCII paths percent-encoded
-                    headers={"User-Agent": "trustseal-site-check/1", "Accept": "text/html"},
-                )
-                response = connection.getresponse()
-                if parts.scheme == "https":
-                    result["https"] = True
-                    cert = connection.sock.getpeercert() if connection.sock else None
-                    if cert:
-                        result["certificate"] = {
-                            "not_before": cert.get("notBefore"),
-                            "not_after": cert.get("notAfter"),
-                            "valid": True,
-                        }
-                    result["hsts"] = bool(response.getheader("Strict-Transport-Security"))
-                if response.status in (301, 302, 303, 307, 308) and response.getheader("Location"):
-                    current = urljoin(current, response.getheader("Location") or "")
-                    continue
-                body, cut = _read_body(response, started + deadline)
-                result["status"] = response.status
-                cut = cut or time.perf_counter() >= started + deadline  # the watchdog cut it
-                result["cut"] = cut
-                if cut:
-                    result["errors"].append(
-                        f"the page took longer than {deadline:g} s; only its start was read"
-                    )
-                elif len(body) > MAX_BYTES:
-                    result["errors"].append("the page is larger than 2 MB; only its start was read")
-                parser = _Links()
-                parser.feed(body[:MAX_BYTES].decode("utf-8", "replace"))
-                text = " ".join(parser.found)
-                result["links"] = {
-                    name: any(k in text for k in keys) for name, keys in SIGNALS.items()
+    for hop in fetched.hops:
+        if hop.tls:
+            result["https"] = True
+            if hop.certificate:
+                result["certificate"] = {
+                    "not_before": hop.certificate.get("notBefore"),
+                    "not_after": hop.certificate.get("notAfter"),
+                    "valid": True,
                 }
-                break
-            finally:
-                watchdog.cancel()
-                connection.close()
-        else:
-            result["errors"].append("too many redirects")
-    except CheckRefused as refused:
-        result["errors"].append(str(refused))
-        result["refused"] = True
-    except ssl.SSLError as error:
-        result["errors"].append(f"TLS failed: {error.reason or error}")
-        result["certificate"] = {"valid": False}
-    except (OSError, http.client.HTTPException, UnicodeError) as error:
-        result["errors"].append(f"cannot load the page: {error}")
-    result["load_seconds"] = round(time.perf_counter() - started, 3)
+            result["hsts"] = bool(hop.headers.get("Strict-Transport-Security"))
+    if fetched.error:
+        result["errors"].append(fetched.error)
+        if fetched.refused:
+            result["refused"] = True
+        if fetched.failure == "tls":
+            result["certificate"] = {"valid": False}
+    else:
+        if fetched.cut:
+            result["errors"].append(
+                f"the page took longer than {deadline:g} s; only its start was read"
+            )
+        elif fetched.truncated:
+            result["errors"].append("the page is larger than 2 MB; only its start was read")
+        parser = _Links()
+        parser.feed(fetched.body.decode("utf-8", "replace"))
+        text = " ".join(parser.found)
+        result["links"] = {name: any(k in text for k in keys) for name, keys in SIGNALS.items()}
     result["fast_enough"] = (
-        result["load_seconds"] < LOAD_GOAL_SECONDS
-        and result["status"] == 200
-        and not result.pop("cut", False)
+        result["load_seconds"] < LOAD_GOAL_SECONDS and result["status"] == 200 and not fetched.cut
     )
-    result["url_final"] = current
+    result["url_final"] = fetched.url
     return result

@@ -95,3 +95,18 @@ def use_totp_step(staff_id: int, step: int) -> bool:
         .execution_options(synchronize_session=False)
     ).rowcount
     return used == 1
+
+
+def notification_emails(roles: tuple[Role, ...] = (Role.ADMIN, Role.CERTIFIER)) -> list[str]:
+    """The email of every active staff user with one of ``roles`` (who to tell about
+    something staff must look at), in a stable order."""
+    return list(
+        db.session.scalars(
+            select(StaffUser.email)
+            .where(
+                StaffUser.role.in_([role.value for role in roles]),
+                StaffUser.disabled_at.is_(None),
+            )
+            .order_by(StaffUser.id)
+        )
+    )
