@@ -20,12 +20,18 @@ How it runs (see ``bench/README.md``):
   ``next_cursor``; it is checked against ``encode_cursor`` of the id that ends page 499.
 * The requests of both merchants are interleaved, repetition by repetition; the median
   of ``--reps`` repetitions is reported.
+* The fraud detector (issue: *its cost per review stays O(1), 1k vs 1M reviews within
+  1.5x*): after the read path, reviews are added to both merchants one by one and
+  ``signals.scan_review`` (the job after each review) is timed with its commit — a
+  platform-attested review with no pattern, and a declared one reviewed minutes after its
+  order, from a shared network, in a burst (it grows three open signals).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import io
 import pstats
 import random
@@ -50,13 +56,19 @@ from _harness import (
 from flask import Flask
 from flask.testing import FlaskClient
 from psycopg import sql
+from sqlalchemy import event
 
 from trustseal import create_app
 from trustseal.api.pagination import encode_cursor
+from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
+from trustseal.orders.models import Purchase
 from trustseal.reviews import score
+from trustseal.reviews.models import Review
 from trustseal.seals import service as seals
+from trustseal.signals import service as signals
+from trustseal.signals.models import FraudSignal
 
 GOAL_RATIO = 1.5
 SMALL = 1_000
@@ -135,6 +147,9 @@ _REVIEW_COLUMNS = (
     "open_flags",
     "log_index",
     "created_at",
+    "reviewer_network",
+    "identity_key",
+    "text_key",
 )
 
 
@@ -167,6 +182,11 @@ class _Sums:
     def __post_init__(self) -> None:
         self.dist = [0] * 6
         self.months: dict[str, list[int]] = {}
+
+
+def _keyed(*parts: object) -> str:
+    """A stand-in for the service's keyed hashes: 64 hex characters, spread like them."""
+    return hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=32).hexdigest()
 
 
 def _chunks(count: int) -> Iterator[range]:
@@ -238,10 +258,16 @@ def _review_rows(
                 month = sums.months.setdefault(created[:7], [0, 0])
                 month[0] += 1
                 month[1] += rating
+            # the detector's keyed hashes: a network shared by two neighbours, one
+            # identity and (nearly always) one text per review
+            network = _keyed("net", merchant_id, n // 2)
+            identity = _keyed("id", merchant_id, n)
+            text = _keyed("text", merchant_id, n)
             lines.append(
                 f"{first_review + n}\t{merchant_id}\t{first_purchase + n}\t{rating}\t"
                 f"{process}\t{title}\t{body}\t\\N\t{_NAMES[n % len(_NAMES)]}\tes\t{status}\t"
-                f"{reason}\t{removed_at}\tf\t0\t\\N\t{created}\n"
+                f"{reason}\t{removed_at}\tf\t0\t\\N\t{created}\t{network}\t{identity}\t"
+                f"{text}\n"
             )
         yield "".join(lines)
 
@@ -532,6 +558,154 @@ def profile_call(call: Callable[[], object], repeat: int, limit: int = 20) -> st
     return out.getvalue()
 
 
+# --------------------------------------------------------------------------- detector
+
+_SHARED_NETWORKS = 4  # the suspicious reviews come from this many networks per merchant
+_LONG_BODY = "Todo llegó completo y a tiempo; el empaque vino intacto. Volvería a comprar aquí. "
+
+
+def add_review(merchant_id: int, n: int, suspicious: bool) -> int:
+    """Add one purchase and its review as the service stores them, committed; the review id.
+
+    Suspicious: declared by the merchant 5 minutes before the review, from one of a few
+    networks (so it is in a burst, a fast review and a shared network at once). Clean:
+    attested by a platform three days before; network, email and text its own.
+    """
+    now = utcnow()
+    purchase = Purchase(
+        merchant_id=merchant_id,
+        source="api" if suspicious else "store:1",
+        attested=not suspicious,
+        origin="api" if suspicious else "shopify",
+        external_id=f"D-{n}-{'s' if suspicious else 'c'}",
+        status="delivered",
+        customer_locale="es",
+        placed_at=now - timedelta(days=4),
+        delivered_at=now - timedelta(days=1),
+        created_at=now - (timedelta(minutes=5) if suspicious else timedelta(days=3)),
+        updated_at=now,
+    )
+    db.session.add(purchase)
+    db.session.flush()
+    network = (
+        _keyed("net", merchant_id, "shared", n % _SHARED_NETWORKS)
+        if suspicious
+        else _keyed("net", merchant_id, "own", n)
+    )
+    review = Review(
+        merchant_id=merchant_id,
+        purchase_id=purchase.id,
+        rating=5,
+        process_rating=5,
+        body=f"{_LONG_BODY}{n}",
+        display_name="Cliente B.",
+        locale="es",
+        status="published",
+        created_at=now,
+        verification_level="declared" if suspicious else "platform",
+        verification_source="api" if suspicious else "shopify",
+        reviewer_network=network,
+        identity_key=_keyed("id", merchant_id, "bench", n, suspicious),
+        text_key=_keyed("text", merchant_id, "bench", n, suspicious),
+    )
+    db.session.add(review)
+    db.session.commit()
+    review_id = review.id
+    db.session.remove()
+    return review_id
+
+
+class StatementCounter:
+    """Counts the SQL statements the engine runs while ``active``."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.active = False
+        event.listen(db.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *args: Any) -> None:
+        self.count += self.active
+
+    def close(self) -> None:
+        """Stop listening."""
+        event.remove(db.engine, "before_cursor_execute", self._seen)
+
+
+def timed_scan(review_id: int, counter: StatementCounter) -> tuple[float, int]:
+    """``signals.scan_review`` and the commit that ends its job: seconds, statements."""
+    counter.count, counter.active = 0, True
+    started = time.perf_counter()
+    signals.scan_review(review_id)
+    db.session.commit()
+    seconds = time.perf_counter() - started
+    counter.active = False
+    db.session.remove()  # as at the end of a job
+    return seconds, counter.count
+
+
+def measure_detector(
+    app: Flask, ids: dict[int, int], sizes: Sequence[int], reps: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Time ``scan_review`` of new reviews of each merchant, sizes interleaved (after 10
+    warm-up repetitions); the result rows and the signals they left."""
+    variants = (("clean (platform, no pattern)", False), ("suspicious (3 open signals grow)", True))
+    times: dict[tuple[bool, int], list[float]] = {(v, s): [] for _, v in variants for s in sizes}
+    statements: dict[tuple[bool, int], list[int]] = {k: [] for k in times}
+    with app.app_context():
+        counter = StatementCounter()
+        for rep in range(-10, reps):
+            order = list(sizes) if rep % 2 == 0 else list(reversed(sizes))
+            for _, suspicious in variants:
+                for size in order:
+                    review_id = add_review(ids[size], rep + 10, suspicious)
+                    seconds, count = timed_scan(review_id, counter)
+                    if rep >= 0:
+                        times[(suspicious, size)].append(seconds)
+                        statements[(suspicious, size)].append(count)
+        counter.close()
+        left = []
+        for size in sizes:
+            for signal in db.session.scalars(
+                signals.signals_query(ids[size]).order_by(FraudSignal.id)
+            ):
+                left.append(
+                    {
+                        "merchant": size_label(size),
+                        "kind": signal.kind,
+                        "status": signal.status,
+                        "reviews listed": len(signal.review_ids),
+                        "count": signal.evidence.get("count"),
+                        "truncated": "yes" if signal.evidence.get("truncated") else "",
+                    }
+                )
+        db.session.remove()
+    small, big = sizes
+    rows = []
+    for label, suspicious in variants:
+        small_s = statistics.median(times[(suspicious, small)])
+        big_s = statistics.median(times[(suspicious, big)])
+        ratio = big_s / small_s
+        rows.append(
+            {
+                "scan_review + commit": label,
+                f"{size_label(small)} ms": fmt_ms(small_s),
+                f"{size_label(big)} ms": fmt_ms(big_s),
+                f"{size_label(small)} p90": fmt_ms(
+                    statistics.quantiles(times[(suspicious, small)], n=10)[-1]
+                ),
+                f"{size_label(big)} p90": fmt_ms(
+                    statistics.quantiles(times[(suspicious, big)], n=10)[-1]
+                ),
+                "SQL statements": f"{statistics.median(statements[(suspicious, small)]):.0f} / "
+                f"{statistics.median(statements[(suspicious, big)]):.0f}",
+                "ratio": fmt_ratio(ratio),
+                "goal": f"<= {GOAL_RATIO}x",
+                "result": verdict(ratio, GOAL_RATIO),
+            }
+        )
+    return rows, left
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -542,7 +716,110 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", action="store_true", help="cProfile each request at the big size"
     )
+    parser.add_argument(
+        "--detector-reps", type=int, help="reviews scanned per variant and size (300; quick 100)"
+    )
+    parser.add_argument(
+        "--detector-only", action="store_true", help="skip the read path; time the detector"
+    )
     return parser.parse_args(argv)
+
+
+def measure_read_path(
+    app: Flask,
+    db_url: str,
+    ids: dict[int, int],
+    slugs: dict[int, str],
+    reps: int,
+    profile: bool,
+    figures: dict[str, Any],
+) -> None:
+    """The read path of the issue: score, review pages, profile, at both sizes."""
+    small, big = sizes = tuple(ids)
+    client = app.test_client()
+    cursors: dict[tuple[int, int], str] = {}
+    walk_rows = []
+    for limit in (2, 20):
+        for size in sizes:
+            page = DEEP_PAGE if size >= DEEP_PAGE * limit else -(-size // limit)
+            t0 = time.perf_counter()
+            cursor, hops = walk_cursor(client, slugs[size], page, limit)
+            walked = time.perf_counter() - t0
+            expected = expected_cursor(db_url, ids[size], page, limit)
+            cursors[(limit, size)] = cursor
+            walk_rows.append(
+                {
+                    "merchant": slugs[size],
+                    "limit": limit,
+                    "page": page,
+                    "requests": hops,
+                    "walk s": f"{walked:.1f}",
+                    "= encode_cursor(id)": "yes" if cursor == expected else "NO",
+                }
+            )
+    print_table("Cursor of the deep page, walked as a client would", walk_rows)
+    figures["walks"] = walk_rows
+
+    def reviews_path(size: int, limit: int, cursor: str | None) -> str:
+        query = f"?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        return f"/api/v1/merchants/{slugs[size]}/reviews{query}"
+
+    endpoints = [
+        Endpoint("GET /score", {s: f"/api/v1/merchants/{slugs[s]}/score" for s in sizes}),
+        Endpoint("GET /reviews page 1 (limit 20)", {s: reviews_path(s, 20, None) for s in sizes}),
+        Endpoint(
+            f"GET /reviews page {DEEP_PAGE} (limit 2)",
+            {s: reviews_path(s, 2, cursors[(2, s)]) for s in sizes},
+        ),
+        Endpoint("GET /m/{slug}", {s: f"/m/{slugs[s]}" for s in sizes}),
+        Endpoint(
+            "GET /reviews deep page (limit 20), info",
+            {s: reviews_path(s, 20, cursors[(20, s)]) for s in sizes},
+            goal=False,
+        ),
+    ]
+    with app.app_context():
+        times = measure(client, endpoints, sizes, reps)
+    rows = []
+    for endpoint in endpoints:
+        small_s = statistics.median(times[(endpoint.name, small)])
+        big_s = statistics.median(times[(endpoint.name, big)])
+        ratio = big_s / small_s
+        rows.append(
+            {
+                "request": endpoint.name,
+                f"{size_label(small)} ms": fmt_ms(small_s),
+                f"{size_label(big)} ms": fmt_ms(big_s),
+                f"{size_label(small)} p90": fmt_ms(
+                    statistics.quantiles(times[(endpoint.name, small)], n=10)[-1]
+                ),
+                f"{size_label(big)} p90": fmt_ms(
+                    statistics.quantiles(times[(endpoint.name, big)], n=10)[-1]
+                ),
+                "ratio": fmt_ratio(ratio),
+                "goal": f"<= {GOAL_RATIO}x" if endpoint.goal else "(info)",
+                "result": verdict(ratio, GOAL_RATIO) if endpoint.goal else "",
+            }
+        )
+    deep_pages = {s: r["page"] for s, r in zip(sizes, walk_rows[2:], strict=True)}
+    print_table(
+        f"Reviews read path: {size_label(small)} vs {size_label(big)} reviews "
+        f"(median of {reps}, in-process test client, PostgreSQL)",
+        rows,
+    )
+    print(
+        f"\npage {DEEP_PAGE} at limit 2 holds the 999th and 1,000th newest reviews: the last "
+        f"page at {size_label(small)}, a page among {big // 2:,} at {size_label(big)}. The "
+        f"limit-20 'deep page' row is page {deep_pages[small]} (the last) at "
+        f"{size_label(small)} and page {deep_pages[big]} at {size_label(big)}."
+    )
+    figures["results"] = rows
+    if profile:
+        with app.app_context():
+            for endpoint in endpoints:
+                path = endpoint.paths[big]
+                print(f"\ncProfile: {endpoint.name} at {size_label(big)} ({path})")
+                print(profile_call(lambda path=path: client.get(path), 50))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -586,92 +863,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_table("Bulk load (psycopg COPY)", load_rows)
         figures["load"] = load_rows
 
-        client = app.test_client()
-        cursors: dict[tuple[int, int], str] = {}
-        walk_rows = []
-        for limit in (2, 20):
-            for size in sizes:
-                page = DEEP_PAGE if size >= DEEP_PAGE * limit else -(-size // limit)
-                t0 = time.perf_counter()
-                cursor, hops = walk_cursor(client, slugs[size], page, limit)
-                walked = time.perf_counter() - t0
-                expected = expected_cursor(db_url, ids[size], page, limit)
-                cursors[(limit, size)] = cursor
-                walk_rows.append(
-                    {
-                        "merchant": slugs[size],
-                        "limit": limit,
-                        "page": page,
-                        "requests": hops,
-                        "walk s": f"{walked:.1f}",
-                        "= encode_cursor(id)": "yes" if cursor == expected else "NO",
-                    }
-                )
-        print_table("Cursor of the deep page, walked as a client would", walk_rows)
-        figures["walks"] = walk_rows
-
-        def reviews_path(size: int, limit: int, cursor: str | None) -> str:
-            query = f"?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
-            return f"/api/v1/merchants/{slugs[size]}/reviews{query}"
-
-        endpoints = [
-            Endpoint("GET /score", {s: f"/api/v1/merchants/{slugs[s]}/score" for s in sizes}),
-            Endpoint(
-                "GET /reviews page 1 (limit 20)", {s: reviews_path(s, 20, None) for s in sizes}
-            ),
-            Endpoint(
-                f"GET /reviews page {DEEP_PAGE} (limit 2)",
-                {s: reviews_path(s, 2, cursors[(2, s)]) for s in sizes},
-            ),
-            Endpoint("GET /m/{slug}", {s: f"/m/{slugs[s]}" for s in sizes}),
-            Endpoint(
-                "GET /reviews deep page (limit 20), info",
-                {s: reviews_path(s, 20, cursors[(20, s)]) for s in sizes},
-                goal=False,
-            ),
-        ]
-        with app.app_context():
-            times = measure(client, endpoints, sizes, reps)
-        rows = []
-        for endpoint in endpoints:
-            small_s = statistics.median(times[(endpoint.name, small)])
-            big_s = statistics.median(times[(endpoint.name, big)])
-            ratio = big_s / small_s
-            rows.append(
-                {
-                    "request": endpoint.name,
-                    f"{size_label(small)} ms": fmt_ms(small_s),
-                    f"{size_label(big)} ms": fmt_ms(big_s),
-                    f"{size_label(small)} p90": fmt_ms(
-                        statistics.quantiles(times[(endpoint.name, small)], n=10)[-1]
-                    ),
-                    f"{size_label(big)} p90": fmt_ms(
-                        statistics.quantiles(times[(endpoint.name, big)], n=10)[-1]
-                    ),
-                    "ratio": fmt_ratio(ratio),
-                    "goal": f"<= {GOAL_RATIO}x" if endpoint.goal else "(info)",
-                    "result": verdict(ratio, GOAL_RATIO) if endpoint.goal else "",
-                }
-            )
-        deep_pages = {s: r["page"] for s, r in zip(sizes, walk_rows[2:], strict=True)}
+        if not args.detector_only:
+            measure_read_path(app, db_url, ids, slugs, reps, args.profile, figures)
+        detector_reps = args.detector_reps or (100 if args.quick else 300)
+        rows, left = measure_detector(app, ids, sizes, detector_reps)
         print_table(
-            f"Reviews read path: {size_label(small)} vs {size_label(big)} reviews "
-            f"(median of {reps}, in-process test client, PostgreSQL)",
+            f"Fraud detector: scan_review per new review at {size_label(small)} vs "
+            f"{size_label(big)} reviews (median of {detector_reps}, in process, PostgreSQL)",
             rows,
         )
-        print(
-            f"\npage {DEEP_PAGE} at limit 2 holds the 999th and 1,000th newest reviews: the last "
-            f"page at {size_label(small)}, a page among {big // 2:,} at {size_label(big)}. The "
-            f"limit-20 'deep page' row is page {deep_pages[small]} (the last) at "
-            f"{size_label(small)} and page {deep_pages[big]} at {size_label(big)}."
+        print_table(
+            "Signals the measured reviews left (each signal lists at most "
+            f"{signals.MAX_GROUP} reviews)",
+            left,
         )
-        figures["results"] = rows
-        if args.profile:
-            with app.app_context():
-                for endpoint in endpoints:
-                    path = endpoint.paths[big]
-                    print(f"\ncProfile: {endpoint.name} at {size_label(big)} ({path})")
-                    print(profile_call(lambda path=path: client.get(path), 50))
+        figures["detector"] = {"reps": detector_reps, "results": rows, "signals": left}
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -107,6 +107,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.reviews.api import merchant_blp as merchant_reviews_blp
     from trustseal.reviews.pages import blp as reviews_pages
     from trustseal.seals.api import blp as seals_blp
+    from trustseal.signals.api import blp as signals_blp
     from trustseal.signing.api import blp as signing_blp
     from trustseal.stores.api import blp as stores_blp
     from trustseal.stores.api import webhooks as webhooks_blp
@@ -126,6 +127,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         book_blp,
         transparency_blp,
         signing_blp,
+        signals_blp,
     ):
         api.register_blueprint(blp)
     for pages in (

@@ -103,7 +103,13 @@ def merchants_create(as_json: bool, **fields: Any) -> None:
     try:
         created = merchants.create_merchant(**data)
     except merchants.SlugTaken as exc:
+        db.session.rollback()
         raise click.ClickException(f"the slug {data['slug']} is taken") from exc
+    except merchants.RucTaken as exc:
+        db.session.rollback()
+        raise click.ClickException(
+            f"the RUC {data['ruc']} is registered to another merchant already"
+        ) from exc
     db.session.commit()
     _emit(
         as_json,
@@ -360,6 +366,39 @@ def book_erase_expired() -> None:
     click.echo(f"erased the personal data of {count} entries")
 
 
+@click.group("signals")
+def signals_group() -> None:
+    """Fraud signals: suspicious patterns in reviews, for staff."""
+
+
+@signals_group.command("scan")
+@click.option("--merchant", "slug", default=None, help="Only this merchant's reviews.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Only reviews written since this date (YYYY-MM-DD).",
+)
+@with_appcontext
+def signals_scan(slug: str | None, since: datetime | None) -> None:
+    """Run the fraud detector over stored reviews, as the job does after each one (open
+    signals grow, none is opened twice)."""
+    from trustseal.signals import service as signals
+
+    merchant_id = None
+    if slug is not None:
+        merchant = merchants.get_by_slug(slug)
+        if merchant is None:
+            raise click.ClickException(f"no merchant {slug}")
+        merchant_id = merchant.id
+    found = signals.scan(merchant_id, since.replace(tzinfo=UTC) if since else None)
+    db.session.commit()
+    click.echo(
+        f"scanned {found.scanned} reviews: {len(found.opened)} signals opened, "
+        f"{len(found.updated)} updated"
+    )
+
+
 def init_app(app: Flask) -> None:
     """Attach the service's commands to the app's CLI."""
     for command in (
@@ -373,5 +412,6 @@ def init_app(app: Flask) -> None:
         seals_group,
         stores_group,
         book_group,
+        signals_group,
     ):
         app.cli.add_command(command)

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from trustseal.accounts import service as accounts
@@ -20,6 +21,7 @@ from trustseal.merchants import service as merchants
 from trustseal.merchants.models import Merchant
 from trustseal.reviews import service as reviews
 from trustseal.seals import service as seals
+from trustseal.signals import service as signals
 from trustseal.staff.models import StaffUser
 from trustseal.transparency.models import LogEntry
 
@@ -80,6 +82,8 @@ def merchant_page(slug: str) -> str:
         decisions=seals.history(merchant),
         log_entries=history,
         score=reviews.merchant_score(merchant),
+        domain=merchants.domain_state(merchant),
+        method_words=merchants.METHOD_WORDS,
     )
 
 
@@ -137,6 +141,22 @@ def site_check(slug: str) -> Any:
     return redirect(f"/console/m/{slug}#site")
 
 
+@blp.post("/m/<slug>/domain")
+@web.page_required("staff", *DECIDERS)
+def verify_domain(slug: str) -> Any:
+    """Verify the merchant's domain, with the reason (how control was checked): the same
+    door as the staff API; the merchant becomes public."""
+    merchant = _merchant(slug)
+    reason = _typed("reason")
+    if len(reason) < 3:
+        flash(_("Say how you checked that the shop controls its domain."), "error")
+        return redirect(f"/console/m/{slug}#domain")
+    merchants.verify_by_staff(merchant, reason[:1000])
+    db.session.commit()
+    flash(_("Domain verified: the shop's profile is public."), "ok")
+    return redirect(f"/console/m/{slug}#domain")
+
+
 @blp.post("/m/<slug>/seal")
 @web.page_required("staff", *DECIDERS)
 def decide(slug: str) -> Any:
@@ -169,8 +189,37 @@ def moderation() -> str:
         (r, reviews.open_flags_of(r.id), merchants.get(r.merchant_id)) for r in reviews.flagged()
     ]
     return render_template(
-        "console/moderation.html", queue=queue, reasons=[r.value for r in reviews.RemovalReason]
+        "console/moderation.html",
+        queue=queue,
+        reasons=[r.value for r in reviews.RemovalReason],
+        signals=signals.open_queue(),
+        kind_title=signals.kind_title,
+        describe=signals.describe,
     )
+
+
+_SIGNAL_REFUSALS = {
+    409: _l("This signal was decided already."),
+    422: _l("Give the reason for your decision, and confirm or dismiss."),
+}
+
+
+@blp.post("/signals/<int:signal_id>/decision")
+@web.page_required("staff", *ANY_STAFF)
+def signal_decision(signal_id: int) -> Any:
+    """Confirm a fraud signal (its reviews join the moderation queue) or dismiss it, with
+    the reason."""
+    try:
+        signals.decide(signal_id, request.form.get("decision", ""), _typed("reason"), _staff())
+    except signals.SignalError as error:
+        db.session.rollback()
+        if error.code not in _SIGNAL_REFUSALS:
+            abort(error.code)
+        flash(str(_SIGNAL_REFUSALS[error.code]), "error")
+        return redirect(f"/console/moderation#s{signal_id}")
+    db.session.commit()
+    flash(_("Decision recorded."), "ok")
+    return redirect("/console/moderation#signals")
 
 
 @blp.post("/reviews/<int:review_id>/decision")

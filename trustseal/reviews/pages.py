@@ -20,6 +20,7 @@ from trustseal.merchants import service as merchants
 from trustseal.reviews import presenters, score, service
 from trustseal.reviews.models import Review
 from trustseal.reviews.schemas import ReviewCreateSchema
+from trustseal.signals import service as signals
 
 blp = Blueprint("reviews_pages", __name__)
 
@@ -59,7 +60,7 @@ def history_bars(
 @blp.get("/m/<slug>")
 def profile(slug: str) -> str:
     """A merchant's public profile: score, history, reviews with answers and tombstones."""
-    merchant = merchants.get_by_slug(slug)
+    merchant = merchants.get_public(slug)
     if merchant is None:
         abort(404)
     rating = request.args.get("rating", type=int)
@@ -85,6 +86,7 @@ def profile(slug: str) -> str:
         chart=history_bars(summary["history"]),
         json_ld=presenters.json_ld(merchant, summary, page["items"], base + profile_url),
         awaiting=presenters.awaiting_response,
+        verification=presenters.verification_text,
         photo=service.photo_json,
         snippets=badging.embed_snippets(merchant, str(get_locale() or "es")),
         complaints=book.complaints_summary(merchant),
@@ -140,7 +142,9 @@ def review_form(token: str) -> Any:
         if not errors:
             data.pop("token")
             try:
-                submitted = service.submit(token, photos=tuple(photos), **data)
+                submitted = service.submit(
+                    token, photos=tuple(photos), client_address=request.remote_addr, **data
+                )
             except service.ReviewError as error:
                 db.session.rollback()
                 return _closed_page(error)
@@ -149,6 +153,7 @@ def review_form(token: str) -> Any:
                 "review_done.html",
                 merchant=merchant,
                 review=submitted.review,
+                verification=presenters.verification_text,
                 receipt=submitted.receipt,
             ), 201
     return render_template(
@@ -166,4 +171,6 @@ def review_form(token: str) -> Any:
 @blp.get("/score")
 def formula() -> str:
     """The published score formula, with its version."""
-    return render_template("score.html", s=score, now=utcnow())
+    return render_template(
+        "score.html", s=score, now=utcnow(), signal_rules=signals.published_rules()
+    )

@@ -614,3 +614,123 @@ def photo_share(merchant_id: int) -> float | None:
         or 0
     )
     return round(with_photos / total, 3)
+
+
+# --- queries for the fraud detector ---
+# The signals domain reads reviews only through these: facts without texts or personal
+# data, and bounded, indexed queries around one review (its merchant, window and key).
+
+DETECTOR_FLAG = "fraud_signal"  # the reason of a flag raised by a confirmed fraud signal
+
+
+@dataclass(frozen=True)
+class ReviewFacts:
+    """What the fraud detector knows of a review: ids, time, provenance, keyed hashes."""
+
+    id: int
+    merchant_id: int
+    purchase_id: int
+    status: str
+    created_at: datetime
+    verification_level: str
+    verification_source: str
+    reviewer_network: str | None
+    identity_key: str | None
+    text_key: str | None
+    body_length: int
+
+
+_FACT_COLUMNS = (
+    Review.id,
+    Review.merchant_id,
+    Review.purchase_id,
+    Review.status,
+    Review.created_at,
+    Review.verification_level,
+    Review.verification_source,
+    Review.reviewer_network,
+    Review.identity_key,
+    Review.text_key,
+    func.coalesce(func.length(Review.body), 0),
+)
+
+
+def detector_facts(review_id: int) -> ReviewFacts | None:
+    """The detector's view of one review, or None."""
+    row = db.session.execute(select(*_FACT_COLUMNS).where(Review.id == review_id)).one_or_none()
+    return ReviewFacts(*row) if row is not None else None
+
+
+def detector_window(
+    merchant_id: int,
+    since: datetime,
+    until: datetime,
+    *,
+    limit: int,
+    declared: bool = False,
+    network: str | None = None,
+    identity: str | None = None,
+    text: str | None = None,
+) -> list[ReviewFacts]:
+    """Published reviews of a merchant written in ``[since, until]``, newest first, at
+    most ``limit``: of declared purchases only (``declared``), or sharing one keyed hash
+    (``network``, ``identity`` or ``text``; give at most one). Each is one indexed range:
+    (merchant, created_at) or (merchant, key)."""
+    stmt = select(*_FACT_COLUMNS).where(
+        Review.merchant_id == merchant_id,
+        Review.status == "published",
+        Review.created_at >= since,
+        Review.created_at <= until,
+    )
+    if declared:
+        stmt = stmt.where(Review.verification_level == "declared")
+    for column, value in (
+        (Review.reviewer_network, network),
+        (Review.identity_key, identity),
+        (Review.text_key, text),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    rows = db.session.execute(stmt.order_by(Review.created_at.desc()).limit(limit))
+    return [ReviewFacts(*row) for row in rows]
+
+
+def detector_batch(
+    after_id: int, limit: int, merchant_id: int | None = None, since: datetime | None = None
+) -> list[ReviewFacts]:
+    """Published reviews with an id above ``after_id``, oldest first, at most ``limit``
+    (of one merchant, written since a time): the pages of a full scan."""
+    stmt = select(*_FACT_COLUMNS).where(Review.id > after_id, Review.status == "published")
+    if merchant_id is not None:
+        stmt = stmt.where(Review.merchant_id == merchant_id)
+    if since is not None:
+        stmt = stmt.where(Review.created_at >= since)
+    rows = db.session.execute(stmt.order_by(Review.id).limit(limit))
+    return [ReviewFacts(*row) for row in rows]
+
+
+def flag_for_moderation(review_ids: list[int], reason: str) -> list[int]:
+    """Put published reviews in the console moderation queue, as a merchant's flag does
+    (``reason`` is the flag's detail); they stay visible until a moderator decides.
+    Returns the ids flagged."""
+    rows = db.session.execute(
+        select(Review.id, Review.merchant_id).where(
+            Review.id.in_(review_ids), Review.status == "published"
+        )
+    ).all()
+    for review_id, merchant_id in rows:
+        db.session.add(
+            ReviewFlag(
+                review_id=review_id, merchant_id=merchant_id, reason=DETECTOR_FLAG, detail=reason
+            )
+        )
+    flagged_ids = [review_id for review_id, _ in rows]
+    if flagged_ids:
+        db.session.execute(
+            update(Review)
+            .where(Review.id.in_(flagged_ids))
+            .values(open_flags=Review.open_flags + 1)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.flush()
+    return flagged_ids

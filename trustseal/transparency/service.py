@@ -43,6 +43,9 @@ EVENT_TYPES = frozenset(
         "seal.reinstated",
         "seal.expired",
         "key.rotated",
+        "merchant.domain_verified",
+        "signal.confirmed",
+        "signal.dismissed",
     }
 )
 RESERVED = frozenset({"v", "type", "merchant", "time", "text_sha256"})
