@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
+import dns.exception
+import dns.resolver
+
 MAX_REDIRECTS = 3
 MAX_URL_LENGTH = 2000
 CHUNK_BYTES = 64 * 1024
@@ -145,10 +148,30 @@ def address_problem(address: str | IPAddress) -> str | None:
     return None
 
 
+# How long one name may take to resolve (each of A and AAAA): the system's getaddrinfo
+# has no timeout at all, and resolv.conf retries could hold a worker for minutes.
+RESOLVE_SECONDS = 5.0
+
+
 def resolve(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to (the system resolver; tests replace it)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
+    """Every address ``host`` resolves to (A and AAAA through the system's name servers,
+    with a timeout; tests replace this). Raises :class:`OSError` when it cannot say."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    addresses: list[str] = []
+    try:
+        resolver = dns.resolver.Resolver()
+        for record_type in ("A", "AAAA"):
+            try:
+                answer = resolver.resolve(host, record_type, lifetime=RESOLVE_SECONDS)
+            except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
+                continue
+            addresses.extend(str(record.address) for record in answer)
+    except dns.exception.DNSException as exc:
+        raise OSError(f"cannot resolve {host}: {exc}") from exc
+    return addresses
 
 
 def open_connection(ip: str, port: int, timeout: float) -> socket.socket:

@@ -151,7 +151,14 @@ def verify_domain(slug: str) -> Any:
     if len(reason) < 3:
         flash(_("Say how you checked that the shop controls its domain."), "error")
         return redirect(f"/console/m/{slug}#domain")
-    merchants.verify_by_staff(merchant, reason[:1000])
+    try:
+        merchants.verify_by_staff(merchant, reason[:1000])
+    except merchants.RucTaken:
+        db.session.rollback()
+        flash(
+            _("A verified shop already holds this shop's RUC: correct one of them first."), "error"
+        )
+        return redirect(f"/console/m/{slug}#domain")
     db.session.commit()
     flash(_("Domain verified: the shop's profile is public."), "ok")
     return redirect(f"/console/m/{slug}#domain")

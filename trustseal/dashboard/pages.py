@@ -208,12 +208,15 @@ def order_invitation(order_id: int) -> Any:
     try:
         link = orders.issue_invitation_link(purchase)
     except orders.InvitationRefused as refused:
-        if refused.reason == "rate_limited":
+        if refused.reason == "merchant_pending":
+            flash(_("Review links open once your shop has proved it controls its domain."), "error")
+        elif refused.reason == "rate_limited":
             flash(
                 _(
                     "You have asked for too many review links for orders your shop declared "
-                    "itself; try again later. Orders from a connected platform have no such "
-                    "limit."
+                    "itself (through our API, the dashboard or its store's webhooks); try "
+                    "again later. Orders trustseal confirmed with the platform itself have no "
+                    "such limit."
                 ),
                 "error",
             )
@@ -343,6 +346,16 @@ def domain_check() -> Any:
     except merchants.DomainNotProven as unproven:
         db.session.rollback()
         return _domain_page(_merchant(), unproven.findings, 409)
+    except merchants.RucTaken:
+        db.session.rollback()
+        flash(
+            _(
+                "Your domain is proven, but a verified shop already holds your RUC: write to "
+                "the certifier to sort it out."
+            ),
+            "error",
+        )
+        return _domain_page(_merchant(), status=409)
     db.session.commit()
     flash(_("Your domain is verified: your profile is public now."), "ok")
     return redirect("/dashboard/domain")

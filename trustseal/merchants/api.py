@@ -78,6 +78,12 @@ def _own(slug: str) -> Merchant:
     return merchant
 
 
+RUC_HELD = (
+    "The domain is proven, but a verified merchant holds this RUC: write to the certifier "
+    "to sort it out."
+)
+
+
 @blp.route("/<string:slug>/domain")
 class MerchantDomain(MethodView):
     """Whether a merchant proved it controls its domain."""
@@ -96,7 +102,11 @@ class MerchantDomain(MethodView):
         """Staff verify the domain, with the reason (how control was checked); the merchant
         becomes public. Verifying a verified domain changes nothing."""
         merchant = merchant_or_404(slug)
-        service.verify_by_staff(merchant, data["reason"])
+        try:
+            service.verify_by_staff(merchant, data["reason"])
+        except service.RucTaken:
+            db.session.rollback()
+            abort(409, message=RUC_HELD, errors={"json": {"ruc": [RUC_HELD]}})
         db.session.commit()
         return service.domain_state(merchant)
 
@@ -124,5 +134,8 @@ class MerchantDomainCheck(MethodView):
                 message=f"The domain is not verified yet. {unproven}",
                 errors={"domain": {FINDING_KEYS[f.method]: [f.message] for f in unproven.findings}},
             )
+        except service.RucTaken:
+            db.session.rollback()
+            abort(409, message=RUC_HELD, errors={"json": {"ruc": [RUC_HELD]}})
         db.session.commit()
         return {"status": "verified", "method": method}

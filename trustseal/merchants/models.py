@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trustseal.clock import utcnow
@@ -16,13 +16,24 @@ class Merchant(db.Model):
     """A shop: its public identity and the legal identity the seal certifies."""
 
     __tablename__ = "merchants"
+    __table_args__ = (
+        Index(
+            "uq_merchants_ruc_verified",
+            "ruc",
+            unique=True,
+            postgresql_where=text("domain_status = 'verified'"),
+            sqlite_where=text("domain_status = 'verified'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     domain: Mapped[str] = mapped_column(String(253))
     legal_name: Mapped[str | None] = mapped_column(String(300))
-    ruc: Mapped[str | None] = mapped_column(String(11), unique=True)  # one merchant per RUC
+    # One *verified* merchant per RUC (a partial unique index): a sign-up that never
+    # proves its domain cannot hold another shop's RUC hostage.
+    ruc: Mapped[str | None] = mapped_column(String(11))
     address: Mapped[str | None] = mapped_column(String(500))
     contact_email: Mapped[str] = mapped_column(String(254))
     country: Mapped[str] = mapped_column(String(2), default="PE")

@@ -73,9 +73,13 @@ def is_public(merchant: Merchant) -> bool:
     return merchant.domain_status == VERIFIED
 
 
-def ruc_taken(ruc: str) -> bool:
-    """Whether a merchant is registered with this RUC already."""
-    return db.session.scalar(select(Merchant.id).where(Merchant.ruc == ruc)) is not None
+def ruc_taken(ruc: str, but: int | None = None) -> bool:
+    """Whether a verified merchant (other than ``but``) holds this RUC. A sign-up that has
+    not proved its domain holds none: it cannot keep the real shop out."""
+    stmt = select(Merchant.id).where(Merchant.ruc == ruc, Merchant.domain_status == VERIFIED)
+    if but is not None:
+        stmt = stmt.where(Merchant.id != but)
+    return db.session.scalar(stmt.limit(1)) is not None
 
 
 def get(merchant_id: int) -> Merchant | None:
@@ -481,7 +485,8 @@ def _file_finding(
     if fetched.status != 200:
         return Finding("http", "status", url, proof, f"the server answered HTTP {fetched.status}")
     text = fetched.body.decode("utf-8", "replace")
-    if proof in text:
+    # A line of the file says exactly that (a page merely quoting it in a sentence does not).
+    if proof in (line.strip() for line in text.splitlines()):
         return None
     found = _shown(text) if text.strip() else "an empty file"
     return Finding("http", "mismatch", url, proof, f"the file does not say it; it holds {found}")
@@ -532,7 +537,12 @@ def _record_proof(merchant_id: int, domain: str, proof: str, method: str) -> Non
 
 
 def _record_verification(merchant: Merchant, method: str, reason: str | None) -> None:
-    """Make the merchant public: record how and when, log it, and tell the merchant."""
+    """Make the merchant public: record how and when, log it, and tell the merchant.
+
+    Raises :class:`RucTaken` if a verified merchant holds its RUC meanwhile (staff must
+    sort it out: the domain proof alone does not give a RUC)."""
+    if merchant.ruc is not None and ruc_taken(merchant.ruc, but=merchant.id):
+        raise RucTaken(merchant.ruc)
     merchant.domain_status = VERIFIED
     merchant.domain_method = method
     merchant.domain_verified_at = utcnow()

@@ -13,14 +13,12 @@ from trustseal.api.pagination import InvalidCursor, decode_cursor, keyset_page
 from trustseal.api.uploads import allow_upload
 from trustseal.badging import service as badging
 from trustseal.book import service as book
-from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.media import images
 from trustseal.merchants import service as merchants
-from trustseal.reviews import presenters, score, service
+from trustseal.reviews import presenters, service
 from trustseal.reviews.models import Review
 from trustseal.reviews.schemas import ReviewCreateSchema
-from trustseal.signals import service as signals
 
 blp = Blueprint("reviews_pages", __name__)
 
@@ -167,10 +165,3 @@ def review_form(token: str) -> Any:
         max_photos=service.MAX_PHOTOS,
     ), (422 if errors else 200)
 
-
-@blp.get("/score")
-def formula() -> str:
-    """The published score formula, with its version."""
-    return render_template(
-        "score.html", s=score, now=utcnow(), signal_rules=signals.published_rules()
-    )

@@ -8,8 +8,11 @@ from flask import Blueprint, Response, jsonify, make_response, redirect, render_
 from sqlalchemy import text
 
 from trustseal.api.errors import current_api
+from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
+from trustseal.reviews import score
+from trustseal.signals import service as signals
 
 blp = Blueprint("web", __name__)
 
@@ -30,6 +33,15 @@ def set_language(lang: str) -> Response:
     if lang in ("es", "en"):
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax", httponly=True)
     return response
+
+
+@blp.get("/score")
+def score_page() -> str:
+    """How the score is computed, who vouches for each purchase, and the fraud rules: the
+    published rules of several domains, on one page."""
+    return render_template(
+        "score.html", s=score, now=utcnow(), signal_rules=signals.published_rules()
+    )
 
 
 @blp.get("/healthz")
