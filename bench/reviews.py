@@ -24,7 +24,10 @@ How it runs (see ``bench/README.md``):
   1.5x*): after the read path, reviews are added to both merchants one by one and
   ``signals.scan_review`` (the job after each review) is timed with its commit — a
   platform-attested review with no pattern, and a declared one reviewed minutes after its
-  order, from a shared network, in a burst (it grows three open signals).
+  review invitation opened (its order declared "placed" days before: the clock starts at
+  the invitation), from a shared network, in a burst (it grows three open signals; past
+  ``signals.MAX_GROUP`` reviews a full signal is closed and a continuation opens, which
+  the table of signals left shows).
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ from trustseal.api.pagination import encode_cursor
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
-from trustseal.orders.models import Purchase
+from trustseal.orders.models import Purchase, ReviewInvitation
 from trustseal.reviews import score
 from trustseal.reviews.models import Review
 from trustseal.seals import service as seals
@@ -567,9 +570,10 @@ _LONG_BODY = "Todo llegó completo y a tiempo; el empaque vino intacto. Volverí
 def add_review(merchant_id: int, n: int, suspicious: bool) -> int:
     """Add one purchase and its review as the service stores them, committed; the review id.
 
-    Suspicious: declared by the merchant 5 minutes before the review, from one of a few
-    networks (so it is in a burst, a fast review and a shared network at once). Clean:
-    attested by a platform three days before; network, email and text its own.
+    Suspicious: declared by the merchant ("placed" three days before, marked delivered 5
+    minutes before the review: its invitation opened then), from one of a few networks (so
+    it is in a burst, a fast review and a shared network at once). Clean: attested by a
+    platform three days before, delivered a day before; network, email and text its own.
     """
     now = utcnow()
     purchase = Purchase(
@@ -582,11 +586,21 @@ def add_review(merchant_id: int, n: int, suspicious: bool) -> int:
         customer_locale="es",
         placed_at=now - timedelta(days=4),
         delivered_at=now - timedelta(days=1),
-        created_at=now - (timedelta(minutes=5) if suspicious else timedelta(days=3)),
+        created_at=now - timedelta(days=3),
         updated_at=now,
     )
     db.session.add(purchase)
     db.session.flush()
+    opened = now - (timedelta(minutes=5) if suspicious else timedelta(days=1))
+    db.session.add(
+        ReviewInvitation(
+            purchase_id=purchase.id,
+            state="used",
+            created_at=opened,
+            expires_at=opened + timedelta(days=30),
+            used_at=now,
+        )
+    )
     network = (
         _keyed("net", merchant_id, "shared", n % _SHARED_NETWORKS)
         if suspicious
@@ -673,9 +687,12 @@ def measure_detector(
                         "merchant": size_label(size),
                         "kind": signal.kind,
                         "status": signal.status,
+                        "id": signal.id,
                         "reviews listed": len(signal.review_ids),
                         "count": signal.evidence.get("count"),
-                        "truncated": "yes" if signal.evidence.get("truncated") else "",
+                        "full": "yes" if signal.evidence.get("full") else "",
+                        "continues": signal.evidence.get("continues_signal_id") or "",
+                        "emailed": "yes" if signal.evidence.get("emailed") else "",
                     }
                 )
         db.session.remove()
@@ -874,7 +891,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print_table(
             "Signals the measured reviews left (each signal lists at most "
-            f"{signals.MAX_GROUP} reviews)",
+            f"{signals.MAX_GROUP} reviews; a full one is continued by another)",
             left,
         )
         figures["detector"] = {"reps": detector_reps, "results": rows, "signals": left}

@@ -7,15 +7,22 @@ declares orders, asks for the review links and posts the reviews.
 from __future__ import annotations
 
 import email
+import hashlib
+import hmac
+import inspect as inspect_module
 import json
+import re
+import subprocess
+import sys
 from datetime import timedelta
 from email import policy as email_policy
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, inspect, select, update
 
-from tests.helpers import bearer, make_merchant, make_staff
+from tests.helpers import bearer, make_merchant, make_staff, order_body
 from tests.reviewing import review_body, review_link, shop
 from tests.signing_in import make_staff_user, post_form, sign_in
 from trustseal.clock import utcnow
@@ -23,7 +30,7 @@ from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.jobs.models import Job
 from trustseal.orders import service as orders
-from trustseal.orders.models import Purchase
+from trustseal.orders.models import Purchase, ReviewInvitation
 from trustseal.reviews import service as reviews
 from trustseal.signals import service as signals
 from trustseal.signals.models import FraudSignal
@@ -31,6 +38,7 @@ from trustseal.signals.models import FraudSignal
 # Distinct people: the identity key folds trailing digits, so no "cliente1", "cliente2".
 PEOPLE = ("lucia", "jose", "maria", "carlos", "rosa", "jorge", "carmen", "miguel", "elena")
 LONG_TEXT = "Excelente tienda, el café llegó rapidísimo y muy bien empacado. ¡Volveré a comprar!"
+ENVELOPE = {"v", "type", "merchant", "time"}  # what every log leaf has
 
 
 @pytest.fixture
@@ -129,8 +137,8 @@ def test_a_burst_of_declared_reviews_opens_a_burst_signal_that_staff_confirm(
         assert client.get(f"/api/v1/reviews/{review_id}").json["status"] == "published"
     leaf = log_leaves(client)[-1]
     assert leaf["type"] == "signal.confirmed" and leaf["merchant"] == "bodega"
-    assert leaf["signal_id"] == burst["id"] and leaf["kind"] == "burst"
-    assert sorted(leaf["review_ids"]) == sorted(ids)
+    # public: the decision and the signal's id, never which reviews nor what kind
+    assert {k: v for k, v in leaf.items() if k not in ENVELOPE} == {"signal_id": burst["id"]}
 
     again = client.put(
         f"/api/v1/signals/{burst['id']}",
@@ -143,11 +151,16 @@ def test_a_burst_of_declared_reviews_opens_a_burst_signal_that_staff_confirm(
 def test_a_review_minutes_after_the_order_was_declared_is_a_fast_review(app, client, key, staff):
     quick = declared_review(client, key, 1)
     token = review_link(client, key, "S-2", email="otra@correo.pe")
-    with app.app_context():  # this order was declared two hours before its review
+    with app.app_context():  # this order was declared delivered two hours before its review
+        two_hours_ago = utcnow() - timedelta(hours=2)
+        purchase_id = db.session.scalar(select(Purchase.id).where(Purchase.external_id == "S-2"))
         db.session.execute(
-            update(Purchase)
-            .where(Purchase.external_id == "S-2")
-            .values(created_at=utcnow() - timedelta(hours=2))
+            update(Purchase).where(Purchase.id == purchase_id).values(created_at=two_hours_ago)
+        )
+        db.session.execute(
+            update(ReviewInvitation)
+            .where(ReviewInvitation.purchase_id == purchase_id)
+            .values(created_at=two_hours_ago)
         )
         db.session.commit()
     slow = client.post(
@@ -158,7 +171,8 @@ def test_a_review_minutes_after_the_order_was_declared_is_a_fast_review(app, cli
     (fast,) = of_kind(items, "fast_review")
     assert fast["review_ids"] == [quick] and slow not in fast["review_ids"]
     (item,) = fast["evidence"]["reviews"]
-    assert 0 <= item["minutes_after_declared"] < 1 and item["purchase_recorded_at"]
+    assert 0 <= item["minutes_after_reviewable"] < 1 and item["purchase_recorded_at"]
+    assert item["reviewable_at"] >= item["purchase_recorded_at"]
     assert fast["evidence"]["rule"] == {"minutes": 30}
     assert of_kind(items, "burst") == []
 
@@ -223,6 +237,83 @@ def test_look_alike_emails_and_copied_texts_are_a_repeated_identity(app, client,
     with app.app_context():
         keys = " ".join(db.session.scalars(select(FraudSignal.dedup_key)))
         assert "@" not in keys and "ana" not in keys
+
+
+def test_a_fast_review_counts_from_when_the_order_became_reviewable_not_when_it_was_placed(
+    app, client, key, staff
+):
+    """The dodge: declare the order as placed long before, then mark it delivered and
+    review at once. The clock starts when the invitation opened (server time)."""
+    body = order_body("S-1", status="placed")
+    order = client.post("/api/v1/orders", json=body, headers=bearer(key)).json
+    with app.app_context():  # declared "placed" three hours ago
+        three_hours_ago = utcnow() - timedelta(hours=3)
+        db.session.execute(
+            update(Purchase)
+            .where(Purchase.id == order["id"])
+            .values(created_at=three_hours_ago, placed_at=three_hours_ago)
+        )
+        db.session.commit()
+    delivered = client.post(
+        "/api/v1/orders", json=order_body("S-1", status="delivered"), headers=bearer(key)
+    )
+    assert delivered.status_code == 200, delivered.json
+    link = client.post(f"/api/v1/orders/{order['id']}/invitation", headers=bearer(key))
+    review_id = client.post(
+        "/api/v1/reviews",
+        json=review_body(link.json["token"]),
+        environ_base={"REMOTE_ADDR": "203.0.7.10"},
+    ).json["id"]
+    run_jobs(app)
+    (fast,) = of_kind(listed(client, staff), "fast_review")
+    assert fast["review_ids"] == [review_id]
+    (item,) = fast["evidence"]["reviews"]
+    assert 0 <= item["minutes_after_reviewable"] < 1
+    recorded, reviewable = (
+        signals._time(item[k]) for k in ("purchase_recorded_at", "reviewable_at")
+    )
+    assert reviewable - recorded > timedelta(hours=2, minutes=59)
+
+
+def test_orders_a_store_webhook_declared_are_declared_whatever_the_platform_name(
+    app, client, staff
+):
+    """The detector keys on the level (not attested), never on the source's name: orders
+    a shop's own webhook brought say "shopify" and are still the shop's word."""
+    merchant_id, _ = make_merchant(app)
+    with app.app_context():
+        ids = []
+        for n in range(5):
+            recorded = orders.record_purchase_event(
+                merchant_id,
+                "store:1",
+                orders.PurchaseEvent(
+                    external_id=f"W-{n}",
+                    status=orders.Status.DELIVERED,
+                    placed_at=utcnow() - timedelta(days=2),
+                    customer_email=f"{PEOPLE[n]}@correo.pe",
+                    customer_name=f"Persona {n}",
+                ),
+                orders.Provenance.declared_via("shopify"),
+            )
+            link = orders.issue_invitation_link(recorded.purchase)
+            submitted = reviews.submit(
+                link.token,
+                rating=5,
+                process_rating=5,
+                body="Todo bien.",
+                client_address=f"181.65.{n}.20",
+            )
+            ids.append(submitted.review.id)
+        db.session.commit()
+    run_jobs(app)
+    items = listed(client, staff)
+    (burst,) = of_kind(items, "burst")
+    assert sorted(burst["review_ids"]) == ids
+    assert {r["verification"]["level"] for r in burst["evidence"]["reviews"]} == {"declared"}
+    assert {r["verification"]["source"] for r in burst["evidence"]["reviews"]} == {"shopify"}
+    (fast,) = of_kind(items, "fast_review")
+    assert sorted(fast["review_ids"]) == ids
 
 
 def test_platform_attested_reviews_at_a_normal_pace_open_nothing(app, client, staff):
@@ -307,6 +398,87 @@ def test_the_next_review_of_a_burst_adds_to_its_open_signal_and_a_decided_one_is
     assert of_kind(listed(client, staff, "?status=open"), "burst") == [new]
 
 
+def test_a_long_burst_goes_on_in_continuation_signals_that_list_every_review(
+    app, client, key, staff, monkeypatch
+):
+    """A signal lists at most MAX_GROUP reviews (4 here): a full one is closed, the pattern
+    goes on in a continuation naming it, and confirming one flags exactly its reviews."""
+    monkeypatch.setattr(signals, "MAX_GROUP", 4)
+    app.config["TRUSTSEAL_SIGNAL_BURST_REVIEWS"] = 3
+    ids = [declared_review(client, key, n) for n in range(1, 10)]
+    run_jobs(app)
+
+    def chains() -> dict[str, list[dict[str, Any]]]:
+        items = listed(client, staff)
+        return {
+            k: sorted(of_kind(items, k), key=lambda i: i["id"]) for k in ("burst", "fast_review")
+        }
+
+    found = chains()
+    for kind, chain in found.items():
+        assert [sorted(i["review_ids"]) for i in chain] == [ids[0:4], ids[4:8], ids[8:9]], kind
+        first, second, third = chain
+        assert first["evidence"]["full"] and second["evidence"]["full"]
+        assert "full" not in third["evidence"] and "continues_signal_id" not in first["evidence"]
+        assert second["evidence"]["continues_signal_id"] == first["id"]
+        assert third["evidence"]["continues_signal_id"] == second["id"]
+        assert all(i["evidence"]["purchase_ids"] and i["status"] == "open" for i in chain)
+    assert found["burst"][1]["evidence"]["count"] == 4  # the most one window held (listed)
+    # a scan again changes nothing
+    assert (
+        "0 signals opened, 0 updated"
+        in app.test_cli_runner().invoke(args=["signals", "scan"]).output
+    )
+    assert chains() == found
+
+    # the console shows the chain; confirming the middle signal flags exactly its reviews
+    email_address, password = make_staff_user(app, "certifier")
+    console = app.test_client()
+    sign_in(console, email_address, password)
+    page = console.get("/console/moderation").get_data(as_text=True)
+    middle = found["burst"][1]
+    assert f'href="#s{found["burst"][0]["id"]}" class="signal-continues"' in page
+    answer = client.put(
+        f"/api/v1/signals/{middle['id']}",
+        json={"status": "confirmed", "reason": "Pedidos inventados"},
+        headers=bearer(staff),
+    )
+    assert answer.status_code == 200
+    with app.app_context():
+        assert sorted(r.id for r in reviews.flagged()) == ids[4:8]
+    ids.append(declared_review(client, key, 10, email_address="pedro@correo.pe"))
+    run_jobs(app)
+    bursts = chains()["burst"]
+    assert sorted(bursts[-1]["review_ids"]) == ids[8:10]  # the open continuation grew
+
+
+def test_the_detector_reads_recent_signals_by_index_without_their_evidence(app, client, key, staff):
+    ids = [declared_review(client, key, n) for n in range(1, 7)]
+    run_jobs(app)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        indexes = {
+            tuple(i["column_names"]) for i in inspect(db.engine).get_indexes("fraud_signals")
+        }
+        assert ("merchant_id", "kind", "id") in indexes
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            signals.scan_review(ids[-1])
+            db.session.rollback()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+    recent = [
+        sql for sql in statements if "FROM fraud_signals" in sql and "fraud_signals.id DESC" in sql
+    ]
+    assert recent  # one per kind found
+    whole_column = re.compile(r"(SELECT|,)\s*fraud_signals\.evidence\s*(,|FROM)")
+    assert [sql for sql in recent if whole_column.search(sql)] == []
+
+
 def test_the_cli_scan_finds_the_signals_the_jobs_find(app, client, key, staff, runner):
     for n in range(1, 6):
         declared_review(client, key, n, address=f"190.236.12.{n}")
@@ -335,6 +507,71 @@ def test_the_cli_scan_finds_the_signals_the_jobs_find(app, client, key, staff, r
     assert snapshot() == by_jobs
     missing = runner.invoke(args=["signals", "scan", "--merchant", "nadie"])
     assert missing.exit_code != 0 and "no merchant nadie" in missing.output
+
+
+# --------------------------------------------------------------------------- emails, keys
+
+
+def test_staff_get_one_email_per_merchant_and_kind_an_hour(app, client, key, staff, tmp_path):
+    """Carrier NAT trips shared_network for many networks at once: one email an hour,
+    the rest are in the console queue."""
+    app.config["TRUSTSEAL_OUTBOX_DIR"] = str(tmp_path)
+    app.config["TRUSTSEAL_SIGNAL_SHARED_NETWORK_REVIEWS"] = 2
+
+    def network_emails() -> list[str]:
+        sent = [
+            email.message_from_bytes(p.read_bytes(), policy=email_policy.default)
+            for p in tmp_path.glob("*.eml")
+        ]
+        return [m["To"] for m in sent if "misma red" in m["Subject"]]
+
+    for n, net in enumerate((11, 11, 12, 12, 13, 13), 1):
+        declared_review(client, key, n, address=f"190.236.{net}.{n}")
+    run_jobs(app)
+    shared = of_kind(listed(client, staff), "shared_network")
+    assert len(shared) == 3
+    assert network_emails() == ["admin@cert.pe"]  # one, not three
+    assert [bool(s["evidence"].get("emailed")) for s in sorted(shared, key=lambda s: s["id"])] == [
+        True,
+        False,
+        False,
+    ]
+    with app.app_context():  # an hour later
+        db.session.execute(update(FraudSignal).values(created_at=utcnow() - timedelta(minutes=61)))
+        db.session.commit()
+    for n in (7, 8):
+        declared_review(client, key, n, address=f"190.236.14.{n}")
+    run_jobs(app)
+    assert len(of_kind(listed(client, staff), "shared_network")) == 4
+    assert network_emails() == ["admin@cert.pe", "admin@cert.pe"]
+
+
+def test_the_keyed_hashes_use_a_key_derived_from_the_secret_not_the_secret(app):
+    with app.app_context():
+        secret = app.config["SECRET_KEY"].encode()
+        derived = hmac.new(secret, b"trustseal detector keys v1", hashlib.sha256).digest()
+
+        def keyed(key: bytes, text: str) -> str:
+            return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+        assert reviews.network_key("203.0.113.7") == keyed(derived, "network:203.0.113.0/24")
+        assert reviews.identity_key("Ana.P+1@x.pe") == keyed(derived, "identity:anap@x.pe")
+        assert reviews.text_key(None, "Hola") == keyed(derived, "text:hola")
+        assert reviews.network_key("203.0.113.7") != keyed(secret, "network:203.0.113.0/24")
+
+
+def test_published_rules_is_a_plain_function_that_needs_no_page():
+    """/score renders the rules (reviews/pages.py imports the signals): the signals import
+    no page module, so there is no cycle, and the rules need only the configuration."""
+    code = (
+        "import sys\n"
+        "from trustseal import create_app\n"
+        "import trustseal.signals.service as s\n"
+        "assert not [m for m in sys.modules if m.startswith('trustseal.') and "
+        "m.endswith('.pages')], 'a page module was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+    assert inspect_module.isfunction(signals.published_rules)
 
 
 # --------------------------------------------------------------------------- the job
@@ -386,7 +623,9 @@ def test_dismiss_keeps_the_reason_and_the_list_filters(app, client, key, staff):
     assert [i["id"] for i in dismissed] == [target["id"]]
     assert dismissed[0]["reason"] == "Son dos personas distintas: madre e hija."
     assert target["id"] not in [i["id"] for i in listed(client, staff, "?status=open")]
-    assert log_leaves(client)[-1]["type"] == "signal.dismissed"
+    leaf = log_leaves(client)[-1]
+    assert leaf["type"] == "signal.dismissed"
+    assert {k: v for k, v in leaf.items() if k not in ENVELOPE} == {"signal_id": target["id"]}
     with app.app_context():
         assert reviews.flagged() == []  # dismissing flags nothing
     assert len(listed(client, staff, "?merchant=bodega")) == 2

@@ -114,6 +114,8 @@ def _purchase_and_merchant(find: Any, token: str) -> tuple[Purchase, Merchant]:
     purchase = invitation.purchase
     merchant = merchants.get(purchase.merchant_id)
     assert merchant is not None
+    if not merchants.is_public(merchant):  # no review in the name of an unproven shop
+        raise ReviewError(404, "This review link is not valid.")
     return purchase, merchant
 
 
@@ -133,8 +135,8 @@ def on_published(listener: PublishedListener) -> PublishedListener:
 
 
 def _keyed(purpose: str, value: str) -> str:
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+    key = detector_key(current_app.config["SECRET_KEY"])  # the detector's own key
+    return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def network_key(address: str | None) -> str | None:
@@ -242,12 +244,16 @@ def submit(
 
 
 def get(review_id: int) -> Review | None:
-    """A review with its photos and answer, or None."""
-    return db.session.scalars(
+    """A review with its photos and answer, or None (also when its shop is not public)."""
+    review = db.session.scalars(
         select(Review)
         .where(Review.id == review_id)
         .options(selectinload(Review.photos), selectinload(Review.response))
     ).one_or_none()
+    if review is None:
+        return None
+    merchant = merchants.get(review.merchant_id)
+    return review if merchant is not None and merchants.is_public(merchant) else None
 
 
 def _lock(review_id: int) -> Review:
@@ -621,10 +627,23 @@ def photo_share(merchant_id: int) -> float | None:
 # data, and bounded, indexed queries around one review (its merchant, window and key).
 
 DETECTOR_FLAG = "fraud_signal"  # the reason of a flag raised by a confirmed fraud signal
+_DETECTOR_KEY_LABEL = b"trustseal detector keys v1"
+_detector_keys: dict[str, bytes] = {}
+
+
+def detector_key(secret: str) -> bytes:
+    """The key of the detector's keyed hashes (networks, identities, texts): derived once
+    per secret as HMAC-SHA256(SECRET_KEY, label), so they are never made with the key
+    that signs sessions itself."""
+    key = _detector_keys.get(secret)
+    if key is None:
+        key = hmac.new(secret.encode(), _DETECTOR_KEY_LABEL, hashlib.sha256).digest()
+        _detector_keys[secret] = key
+    return key
 
 
 @dataclass(frozen=True)
-class ReviewFacts:
+class DetectorFacts:
     """What the fraud detector knows of a review: ids, time, provenance, keyed hashes."""
 
     id: int
@@ -655,10 +674,10 @@ _FACT_COLUMNS = (
 )
 
 
-def detector_facts(review_id: int) -> ReviewFacts | None:
+def detector_facts(review_id: int) -> DetectorFacts | None:
     """The detector's view of one review, or None."""
     row = db.session.execute(select(*_FACT_COLUMNS).where(Review.id == review_id)).one_or_none()
-    return ReviewFacts(*row) if row is not None else None
+    return DetectorFacts(*row) if row is not None else None
 
 
 def detector_window(
@@ -671,7 +690,7 @@ def detector_window(
     network: str | None = None,
     identity: str | None = None,
     text: str | None = None,
-) -> list[ReviewFacts]:
+) -> list[DetectorFacts]:
     """Published reviews of a merchant written in ``[since, until]``, newest first, at
     most ``limit``: of declared purchases only (``declared``), or sharing one keyed hash
     (``network``, ``identity`` or ``text``; give at most one). Each is one indexed range:
@@ -692,12 +711,12 @@ def detector_window(
         if value is not None:
             stmt = stmt.where(column == value)
     rows = db.session.execute(stmt.order_by(Review.created_at.desc()).limit(limit))
-    return [ReviewFacts(*row) for row in rows]
+    return [DetectorFacts(*row) for row in rows]
 
 
 def detector_batch(
     after_id: int, limit: int, merchant_id: int | None = None, since: datetime | None = None
-) -> list[ReviewFacts]:
+) -> list[DetectorFacts]:
     """Published reviews with an id above ``after_id``, oldest first, at most ``limit``
     (of one merchant, written since a time): the pages of a full scan."""
     stmt = select(*_FACT_COLUMNS).where(Review.id > after_id, Review.status == "published")
@@ -706,7 +725,7 @@ def detector_batch(
     if since is not None:
         stmt = stmt.where(Review.created_at >= since)
     rows = db.session.execute(stmt.order_by(Review.id).limit(limit))
-    return [ReviewFacts(*row) for row in rows]
+    return [DetectorFacts(*row) for row in rows]
 
 
 def flag_for_moderation(review_ids: list[int], reason: str) -> list[int]:

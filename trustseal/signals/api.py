@@ -55,8 +55,14 @@ class SignalSchema(ma.Schema):
     evidence = ma.fields.Dict(
         metadata={
             "description": "rule (the thresholds that fired), count, first_at, last_at, "
-            "reviews [{id, purchase_id, reviewed_at, purchase_recorded_at, verification}], "
-            "purchase_ids; match (email|text) for repeated_identity"
+            "reviews [{id, purchase_id, reviewed_at, purchase_recorded_at, reviewable_at "
+            "(server times: the order recorded, its review invitation opened), "
+            "verification; minutes_after_reviewable for fast_review}], purchase_ids; "
+            "match (email|text) for repeated_identity; earlier_signal_ids (decided signals "
+            "that held reviews of the pattern); full (it lists the most reviews a signal "
+            "holds, the pattern goes on in another) and continues_signal_id (the full "
+            "signal this one continues); emailed (staff were emailed when it opened: at "
+            "most once per merchant and kind an hour)"
         }
     )
     created_at = UTCDateTime()

@@ -22,7 +22,11 @@ class FraudSignal(db.Model):
     """
 
     __tablename__ = "fraud_signals"
-    __table_args__ = (Index("ix_fraud_signals_status_id", "status", "id"),)
+    __table_args__ = (
+        Index("ix_fraud_signals_status_id", "status", "id"),
+        # the detector's look-up of a merchant's latest signals of one kind
+        Index("ix_fraud_signals_merchant_kind_id", "merchant_id", "kind", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)

@@ -13,6 +13,16 @@ does not continue it (a burst days later) opens another; the earlier one stays o
 a key renamed after its id. A decided signal's key keeps no hash: a new occurrence of the
 pattern opens a new signal, and reviews a decided signal holds are not reported again.
 
+A signal lists at most :data:`MAX_GROUP` reviews. One that is full is closed to additions
+(its key renamed after its id, it stays open for staff) and the pattern goes on in a
+continuation signal whose evidence names it (``continues_signal_id``): every review of a
+pattern is in exactly one signal, and confirming a signal flags exactly the reviews it
+lists.
+
+Staff are emailed when a signal opens, at most once per merchant and kind an hour (the
+signals opened meanwhile are in the console queue); the signal that was emailed about says
+so in its evidence (``emailed``), which is how the next one knows.
+
 Merchants never see signals: only staff read them (API, console, email).
 """
 
@@ -27,7 +37,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import format_datetime, format_decimal, gettext, ngettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from trustseal.clock import rfc3339, utcnow
 from trustseal.dbutil import insert_ignoring_duplicate
@@ -54,6 +64,8 @@ RECENT_SIGNALS = 50
 MIN_COPIED_TEXT_CHARS = 40
 SCAN_BATCH = 500
 NOTIFIED_ROLES = (staff_service.Role.ADMIN, staff_service.Role.CERTIFIER)
+# Staff get at most one email per merchant and kind in this time.
+EMAIL_EVERY = timedelta(hours=1)
 
 
 class Kind(StrEnum):
@@ -77,7 +89,7 @@ DECISIONS = (Status.DISMISSED.value, Status.CONFIRMED.value)
 
 KIND_TITLES = {
     Kind.BURST: _l("Burst of reviews of declared orders"),
-    Kind.FAST_REVIEW: _l("Review minutes after the order was declared"),
+    Kind.FAST_REVIEW: _l("Review minutes after the order was declared delivered"),
     Kind.SHARED_NETWORK: _l("Several reviews from one network"),
     Kind.REPEATED_IDENTITY: _l("Repeated reviewer email or text"),
 }
@@ -142,27 +154,42 @@ class _Finding:
     kind: Kind
     match: str  # repeated_identity: what the reviews share, "email" or "text"; else ""
     subject: str  # the shared keyed hash (shortened), or "" for the merchant-wide kinds
-    group: list[reviews.ReviewFacts]
+    group: list[reviews.DetectorFacts]
     window: timedelta | None  # how far apart its reviews may be; None: any distance
 
 
-def _detect(review: reviews.ReviewFacts, purchase: orders.PurchaseFacts | None) -> list[_Finding]:
+def _declared(review: reviews.DetectorFacts) -> bool:
+    """Whether the review was written on a purchase nobody but the merchant vouched for:
+    its verification level when written (not its source's name — a store's webhook is
+    declared too — and not the purchase's today: an order attested later does not change
+    the review, as it does not change its log leaf)."""
+    return review.verification_level == "declared"
+
+
+def _reviewable_at(purchase: orders.PurchaseFacts) -> datetime:
+    """When, in server time, the purchase could first be reviewed: its review invitation
+    opened (it was recorded delivered). Never a time the merchant declares, such as when
+    the order was placed. Without an invitation (rows loaded in bulk), when it was recorded."""
+    return purchase.reviewable_at or purchase.recorded_at
+
+
+def _detect(review: reviews.DetectorFacts, purchase: orders.PurchaseFacts | None) -> list[_Finding]:
     """Run every check around ``review``: at most four indexed, bounded queries."""
     rules = published_rules()
     found: list[_Finding] = []
     at = review.created_at
 
-    def window(since: timedelta, **key: Any) -> list[reviews.ReviewFacts]:
+    def window(since: timedelta, **key: Any) -> list[reviews.DetectorFacts]:
         return reviews.detector_window(review.merchant_id, at - since, at, limit=MAX_GROUP, **key)
 
-    if review.verification_level == "declared":
+    if _declared(review):
         rule = rules[Kind.BURST]
         span = timedelta(minutes=rule["minutes"])
         group = window(span, declared=True)
         if len(group) >= rule["reviews"]:
             found.append(_Finding(Kind.BURST, "", "", group, span))
-    if purchase is not None and not purchase.attested:
-        delay = at - purchase.created_at
+    if _declared(review) and purchase is not None:
+        delay = at - _reviewable_at(purchase)
         if timedelta(0) <= delay <= timedelta(minutes=rules[Kind.FAST_REVIEW]["minutes"]):
             found.append(_Finding(Kind.FAST_REVIEW, "", "", [review], None))
     if review.reviewer_network:
@@ -198,14 +225,14 @@ def scan_review(review_id: int) -> Found:
     return _scan(facts)
 
 
-def _scan(review: reviews.ReviewFacts) -> Found:
+def _scan(review: reviews.DetectorFacts) -> Found:
     purchase = orders.purchase_facts([review.purchase_id]).get(review.purchase_id)
     result = Found(scanned=1)
     for finding in _detect(review, purchase):
-        outcome = _record(finding, review)
-        if outcome is not None:
-            opened, signal_id = outcome
-            (result.opened if opened else result.updated).append(signal_id)
+        for opened, signal_id in _record(finding, review):
+            target = result.opened if opened else result.updated
+            if signal_id not in target:
+                target.append(signal_id)
     return result
 
 
@@ -227,64 +254,161 @@ def _open_key(finding: _Finding, merchant_id: int) -> str:
     return f"{finding.kind}:{merchant_id}:{finding.match}:{finding.subject}"
 
 
-def _match(signal: FraudSignal) -> str:
-    return str(signal.evidence.get("match", ""))
-
-
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _continues(signal: FraudSignal, finding: _Finding, at: datetime) -> bool:
-    """Whether a review at ``at`` belongs to the open signal's occurrence (within the
+@dataclass(frozen=True)
+class _Known:
+    """What the detector reads of a recent signal to place a finding: no evidence list."""
+
+    id: int
+    status: str
+    dedup_key: str
+    review_ids: list[int]
+    first_at: str | None
+    last_at: str | None
+
+    @property
+    def full(self) -> bool:
+        return len(self.review_ids) >= MAX_GROUP
+
+
+def _recent(merchant_id: int, finding: _Finding) -> list[_Known]:
+    """The merchant's latest signals of the finding's kind and match, newest first, at
+    most :data:`RECENT_SIGNALS`: one range of ``ix_fraud_signals_merchant_kind_id``,
+    reading the review ids and the span, never the evidence's review list."""
+    evidence = FraudSignal.evidence
+    rows = db.session.execute(
+        select(
+            FraudSignal.id,
+            FraudSignal.status,
+            FraudSignal.dedup_key,
+            FraudSignal.review_ids,
+            evidence["first_at"].as_string(),
+            evidence["last_at"].as_string(),
+        )
+        .where(
+            FraudSignal.merchant_id == merchant_id,
+            FraudSignal.kind == finding.kind.value,
+            func.coalesce(evidence["match"].as_string(), "") == finding.match,
+        )
+        .order_by(FraudSignal.id.desc())
+        .limit(RECENT_SIGNALS)
+    )
+    return [_Known(*row) for row in rows]
+
+
+def _continues(first_at: str | None, last_at: str | None, finding: _Finding, at: datetime) -> bool:
+    """Whether a review at ``at`` belongs to the occurrence a signal spans (within the
     window of its first or last review)."""
     if finding.window is None:
         return True
-    first, last = _time(signal.evidence["first_at"]), _time(signal.evidence["last_at"])
+    if first_at is None or last_at is None:
+        return False
     slack = finding.window + timedelta(seconds=1)  # evidence times are whole seconds
-    return first - slack <= at <= last + slack
+    return _time(first_at) - slack <= at <= _time(last_at) + slack
 
 
-def _record(finding: _Finding, review: reviews.ReviewFacts) -> tuple[bool, int] | None:
-    """Add a finding to the open signal of its pattern instance, or open one; None when
-    the review is in a decided signal already (a scan again) or nothing changed."""
-    recent = [
-        s
-        for s in db.session.scalars(
-            select(FraudSignal)
-            .where(FraudSignal.merchant_id == review.merchant_id, FraudSignal.kind == finding.kind)
-            .order_by(FraudSignal.id.desc())
-            .limit(RECENT_SIGNALS)
-        )
-        if _match(s) == finding.match
-    ]
+def _full(signal: FraudSignal) -> bool:
+    return len(signal.review_ids) >= MAX_GROUP
+
+
+def _takes(signal: FraudSignal, finding: _Finding, at: datetime) -> bool:
+    """Whether an open signal can take more reviews of the occurrence at ``at``."""
+    evidence = signal.evidence
+    return (
+        signal.status == Status.OPEN
+        and not _full(signal)
+        and _continues(evidence.get("first_at"), evidence.get("last_at"), finding, at)
+    )
+
+
+def _record(finding: _Finding, review: reviews.DetectorFacts) -> list[tuple[bool, int]]:
+    """Add a finding's reviews to the open signal of its pattern instance, or open one —
+    and, when that signal fills up, a continuation for the rest. Returns (opened, id) of
+    each signal changed; nothing when the review is in a decided signal already (a scan
+    again) or nothing changed."""
+    recent = _recent(review.merchant_id, finding)
     decided = {rid: s.id for s in recent if s.status != Status.OPEN for rid in s.review_ids}
     if review.id in decided:
-        return None
+        return []
     key = _open_key(finding, review.merchant_id)
-    holder = next(
-        (s for s in recent if s.status == Status.OPEN and review.id in s.review_ids), None
-    )
+    at = review.created_at
+    chain = [s for s in recent if s.status == Status.OPEN and s.dedup_key.split("#")[0] == key]
+    held = {rid: s.id for s in chain for rid in s.review_ids}
+
+    # Where the finding goes: the signal that holds the review already, else the one
+    # holding the key if this continues it, else an earlier occurrence's it continues.
+    # Locks: the key's holder first, then the others by id.
     current = _locked(FraudSignal.dedup_key == key)
-    if holder is None and current is not None and _continues(current, finding, review.created_at):
-        return _extend(current, finding, decided, locked=True)
-    if holder is None:
-        holder = next(
+    target: FraudSignal | None = None
+    if review.id in held:
+        holder = held[review.id]
+        target = current if current is not None and current.id == holder else None
+        target = target or _locked(FraudSignal.id == holder)
+    elif current is not None and _takes(current, finding, at):
+        target = current
+    else:
+        earlier = next(
             (
-                s
-                for s in recent
-                if s.status == Status.OPEN
-                and s.dedup_key.split("#")[0] == key
-                and _continues(s, finding, review.created_at)
+                s.id
+                for s in chain
+                if s.dedup_key != key
+                and not s.full
+                and _continues(s.first_at, s.last_at, finding, at)
             ),
             None,
         )
-    if holder is not None:
-        return _extend(holder, finding, decided)
-    if current is not None:  # open, for an occurrence this one does not continue
-        current.dedup_key = f"{key}#{current.id}"
-        db.session.flush()
-    return _open(finding, review, key, decided)
+        target = None if earlier is None else _locked(FraudSignal.id == earlier)
+    # a full signal of this occurrence, which a signal opened now continues
+    previous = next(
+        (s.id for s in chain if s.full and _continues(s.first_at, s.last_at, finding, at)), None
+    )
+    owner = None if target is None else target.id
+    pending = [r for r in finding.group if r.id not in decided and held.get(r.id, owner) == owner]
+
+    outcomes: list[tuple[bool, int]] = []
+    for _ in range(MAX_GROUP + 2):  # each turn places reviews or stops
+        if target is not None and target.status != Status.OPEN:  # decided meanwhile
+            if review.id in target.review_ids:
+                break
+            gone = set(target.review_ids)
+            pending = [r for r in pending if r.id not in gone]
+            target = None
+        if target is not None:
+            changed, pending = _extend(target, finding, pending)
+            if changed:
+                outcomes.append((False, target.id))
+            if _full(target):
+                if target.dedup_key == key:  # closed to additions: the key is free
+                    target.dedup_key = f"{key}#{target.id}"
+                    db.session.flush()
+                previous = target.id
+            if not pending:
+                break
+            target = None
+            continue
+        if not pending:
+            break
+        if current is not None and current.dedup_key == key:
+            if _takes(current, finding, at):
+                target = current
+                continue
+            # open, for an occurrence this one does not continue: it keeps its reviews
+            current.dedup_key = f"{key}#{current.id}"
+            db.session.flush()
+        signal, pending = _open(finding, review, key, decided, pending, previous)
+        if signal is None:  # another worker opened it meanwhile: add to it
+            current = target = _locked(FraudSignal.dedup_key == key)
+            if target is None:
+                break
+            continue
+        outcomes.append((True, signal.id))
+        previous = signal.id
+        if not pending:
+            break
+    return outcomes
 
 
 def _locked(condition: Any) -> FraudSignal | None:
@@ -296,8 +420,9 @@ def _locked(condition: Any) -> FraudSignal | None:
     ).one_or_none()
 
 
-def _review_evidence(group: Iterable[reviews.ReviewFacts], kind: Kind) -> list[dict[str, Any]]:
-    """Each review of a pattern as evidence: ids, times, provenance (no personal data)."""
+def _review_evidence(group: Iterable[reviews.DetectorFacts], kind: Kind) -> list[dict[str, Any]]:
+    """Each review of a pattern as evidence: ids, server times, provenance (no personal
+    data): when its purchase was recorded and became reviewable, when it was written."""
     members = list(group)
     purchases = orders.purchase_facts([r.purchase_id for r in members])
     items = []
@@ -313,72 +438,86 @@ def _review_evidence(group: Iterable[reviews.ReviewFacts], kind: Kind) -> list[d
             },
         }
         if purchase is not None:
-            item["purchase_recorded_at"] = rfc3339(purchase.created_at)
+            item["purchase_recorded_at"] = rfc3339(purchase.recorded_at)
+            if purchase.reviewable_at is not None:
+                item["reviewable_at"] = rfc3339(purchase.reviewable_at)
             if kind is Kind.FAST_REVIEW:
-                minutes = (member.created_at - purchase.created_at).total_seconds() / 60
-                item["minutes_after_declared"] = round(minutes, 1)
+                minutes = (member.created_at - _reviewable_at(purchase)).total_seconds() / 60
+                item["minutes_after_reviewable"] = round(minutes, 1)
         items.append(item)
     return items
 
 
 def _with_reviews(
-    evidence: dict[str, Any], finding: _Finding, new: list[reviews.ReviewFacts]
+    evidence: dict[str, Any], finding: _Finding, new: list[reviews.DetectorFacts]
 ) -> dict[str, Any]:
-    """The evidence with reviews added (by id, at most :data:`MAX_GROUP`), its span and
-    its count (for a windowed kind, the most reviews one window held)."""
+    """The evidence with reviews added (by id; the caller keeps the list within
+    :data:`MAX_GROUP`), its span and its count (for a windowed kind, the most reviews one
+    window held, counting at most :data:`MAX_GROUP`)."""
     items = {item["id"]: item for item in evidence.get("reviews", [])}
     for item in _review_evidence(new, finding.kind):
         items.setdefault(item["id"], item)
-    ordered = [items[i] for i in sorted(items)]
-    kept = ordered[:MAX_GROUP]
-    # the span covers every review seen, listed or not (RFC 3339 UTC sorts as text)
-    times = [item["reviewed_at"] for item in ordered]
+    listed = [items[i] for i in sorted(items)]
+    times = [item["reviewed_at"] for item in listed]
     times += [evidence[k] for k in ("first_at", "last_at") if k in evidence]
-    window_count = len(kept) if finding.window is None else len(finding.group)
+    window_count = len(listed) if finding.window is None else len(finding.group)
     result = {
         **evidence,
         "count": max(int(evidence.get("count", 0)), window_count),
         "first_at": min(times),
         "last_at": max(times),
-        "reviews": kept,
-        "purchase_ids": [item["purchase_id"] for item in kept],
+        "reviews": listed,
+        "purchase_ids": [item["purchase_id"] for item in listed],
     }
-    if len(ordered) > len(kept) or len(finding.group) >= MAX_GROUP:
-        result["truncated"] = True
+    if len(listed) >= MAX_GROUP:
+        result["full"] = True  # closed to additions: the pattern goes on in a continuation
     return result
 
 
 def _extend(
-    signal: FraudSignal, finding: _Finding, decided: dict[int, int], *, locked: bool = False
-) -> tuple[bool, int] | None:
-    """Add the finding's reviews to an open signal (``locked``: its row is locked
-    already); None when it holds them already."""
-    locked_signal = signal if locked else _locked(FraudSignal.id == signal.id)
-    if locked_signal is None or locked_signal.status != Status.OPEN:
-        return None
-    known = set(locked_signal.review_ids)
-    new = [r for r in finding.group if r.id not in known and r.id not in decided]
+    signal: FraudSignal, finding: _Finding, pending: list[reviews.DetectorFacts]
+) -> tuple[bool, list[reviews.DetectorFacts]]:
+    """Add to an open, locked signal the pending reviews it lacks, oldest first, as many as
+    it has room for. Returns whether it changed, and the reviews left without a place."""
+    known = set(signal.review_ids)
+    new = sorted((r for r in pending if r.id not in known), key=lambda r: r.id)
+    room = max(0, MAX_GROUP - len(known))
+    fits, rest = new[:room], new[room:]
     window_count = len(finding.group) if finding.window is not None else 0
-    if not new and window_count <= int(locked_signal.evidence.get("count", 0)):
-        return None
-    locked_signal.evidence = _with_reviews(dict(locked_signal.evidence), finding, new)
-    locked_signal.review_ids = [item["id"] for item in locked_signal.evidence["reviews"]]
-    locked_signal.updated_at = utcnow()
-    return False, locked_signal.id
+    if not fits and window_count <= int(signal.evidence.get("count", 0)):
+        return False, rest
+    signal.evidence = _with_reviews(dict(signal.evidence), finding, fits)
+    signal.review_ids = [item["id"] for item in signal.evidence["reviews"]]
+    signal.updated_at = utcnow()
+    return True, rest
 
 
 def _open(
-    finding: _Finding, review: reviews.ReviewFacts, key: str, decided: dict[int, int]
-) -> tuple[bool, int] | None:
-    """Open a signal for a new occurrence and tell staff (once, not on later updates)."""
-    members = [r for r in finding.group if r.id not in decided]
+    finding: _Finding,
+    review: reviews.DetectorFacts,
+    key: str,
+    decided: dict[int, int],
+    members: list[reviews.DetectorFacts],
+    previous: int | None,
+) -> tuple[FraudSignal | None, list[reviews.DetectorFacts]]:
+    """Open a signal under ``key`` with the first :data:`MAX_GROUP` of ``members`` (the
+    continuation of ``previous``, a full signal, if given) and tell staff (see
+    :func:`_notify`). Returns it — None if another worker holds the key — and the members
+    left for a continuation."""
+    ordered = sorted(members, key=lambda r: r.id)
+    fits, rest = ordered[:MAX_GROUP], ordered[MAX_GROUP:]
     evidence: dict[str, Any] = {"rule": published_rules()[finding.kind]}
     if finding.match:
         evidence["match"] = finding.match
     earlier = sorted({decided[r.id] for r in finding.group if r.id in decided})
     if earlier:
         evidence["earlier_signal_ids"] = earlier
-    evidence = _with_reviews(evidence, finding, members)
+    if previous is not None:
+        evidence["continues_signal_id"] = previous
+    evidence = _with_reviews(evidence, finding, fits)
+    recipients = _recipients(review.merchant_id, finding.kind)
+    if recipients:
+        evidence["emailed"] = True  # what tells the next signals not to email again
     now = utcnow()
     db.session.flush()
     signal = insert_ignoring_duplicate(
@@ -399,18 +538,40 @@ def _open(
         ["dedup_key"],
         returning_entity=True,
     )
-    if signal is None:  # another worker opened it meanwhile: add to it
-        current = _locked(FraudSignal.dedup_key == key)
-        return None if current is None else _extend(current, finding, decided, locked=True)
-    _notify(signal)
-    return True, signal.id
+    if signal is None:
+        return None, members
+    if len(fits) >= MAX_GROUP:  # full at once: closed to additions
+        signal.dedup_key = f"{key}#{signal.id}"
+        db.session.flush()
+    if recipients:
+        _notify(signal, recipients)
+    return signal, rest
 
 
-def _notify(signal: FraudSignal) -> None:
-    """Email the admins and certifiers that a signal opened (in the caller's transaction)."""
-    recipients = staff_service.notification_emails(NOTIFIED_ROLES)
+def _recipients(merchant_id: int, kind: Kind) -> list[str]:
+    """Who to email about a signal opening: the admins and certifiers, unless they were
+    emailed about this merchant and kind within :data:`EMAIL_EVERY` (then nobody)."""
+    since = utcnow() - EMAIL_EVERY
+    latest = (
+        select(FraudSignal.id)
+        .where(FraudSignal.merchant_id == merchant_id, FraudSignal.kind == kind.value)
+        .order_by(FraudSignal.id.desc())
+        .limit(RECENT_SIGNALS)
+    )
+    emailed = db.session.scalars(
+        select(FraudSignal.evidence["emailed"].as_boolean()).where(
+            FraudSignal.id.in_(latest.scalar_subquery()), FraudSignal.created_at >= since
+        )
+    )
+    if any(emailed):
+        return []
+    return staff_service.notification_emails(NOTIFIED_ROLES)
+
+
+def _notify(signal: FraudSignal, recipients: list[str]) -> None:
+    """Email staff that a signal opened (in the caller's transaction)."""
     merchant = merchants.get(signal.merchant_id)
-    if not recipients or merchant is None:
+    if merchant is None:
         return
     base = current_app.config["TRUSTSEAL_BASE_URL"]
     message = mail.render(
@@ -471,16 +632,13 @@ def decide(signal_id: int, status: str, reason: str, staff: StaffUser) -> FraudS
     signal.decided_by, signal.decided_at, signal.updated_at = staff.id, now, now
     signal.dedup_key = f"{signal.kind}:{signal.merchant_id}#{signal.id}"  # no hash kept
     db.session.flush()
-    review_ids = list(signal.review_ids)
     if status == Status.CONFIRMED:
-        reviews.flag_for_moderation(review_ids, f"#{signal.id} {signal.kind}: {reason}")
-    log.append(
-        log.Event(
-            f"signal.{status}",
-            merchant=merchant.slug,
-            data={"signal_id": signal.id, "kind": signal.kind, "review_ids": review_ids},
+        reviews.flag_for_moderation(
+            list(signal.review_ids), f"#{signal.id} {signal.kind}: {reason}"
         )
-    )
+    # The public log says that staff decided, not what about: the shop must not learn
+    # which of its reviews were caught or cleared, nor the kind of pattern.
+    log.append(log.Event(f"signal.{status}", merchant=merchant.slug, data={"signal_id": signal.id}))
     return signal
 
 
@@ -561,14 +719,14 @@ def describe(signal: FraudSignal) -> str:
         )
     elif signal.kind == Kind.FAST_REVIEW:
         fastest = min(
-            (item.get("minutes_after_declared", 0) for item in evidence.get("reviews", [])),
+            (item.get("minutes_after_reviewable", 0) for item in evidence.get("reviews", [])),
             default=0,
         )
         text = ngettext(
             "%(num)s review was written less than %(minutes)s minutes after the shop "
-            "declared its order (the quickest after %(fastest)s minutes).",
+            "declared its order delivered (the quickest after %(fastest)s minutes).",
             "%(num)s reviews were written less than %(minutes)s minutes after the shop "
-            "declared their orders (the quickest after %(fastest)s minutes).",
+            "declared their orders delivered (the quickest after %(fastest)s minutes).",
             count,
             minutes=rule.get("minutes"),
             fastest=format_decimal(fastest),
@@ -604,6 +762,4 @@ def describe(signal: FraudSignal) -> str:
             "Some reviews of this pattern were in signals decided before: %(ids)s.",
             ids=", ".join(f"#{i}" for i in evidence["earlier_signal_ids"]),
         )
-    if evidence.get("truncated"):
-        text += " " + gettext("Only the first %(n)s reviews are listed.", n=MAX_GROUP)
     return text
