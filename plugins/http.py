@@ -9,9 +9,16 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
+from flask import current_app
+
 from trustseal.platforms import PlatformError
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+def configured_timeout() -> float:
+    """Seconds a platform API call may take (``TRUSTSEAL_PLATFORM_HTTP_TIMEOUT``)."""
+    return float(current_app.config["TRUSTSEAL_PLATFORM_HTTP_TIMEOUT"])
 
 
 def get_json(

@@ -83,6 +83,7 @@ def purchase(app: Flask, external_id: str) -> dict[str, Any]:
 
 SHOP = "cafe-andino.myshopify.com"
 SHOPIFY_SECRET = "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"
+SHOPIFY_TOKEN = "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"
 SHOPIFY_API_VERSION = "2025-10"
 
 
@@ -133,8 +134,10 @@ def shopify_order(
     created_at: str = "2026-11-01T10:00:00-05:00",
     locale: str = "es-PE",
     line_items: list[dict[str, Any]] | None = None,
+    fulfillments: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A Shopify order (the body of orders/create, orders/paid, orders/fulfilled, ...)."""
+    """A Shopify order (the body of orders/create, orders/paid, orders/fulfilled, ..., and
+    of the Admin API's ``order``)."""
     customer = {
         "id": 7_390_812_345_678,
         "email": email,
@@ -193,9 +196,20 @@ def shopify_order(
                 order_id + 1, 8_123_456_789_012, "Café de Villa Rica 500 g", 2, "CAFE-500"
             ),
         ],
-        "fulfillments": [],
+        "fulfillments": fulfillments or [],
         "refunds": [],
     }
+
+
+def shopify_delivered_order(order_id: int, **changes: Any) -> dict[str, Any]:
+    """A paid order whose shipment was delivered, as the Admin API answers it."""
+    return shopify_order(
+        order_id,
+        financial_status="paid",
+        fulfillment_status="fulfilled",
+        fulfillments=[shopify_fulfillment(order_id)],
+        **changes,
+    )
 
 
 def shopify_fulfillment(
@@ -281,6 +295,42 @@ def shopify_headers(
         "X-Shopify-API-Version": SHOPIFY_API_VERSION,
         "User-Agent": "Shopify-Captain-Hook",
     }
+
+
+class ShopifyAdmin:
+    """A fake Shopify Admin REST API for :data:`SHOP` (served by :func:`shopify_admin`):
+    ``orders`` by id, answered only with :data:`SHOPIFY_TOKEN`."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.server: FakeServer | None = None
+
+    def respond(self, seen: Seen) -> tuple[Any, ...]:
+        """``GET /{shop}/admin/api/{version}/orders.json`` and ``…/orders/{id}.json``."""
+        prefix = f"/{SHOP}/admin/api/{SHOPIFY_API_VERSION}/orders"
+        if not seen.path.startswith(prefix):
+            return 404, {"errors": "Not Found"}
+        if seen.headers.get("x-shopify-access-token") != SHOPIFY_TOKEN:
+            return 401, {"errors": "[API] Invalid API key or access token"}
+        if seen.path == f"{prefix}.json":
+            return 200, {"orders": list(self.orders.values())}
+        order = self.orders.get(seen.path.removeprefix(f"{prefix}/").removesuffix(".json"))
+        return (200, {"order": order}) if order else (404, {"errors": "Not Found"})
+
+    @property
+    def paths(self) -> list[str]:
+        """The paths asked for, in order."""
+        return [seen.path for seen in self.server.requests] if self.server else []
+
+
+@contextmanager
+def shopify_admin(app: Flask) -> Iterator[ShopifyAdmin]:
+    """Serve a :class:`ShopifyAdmin` on loopback and point the app's Shopify API base at it."""
+    fake = ShopifyAdmin()
+    with fake_server(fake.respond) as server:
+        fake.server = server
+        app.config["TRUSTSEAL_SHOPIFY_API_BASE"] = f"{server.url}/{{shop}}"
+        yield fake
 
 
 # --- WooCommerce ------------------------------------------------------------------------

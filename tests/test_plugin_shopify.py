@@ -1,4 +1,5 @@
-"""Shopify: signatures, topics, big ids, duplicates, out-of-order events, privacy topics."""
+"""Shopify: signatures, topics, big ids, duplicates, out-of-order events, privacy topics,
+and the Admin API (confirming delivered orders, reconciling) against a fake on loopback."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.jobs.models import Job
 from trustseal.orders.models import Purchase, ReviewInvitation
+from trustseal.platforms import PlatformError
 from trustseal.reviews.models import Review
+from trustseal.stores import service as store_service
 from trustseal.stores.models import WebhookDelivery
 
 ORDER = 5_612_345_678_901_234  # a real-looking Shopify order id
@@ -77,6 +80,10 @@ def test_order_lifecycle_to_delivered(app, client, shop):
     # the merchant sees it among its orders, and can issue a review link
     listed = client.get(f"/api/v1/orders?external_id={ORDER}", headers=bearer(key)).json
     assert listed["items"][0]["source"] == "shopify"
+    # signed with the merchant's own client secret: declared, and without an Admin API
+    # token there is nothing to confirm it with
+    assert listed["items"][0]["verification"] == {"level": "declared", "source": "shopify"}
+    assert jobs_of(app, "stores.fetch_order") == []
     link = client.post(f"/api/v1/orders/{order['id']}/invitation", headers=bearer(key))
     assert link.status_code == 201
     # the store remembers when it last heard from the platform
@@ -336,3 +343,111 @@ def test_invitation_cancelled_by_cancellation_after_delivery_is_not_reopened(app
     with app.app_context():
         states = list(db.session.scalars(select(ReviewInvitation.state)))
     assert states == ["cancelled"]
+
+
+# --- the Admin API: confirming delivered orders, reconciling -----------------------------
+
+
+@pytest.fixture
+def admin(app):
+    """The fake Admin API of :data:`pp.SHOP` on loopback."""
+    with pp.shopify_admin(app) as fake:
+        yield fake
+
+
+@pytest.fixture
+def token_shop(app, client):
+    """A merchant whose Shopify store has an Admin API access token: (api key, store id)."""
+    key = make_merchant(app)[1]
+    settings = pp.shopify_settings(access_token=pp.SHOPIFY_TOKEN)
+    return key, pp.create_store(client, key, "shopify", **settings)["id"]
+
+
+@pytest.fixture
+def key_and_bad_token(app, client):
+    """A merchant whose Shopify store has a token Shopify refuses: (api key, store id)."""
+    key = make_merchant(app)[1]
+    settings = pp.shopify_settings(access_token="shpat_revoked")
+    return key, pp.create_store(client, key, "shopify", **settings)["id"]
+
+
+def verification_of(client, key, external_id):
+    listed = client.get(f"/api/v1/orders?external_id={external_id}", headers=bearer(key)).json
+    (order,) = listed["items"]
+    return order["verification"]
+
+
+def run_jobs(app):
+    with app.app_context():
+        return jobs.run_due_jobs()
+
+
+def test_an_order_whose_shipment_was_delivered_is_delivered(app, client, shop):
+    _, store_id = shop
+    updated = pp.shopify_delivered_order(ORDER)
+    assert send(client, store_id, "orders/updated", updated).status_code == 200
+    order = pp.purchase(app, str(ORDER))
+    assert order["status"] == "delivered" and order["invitation"] == "open"
+    assert order["delivered_at"].isoformat() == "2026-11-04T21:30:00+00:00"
+
+
+def test_a_delivered_order_is_confirmed_through_the_admin_api(app, client, token_shop, admin):
+    key, store_id = token_shop
+    admin.orders[str(ORDER)] = pp.shopify_delivered_order(ORDER, email="Ana.Rojas@example.com")
+    send(client, store_id, "orders/create", pp.shopify_order(ORDER))
+    send(client, store_id, "orders/paid", pp.shopify_order(ORDER, financial_status="paid"))
+    assert jobs_of(app, "stores.fetch_order") == []  # only a delivery is confirmed
+    send(client, store_id, "fulfillments/update", pp.shopify_fulfillment(ORDER))
+    # another topic saying delivered queues nothing more
+    send(client, store_id, "orders/updated", pp.shopify_delivered_order(ORDER))
+    assert jobs_of(app, "stores.fetch_order") == [{"store_id": store_id, "external_id": str(ORDER)}]
+    assert verification_of(client, key, ORDER) == {"level": "declared", "source": "shopify"}
+    assert run_jobs(app).done >= 1
+    (request,) = admin.server.requests
+    assert request.path == f"/{pp.SHOP}/admin/api/{pp.SHOPIFY_API_VERSION}/orders/{ORDER}.json"
+    assert request.headers["x-shopify-access-token"] == pp.SHOPIFY_TOKEN
+    assert verification_of(client, key, ORDER) == {"level": "platform", "source": "shopify"}
+    # Shopify's word on the customer replaces what the webhook said
+    assert pp.purchase(app, str(ORDER))["email"] == "ana.rojas@example.com"
+
+
+def test_a_refused_token_leaves_the_order_declared(app, client, key_and_bad_token, admin):
+    key, store_id = key_and_bad_token
+    admin.orders[str(ORDER)] = pp.shopify_delivered_order(ORDER)
+    send(client, store_id, "orders/create", pp.shopify_order(ORDER))
+    send(client, store_id, "fulfillments/update", pp.shopify_fulfillment(ORDER))
+    assert run_jobs(app).retried == 1
+    with app.app_context():
+        error = db.session.scalar(select(Job.last_error).where(Job.kind == "stores.fetch_order"))
+    assert "401" in error
+    assert verification_of(client, key, ORDER) == {"level": "declared", "source": "shopify"}
+
+
+def test_reconcile_through_the_admin_api_is_attested(app, client, runner, token_shop, admin):
+    key, store_id = token_shop
+    # a delivery the webhooks declared, and an order whose webhooks were lost
+    send(client, store_id, "orders/create", pp.shopify_order(ORDER))
+    send(client, store_id, "fulfillments/update", pp.shopify_fulfillment(ORDER))
+    admin.orders[str(ORDER)] = pp.shopify_delivered_order(ORDER)
+    admin.orders[str(ORDER + 1)] = pp.shopify_order(ORDER + 1, financial_status="paid")
+    result = runner.invoke(args=["stores", "reconcile", str(store_id), "--since", "2026-11-01"])
+    assert result.exit_code == 0, result.output
+    assert "reconciled 2 orders" in result.output
+    (listing,) = [r for r in admin.server.requests if r.path.endswith("/orders.json")]
+    assert listing.query["status"] == ["any"]
+    assert listing.headers["x-shopify-access-token"] == pp.SHOPIFY_TOKEN
+    for external in (ORDER, ORDER + 1):
+        assert verification_of(client, key, external) == {"level": "platform", "source": "shopify"}
+    assert pp.purchase(app, str(ORDER + 1))["status"] == "paid"
+
+
+def test_reconcile_and_fetch_need_a_token(app, client, runner, shop):
+    _, store_id = shop
+    result = runner.invoke(args=["stores", "reconcile", str(store_id), "--since", "2026-11-01"])
+    assert result.exit_code != 0 and "access token" in result.output
+    plugin = app.extensions["trustseal.platforms"]["shopify"]
+    with app.app_context():
+        context = store_service.context(store_service.get(store_id))
+        assert not plugin.fetches(context)
+        with pytest.raises(PlatformError, match="access token"):
+            plugin.fetch_order(context, str(ORDER))

@@ -121,7 +121,9 @@ def test_config_ping_is_200_and_records_nothing(app, client, store):
     assert pp.count(app, WebhookDelivery) == 0 and pp.count(app, Job) == 0
 
 
-def test_hook_fetches_the_order_and_a_finished_package_means_delivered(app, client, oms, store):
+def test_hook_fetches_the_order_and_a_finished_package_means_delivered(
+    app, client, key, oms, store
+):
     oms.orders[ORDER_ID] = pp.vtex_order(ORDER_ID, "handling", finished=True)
     answer = hook(client, store, pp.vtex_hook(ORDER_ID, "handling"))
     assert answer.status_code == 200
@@ -138,6 +140,9 @@ def test_hook_fetches_the_order_and_a_finished_package_means_delivered(app, clie
     assert order["delivered_at"].isoformat() == "2026-11-05T14:00:00+00:00"
     assert order["email"] == "carlos.mamani@example.com" and order["name"] == "Carlos Mamani"
     assert order["placed_at"].isoformat().startswith("2026-11-01T15:00:00")
+    # fetched by trustseal itself from the OMS, which VTEX runs: attested
+    listed = client.get(f"/api/v1/orders?external_id={ORDER_ID}", headers=bearer(key)).json
+    assert listed["items"][0]["verification"] == {"level": "platform", "source": "vtex"}
     assert order["items"] == [
         {
             "product_id": "9",

@@ -280,6 +280,11 @@ def test_reconcile_fills_missed_webhooks(app, client, runner, key):
         "105": "delivered",
     }
     assert pp.purchase(app, "105")["items"][0]["title"] == "Café & té"
+    # fetched, but from the shop's own server (WooCommerce is self-hosted): declared
+    with app.app_context():
+        provenance = set(db.session.execute(select(Purchase.attested, Purchase.origin)))
+    assert provenance == {(False, "woocommerce")}
+    assert pp.count(app, Job, Job.kind == "stores.fetch_order") == 0  # nothing to confirm with
 
 
 def test_reconcile_refuses_without_keys_or_with_wrong_keys(app, client, runner, key):

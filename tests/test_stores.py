@@ -45,7 +45,14 @@ def test_the_three_plugins_are_found_through_entry_points(app):
     assert [p.name for p in loaded.values()] == list(loaded)
     assert set(platforms.load(["vtex"])) == {"vtex"}
     assert set(app.extensions["trustseal.platforms"]) == {"shopify", "woocommerce", "vtex"}
-    assert loaded["vtex"].can_fetch and not loaded["shopify"].can_fetch
+    assert loaded["vtex"].can_fetch and loaded["shopify"].can_fetch
+    assert not loaded["woocommerce"].can_fetch
+    # only an API the platform runs attests; WooCommerce's is the shop's own server
+    assert {name: loaded[name].attests for name in ("shopify", "vtex", "woocommerce")} == {
+        "shopify": True,
+        "vtex": True,
+        "woocommerce": False,
+    }
 
 
 def test_plugins_never_touch_tables():
@@ -131,6 +138,9 @@ def test_a_fourth_plugin_installed_through_an_entry_point(app, database_url, tmp
         listed = client.get("/api/v1/orders?external_id=F-1", headers=bearer(key)).json
         (purchase,) = listed["items"]
         assert purchase["source"] == store["platform"] and purchase["status"] == "delivered"
+        # a third-party plugin attests nothing unless it says so: its webhooks are declared
+        assert purchase["verification"] == {"level": "declared", "source": "fake"}
+        assert not loaded["fake"].attests
         assert purchase["customer"] == {
             "email": "ana@example.com",
             "name": "Ana Torres",

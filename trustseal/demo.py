@@ -65,15 +65,16 @@ def load(purchase_count: int = 300, seed: int = 2026) -> str:
         address="Av. Larco 123, Miraflores, Lima",
     )
     merchant_id = created.merchant.id
-    # Most orders arrive from the shop's Shopify store (platform-verified); one in eight the
-    # shop declares through the API, so the profile shows both kinds of purchase.
+    # Most orders come from the shop's Shopify store, recorded as if trustseal had fetched
+    # them from Shopify's Admin API (attested: the demo has no real Shopify to call); one in
+    # eight the shop declares through the API, so the profile shows both kinds of purchase.
     store = stores.create_store(
         created.merchant,
         "shopify",
         {"shop_domain": "tienda-demo.myshopify.com", "client_secret": "demo-secret-not-real"},
     ).store
     channels = [
-        (stores.source_of(store), stores.provenance_of(store)),
+        (stores.source_of(store), stores.provenance_of(store, fetched=True)),
         ("api", orders.Provenance.declared("api")),
     ]
     now = utcnow()

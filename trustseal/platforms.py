@@ -3,8 +3,10 @@
 A plugin is a :class:`Platform` subclass registered in the entry-point group
 ``trustseal.platforms`` (see ``docs/plugins.md``). It never touches tables: it checks a
 webhook's authenticity, turns its body into :class:`~trustseal.orders.service.PurchaseEvent`
-values, and — where the platform's hook carries only an id — fetches the order. The core
-records what it returns.
+values, and — where the platform's hook carries only an id, or to confirm an order a
+webhook delivered — fetches the order. The core records what it returns, and decides what
+it is worth: only an order fetched from an API the platform runs (:attr:`Platform.attests`)
+is attested; what webhooks say is declared, since the shop holds their secret.
 """
 
 from __future__ import annotations
@@ -108,7 +110,13 @@ class Platform(ABC):
     name: ClassVar[str]
     title: ClassVar[str]
     settings_schema: ClassVar[type[ma.Schema]]
+    # fetch_order is implemented (it may still need credentials the store lacks: fetches()).
     can_fetch: ClassVar[bool] = False
+    # Its API is run by the platform, not by the shop: an order trustseal fetches from it
+    # with the store's credentials is attested. False for a self-hosted platform (its "API"
+    # is the shop's own server) and by default. Webhooks never attest: the shop holds their
+    # secret, so what they say is declared (via the platform).
+    attests: ClassVar[bool] = False
 
     @abstractmethod
     def create(self, data: Mapping[str, Any], webhook_url: str) -> NewStore:
@@ -130,8 +138,14 @@ class Platform(ABC):
         """An id that is the same for every retry of one delivery (None: no dedup)."""
         return None
 
+    def fetches(self, store: StoreContext) -> bool:
+        """Whether :meth:`fetch_order` works for this store (the plugin fetches, and the
+        store has the API credentials it needs)."""
+        return self.can_fetch
+
     def fetch_order(self, store: StoreContext, external_id: str) -> list[PurchaseEvent]:
-        """Fetch an order from the platform's API (platforms whose hook carries only ids)."""
+        """Fetch an order from the platform's API: for hooks that carry only ids, and to
+        confirm an order a webhook delivered (see :attr:`attests`)."""
         raise PlatformError(f"{self.name} does not fetch orders")
 
     def list_orders(self, store: StoreContext, since: datetime) -> Iterator[PurchaseEvent]:

@@ -18,13 +18,15 @@ depends_on = None
 
 
 def upgrade():
-    # Purchases: what a platform attested, and the rest as declared by the merchant.
+    # Purchases: every existing one is declared (attested = false): store orders came
+    # through webhooks, whose secret the shop holds, or through fetches no longer told apart
+    # from them. A store's are declared via its platform ('api' if the store row is gone).
     with op.batch_alter_table('purchases', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attested', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('origin', sa.String(length=64), nullable=False, server_default='api'))
     op.execute(
-        "UPDATE purchases SET attested = true, origin = (SELECT stores.platform FROM stores "
-        "WHERE 'store:' || CAST(stores.id AS VARCHAR) = purchases.source) "
+        "UPDATE purchases SET attested = false, origin = COALESCE((SELECT stores.platform "
+        "FROM stores WHERE 'store:' || CAST(stores.id AS VARCHAR) = purchases.source), 'api') "
         "WHERE source LIKE 'store:%'"
     )
 
@@ -47,10 +49,12 @@ def upgrade():
         batch_op.create_index('ix_reviews_merchant_network', ['merchant_id', 'reviewer_network', 'created_at'], unique=False)
         batch_op.create_index('ix_reviews_merchant_identity', ['merchant_id', 'identity_key', 'created_at'], unique=False)
         batch_op.create_index('ix_reviews_merchant_text', ['merchant_id', 'text_key', 'created_at'], unique=False)
+    # Existing reviews are declared, their source the purchase's origin (their log leaves
+    # carry no verification: a verifier counts those as declared, see docs/verify.md).
     op.execute(
-        "UPDATE reviews SET verification_level = 'platform', verification_source = "
-        "(SELECT purchases.origin FROM purchases WHERE purchases.id = reviews.purchase_id) "
-        "WHERE purchase_id IN (SELECT id FROM purchases WHERE attested = true)"
+        "UPDATE reviews SET verification_level = 'declared', verification_source = "
+        "COALESCE((SELECT purchases.origin FROM purchases "
+        "WHERE purchases.id = reviews.purchase_id), 'api')"
     )
     with op.batch_alter_table('review_aggregates', schema=None) as batch_op:
         batch_op.add_column(sa.Column('declared', sa.Integer(), nullable=False, server_default='0'))
@@ -64,7 +68,7 @@ def upgrade():
     # been public: verified), and one merchant per RUC.
     duplicates = op.get_bind().execute(
         sa.text("SELECT ruc FROM merchants WHERE ruc IS NOT NULL GROUP BY ruc HAVING count(*) > 1")
-    ).fetchall()
+    ).fetchall()  # every existing merchant is verified: each RUC must be unique already
     if duplicates:
         raise RuntimeError(
             "several merchants share a RUC; give each its own (or none) before upgrading: "
@@ -76,8 +80,13 @@ def upgrade():
         batch_op.add_column(sa.Column('domain_method', sa.String(length=10), nullable=True))
         batch_op.add_column(sa.Column('domain_verified_at', trustseal.dbtypes.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('domain_reason', sa.Text(), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f('uq_merchants_ruc'), ['ruc'])
     op.execute("UPDATE merchants SET domain_method = 'created', domain_verified_at = created_at")
+    # One verified merchant per RUC; pending sign-ups may claim one without holding it.
+    op.create_index(
+        'uq_merchants_ruc_verified', 'merchants', ['ruc'], unique=True,
+        postgresql_where=sa.text("domain_status = 'verified'"),
+        sqlite_where=sa.text("domain_status = 'verified'"),
+    )
 
     op.create_table('fraud_signals',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -100,16 +109,18 @@ def upgrade():
     with op.batch_alter_table('fraud_signals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_fraud_signals_merchant_id'), ['merchant_id'], unique=False)
         batch_op.create_index('ix_fraud_signals_status_id', ['status', 'id'], unique=False)
+        batch_op.create_index('ix_fraud_signals_merchant_kind_id', ['merchant_id', 'kind', 'id'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('fraud_signals', schema=None) as batch_op:
+        batch_op.drop_index('ix_fraud_signals_merchant_kind_id')
         batch_op.drop_index('ix_fraud_signals_status_id')
         batch_op.drop_index(batch_op.f('ix_fraud_signals_merchant_id'))
     op.drop_table('fraud_signals')
     op.drop_table('declared_link_counts')
+    op.drop_index('uq_merchants_ruc_verified', table_name='merchants')
     with op.batch_alter_table('merchants', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_merchants_ruc'), type_='unique')
         for column in ('domain_reason', 'domain_verified_at', 'domain_method', 'domain_token', 'domain_status'):
             batch_op.drop_column(column)
     with op.batch_alter_table('review_aggregates', schema=None) as batch_op:

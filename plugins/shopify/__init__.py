@@ -7,6 +7,11 @@ arrives as ``orders/updated`` with ``financial_status`` refunded),
 mandatory privacy topics ``customers/data_request``, ``customers/redact`` and ``shop/redact``.
 Deliveries are retried and duplicated: the ``X-Shopify-Webhook-Id`` deduplicates them.
 Order ids exceed 2^53 and stay text.
+
+The merchant supplies the client secret that signs the webhooks (a custom app), so what
+they say is declared by the shop. With an Admin API access token, trustseal confirms each
+order a webhook delivered by fetching it from the Admin API on ``<shop>.myshopify.com``,
+which Shopify runs: that order is attested.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import marshmallow as ma
+from flask import current_app
 from flask_babel import gettext as _
 
 from plugins.common import check_hmac_base64, full_name, locale_of, parse_time, text_id
-from plugins.http import get_json
+from plugins.http import configured_timeout, get_json
 from trustseal.clock import utcnow
 from trustseal.orders.service import ItemData, PurchaseEvent, Status
 from trustseal.platforms import (
@@ -54,7 +60,8 @@ _SHOP = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 
 
 class ShopifySettings(ma.Schema):
-    """``{shop_domain, client_secret, access_token?}`` (the token only for reconciling)."""
+    """``{shop_domain, client_secret, access_token?}`` (the token to fetch orders: confirm
+    delivered ones, reconcile)."""
 
     class Meta:
         unknown = ma.RAISE
@@ -69,12 +76,30 @@ class ShopifySettings(ma.Schema):
             raise ma.ValidationError("The shop's myshopify.com domain, e.g. tienda.myshopify.com.")
 
 
+def admin_api(shop: str) -> str:
+    """The Admin REST API root of a shop: ``https://<shop>/admin/api/<version>`` (the
+    host configurable as ``TRUSTSEAL_SHOPIFY_API_BASE`` so tests can use a local server)."""
+    base = str(current_app.config.get("TRUSTSEAL_SHOPIFY_API_BASE") or "https://{shop}")
+    return f"{base.format(shop=shop).rstrip('/')}/admin/api/{API_VERSION}"
+
+
+def delivered_fulfillment(order: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The order's first fulfilment whose shipment was delivered, or None."""
+    for fulfillment in order.get("fulfillments") or []:
+        if isinstance(fulfillment, Mapping) and fulfillment.get("shipment_status") == "delivered":
+            return fulfillment
+    return None
+
+
 def order_status(order: Mapping[str, Any]) -> Status:
-    """A Shopify order's status in trustseal's terms."""
+    """A Shopify order's status in trustseal's terms (delivered: a fulfilment's shipment
+    status says so, as in ``fulfillments/update``)."""
     if order.get("cancelled_at"):
         return Status.CANCELLED
     if order.get("financial_status") == "refunded":
         return Status.REFUNDED
+    if delivered_fulfillment(order) is not None:
+        return Status.DELIVERED
     if order.get("fulfillment_status") == "fulfilled":
         return Status.FULFILLED
     if order.get("financial_status") in ("paid", "partially_refunded"):
@@ -97,12 +122,15 @@ def order_event(order: Mapping[str, Any], status: Status | None = None) -> Purch
         )
         for line in order.get("line_items") or []
     )
+    status = status or order_status(order)
+    delivery = delivered_fulfillment(order) if status is Status.DELIVERED else None
     return PurchaseEvent(
         external_id=text_id(order["id"]),
-        status=status or order_status(order),
+        status=status,
         placed_at=parse_time(order.get("created_at"))
         or parse_time(order.get("processed_at"))
         or utcnow(),
+        delivered_at=_moment(delivery) if delivery is not None else None,
         customer_email=str(email).strip().lower() if email else None,
         customer_name=full_name(customer.get("first_name"), customer.get("last_name")),
         customer_locale=locale_of(order.get("customer_locale")),
@@ -116,6 +144,8 @@ class ShopifyPlatform(Platform):
     name = "shopify"
     title = "Shopify"
     settings_schema = ShopifySettings
+    can_fetch = True  # with the store's Admin API access token
+    attests = True  # the Admin API on <shop>.myshopify.com is run by Shopify
 
     def create(self, data: Mapping[str, Any], webhook_url: str) -> NewStore:
         """Keep the client secret (encrypted) that Shopify signs webhooks with."""
@@ -137,6 +167,12 @@ class ShopifyPlatform(Platform):
             _(
                 "Shopify signs each delivery with your app's client secret; trustseal keeps it "
                 "encrypted and checks every signature."
+            ),
+            _(
+                "Add an Admin API access token with read_orders: trustseal then confirms each "
+                'delivered order with Shopify itself, and its review reads "verified by '
+                'Shopify"; without it, reviews read as reported by the shop (you hold the '
+                "secret that signs the webhooks)."
             ),
             _(
                 "To fill gaps, add an Admin API access token with read_orders and run: "
@@ -197,31 +233,53 @@ class ShopifyPlatform(Platform):
             return Parsed(topic, privacy=PrivacyRequest("shop_redact"))
         return Parsed(topic or "(none)", ignored=True)
 
-    def list_orders(self, store: StoreContext, since: datetime) -> Iterator[PurchaseEvent]:
-        """Orders since a date through the Admin REST API (needs an access token)."""
+    def fetches(self, store: StoreContext) -> bool:
+        """Only with the store's Admin API access token."""
+        return bool(store.secrets.get("access_token"))
+
+    @staticmethod
+    def _auth(store: StoreContext, purpose: str) -> dict[str, str]:
         token = store.secrets.get("access_token")
         if not token:
-            raise PlatformError("set an Admin API access token to reconcile this store")
+            raise PlatformError(f"set an Admin API access token to {purpose}")
+        return {"X-Shopify-Access-Token": token}
+
+    def fetch_order(self, store: StoreContext, external_id: str) -> list[PurchaseEvent]:
+        """``GET /admin/api/{version}/orders/{id}.json`` (needs an access token)."""
+        headers = self._auth(store, "fetch this store's orders")
+        url = f"{admin_api(store.identifier)}/orders/{quote(external_id, safe='')}.json"
+        data, _headers = get_json(url, headers, timeout=configured_timeout())
+        order = data.get("order") if isinstance(data, Mapping) else None
+        return [order_event(order or {})]
+
+    def list_orders(self, store: StoreContext, since: datetime) -> Iterator[PurchaseEvent]:
+        """Orders since a date through the Admin REST API (needs an access token)."""
+        headers = self._auth(store, "reconcile this store")
         query = urlencode({"status": "any", "limit": 250, "created_at_min": since.isoformat()})
-        url: str | None = f"https://{store.identifier}/admin/api/{API_VERSION}/orders.json?{query}"
+        url: str | None = f"{admin_api(store.identifier)}/orders.json?{query}"
         while url:
-            data, headers = get_json(url, {"X-Shopify-Access-Token": token})
+            data, answer = get_json(url, headers, timeout=configured_timeout())
             for order in data.get("orders", []):
                 yield order_event(order)
-            url = _next_link(headers.get("Link") or headers.get("link") or "")
+            url = _next_link(answer.get("Link") or answer.get("link") or "")
 
 
 def _status_only(body: Mapping[str, Any], status: Status) -> PurchaseEvent:
     """An event that only moves an order (a refund, a fulfilment) by its ``order_id``."""
     if "order_id" not in body:
         raise BadPayload("missing order_id")
-    moment = parse_time(body.get("updated_at")) or parse_time(body.get("created_at"))
+    moment = _moment(body)
     return PurchaseEvent(
         external_id=text_id(body["order_id"]),
         status=status,
         placed_at=parse_time(body.get("created_at")) or utcnow(),
         delivered_at=moment if status is Status.DELIVERED else None,
     )
+
+
+def _moment(fulfillment: Mapping[str, Any]) -> datetime | None:
+    """When a fulfilment last changed (its delivery, for a delivered one)."""
+    return parse_time(fulfillment.get("updated_at")) or parse_time(fulfillment.get("created_at"))
 
 
 def _next_link(header: str) -> str | None:

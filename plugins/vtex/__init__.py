@@ -24,7 +24,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from plugins.common import full_name, locale_of, parse_time, text_id
-from plugins.http import get_json
+from plugins.http import configured_timeout, get_json
 from trustseal.clock import utcnow
 from trustseal.orders.service import ItemData, PurchaseEvent, Status
 from trustseal.platforms import (
@@ -73,10 +73,6 @@ class VtexSettings(ma.Schema):
 def api_base(account: str) -> str:
     """The OMS API root of an account (configurable so tests can use a local server)."""
     return str(current_app.config["TRUSTSEAL_VTEX_API_BASE"]).format(account=account).rstrip("/")
-
-
-def _timeout() -> float:
-    return float(current_app.config["TRUSTSEAL_PLATFORM_HTTP_TIMEOUT"])
 
 
 def delivered_at(order: Mapping[str, Any]) -> datetime | None:
@@ -129,12 +125,13 @@ def order_event(order: Mapping[str, Any]) -> PurchaseEvent:
 
 
 class VtexPlatform(Platform):
-    """The VTEX plugin."""
+    """The VTEX plugin. Every order is fetched from the OMS, which VTEX runs: attested."""
 
     name = "vtex"
     title = "VTEX"
     settings_schema = VtexSettings
     can_fetch = True
+    attests = True
 
     def create(self, data: Mapping[str, Any], webhook_url: str) -> NewStore:
         """Keep the app key and token; generate the hook's secret header (shown once)."""
@@ -231,7 +228,7 @@ class VtexPlatform(Platform):
     def fetch_order(self, store: StoreContext, external_id: str) -> list[PurchaseEvent]:
         """GET /api/oms/pvt/orders/{orderId}."""
         url = f"{api_base(store.identifier)}/api/oms/pvt/orders/{quote(external_id, safe='')}"
-        order, _headers = get_json(url, self._headers(store), timeout=_timeout())
+        order, _headers = get_json(url, self._headers(store), timeout=configured_timeout())
         return [order_event(order)]
 
     def list_orders(self, store: StoreContext, since: datetime) -> Iterator[PurchaseEvent]:
@@ -250,7 +247,7 @@ class VtexPlatform(Platform):
             data, _headers = get_json(
                 f"{api_base(store.identifier)}/api/oms/pvt/orders?{query}",
                 self._headers(store),
-                timeout=_timeout(),
+                timeout=configured_timeout(),
             )
             found = data.get("list") or []
             for summary in found:

@@ -112,6 +112,8 @@ class WooCommercePlatform(Platform):
     name = "woocommerce"
     title = "WooCommerce"
     settings_schema = WooSettings
+    # Self-hosted: its REST API is the shop's own server, so nothing from it is attested.
+    attests = False
 
     def create(self, data: Mapping[str, Any], webhook_url: str) -> NewStore:
         """Generate the webhook secret (shown once) and keep the optional REST keys."""

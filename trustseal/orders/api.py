@@ -160,8 +160,8 @@ class OrderInvitation(MethodView):
     @blp.alt_response(410, description="The invitation has expired")
     @blp.alt_response(
         429,
-        description="Too many links for orders the merchant declared itself "
-        "(TRUSTSEAL_DECLARED_LINKS_PER_HOUR and _PER_DAY, per merchant)",
+        description="Too many links for orders the merchant declared itself, its store "
+        "webhooks' included (TRUSTSEAL_DECLARED_LINKS_PER_HOUR and _PER_DAY, per merchant)",
     )
     def post(self, order_id: int) -> dict[str, Any]:
         """Issue a review link to send through the merchant's own channel."""

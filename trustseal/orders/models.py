@@ -24,10 +24,12 @@ class Purchase(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     source: Mapped[str] = mapped_column(String(64))  # "api" or "store:<id>": the id's namespace
-    # Provenance, fixed when the purchase is first recorded. ``attested``: the platform
-    # reported it (a verified webhook, or a fetch from its API with the store's
-    # credentials); else the merchant declared it. ``origin``: the platform's name
-    # ("shopify"…) or the declaring channel ("api", "dashboard", "import").
+    # Provenance, set when the purchase is first recorded; it only ever moves from declared
+    # to attested. ``attested``: trustseal fetched the order itself from an API the
+    # platform runs, with the store's credentials; else the merchant declared it (through
+    # our API, the dashboard, an import, or a store's webhook: the shop holds its secret).
+    # ``origin``: the platform's name ("shopify"…) or the declaring channel ("api",
+    # "dashboard", "import").
     attested: Mapped[bool] = mapped_column(default=False)
     origin: Mapped[str] = mapped_column(String(64), default="api")
     external_id: Mapped[str] = mapped_column(String(100))

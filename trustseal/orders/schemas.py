@@ -96,12 +96,16 @@ class VerificationSchema(ma.Schema):
     level = ma.fields.String(
         metadata={
             "enum": ["platform", "declared"],
-            "description": "platform: a platform reported it (signed webhook or its API); "
-            "declared: the merchant itself did",
+            "description": "platform: trustseal fetched the order from the platform's own "
+            "API with the store's credentials; declared: the merchant reported it (our API, "
+            "the dashboard, or a store webhook whose secret the shop holds)",
         }
     )
     source = ma.fields.String(
-        metadata={"description": "the platform (shopify, woocommerce…) or api|dashboard|import"}
+        metadata={
+            "description": "the platform (shopify, woocommerce…; for a declared order, the "
+            "platform whose webhook brought it) or api|dashboard|import"
+        }
     )
 
 

@@ -23,6 +23,7 @@ from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
+from trustseal.merchants.models import Merchant
 from trustseal.orders.models import (
     DeclaredLinkCount,
     InvitationToken,
@@ -33,6 +34,8 @@ from trustseal.orders.models import (
 from trustseal.tokens import hash_token, issue_token
 
 INVITATION_EMAIL_JOB = "orders.invitation_email"
+# An invitation email of a shop that has not proved its domain waits, and is asked again.
+UNVERIFIED_HOLD = timedelta(hours=6)
 
 
 class Status(StrEnum):
@@ -81,11 +84,23 @@ DECLARED_ORIGINS = frozenset({"api", "dashboard", "import"})
 
 @dataclass(frozen=True)
 class Provenance:
-    """Who vouches for a purchase: a platform (``attested``, ``origin`` its name) or the
-    merchant itself (``origin``: the channel it declared it through)."""
+    """Who vouches for a purchase. Three cases:
+
+    - **attested** (:meth:`platform`): trustseal fetched the order itself from servers the
+      platform runs, with the store's credentials; ``origin`` is the platform's name;
+    - **declared** (:meth:`declared`): the merchant declared it through one of our channels;
+      ``origin`` is that channel (api, dashboard, import);
+    - **declared via a platform** (:meth:`declared_via`): it reached us through a channel
+      of the platform that the shop configures itself — a webhook whose secret the shop
+      holds, or a self-hosted platform's API; ``origin`` is the platform's name.
+    """
 
     attested: bool
     origin: str
+
+    def __post_init__(self) -> None:
+        if self.attested and self.origin in DECLARED_ORIGINS:
+            raise ValueError(f"a platform cannot be named {self.origin!r}")
 
     @classmethod
     def declared(cls, channel: str = "api") -> Provenance:
@@ -95,10 +110,17 @@ class Provenance:
         return cls(False, channel)
 
     @classmethod
-    def platform(cls, name: str) -> Provenance:
-        """A purchase the platform ``name`` reported (signed webhook, or its API)."""
+    def declared_via(cls, name: str) -> Provenance:
+        """A purchase the shop reported through a channel of the platform ``name`` that it
+        controls (a webhook it holds the secret of): declared, its source the platform."""
         if name in DECLARED_ORIGINS:
             raise ValueError(f"a platform cannot be named {name!r}")
+        return cls(False, name)
+
+    @classmethod
+    def platform(cls, name: str) -> Provenance:
+        """A purchase trustseal fetched itself from the API the platform ``name`` runs,
+        with the store's credentials: attested."""
         return cls(True, name)
 
 
@@ -115,13 +137,17 @@ class Recorded:
     """The outcome of recording an event: the purchase, and whether it is new or changed.
 
     ``items`` are the lines of a new purchase, as the event gave them and they were stored
-    (None for an existing one: read ``purchase.items``).
+    (None for an existing one: read ``purchase.items``). ``delivered``: this event delivered
+    the purchase (it opened the review invitation). ``upgraded``: this event, fetched from
+    the platform, turned a declared purchase into an attested one.
     """
 
     purchase: Purchase
     created: bool
     changed: bool
     items: tuple[ItemData, ...] | None = None
+    delivered: bool = False
+    upgraded: bool = False
 
 
 class InvitationRefused(Exception):
@@ -130,6 +156,7 @@ class InvitationRefused(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         # not_delivered | final | reviewed | cancelled | expired | rate_limited
+        # | merchant_pending
         self.reason = reason
 
 
@@ -152,9 +179,14 @@ def record_purchase_event(
 
     A new purchase is inserted with the event's status in one statement. Safe under
     concurrent identical events: the insert skips an existing key, and the existing row is
-    then locked before its status is compared and moved. Its ``provenance`` is set when it
-    is first recorded and never changes: ``source`` keeps a declared purchase's key apart
-    from every store's, so no later call can make it attested.
+    then locked before its status is compared and moved.
+
+    Its ``provenance`` is set when it is first recorded and can only be upgraded, from
+    declared to attested, by an attested event of the same platform for the same key (an
+    order trustseal fetched itself) that confirms the purchase's status (see
+    :func:`_upgrade`); it never goes back. ``source`` keeps the merchant's own declarations
+    (the ``api`` namespace) apart from every store's, and the merchant's channels are never
+    attested, so nothing the merchant sends can make a purchase attested.
     """
     now = utcnow()
     delivered = event.status is Status.DELIVERED
@@ -182,7 +214,9 @@ def record_purchase_event(
         insert_rows(PurchaseItem, _item_rows(purchase.id, event.items))
         invitation = _open_invitation(purchase, now) if delivered else None
         set_committed_value(purchase, "invitation", invitation)
-        return Recorded(purchase, created=True, changed=True, items=event.items)
+        return Recorded(
+            purchase, created=True, changed=True, items=event.items, delivered=delivered
+        )
     purchase = db.session.scalars(
         select(Purchase)
         .where(
@@ -195,7 +229,14 @@ def record_purchase_event(
     ).one()
     completed = _complete(purchase, event)
     changed = _advance(purchase, event, now)
-    return Recorded(purchase, created=False, changed=changed or completed)
+    upgraded = _upgrade(purchase, event, provenance)
+    return Recorded(
+        purchase,
+        created=False,
+        changed=changed or completed or upgraded,
+        delivered=changed and purchase.status == Status.DELIVERED.value,
+        upgraded=upgraded,
+    )
 
 
 def record_purchase_events(
@@ -237,6 +278,28 @@ def _complete(purchase: Purchase, event: PurchaseEvent) -> bool:
         insert_rows(PurchaseItem, _item_rows(purchase.id, event.items))
         filled = True
     return filled
+
+
+def _upgrade(purchase: Purchase, event: PurchaseEvent, provenance: Provenance) -> bool:
+    """Make a declared purchase attested when ``provenance`` is an attested one of the same
+    platform (trustseal fetched the order itself) and, the event applied, the purchase is
+    where the platform says it is (a delivery the shop's webhook declared is confirmed only
+    by the platform's own "delivered"). The platform's customer data, where it gives any,
+    replaces what the shop declared. True if upgraded; an attested purchase stays so."""
+    if (
+        purchase.attested
+        or not provenance.attested
+        or provenance.origin != purchase.origin
+        or purchase.status != event.status.value
+    ):
+        return False
+    purchase.attested = True
+    if event.customer_email:
+        purchase.customer_email = event.customer_email
+    if event.customer_name:
+        purchase.customer_name = event.customer_name
+    purchase.updated_at = utcnow()
+    return True
 
 
 ITEM_FIELDS = ("product_id", "title", "quantity", "sku", "url", "image_url")
@@ -360,6 +423,12 @@ def issue_invitation_link(purchase: Purchase) -> InvitationLink:
     Raises :class:`InvitationRefused` when the purchase cannot be reviewed (not delivered,
     cancelled/refunded, already reviewed, or the invitation expired).
     """
+    merchant = merchants.get(purchase.merchant_id)
+    if merchant is None or not merchants.is_public(merchant):
+        raise InvitationRefused(
+            "merchant_pending",
+            "Review links open once the shop has proved it controls its domain.",
+        )
     status = Status(purchase.status)
     if status in FINAL:
         raise InvitationRefused("final", f"The order is {status.value}.")
@@ -417,7 +486,8 @@ def _charge_declared_link(merchant_id: int) -> None:
         raise InvitationRefused(
             "rate_limited",
             f"Too many review links for orders your shop declared itself (at most {per_hour} "
-            f"an hour and {per_day} a day); orders from a connected platform have no limit.",
+            f"an hour and {per_day} a day), those its store webhooks sent included; orders "
+            "trustseal confirmed with the platform itself have no limit.",
         )
 
 
@@ -453,6 +523,12 @@ def send_invitation_email(payload: dict[str, Any]) -> None:
     if not purchase.customer_email:
         return
     merchant = merchants.get(purchase.merchant_id)
+    if merchant is None:
+        return
+    held = _hold_invitation_email(purchase, merchant)
+    if held is not None:  # asked again later: nothing is lost, nothing goes out now
+        jobs.enqueue(INVITATION_EMAIL_JOB, payload, delay=held)
+        return
     link = _new_link(invitation, "email")
     message = mail.render(
         "review_invitation",
@@ -464,6 +540,23 @@ def send_invitation_email(payload: dict[str, Any]) -> None:
     )
     mail.queue(purchase.customer_email, message, purchase.customer_locale)
     invitation.sent_at = utcnow()
+
+
+def _hold_invitation_email(purchase: Purchase, merchant: Merchant) -> timedelta | None:
+    """How long to hold an invitation email, or None to send it now.
+
+    A shop that has not proved its domain sends no email in its name (held until it
+    does); a purchase the shop declared counts against the same per-merchant limit as the
+    links it asks for (held for an hour beyond it).
+    """
+    if not merchants.is_public(merchant):
+        return UNVERIFIED_HOLD
+    if not purchase.attested:
+        try:
+            _charge_declared_link(purchase.merchant_id)
+        except InvitationRefused:
+            return timedelta(hours=1)
+    return None
 
 
 def claim_invitation(token: str) -> ReviewInvitation:
@@ -590,22 +683,31 @@ def repeat_customer_rate(merchant_id: int, now: datetime, days: int = 365) -> fl
 
 @dataclass(frozen=True)
 class PurchaseFacts:
-    """Who vouches for a purchase and when it reached us (for a declared one: when the
-    merchant declared it); no personal data."""
+    """Who vouches for a purchase and, in server time, when it reached us
+    (``recorded_at``) and when it became reviewable (``reviewable_at``: its review
+    invitation opened, as it was recorded delivered; None before). No personal data, and
+    none of the times the merchant declares (``placed_at``, ``delivered_at``)."""
 
     id: int
     attested: bool
     origin: str
-    created_at: datetime
+    recorded_at: datetime
+    reviewable_at: datetime | None
 
 
 def purchase_facts(purchase_ids: list[int]) -> dict[int, PurchaseFacts]:
-    """The provenance and arrival time of these purchases, by id (one query)."""
+    """The provenance and server times of these purchases, by id (one query)."""
     if not purchase_ids:
         return {}
     rows = db.session.execute(
-        select(Purchase.id, Purchase.attested, Purchase.origin, Purchase.created_at).where(
-            Purchase.id.in_(purchase_ids)
+        select(
+            Purchase.id,
+            Purchase.attested,
+            Purchase.origin,
+            Purchase.created_at,
+            ReviewInvitation.created_at,
         )
+        .outerjoin(ReviewInvitation, ReviewInvitation.purchase_id == Purchase.id)
+        .where(Purchase.id.in_(purchase_ids))
     )
     return {row[0]: PurchaseFacts(*row) for row in rows}

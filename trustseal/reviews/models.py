@@ -44,8 +44,10 @@ class Review(db.Model):
     open_flags: Mapped[int] = mapped_column(default=0)
     log_index: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # The purchase's provenance when reviewed: "platform" (attested) or "declared", and
-    # its source ("shopify", "api"…). Public, in the log leaf, counted in the score.
+    # The purchase's provenance when reviewed (a later upgrade of the purchase does not
+    # change it): "platform" (attested) or "declared", and its source ("shopify", "api"…;
+    # a declared review may name a platform its store's webhook came through). Public, in
+    # the log leaf, counted in the score.
     verification_level: Mapped[str] = mapped_column(String(10), default="declared")
     verification_source: Mapped[str] = mapped_column(String(64), default="api")
     # Evidence for the fraud detector, as keyed hashes (HMAC with a server secret):

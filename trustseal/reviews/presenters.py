@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from trustseal.clock import rfc3339
 from trustseal.merchants.models import Merchant
+from trustseal.orders.service import DECLARED_ORIGINS
 from trustseal.platforms import title_of
 from trustseal.reviews import service
 from trustseal.reviews.models import Review
@@ -57,11 +58,16 @@ def verification_of(review: Review) -> dict[str, str]:
 
 
 def verification_text(review: Review) -> str:
-    """The verification in words, in the current language (Spanish first):
-    "Compra verificada por Shopify" or "Compra informada por la tienda"."""
+    """The verification in words, in the current language (Spanish first): "Compra
+    verificada por Shopify" (attested), "Compra informada por la tienda (vía Shopify)"
+    (declared through a platform's webhook the shop configures) or "Compra informada por
+    la tienda" (declared through our API, the dashboard or an import)."""
+    source = review.verification_source
     if review.verification_level == "platform":
-        return _("Purchase verified by %(platform)s", platform=title_of(review.verification_source))
-    return _("Purchase reported by the shop")
+        return _("Purchase verified by %(platform)s", platform=title_of(source))
+    if source in DECLARED_ORIGINS:
+        return _("Purchase reported by the shop")
+    return _("Purchase reported by the shop (via %(platform)s)", platform=title_of(source))
 
 
 def json_ld(merchant: Merchant, summary: dict[str, Any], reviews: list[Review], url: str) -> Markup:

@@ -95,8 +95,9 @@ class ReviewSchema(ma.Schema):
     verification = ma.fields.Nested(
         VerificationSchema,
         metadata={
-            "description": "who vouches for the purchase reviewed: a platform (its signed "
-            "webhook or its API) or the merchant itself (declared)"
+            "description": "who vouches for the purchase reviewed: a platform (trustseal "
+            "fetched the order from its API) or the merchant itself (declared: our API, the "
+            "dashboard or a store webhook, whose secret the shop holds)"
         },
     )
 
@@ -162,7 +163,9 @@ class HistoryMonthSchema(ma.Schema):
 class ProvenanceSchema(ma.Schema):
     """Published reviews counted by who vouches for their purchase."""
 
-    platform = ma.fields.Integer(metadata={"description": "attested by a platform"})
+    platform = ma.fields.Integer(
+        metadata={"description": "attested: fetched from the platform's own API"}
+    )
     declared = ma.fields.Integer(metadata={"description": "declared by the merchant itself"})
 
 

@@ -72,10 +72,14 @@ def webhook_url(store: Store) -> str:
     return f"{current_app.config['TRUSTSEAL_BASE_URL']}/webhooks/{store.platform}/{store.id}"
 
 
-def provenance_of(store: Store) -> orders.Provenance:
-    """What a store's orders are: attested by its platform (they reach us only through
-    its signed webhooks or its API, called with the store's credentials)."""
-    return orders.Provenance.platform(store.platform)
+def provenance_of(store: Store, *, fetched: bool) -> orders.Provenance:
+    """What a store's orders are worth. Attested only when trustseal ``fetched`` them itself
+    from an API its platform runs (:attr:`Platform.attests`), with the store's credentials;
+    otherwise declared via the platform: the shop holds the secret that signs its webhooks,
+    and a self-hosted platform's API is the shop's own server."""
+    if fetched and platform(store.platform).attests:
+        return orders.Provenance.platform(store.platform)
+    return orders.Provenance.declared_via(store.platform)
 
 
 def source_of(store: Store) -> str:
@@ -150,14 +154,16 @@ def disable(merchant: Merchant, store_id: int) -> Store:
     return store
 
 
-def record_events(store: Store, events: list[orders.PurchaseEvent]) -> int:
-    """Record purchase events of a store through the orders door; how many changed."""
-    changed = 0
-    for event in events:
-        changed += orders.record_purchase_event(
-            store.merchant_id, source_of(store), event, provenance_of(store)
-        ).changed
-    return changed
+def record_events(
+    store: Store, events: list[orders.PurchaseEvent], *, fetched: bool
+) -> list[orders.Recorded]:
+    """Record purchase events of a store through the orders door; ``fetched``: trustseal
+    fetched them itself from the platform's API (see :func:`provenance_of`)."""
+    provenance = provenance_of(store, fetched=fetched)
+    return [
+        orders.record_purchase_event(store.merchant_id, source_of(store), event, provenance)
+        for event in events
+    ]
 
 
 def handle_webhook(platform_name: str, store_id: int, request: WebhookRequest) -> dict[str, Any]:
@@ -201,16 +207,17 @@ def handle_webhook(platform_name: str, store_id: int, request: WebhookRequest) -
     if parsed.ignored:
         log.info("webhook topic ignored", extra={"store_id": store_id, "topic": parsed.topic})
         return {"status": "ignored", "topic": parsed.topic}
-    _apply(store, parsed)
+    _apply(store, plugin, ctx, parsed)
     now = utcnow()
     if store.last_event_at is None or now - store.last_event_at > LAST_EVENT_PRECISION:
         store.last_event_at = now  # at most once a minute: no row update on every delivery
     return {"status": "recorded", "events": len(parsed.events), "fetches": len(parsed.fetch)}
 
 
-def _apply(store: Store, parsed: Parsed) -> None:
-    record_events(store, parsed.events)
-    for external_id in parsed.fetch:
+def _apply(store: Store, plugin: Platform, ctx: StoreContext, parsed: Parsed) -> None:
+    recorded = record_events(store, parsed.events, fetched=False)
+    fetches = list(dict.fromkeys([*parsed.fetch, *_to_confirm(plugin, ctx, recorded)]))
+    for external_id in fetches:
         jobs.enqueue(FETCH_JOB, {"store_id": store.id, "external_id": external_id})
     if parsed.privacy is not None:
         request = parsed.privacy
@@ -223,16 +230,25 @@ def _apply(store: Store, parsed: Parsed) -> None:
         jobs.enqueue(PRIVACY_JOB, payload)
 
 
+def _to_confirm(plugin: Platform, ctx: StoreContext, recorded: list[orders.Recorded]) -> list[str]:
+    """The orders a webhook just delivered that trustseal can confirm by fetching them
+    from an API the platform runs (the moment a review becomes possible): their ids."""
+    if not (plugin.attests and plugin.fetches(ctx)):
+        return []
+    return [r.purchase.external_id for r in recorded if r.delivered and not r.purchase.attested]
+
+
 @jobs.handler(FETCH_JOB)
 def fetch_order(payload: dict[str, Any]) -> None:
-    """Job: fetch an order the hook only named, and record it (retried on failure)."""
+    """Job: fetch an order from the platform's API — one a hook only named, or one a
+    webhook delivered, to confirm it — and record it as fetched (retried on failure)."""
     store = db.session.get(Store, payload["store_id"])
     if store is None or store.status != "active":
         return
     plugin, settings = platform(store.platform), context(store)
     db.session.rollback()  # hold no transaction while the platform answers
     events = plugin.fetch_order(settings, str(payload["external_id"]))
-    record_events(store, events)
+    record_events(store, events, fetched=True)
 
 
 @jobs.handler(PRIVACY_JOB)
@@ -262,12 +278,13 @@ def privacy_request(payload: dict[str, Any]) -> None:
 
 
 def reconcile(store: Store, since: datetime, progress: Callable[[int], None] | None = None) -> int:
-    """Re-fetch a store's orders since a date and record them (idempotent); how many."""
+    """Re-fetch a store's orders since a date and record them (idempotent); how many.
+    They are fetched: attested if the platform runs its API, which may upgrade orders its
+    webhooks declared."""
     count = 0
+    provenance = provenance_of(store, fetched=True)
     for event in platform(store.platform).list_orders(context(store), since):
-        orders.record_purchase_event(
-            store.merchant_id, source_of(store), event, provenance_of(store)
-        )
+        orders.record_purchase_event(store.merchant_id, source_of(store), event, provenance)
         count += 1
         if progress:
             progress(1)
