@@ -80,6 +80,25 @@ def declared_review(
     return int(answer.json["id"])
 
 
+def store_order_link(
+    merchant_id: int, external_id: str, n: int, placed_at: Any, provenance: Any
+) -> Any:
+    """A review link for a delivered order of store 1, recorded with ``provenance``."""
+    recorded = orders.record_purchase_event(
+        merchant_id,
+        "store:1",
+        orders.PurchaseEvent(
+            external_id=external_id,
+            status=orders.Status.DELIVERED,
+            placed_at=placed_at,
+            customer_email=f"{PEOPLE[n]}@correo.pe",
+            customer_name=f"Persona {n}",
+        ),
+        provenance,
+    )
+    return orders.issue_invitation_link(recorded.purchase)
+
+
 def run_jobs(app: Any) -> jobs.RunResult:
     """Run the due jobs (the detector, emails) as the worker would."""
     with app.app_context():
@@ -284,19 +303,13 @@ def test_orders_a_store_webhook_declared_are_declared_whatever_the_platform_name
     with app.app_context():
         ids = []
         for n in range(5):
-            recorded = orders.record_purchase_event(
+            link = store_order_link(
                 merchant_id,
-                "store:1",
-                orders.PurchaseEvent(
-                    external_id=f"W-{n}",
-                    status=orders.Status.DELIVERED,
-                    placed_at=utcnow() - timedelta(days=2),
-                    customer_email=f"{PEOPLE[n]}@correo.pe",
-                    customer_name=f"Persona {n}",
-                ),
+                f"W-{n}",
+                n,
+                utcnow() - timedelta(days=2),
                 orders.Provenance.declared_via("shopify"),
             )
-            link = orders.issue_invitation_link(recorded.purchase)
             submitted = reviews.submit(
                 link.token,
                 rating=5,
@@ -321,19 +334,9 @@ def test_platform_attested_reviews_at_a_normal_pace_open_nothing(app, client, st
     start = utcnow() - timedelta(days=3)
     with app.app_context():
         for n in range(8):
-            recorded = orders.record_purchase_event(
-                merchant_id,
-                "store:1",
-                orders.PurchaseEvent(
-                    external_id=f"P-{n}",
-                    status=orders.Status.DELIVERED,
-                    placed_at=start,
-                    customer_email=f"{PEOPLE[n]}@correo.pe",
-                    customer_name=f"Persona {n}",
-                ),
-                orders.Provenance.platform("shopify"),
+            link = store_order_link(
+                merchant_id, f"P-{n}", n, start, orders.Provenance.platform("shopify")
             )
-            link = orders.issue_invitation_link(recorded.purchase)
             reviews.submit(
                 link.token,
                 rating=5,

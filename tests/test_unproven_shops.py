@@ -26,6 +26,17 @@ def _due(app) -> None:
         db.session.commit()
 
 
+def _run_due_jobs_and_list_held_invitations(app) -> list[Job]:
+    """Make every job due, run them, and return the invitation emails still queued."""
+    _due(app)
+    jobs.run_due_jobs()
+    return list(
+        db.session.scalars(
+            select(Job).where(Job.kind == "orders.invitation_email", Job.status == "queued")
+        )
+    )
+
+
 def _invitations_sent(app) -> int:
     with app.app_context():
         return len(
@@ -44,12 +55,8 @@ def test_an_unproven_shop_gets_no_links_sends_no_invitations_publishes_no_review
     ).json
     refused = client.post(f"/api/v1/orders/{order['id']}/invitation", headers=bearer(key))
     assert refused.status_code == 409 and "domain" in refused.json["message"]
-    _due(app)
     with app.app_context():
-        jobs.run_due_jobs()
-        held = db.session.scalars(
-            select(Job).where(Job.kind == "orders.invitation_email", Job.status == "queued")
-        ).all()
+        held = _run_due_jobs_and_list_held_invitations(app)
         assert len(held) == 1 and held[0].run_at > utcnow() + timedelta(hours=5)
     assert _invitations_sent(app) == 0  # nobody is emailed in the name of "Falabella"
 
@@ -75,12 +82,8 @@ def test_invitation_emails_of_declared_orders_count_against_the_link_limit(app, 
             json=order_body(f"E-{n}", status="delivered", customer={"email": f"c{n}@mine.pe"}),
             headers=bearer(key),
         )
-    _due(app)
     with app.app_context():
-        jobs.run_due_jobs()
-        held = db.session.scalars(
-            select(Job).where(Job.kind == "orders.invitation_email", Job.status == "queued")
-        ).all()
+        held = _run_due_jobs_and_list_held_invitations(app)
     assert _invitations_sent(app) == 1  # one this hour; two held for later, not lost
     assert len(held) == 2
 
