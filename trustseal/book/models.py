@@ -67,3 +67,18 @@ class BookEntry(db.Model):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     log_index: Mapped[int | None]
+
+
+class BookStaffNote(db.Model):
+    """What certifier staff did about an entry: a note, or the merchant contacted (with the
+    words added to that email). Internal: never in a public answer; erased with the
+    entry's personal data."""
+
+    __tablename__ = "book_staff_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("book_entries.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    action: Mapped[str] = mapped_column(String(10), default="note")  # note | contact
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,23 +9,25 @@ leaf with no personal data (number, kind, dates).
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import median
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from trustseal.book import deadlines
-from trustseal.book.models import BookCounter, BookEntry
+from trustseal.book.models import BookCounter, BookEntry, BookStaffNote
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
 from trustseal.merchants.models import Merchant
+from trustseal.staff import service as staff_service
 from trustseal.tokens import hash_token
 from trustseal.transparency import service as log
 
@@ -39,6 +41,10 @@ COPY_JOB, MERCHANT_JOB, REMINDER_JOB, ANSWER_JOB = (
     "book.answer_notice",
 )
 REMINDER_DAYS = (10, 13)
+STAFF_NOTE_MAX = 2000
+# Staff raise an overdue entry with its merchant at most once in this time (a double click
+# or two staff members at once send one email, not two).
+CONTACT_INTERVAL = timedelta(days=1)
 
 
 class BookError(Exception):
@@ -314,6 +320,18 @@ def erase_expired(now: datetime | None = None) -> int:
             erased_at=now or utcnow(),
         )
     )
+    # Staff notes may name the consumer: they go with the rest of the personal data.
+    db.session.execute(
+        update(BookStaffNote)
+        .where(
+            BookStaffNote.body.is_not(None),
+            BookStaffNote.entry_id.in_(
+                select(BookEntry.id).where(BookEntry.erased_at.is_not(None))
+            ),
+        )
+        .values(body=None)
+        .execution_options(synchronize_session=False)
+    )
     return int(result.rowcount or 0)
 
 
@@ -328,6 +346,231 @@ def counts(merchant_id: int) -> dict[str, int]:
         )
         for s in ("open", "overdue", "answered")
     }
+
+
+@dataclass(frozen=True)
+class StaffNote:
+    """A staff note or contact on an entry, with who wrote it."""
+
+    action: str  # note | contact
+    body: str | None  # None once erased with the entry's personal data
+    author: str
+    created_at: datetime
+
+    @property
+    def at_lima(self) -> datetime:
+        """When, in Lima's time (as staff and merchants read it)."""
+        return self.created_at.astimezone(deadlines.LIMA)
+
+
+@dataclass(frozen=True)
+class StaffEntry:
+    """A reclamo or queja as certifier staff see it: dates in Lima, how late, what staff did."""
+
+    entry: BookEntry
+    merchant: Merchant
+    number: str
+    state: str
+    filed_on: date
+    days_overdue: int
+    notes: list[StaffNote] = field(default_factory=list)
+
+    @property
+    def contacted_at(self) -> datetime | None:
+        """When (in Lima) staff last raised this entry with the merchant, if ever."""
+        return max((n.at_lima for n in self.notes if n.action == "contact"), default=None)
+
+
+def days_overdue(entry: BookEntry, today: date | None = None) -> int:
+    """Calendar days since the deadline of an unanswered complaint (0 when not overdue)."""
+    if state(entry, today) != "overdue" or entry.due_at is None:
+        return 0
+    return ((today or today_lima()) - entry.due_at).days
+
+
+def _staff_entry(entry: BookEntry, merchant: Merchant, notes: list[StaffNote]) -> StaffEntry:
+    today = today_lima()
+    return StaffEntry(
+        entry=entry,
+        merchant=merchant,
+        number=format_number(entry),
+        state=state(entry, today),
+        filed_on=deadlines.lima_date(entry.filed_at),
+        days_overdue=days_overdue(entry, today),
+        notes=notes,
+    )
+
+
+def overdue_for_staff() -> list[StaffEntry]:
+    """Every overdue reclamo and queja across merchants, the longest overdue first, with
+    when staff last contacted the merchant about each (for the console)."""
+    entries = list(db.session.scalars(entries_query(None, "overdue").order_by(BookEntry.due_at)))
+    contacts: dict[int, list[StaffNote]] = {}
+    if entries:
+        rows = db.session.execute(
+            select(BookStaffNote.entry_id, func.max(BookStaffNote.created_at))
+            .where(
+                BookStaffNote.entry_id.in_([e.id for e in entries]),
+                BookStaffNote.action == "contact",
+            )
+            .group_by(BookStaffNote.entry_id)
+        ).all()
+        contacts = {row[0]: [StaffNote("contact", None, "", row[1])] for row in rows}
+    found: list[StaffEntry] = []
+    for entry in entries:
+        merchant = merchants.get(entry.merchant_id)
+        if merchant is not None:
+            found.append(_staff_entry(entry, merchant, contacts.get(entry.id, [])))
+    return found
+
+
+def staff_entry(entry_id: int) -> StaffEntry | None:
+    """A reclamo or queja for certifier staff, with its notes oldest first (None: no such
+    complaint — praise has no staff page)."""
+    entry = db.session.get(BookEntry, entry_id)
+    merchant = merchants.get(entry.merchant_id) if entry else None
+    if entry is None or merchant is None or entry.kind not in COMPLAINTS:
+        return None
+    rows = list(
+        db.session.scalars(
+            select(BookStaffNote)
+            .where(BookStaffNote.entry_id == entry.id)
+            .order_by(BookStaffNote.created_at, BookStaffNote.id)
+        )
+    )
+    authors = staff_service.emails_of(row.staff_id for row in rows)
+    notes = [
+        StaffNote(row.action, row.body, authors.get(row.staff_id, "?"), row.created_at)
+        for row in rows
+    ]
+    return _staff_entry(entry, merchant, notes)
+
+
+def _complaint_for_staff(entry_id: int) -> BookEntry:
+    entry = db.session.get(BookEntry, entry_id, with_for_update=True)
+    if entry is None or entry.kind not in COMPLAINTS:
+        raise BookError(404, gettext("No such complaint."))
+    return entry
+
+
+def _staff_text(text: str, required: bool) -> str | None:
+    text = text.strip()
+    if required and not text:
+        raise BookError(422, gettext("Write the note."))
+    if len(text) > STAFF_NOTE_MAX:
+        raise BookError(422, gettext("At most %(n)s characters.", n=STAFF_NOTE_MAX))
+    return text or None
+
+
+def add_staff_note(entry_id: int, staff_id: int, text: str) -> BookStaffNote:
+    """Keep a staff note with a complaint (internal; never public), in the caller's
+    transaction. Raises :class:`BookError` (404 no such complaint, 422 empty or too long)."""
+    body = _staff_text(text, required=True)
+    entry = _complaint_for_staff(entry_id)
+    note = BookStaffNote(entry_id=entry.id, staff_id=staff_id, action="note", body=body)
+    db.session.add(note)
+    db.session.flush()
+    return note
+
+
+def contact_merchant(entry_id: int, staff_id: int, message: str = "") -> BookStaffNote:
+    """Email the merchant about an overdue complaint (through the outbox, in the caller's
+    transaction) and record it with the entry, with ``message`` (optional) added to the
+    email. Raises :class:`BookError`: 404 no such complaint, 409 not overdue or contacted
+    within :data:`CONTACT_INTERVAL`, 422 message too long."""
+    body = _staff_text(message, required=False)
+    entry = _complaint_for_staff(entry_id)  # locked: two contacts at once send one email
+    merchant = merchants.get(entry.merchant_id)
+    if merchant is None:
+        raise BookError(404, gettext("No such complaint."))
+    today = today_lima()
+    if state(entry, today) != "overdue":
+        raise BookError(409, gettext("Only an overdue complaint can be raised with the merchant."))
+    now = utcnow()
+    recent = db.session.scalar(
+        select(BookStaffNote.id).where(
+            BookStaffNote.entry_id == entry.id,
+            BookStaffNote.action == "contact",
+            BookStaffNote.created_at > now - CONTACT_INTERVAL,
+        )
+    )
+    if recent is not None:
+        raise BookError(
+            409,
+            gettext("The merchant was contacted about this complaint less than a day ago."),
+        )
+    email = mail.render(
+        "book_overdue_staff",
+        "es",
+        entry=entry,
+        merchant=merchant,
+        number=format_number(entry),
+        filed_on=deadlines.lima_date(entry.filed_at),
+        days=days_overdue(entry, today),
+        message=body,
+        dashboard_url=f"{_base_url()}/dashboard/complaints",
+    )
+    mail.queue(merchant.contact_email, email, "es")
+    note = BookStaffNote(
+        entry_id=entry.id, staff_id=staff_id, action="contact", body=body, created_at=now
+    )
+    db.session.add(note)
+    db.session.flush()
+    return note
+
+
+@dataclass(frozen=True)
+class OverdueSummary:
+    """A merchant's complaints unanswered as of a moment, against their legal deadlines.
+
+    ``count`` are past their deadline, the worst by ``max_days_overdue`` calendar days;
+    ``due_soon`` are not yet past it but due within the given business days (today
+    included). The numbers (``000123-2026``, no personal data) are the oldest deadlines
+    first, at most :data:`SUMMARY_NUMBERS` of each.
+    """
+
+    count: int
+    max_days_overdue: int
+    due_soon: int
+    overdue_numbers: list[str]
+    due_soon_numbers: list[str]
+
+
+SUMMARY_NUMBERS = 20
+
+
+def overdue_summary(merchant_id: int, at: datetime, soon_business_days: int = 2) -> OverdueSummary:
+    """The merchant's reclamos and quejas unanswered at ``at``: how many are past their
+    deadline (Lima dates), by how many days at worst, and how many fall due within
+    ``soon_business_days`` business days. An entry filed after ``at``, or answered by
+    then, does not count. Reads only entries open at ``at`` (a bounded, indexed query)."""
+    today = deadlines.lima_date(at)
+    horizon = deadlines.add_business_days(today, soon_business_days)
+    rows = db.session.execute(
+        select(BookEntry.number, BookEntry.year, BookEntry.due_at)
+        .where(
+            BookEntry.merchant_id == merchant_id,
+            BookEntry.kind.in_(COMPLAINTS),
+            BookEntry.due_at.is_not(None),
+            BookEntry.due_at <= horizon,
+            BookEntry.filed_at <= at,
+            (BookEntry.status == "open") | (BookEntry.answered_at > at),
+        )
+        .order_by(BookEntry.due_at, BookEntry.id)
+    ).all()
+    overdue = [r for r in rows if r.due_at < today]
+    soon = [r for r in rows if r.due_at >= today]
+
+    def numbers(items: list[Any]) -> list[str]:
+        return [f"{r.number:06d}-{r.year}" for r in items[:SUMMARY_NUMBERS]]
+
+    return OverdueSummary(
+        count=len(overdue),
+        max_days_overdue=max(((today - r.due_at).days for r in overdue), default=0),
+        due_soon=len(soon),
+        overdue_numbers=numbers(overdue),
+        due_soon_numbers=numbers(soon),
+    )
 
 
 def _entry_and_merchant(entry_id: int) -> tuple[BookEntry, Merchant] | None:

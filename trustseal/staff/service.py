@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -110,3 +111,14 @@ def notification_emails(roles: tuple[Role, ...] = (Role.ADMIN, Role.CERTIFIER)) 
             .order_by(StaffUser.id)
         )
     )
+
+
+def emails_of(staff_ids: Iterable[int]) -> dict[int, str]:
+    """The email of each of these staff users (to name who wrote or did something)."""
+    wanted = set(staff_ids)
+    if not wanted:
+        return {}
+    rows = db.session.execute(
+        select(StaffUser.id, StaffUser.email).where(StaffUser.id.in_(wanted))
+    ).all()
+    return {row.id: row.email for row in rows}
