@@ -166,11 +166,11 @@ def test_certifier_reviews_checks_and_approves(app, client, live_server, page, b
     _login(page, live_server, email, password)
     assert page.url.endswith("/console")
     page.click("text=Bodega Ñandú")
-    form = page.locator("form.verdict-form[data-criterion=https]")
-    form.locator("select").select_option("pass")
-    form.locator("input[name=note]").fill("Certificado vigente")
-    form.locator("button").click()
+    page.select_option("#action", "approve")  # nothing judged yet: refused, with why
+    page.fill("#reason", "Cumple")
+    page.click("text=Registrar la decisión")
     page.wait_for_load_state()
+    assert "Aún no: " in page.locator("main").inner_text()
     with shop_site() as url:
         page.fill("#url", url)
         page.click("text=Revisar el sitio")
@@ -181,8 +181,28 @@ def test_certifier_reviews_checks_and_approves(app, client, live_server, page, b
         page.click("text=Recargar para ver el resultado")
         page.wait_for_load_state()
     assert page.locator("#site-result .site-complaints_book").inner_text() == "✓"
+    checklist = page.locator("#checklist-form")
+    # the site check judged the automatic criteria: the link is there, HTTPS is not (loopback)
+    assert checklist.locator("select[name=verdict_complaints_book]").input_value() == "pass"
+    assert checklist.locator("select[name=verdict_https]").input_value() == "fail"
+    # one form, one save: every verdict, a note and an evidence link
+    for select in checklist.locator("select").all():
+        select.select_option("pass")
+    checklist.locator("input[name=note_https]").fill("Certificado vigente en bodega.pe")
+    checklist.locator("input[name=evidence_https]").fill("javascript:alert(1)")
+    checklist.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "https://" in page.locator("#problem-https").inner_text()  # refused, in place
+    assert page.locator("a[href^=javascript]").count() == 0
+    checklist = page.locator("#checklist-form")
+    assert checklist.locator("input[name=note_https]").input_value().startswith("Certificado")
+    checklist.locator("input[name=evidence_https]").fill("https://www.ssllabs.com/ssltest/")
+    checklist.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "veredictos cambiados" in page.locator("main").inner_text()
+    assert page.locator("#checklist-form select[name=verdict_https]").input_value() == "pass"
     page.select_option("#action", "approve")
-    page.fill("#reason", "Cumple los 13 criterios")
+    page.fill("#reason", "Cumple todos los criterios obligatorios")
     page.click("text=Registrar la decisión")
     page.wait_for_load_state()
     assert "Decisión registrada" in page.locator("main").inner_text()

@@ -33,15 +33,13 @@ def certifier(app, client):
 def test_certifier_checklist_site_check_and_approval(app, certifier, merchant_key, client):
     page = certifier.get("/console").get_data(as_text=True)
     assert "Bodega Ñandú" in page
-    assert (
-        post_form(
-            certifier,
-            "/console/m/bodega/verdict",
-            {"criterion": "https", "verdict": "pass", "note": "Certificado vigente"},
-            token_from="/console/m/bodega",
-        ).status_code
-        == 302
+    approve = {"action": "approve", "reason": "Cumple todo"}
+    refused = post_form(
+        certifier, "/console/m/bodega/seal", approve, token_from="/console/m/bodega"
     )
+    assert refused.status_code == 302
+    assert client.get("/api/v1/merchants/bodega").json["seal"]["status"] == "none"
+    assert "Aún no: " in certifier.get("/console/m/bodega").get_data(as_text=True)
     app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"] = True
     with shop_site() as url:
         post_form(
@@ -49,19 +47,40 @@ def test_certifier_checklist_site_check_and_approval(app, certifier, merchant_ke
         )
         with app.app_context():
             assert jobs.run_due_jobs().done == 1
+    judged = {c["id"]: c for c in client.get("/api/v1/merchants/bodega/seal/criteria").json}
+    assert judged["complaints_book"]["verdict"] == "pass" and judged["complaints_book"]["automatic"]
+    assert judged["https"]["verdict"] == "fail"  # a loopback test site has no TLS
+    assert judged["payments"]["verdict"] == "pending" and judged["payments"]["checked_at"] is None
+    form = {f"verdict_{cid}": "pass" for cid in judged}
+    form |= {"note_https": "Certificado vigente", "evidence_https": "https://bodega.pe/"}
+    saved = post_form(certifier, "/console/m/bodega/criteria", form, token_from="/console/m/bodega")
+    assert saved.status_code == 302
+    judged = {c["id"]: c for c in client.get("/api/v1/merchants/bodega/seal/criteria").json}
+    assert {c["verdict"] for c in judged.values()} == {"pass"}
+    assert judged["https"]["override"] and judged["https"]["note"] == "Certificado vigente"
     detail = certifier.get("/console/m/bodega").get_data(as_text=True)
     assert "Certificado vigente" in detail and "site-complaints_book" in detail
-    assert (
-        post_form(
-            certifier,
-            "/console/m/bodega/seal",
-            {"action": "approve", "reason": "Cumple todo"},
-            token_from="/console/m/bodega",
-        ).status_code
-        == 302
-    )
+    done = post_form(certifier, "/console/m/bodega/seal", approve, token_from="/console/m/bodega")
+    assert done.status_code == 302
     assert client.get("/api/v1/merchants/bodega").json["seal"]["status"] == "active"
     assert b"VIGENTE" in client.get("/badges/bodega.svg?style=card").data
+
+
+def test_checklist_form_refuses_links_that_are_not_https_and_changes_nothing(
+    app, certifier, merchant_key, client
+):
+    for link in ("javascript:alert(1)", "http://bodega.pe/", "data:text/html,hola"):
+        answer = post_form(
+            certifier,
+            "/console/m/bodega/criteria",
+            {"verdict_https": "pass", "evidence_https": link, "verdict_terms": "pass"},
+            token_from="/console/m/bodega",
+        )
+        assert answer.status_code == 422
+        page = answer.get_data(as_text=True)
+        assert 'id="problem-https"' in page and 'href="javascript' not in page
+    judged = client.get("/api/v1/merchants/bodega/seal/criteria").json
+    assert {c["verdict"] for c in judged} == {"pending"}
 
 
 def test_site_check_refuses_loopback_by_default(app, certifier, merchant_key):

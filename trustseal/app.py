@@ -107,6 +107,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.reviews.api import merchant_blp as merchant_reviews_blp
     from trustseal.reviews.pages import blp as reviews_pages
     from trustseal.seals.api import blp as seals_blp
+    from trustseal.seals.pages import blp as seals_pages
     from trustseal.signals.api import blp as signals_blp
     from trustseal.signing.api import blp as signing_blp
     from trustseal.stores.api import blp as stores_blp
@@ -140,6 +141,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         accounts_pages,
         console_pages,
         dashboard_pages,
+        seals_pages,
     ):
         app.register_blueprint(pages)
     from trustseal import cli

@@ -317,6 +317,49 @@ def seals_decide(slug: str, action: str, reason: str, valid_until: datetime | No
     click.echo(f"{slug}: {seal.status} until {seal.valid_until:%Y-%m-%d}")
 
 
+def _rfc3339(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """Parse an RFC 3339 moment (``2026-12-31T09:00:00Z``, or with an offset)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError as error:
+        raise click.BadParameter("an RFC 3339 time, e.g. 2026-12-31T09:00:00Z") from error
+    if moment.tzinfo is None:
+        raise click.BadParameter("give the time zone: Z or an offset such as -05:00")
+    return moment.astimezone(UTC)
+
+
+@seals_group.command("monitor")
+@click.option(
+    "--at",
+    callback=_rfc3339,
+    default=None,
+    help="Evaluate the rules as of this RFC 3339 time (default: now).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def seals_monitor(at: datetime | None, as_json: bool) -> None:
+    """Evaluate the published monitoring rules for every active seal: suspend on a
+    breach, warn the merchant before one (emails queued for the worker)."""
+    from trustseal.seals import monitor as seal_monitor
+
+    report = seal_monitor.monitor(at)
+    lines = []
+    for outcome in report.outcomes:
+        rules = f" ({', '.join(outcome.rules)})" if outcome.rules else ""
+        lines.append(f"{outcome.slug}: {outcome.status}{rules}")
+    summary = report.as_dict()
+    lines.append(
+        f"checked {summary['checked']} active seals at {summary['at']}: "
+        f"{summary['suspended']} suspended, {summary['warned']} warned, "
+        f"{summary['errors']} errors"
+    )
+    _emit(as_json, summary, lines)
+    if summary["errors"]:
+        raise SystemExit(1)
+
+
 @click.group("stores")
 def stores_group() -> None:
     """Platform stores."""

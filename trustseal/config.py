@@ -73,6 +73,24 @@ DEFAULTS: dict[str, Any] = {
     "SIGNAL_SHARED_NETWORK_REVIEWS": 3,
     "SIGNAL_SHARED_NETWORK_DAYS": 30,
     "SIGNAL_REPEATED_IDENTITY_DAYS": 90,
+    # Seal monitoring (published at /sello/reglas and GET /api/v1/seal/rules): an active
+    # seal is suspended automatically when, for its merchant,
+    # complaints_overdue: at least SEAL_RULE_OVERDUE_COMPLAINTS complaints are unanswered
+    # past their legal deadline, or one is more than SEAL_RULE_OVERDUE_DAYS calendar days
+    # past it (warned SEAL_RULE_OVERDUE_WARN_BUSINESS_DAYS business days before a deadline);
+    # site_check_failing: the automatic site check has failed HTTPS or the complaints-book
+    # link for SEAL_RULE_SITE_CHECK_DAYS days running (warned from
+    # SEAL_RULE_SITE_CHECK_WARN_DAYS); score_below_floor: the score is below
+    # SEAL_RULE_SCORE_FLOOR with at least SEAL_RULE_SCORE_MIN_REVIEWS reviews (warned below
+    # the floor plus SEAL_RULE_SCORE_WARN_MARGIN).
+    "SEAL_RULE_OVERDUE_COMPLAINTS": 3,
+    "SEAL_RULE_OVERDUE_DAYS": 10,
+    "SEAL_RULE_OVERDUE_WARN_BUSINESS_DAYS": 2,
+    "SEAL_RULE_SITE_CHECK_DAYS": 3,
+    "SEAL_RULE_SITE_CHECK_WARN_DAYS": 1,
+    "SEAL_RULE_SCORE_FLOOR": 2.5,
+    "SEAL_RULE_SCORE_MIN_REVIEWS": 20,
+    "SEAL_RULE_SCORE_WARN_MARGIN": 0.3,
     # Domain verification: how long a DNS lookup or the file fetch may take, and how often
     # a merchant may ask (each check queries DNS and fetches a file from its server: a few
     # at a time, never a tool to hammer anyone's DNS).

@@ -121,10 +121,24 @@ def world(app: Flask, client: FlaskClient) -> World:
             "order_id": 1,
             "key": photo_path.removeprefix("/media/"),
             "filename": "site.css",
+            "entry_id": _entry_id(app, filed.json["number"]),
         },
         review_done=done,
         photo_path=photo_path,
     )
+
+
+def _entry_id(app: Flask, number: str) -> int:
+    """The id of the book entry of this number (the console's complaint page names it)."""
+    from trustseal.book import service as book
+    from trustseal.merchants import service as merchants
+
+    with app.app_context():
+        merchant = merchants.get_by_slug("bodega")
+        assert merchant is not None
+        entry = book.by_number(merchant, number)
+        assert entry is not None
+        return entry.id
 
 
 def _pages(w: World) -> list[tuple[str, FlaskClient, int, bool]]:
@@ -135,7 +149,9 @@ def _pages(w: World) -> list[tuple[str, FlaskClient, int, bool]]:
         ("/", a, 200, False),
         ("/api/v1/docs", a, 200, False),
         ("/score", a, 200, False),
+        ("/sello/reglas", a, 200, False),
         ("/transparency", a, 200, False),
+        ("/sello/criterios", a, 200, False),
         (f"/m/{slug}", a, 200, False),
         (f"/m/{slug}/libro", a, 200, False),
         (f"/verify/{slug}", a, 200, False),
@@ -164,6 +180,8 @@ def _pages(w: World) -> list[tuple[str, FlaskClient, int, bool]]:
         ("/console", s, 200, True),
         ("/console/audit", s, 200, True),
         ("/console/complaints", s, 200, True),
+        (f"/console/complaints/{w.args['entry_id']}", s, 200, True),
+        ("/console/complaints/999999", s, 404, True),
         (f"/console/m/{slug}", s, 200, True),
         ("/console/moderation", s, 200, True),
         ("/console", m, 403, True),

@@ -118,6 +118,7 @@ def verify_page(slug: str) -> Any:
         seal=summary["seal"],
         summary=summary,
         history=seals.history(merchant),
+        criteria=seals.criterion_reviews(merchant),
         snippets=service.embed_snippets(merchant),
     )
 

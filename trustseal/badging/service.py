@@ -101,6 +101,7 @@ _FINGERPRINT = (
         ScoreAggregate.declared,
         Seal.status,
         Seal.valid_until,
+        Seal.updated_at,  # a verdict change touches it: the criteria digest is signed
         select(SigningKey.kid)
         .where(SigningKey.status == "current")
         .order_by(SigningKey.id.desc())
@@ -202,6 +203,7 @@ def assertion_claims(
         "score": badge.score,
         "rating_count": badge.rating_count,
         "provenance": provenance or {"platform": 0, "declared": 0},
+        "criteria": seals.verdicts_digest(merchant) if merchant else None,
         "history": list(badge.history),
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),

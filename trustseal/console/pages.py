@@ -8,13 +8,13 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from trustseal.accounts import service as accounts
 from trustseal.accounts import totp, web
 from trustseal.api.fields import forbidden_character
 from trustseal.book import service as book
-from trustseal.book.models import BookEntry
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
@@ -61,20 +61,34 @@ def home() -> str:
 @web.page_required("staff", *ANY_STAFF)
 def merchant_page(slug: str) -> str:
     """A merchant: checklist with evidence and verdicts, site check, decisions, history."""
-    merchant = _merchant(slug)
+    return _merchant_page(_merchant(slug))
+
+
+def _merchant_page(
+    merchant: Merchant,
+    typed: dict[str, dict[str, str]] | None = None,
+    problems: dict[str, str] | None = None,
+    status: int = 200,
+) -> Any:
+    """The merchant page; ``typed``/``problems``: a refused checklist form's values and
+    its errors by criterion, shown again in place."""
     history = list(
         db.session.scalars(
             select(LogEntry)
-            .where(LogEntry.merchant_slug == slug)
+            .where(LogEntry.merchant_slug == merchant.slug)
             .order_by(LogEntry.index.desc())
             .limit(100)
         )
     )
+    checklist = seals.criterion_reviews(merchant)
+    for row in checklist:
+        row.update((typed or {}).get(row["id"], {}))
     return render_template(
         "console/merchant.html",
         merchant=merchant,
         seal=seals.summary(merchant),
-        checklist=seals.criterion_reviews(merchant),
+        checklist=checklist,
+        problems=problems or {},
         site=seals.latest_site_check(merchant),
         site_request=seals.pending_site_check(merchant),
         # a new URL on every render: a link to the page's own URL would only scroll
@@ -84,7 +98,7 @@ def merchant_page(slug: str) -> str:
         score=reviews.merchant_score(merchant),
         domain=merchants.domain_state(merchant),
         method_words=merchants.METHOD_WORDS,
-    )
+    ), status
 
 
 def _typed(field: str) -> str:
@@ -96,21 +110,34 @@ def _typed(field: str) -> str:
     return text
 
 
-@blp.post("/m/<slug>/verdict")
+@blp.post("/m/<slug>/criteria")
 @web.page_required("staff", *DECIDERS)
-def verdict(slug: str) -> Any:
-    """The certifier's verdict on one criterion."""
+def criteria_verdicts(slug: str) -> Any:
+    """The whole checklist in one save: every criterion's verdict, note and evidence link.
+
+    A refused form (a link that is not ``https://``, an unknown verdict) changes nothing
+    and comes back (422) with what was typed and the reason beside the criterion."""
     merchant = _merchant(slug)
-    try:
-        seals.set_verdict(
-            merchant,
-            request.form.get("criterion", ""),
-            request.form.get("verdict", ""),
-            _typed("note"),
-        )
-    except seals.SealError as error:
-        abort(422, description=str(error))
+    typed: dict[str, dict[str, str]] = {}
+    problems: dict[str, str] = {}
+    changes = []
+    for row in seals.criterion_reviews(merchant):
+        cid = row["id"]
+        verdict = request.form.get(f"verdict_{cid}", row["verdict"])
+        field = f"note_{cid}"
+        note = _typed(field)[:2000] if field in request.form else (row["note"] or "")
+        url = request.form.get(f"evidence_{cid}", row["evidence_url"] or "").strip()[:2000]
+        typed[cid] = {"verdict": verdict, "note": note, "evidence_url": url}
+        if verdict not in seals.VERDICTS:
+            problems[cid] = _("Choose one of the verdicts.")
+        elif url and seals.https_url_problem(url):
+            problems[cid] = _("Evidence links must start with https:// and name a host.")
+        changes.append(seals.VerdictChange(cid, verdict, note, url))
+    if problems:
+        return _merchant_page(merchant, typed, problems, 422)
+    changed = seals.set_verdicts(merchant, changes, _staff())
     db.session.commit()
+    flash(ngettext("%(num)s verdict changed.", "%(num)s verdicts changed.", len(changed)), "ok")
     return redirect(f"/console/m/{slug}#checklist")
 
 
@@ -179,6 +206,18 @@ def decide(slug: str) -> Any:
             _staff(),
             until,
         )
+    except seals.CriteriaUnmet as unmet:
+        db.session.rollback()
+        titles = {row["id"]: row["title"] for row in seals.criterion_reviews(merchant)}
+        flash(
+            _(
+                "The seal is granted only when every mandatory criterion passes. Not yet: "
+                "%(criteria)s.",
+                criteria="; ".join(titles[cid] for cid in unmet.items or []),
+            ),
+            "error",
+        )
+        return redirect(f"/console/m/{slug}#checklist")
     except (ValueError, seals.SealError) as error:
         db.session.rollback()
         flash(str(error), "error")
@@ -251,14 +290,63 @@ def review_decision(review_id: int) -> Any:
 @blp.get("/complaints")
 @web.page_required("staff", *ANY_STAFF)
 def complaints() -> str:
-    """Overdue complaints across merchants."""
-    entries = list(
-        db.session.scalars(book.entries_query(None, "overdue").order_by(BookEntry.due_at))
-    )
-    names = {m.id: m for m in db.session.scalars(select(Merchant))}
+    """Overdue complaints across merchants, the longest overdue first, each linking to its
+    page."""
+    return render_template("console/complaints.html", entries=book.overdue_for_staff())
+
+
+def _complaint_page(entry_id: int, error: str | None = None, status: int = 200) -> Any:
+    found = book.staff_entry(entry_id)
+    if found is None:
+        abort(404)
     return render_template(
-        "console/complaints.html", entries=entries, merchants=names, number=book.format_number
-    )
+        "console/complaint.html",
+        found=found,
+        error=error,
+        can_contact=_staff().role in DECIDERS,
+        note_max=book.STAFF_NOTE_MAX,
+    ), status
+
+
+@blp.get("/complaints/<int:entry_id>")
+@web.page_required("staff", *ANY_STAFF)
+def complaint(entry_id: int) -> Any:
+    """One complaint as staff see it (dates in Lima, days overdue, the consumer's detail),
+    its notes, and the actions: contact the merchant, add a note."""
+    return _complaint_page(entry_id)
+
+
+def _complaint_refused(entry_id: int, error: book.BookError) -> Any:
+    db.session.rollback()
+    if error.code == 404:
+        abort(404)
+    return _complaint_page(entry_id, str(error), error.code)
+
+
+@blp.post("/complaints/<int:entry_id>/contact")
+@web.page_required("staff", *DECIDERS)
+def complaint_contact(entry_id: int) -> Any:
+    """Email the merchant about an overdue complaint, with an optional message."""
+    try:
+        book.contact_merchant(entry_id, _staff().id, _typed("message"))
+    except book.BookError as error:
+        return _complaint_refused(entry_id, error)
+    db.session.commit()
+    flash(_("The merchant was emailed about this complaint."), "ok")
+    return redirect(f"/console/complaints/{entry_id}#notes")
+
+
+@blp.post("/complaints/<int:entry_id>/notes")
+@web.page_required("staff", *ANY_STAFF)
+def complaint_note(entry_id: int) -> Any:
+    """Keep a staff note with a complaint (internal)."""
+    try:
+        book.add_staff_note(entry_id, _staff().id, _typed("body"))
+    except book.BookError as error:
+        return _complaint_refused(entry_id, error)
+    db.session.commit()
+    flash(_("Note saved."), "ok")
+    return redirect(f"/console/complaints/{entry_id}#notes")
 
 
 @blp.get("/audit")

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from trustseal.accounts import web
+from trustseal.api.fields import forbidden_character
 from trustseal.badging import service as badging
 from trustseal.book import service as book
 from trustseal.book.models import BookEntry
@@ -254,31 +255,52 @@ def keys() -> Any:
 @blp.route("/seal", methods=["GET", "POST"])
 @web.page_required("merchant", *OWNER_ONLY)
 def seal() -> Any:
-    """Apply for the seal with evidence for each criterion."""
+    """Evidence for each criterion, the certifier's verdicts and why, and the application.
+
+    A link that is not ``https://`` is refused (422, nothing saved) and shown again beside
+    its criterion."""
     merchant = _merchant()
+    problems: dict[str, str] = {}
+    typed: dict[str, dict[str, str]] = {}
     if request.method == "POST":
         for row in seals.criterion_reviews(merchant):
-            code = row["code"]
-            seals.set_evidence(
-                merchant,
-                code,
-                request.form.get(f"url_{code}", "").strip()[:2000],
-                request.form.get(f"note_{code}", "").strip()[:2000],
-            )
-        if request.form.get("apply"):
+            cid = row["id"]
+            url = request.form.get(f"url_{cid}", "").strip()[:2000]
+            note = request.form.get(f"note_{cid}", "").strip()[:2000]
+            typed[cid] = {"evidence_url": url, "evidence_note": note}
+            if forbidden_character(note, multiline=True):
+                problems[cid] = _("Remove the invisible control or text-direction characters.")
+                continue
             try:
-                seals.apply(merchant, request.form.get("message", "").strip() or "Solicitud")
-            except seals.SealError as error:
-                flash(str(error), "error")
-        db.session.commit()
-        flash(_("Saved."), "ok")
-        return redirect("/dashboard/seal")
+                seals.set_evidence(merchant, cid, url, note)
+            except seals.SealError:
+                problems[cid] = _("Evidence links must start with https:// and name a host.")
+        if not problems:
+            applied = False
+            if request.form.get("apply"):
+                message = request.form.get("message", "").strip()[:1000]
+                if forbidden_character(message, multiline=True):
+                    message = ""
+                try:
+                    seals.apply(merchant, message or _("Application"))
+                    applied = True
+                except seals.SealError as error:
+                    flash(str(error), "error")
+            db.session.commit()
+            flash(_("Application sent: the certifier was told.") if applied else _("Saved."), "ok")
+            return redirect("/dashboard/seal")
+        db.session.rollback()
+    checklist = seals.criterion_reviews(merchant)
+    for row in checklist:
+        row.update(typed.get(row["id"], {}))
     return render_template(
         "dashboard/seal.html",
         merchant=merchant,
         seal=seals.summary(merchant),
-        checklist=seals.criterion_reviews(merchant),
-    )
+        checklist=checklist,
+        standing=seals.application_state(merchant),
+        problems=problems,
+    ), (422 if problems else 200)
 
 
 @blp.get("/badge")

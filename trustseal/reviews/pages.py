@@ -19,6 +19,7 @@ from trustseal.merchants import service as merchants
 from trustseal.reviews import presenters, service
 from trustseal.reviews.models import Review
 from trustseal.reviews.schemas import ReviewCreateSchema
+from trustseal.seals import service as seals
 
 blp = Blueprint("reviews_pages", __name__)
 
@@ -88,6 +89,7 @@ def profile(slug: str) -> str:
         photo=service.photo_json,
         snippets=badging.embed_snippets(merchant, str(get_locale() or "es")),
         complaints=book.complaints_summary(merchant),
+        criteria=seals.criterion_reviews(merchant),
         praise=[(book.public_name(e), e.detail, e.filed_at) for e in book.praise(merchant, 5)],
     )
 

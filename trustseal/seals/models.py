@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustseal.clock import utcnow
@@ -36,6 +36,9 @@ class SealDecision(db.Model):
     reason: Mapped[str] = mapped_column(Text)
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    # taken by the monitor under a published rule (``rule`` names it), not by a person
+    automatic: Mapped[bool] = mapped_column(default=False, server_default=false())
+    rule: Mapped[str | None] = mapped_column(String(40))
     log_index: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -49,8 +52,13 @@ class CriterionReview(db.Model):
     criterion: Mapped[str] = mapped_column(String(40), primary_key=True)
     evidence_url: Mapped[str | None] = mapped_column(String(2000))
     evidence_note: Mapped[str | None] = mapped_column(Text)
-    verdict: Mapped[str] = mapped_column(String(10), default="pending")  # pending|pass|fail
+    # pending|pass|fail|not_applicable
+    verdict: Mapped[str] = mapped_column(String(16), default="pending")
     verdict_note: Mapped[str | None] = mapped_column(Text)
+    # staff set this automatic criterion themselves: the site check no longer changes it
+    override: Mapped[bool] = mapped_column(default=False, server_default=false())
+    verdict_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when the verdict was set
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -63,4 +71,16 @@ class SiteCheck(db.Model):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     url: Mapped[str] = mapped_column(String(2000))
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SealMonitorWarning(db.Model):
+    """A warning emailed to a merchant that a monitoring rule is about to suspend its seal:
+    at most one per merchant, rule and day (Lima), whoever runs the monitor."""
+
+    __tablename__ = "seal_monitor_warnings"
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -18,11 +19,14 @@ from sqlalchemy import func, select
 from trustseal.clock import rfc3339, utcnow
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
+from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
 from trustseal.merchants.models import Merchant
+from trustseal.seals import criteria as checklist
 from trustseal.seals import sitecheck
-from trustseal.seals.criteria import CRITERIA, criteria
+from trustseal.seals.criteria import criteria
 from trustseal.seals.models import CriterionReview, Seal, SealDecision, SiteCheck
+from trustseal.staff import service as staff_service
 from trustseal.staff.models import StaffUser
 from trustseal.transparency import service as log
 
@@ -31,6 +35,7 @@ SITE_CHECK_JOB = "seals.sitecheck"
 SITE_CHECK_QUEUED = "queued"  # ``state`` of a SiteCheck row asked for and not run yet
 SITE_CHECK_STALE_AFTER = timedelta(hours=1)  # a request this old no longer blocks another
 DEFAULT_VALIDITY = timedelta(days=365)
+VERDICTS = checklist.VERDICTS
 
 
 class Action(StrEnum):
@@ -58,10 +63,31 @@ TRANSITIONS: dict[Action, tuple[frozenset[str], str, str]] = {
 class SealError(Exception):
     """A decision that cannot apply; ``code`` is the HTTP status (409 or 422)."""
 
-    def __init__(self, code: int, message: str, field: str | None = None) -> None:
+    def __init__(
+        self, code: int, message: str, field: str | None = None, items: list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.field = field
+        self.items = items  # what the error is about, listed (e.g. the unmet criteria's ids)
+
+    def errors(self) -> dict[str, list[str]] | None:
+        """The API's ``errors.json`` for this error, or None when it names no field."""
+        if self.field is None:
+            return None
+        return {self.field: self.items if self.items is not None else [str(self)]}
+
+
+class CriteriaUnmet(SealError):
+    """Approval or reinstatement while mandatory criteria are not ``pass`` (409)."""
+
+    def __init__(self, unmet: list[str]) -> None:
+        super().__init__(
+            409,
+            "These mandatory criteria do not pass yet: " + ", ".join(unmet) + ".",
+            field="criteria",
+            items=unmet,
+        )
 
 
 def effective_status(seal: Seal | None, now: datetime | None = None) -> str:
@@ -103,6 +129,10 @@ def decide(
         )
         if valid_until <= now:
             raise SealError(422, "valid_until must be in the future.", field="valid_until")
+        if not merchants.is_public(merchant):
+            raise SealError(409, "The shop has not proved that it controls its domain.")
+        if unmet := unmet_criteria(merchant):
+            raise CriteriaUnmet(unmet)
     else:
         valid_until = seal.valid_until if seal else None
     if seal is None:
@@ -115,9 +145,45 @@ def decide(
     return seal
 
 
-def apply(merchant: Merchant, reason: str) -> Seal:
-    """A merchant applies for the seal: none/expired/revoked → pending."""
-    seal = db.session.get(Seal, merchant.id)
+def suspend_automatically(merchant: Merchant, rule: str, reason: str, at: datetime) -> bool:
+    """Suspend an active seal under a published monitoring rule, in the caller's transaction.
+
+    The decision names the rule (``automatic``, ``rule``) and is logged like a staff one,
+    dated when it is recorded (``at``, the moment the rules were evaluated as of, may be
+    another time: ``trustseal seals monitor --at``). Returns False, changing nothing, when
+    the seal is not active at ``at``.
+    """
+    seal = db.session.scalars(
+        select(Seal).where(Seal.merchant_id == merchant.id).with_for_update()
+    ).one_or_none()
+    if effective_status(seal, at) != "active":
+        return False
+    assert seal is not None
+    now = utcnow()
+    seal.status, seal.updated_at = "suspended", now
+    _record(
+        merchant,
+        Action.SUSPEND.value,
+        "suspended",
+        reason,
+        seal.valid_until,
+        None,
+        "seal.suspended",
+        now,
+        rule=rule,
+    )
+    return True
+
+
+def apply(merchant: Merchant, note: str) -> Seal:
+    """A merchant applies for the seal (none/expired/revoked → pending), in the caller's
+    transaction; admins and certifiers are emailed. 409 while the shop has not proved its
+    domain or when the seal is in another state."""
+    if not merchants.is_public(merchant):
+        raise SealError(409, "Prove that your shop controls its domain before applying.")
+    seal = db.session.scalars(
+        select(Seal).where(Seal.merchant_id == merchant.id).with_for_update()
+    ).one_or_none()
     current = effective_status(seal)
     if current not in ("none", "expired", "revoked"):
         raise SealError(409, f"Cannot apply while the seal is {current}.")
@@ -126,8 +192,39 @@ def apply(merchant: Merchant, reason: str) -> Seal:
         seal = Seal(merchant_id=merchant.id, status="pending")
         db.session.add(seal)
     seal.status, seal.valid_until, seal.updated_at = "pending", None, now
-    _record(merchant, "apply", "pending", reason, None, None, None, now)
+    _record(merchant, "apply", "pending", note, None, None, None, now)
+    _notify_application(merchant, note)
     return seal
+
+
+def application_state(merchant: Merchant) -> dict[str, Any]:
+    """Where the merchant's application stands: the seal's status and the criteria
+    grouped by verdict (``pending``, ``fail`` with the certifier's note, ``pass``)."""
+    rows = criterion_reviews(merchant)
+    by_verdict: dict[str, list[dict[str, Any]]] = {v: [] for v in checklist.VERDICTS}
+    for row in rows:
+        by_verdict[row["verdict"]].append(row)
+    return {
+        "status": summary(merchant)["status"],
+        "criteria": by_verdict,
+        "unmet_mandatory": [r["id"] for r in rows if r["mandatory"] and r["verdict"] != "pass"],
+    }
+
+
+def _notify_application(merchant: Merchant, note: str) -> None:
+    state = application_state(merchant)
+    base = current_app.config["TRUSTSEAL_BASE_URL"]
+    message = mail.render(
+        "seal_application",
+        "es",
+        merchant=merchant,
+        note=note,
+        pending=len(state["criteria"]["pending"]),
+        failed=len(state["criteria"]["fail"]),
+        url=f"{base}/console/m/{merchant.slug}#checklist",
+    )
+    for email in staff_service.notification_emails():
+        mail.queue(email, message, "es")
 
 
 def _record(
@@ -139,6 +236,7 @@ def _record(
     staff: StaffUser | None,
     event: str | None,
     now: datetime,
+    rule: str | None = None,
 ) -> None:
     decision = SealDecision(
         merchant_id=merchant.id,
@@ -147,17 +245,19 @@ def _record(
         reason=reason,
         valid_until=valid_until,
         staff_id=staff.id if staff else None,
+        automatic=rule is not None,
+        rule=rule,
         created_at=now,
     )
     if event is not None:
-        appended = log.append(
-            log.Event(
-                event,
-                merchant=merchant.slug,
-                data={"status": status, "reason": reason, "valid_until": rfc3339(valid_until)},
-                at=now,
-            )
-        )
+        data: dict[str, Any] = {
+            "status": status,
+            "reason": reason,
+            "valid_until": rfc3339(valid_until),
+        }
+        if rule is not None:
+            data |= {"automatic": True, "rule": rule}
+        appended = log.append(log.Event(event, merchant=merchant.slug, data=data, at=now))
         decision.log_index = appended.index
     db.session.add(decision)
 
@@ -198,52 +298,192 @@ def expire_if_due(payload: dict[str, Any]) -> None:
 merchants.register_summary_part("seal", summary)
 
 
+@dataclass(frozen=True)
+class VerdictChange:
+    """One verdict to set (``evidence_url``/``note`` None: left as they are)."""
+
+    criterion: str
+    verdict: str
+    note: str | None = None
+    evidence_url: str | None = None
+
+
+def https_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be kept as evidence (only ``https://`` links with a host), or None."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        return "Evidence links must start with https:// and name a host."
+    return None
+
+
+def _saved_reviews(merchant_id: int, lock: bool = False) -> dict[str, CriterionReview]:
+    stmt = select(CriterionReview).where(CriterionReview.merchant_id == merchant_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return {r.criterion: r for r in db.session.scalars(stmt)}
+
+
 def criterion_reviews(merchant: Merchant) -> list[dict[str, Any]]:
-    """Every criterion with the merchant's evidence and the certifier's verdict."""
-    saved = {
-        r.criterion: r
-        for r in db.session.scalars(
-            select(CriterionReview).where(CriterionReview.merchant_id == merchant.id)
-        )
-    }
+    """Every criterion with its verdict (and when it was set, whether automatically), the
+    certifier's note and the evidence, in the criteria's order."""
+    saved = _saved_reviews(merchant.id)
     rows = []
     for item in criteria():
-        review = saved.get(item["code"])
+        review = saved.get(item["id"])
+        verdict = review.verdict if review else "pending"
         rows.append(
             {
                 **item,
                 "evidence_url": review.evidence_url if review else None,
                 "evidence_note": review.evidence_note if review else None,
-                "verdict": review.verdict if review else "pending",
+                "verdict": verdict,
                 "verdict_note": review.verdict_note if review else None,
+                "note": review.verdict_note if review else None,
+                "checked_at": review.checked_at if review and verdict != "pending" else None,
+                "override": bool(review and review.override),
+                # the verdict came from the site check, not from a person
+                "automatic_verdict": bool(
+                    item["automatic"]
+                    and review
+                    and not review.override
+                    and review.checked_at
+                    and verdict in ("pass", "fail")
+                ),
             }
         )
     return rows
 
 
-def _criterion_row(merchant: Merchant, criterion: str) -> Any:
-    if criterion not in {code for code, _, _ in CRITERIA}:
-        raise SealError(422, f"Unknown criterion {criterion!r}.", field="criterion")
-    row = db.session.get(CriterionReview, (merchant.id, criterion))
+def unmet_criteria(merchant: Merchant) -> list[str]:
+    """The mandatory criteria of the merchant whose verdict is not ``pass``."""
+    return checklist.unmet({c: r.verdict for c, r in _saved_reviews(merchant.id).items()})
+
+
+def verdicts_digest(merchant: Merchant) -> dict[str, str]:
+    """``{version, digest}`` of the criteria the merchant passes, for the badge assertion."""
+    passed = [c for c, r in _saved_reviews(merchant.id).items() if r.verdict == "pass"]
+    return {"version": checklist.VERSION, "digest": checklist.digest(passed)}
+
+
+def _row(merchant: Merchant, saved: dict[str, CriterionReview], criterion: str) -> Any:
+    row = saved.get(criterion)
     if row is None:
         row = CriterionReview(merchant_id=merchant.id, criterion=criterion, verdict="pending")
         db.session.add(row)
+        saved[criterion] = row
     row.updated_at = utcnow()
     return row
 
 
 def set_evidence(merchant: Merchant, criterion: str, url: str | None, note: str | None) -> None:
-    """The merchant's evidence for a criterion (a link, a note)."""
-    row = _criterion_row(merchant, criterion)
+    """The merchant's evidence for a criterion (an ``https://`` link, a note); 422 for an
+    unknown criterion or a link of another scheme."""
+    if criterion not in checklist.BY_ID:
+        raise SealError(422, f"Unknown criterion {criterion!r}.", field="criterion")
+    if url and (problem := https_url_problem(url)):
+        raise SealError(422, problem, field="evidence_url")
+    row = _row(merchant, _saved_reviews(merchant.id), criterion)
     row.evidence_url, row.evidence_note = url or None, note or None
 
 
-def set_verdict(merchant: Merchant, criterion: str, verdict: str, note: str | None) -> None:
-    """The certifier's verdict on a criterion: pass, fail or pending."""
-    if verdict not in ("pass", "fail", "pending"):
-        raise SealError(422, "The verdict is pass, fail or pending.", field="verdict")
-    row = _criterion_row(merchant, criterion)
-    row.verdict, row.verdict_note = verdict, note or None
+def set_verdicts(
+    merchant: Merchant, changes: list[VerdictChange], staff: StaffUser | None
+) -> list[str]:
+    """Staff verdicts on any criteria, all or none (in the caller's transaction).
+
+    Every change is checked first (unknown criterion, verdict or a non-``https://`` link:
+    :class:`SealError` 422, nothing changed). A verdict that changes is a ``seal.criterion``
+    log event. Setting an automatic criterion overrides the site check (recorded as such);
+    setting it back to ``pending`` hands it back to the check. Returns the ids changed.
+    """
+    seen: set[str] = set()
+    for change in changes:
+        if change.criterion not in checklist.BY_ID:
+            raise SealError(422, f"Unknown criterion {change.criterion!r}.", field="criteria")
+        if change.criterion in seen:
+            raise SealError(422, f"Criterion {change.criterion!r} given twice.", field="criteria")
+        seen.add(change.criterion)
+        if change.verdict not in checklist.VERDICTS:
+            raise SealError(
+                422, "The verdict is pass, fail, pending or not_applicable.", field="verdict"
+            )
+        if change.evidence_url and (problem := https_url_problem(change.evidence_url)):
+            raise SealError(422, problem, field="evidence_url")
+    saved = _saved_reviews(merchant.id, lock=True)
+    changed = []
+    now = utcnow()
+    for change in changes:
+        criterion = checklist.BY_ID[change.criterion]
+        before = saved.get(change.criterion)
+        note = change.note or None
+        override = criterion.automatic and change.verdict != "pending"
+        if (
+            before is not None
+            and before.verdict == change.verdict
+            and (before.verdict_note or None) == note
+            and before.override == override
+            and (change.evidence_url is None or before.evidence_url == change.evidence_url)
+        ):
+            continue
+        row = _row(merchant, saved, change.criterion)
+        row.verdict, row.verdict_note, row.override = change.verdict, note, override
+        row.verdict_by, row.checked_at = (staff.id if staff else None), now
+        if change.evidence_url is not None:
+            row.evidence_url = change.evidence_url or None
+        _log_verdict(merchant, row, automatic=False, now=now)
+        changed.append(change.criterion)
+    if changed:
+        _touch(merchant.id, now)
+    return changed
+
+
+def _log_verdict(merchant: Merchant, row: CriterionReview, automatic: bool, now: datetime) -> None:
+    log.append(
+        log.Event(
+            "seal.criterion",
+            merchant=merchant.slug,
+            data={
+                "criterion": row.criterion,
+                "verdict": row.verdict,
+                "note": row.verdict_note,
+                "automatic": automatic,
+                "override": row.override,
+                "criteria_version": checklist.VERSION,
+            },
+            at=now,
+        )
+    )
+
+
+def _touch(merchant_id: int, now: datetime) -> None:
+    """Mark the seal row changed (the badge's fingerprint reads ``updated_at``)."""
+    seal = db.session.get(Seal, merchant_id)
+    if seal is not None:
+        seal.updated_at = now
+
+
+def apply_site_check(merchant: Merchant, result: dict[str, Any]) -> list[str]:
+    """Judge the automatic criteria by a site check result (in the caller's transaction):
+    each one staff did not set by hand takes the check's verdict; a change is logged.
+    A check that could not reach the site changes nothing. Returns the ids changed."""
+    saved = _saved_reviews(merchant.id, lock=True)
+    changed = []
+    now = utcnow()
+    for criterion in checklist.CRITERIA:
+        verdict = checklist.check_verdict(criterion, result, merchant.ruc)
+        before = saved.get(criterion.id)
+        if verdict is None or (before is not None and before.override):
+            continue
+        if before is not None and before.verdict == verdict:
+            before.checked_at = now  # still true: the date says when it was last seen
+            continue
+        row = _row(merchant, saved, criterion.id)
+        row.verdict, row.verdict_note, row.verdict_by, row.checked_at = verdict, None, None, now
+        _log_verdict(merchant, row, automatic=True, now=now)
+        changed.append(criterion.id)
+    if changed:
+        _touch(merchant.id, now)
+    return changed
 
 
 class SiteCheckError(SealError):
@@ -268,10 +508,10 @@ def _queued(row: SiteCheck) -> bool:
 _STATE = func.coalesce(SiteCheck.result["state"].as_string(), "done")
 
 
-def _check_now(url: str) -> dict[str, Any]:
+def _check_now(url: str, ruc: str | None) -> dict[str, Any]:
     """Run the checker (network I/O: only ever in a job or a CLI command)."""
     allow_private = current_app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"]
-    result = sitecheck.check(url, allow_private=allow_private)
+    result = sitecheck.check(url, allow_private=allow_private, ruc=ruc)
     return {**result, "state": "done", "checked_at": utcnow().isoformat()}
 
 
@@ -281,8 +521,9 @@ def run_site_check(merchant: Merchant, url: str | None = None) -> dict[str, Any]
     For the CLI and scripts only; web requests use :func:`request_site_check`.
     """
     target = url or f"https://{merchant.domain}/"
-    result = _check_now(target)
+    result = _check_now(target, merchant.ruc)
     db.session.add(SiteCheck(merchant_id=merchant.id, url=target, result=result))
+    apply_site_check(merchant, result)
     return result
 
 
@@ -336,9 +577,9 @@ def run_requested_site_check(payload: dict[str, Any]) -> None:
     row = db.session.get(SiteCheck, int(check_id))
     if row is None or row.merchant_id != merchant.id or not _queued(row):
         return
-    url = row.url
+    url, ruc = row.url, merchant.ruc
     db.session.rollback()  # hold no transaction while the site answers (up to its deadline)
-    result = _check_now(url)
+    result = _check_now(url, ruc)
     row = db.session.scalars(
         select(SiteCheck)
         .where(SiteCheck.id == int(check_id))
@@ -348,6 +589,9 @@ def run_requested_site_check(payload: dict[str, Any]) -> None:
     if row is None or not _queued(row):
         return  # another run of this job recorded it meanwhile
     row.result = {**result, "requested_by": row.result.get("requested_by")}
+    merchant = merchants.get(int(payload["merchant_id"]))
+    if merchant is not None:
+        apply_site_check(merchant, result)
 
 
 def _staff_email(staff_id: Any) -> str | None:
@@ -415,3 +659,44 @@ def queue() -> list[tuple[Merchant, str]]:
     ).all()
     listed = [(merchant, effective_status(seal)) for merchant, seal in rows]
     return sorted(listed, key=lambda pair: (pair[1] != "pending", pair[0].name.lower()))
+
+
+def site_check_results(
+    merchant: Merchant, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """The merchant's site check results that ran between ``since`` and ``until``, oldest
+    first (pending requests are not results): each the checker's report with
+    ``checked_at`` (when it ran). For the monitoring rules."""
+    rows = db.session.scalars(
+        select(SiteCheck)
+        .where(
+            SiteCheck.merchant_id == merchant.id,
+            _STATE != SITE_CHECK_QUEUED,
+            SiteCheck.created_at <= until,
+            SiteCheck.created_at >= since - SITE_CHECK_STALE_AFTER,  # asked before, run after
+        )
+        .order_by(SiteCheck.id)
+    )
+    results = []
+    for row in rows:
+        checked = row.result.get("checked_at")
+        checked_at = datetime.fromisoformat(checked) if checked else row.created_at
+        if since <= checked_at <= until:
+            results.append({**row.result, "checked_at": checked_at})
+    return sorted(results, key=lambda result: result["checked_at"])
+
+
+def active_seal_merchants(at: datetime | None = None) -> list[Merchant]:
+    """Every merchant whose seal is active at ``at`` (default now), by id."""
+    moment = at or utcnow()
+    return list(
+        db.session.scalars(
+            select(Merchant)
+            .join(Seal, Seal.merchant_id == Merchant.id)
+            .where(
+                Seal.status == "active",
+                (Seal.valid_until.is_(None)) | (Seal.valid_until > moment),
+            )
+            .order_by(Merchant.id)
+        )
+    )

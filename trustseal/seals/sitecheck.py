@@ -11,6 +11,7 @@ It runs in the worker (job ``seals.sitecheck``), never inside a web request.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -22,7 +23,7 @@ from trustseal import netguard
 # replace them here to steer the site check alone.
 from trustseal.netguard import Resolver, address_problem, open_connection, resolve, url_problem
 
-__all__ = ["SIGNALS", "CheckRefused", "address_problem", "check", "url_problem"]
+__all__ = ["SIGNALS", "CheckRefused", "address_problem", "check", "ruc_shown", "url_problem"]
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = netguard.MAX_REDIRECTS
@@ -62,6 +63,15 @@ class _Links(HTMLParser):
             self._href = None
 
 
+def ruc_shown(body: bytes, ruc: str | None) -> bool:
+    """Whether a page shows the RUC: its 11 digits not inside a longer number (spaces,
+    dots or dashes between digit groups are allowed, as shops often write it)."""
+    if not ruc or not ruc.isdigit():
+        return False
+    digits = r"[\s.\-]?".join(ruc)
+    return re.search(rf"(?<!\d){digits}(?!\d)", body.decode("utf-8", "replace")) is not None
+
+
 def check(
     url: str,
     *,
@@ -69,12 +79,14 @@ def check(
     timeout: float = 8.0,
     deadline: float = DEADLINE_SECONDS,
     resolver: Resolver | None = None,
+    ruc: str | None = None,
 ) -> dict[str, Any]:
     """Fetch a home page and report what a certifier needs; never raises on site faults.
 
     A refused target (bad address, non-public address, also after a redirect), a timeout,
     a TLS or HTTP failure is reported in ``errors`` (``refused`` is set for a refusal).
-    ``resolver`` replaces :func:`resolve` (tests use a stub: no real DNS).
+    ``resolver`` replaces :func:`resolve` (tests use a stub: no real DNS). With ``ruc``,
+    ``ruc_shown`` says whether the page shows that RUC (its 11 digits, standing alone).
     """
     fetched = netguard.fetch(
         url,
@@ -96,6 +108,7 @@ def check(
         "load_seconds": round(fetched.elapsed, 3),
         "status": fetched.status,
         "links": {name: False for name in SIGNALS},
+        "ruc_shown": False,
     }
     for hop in fetched.hops:
         if hop.tls:
@@ -124,6 +137,7 @@ def check(
         parser.feed(fetched.body.decode("utf-8", "replace"))
         text = " ".join(parser.found)
         result["links"] = {name: any(k in text for k in keys) for name, keys in SIGNALS.items()}
+        result["ruc_shown"] = ruc_shown(fetched.body, ruc)
     result["fast_enough"] = (
         result["load_seconds"] < LOAD_GOAL_SECONDS and result["status"] == 200 and not fetched.cut
     )

@@ -42,6 +42,7 @@ EVENT_TYPES = frozenset(
         "seal.revoked",
         "seal.reinstated",
         "seal.expired",
+        "seal.criterion",
         "key.rotated",
         "merchant.domain_verified",
         "signal.confirmed",

@@ -1,0 +1,468 @@
+"""Continuous monitoring of active seals: the published rules that suspend a seal
+automatically, their evaluation, and the warnings that come before.
+
+Three rules, their thresholds from the configuration (``TRUSTSEAL_SEAL_RULE_*``) and
+published as they are (``GET /api/v1/seal/rules``, ``/sello/reglas``):
+
+- ``complaints_overdue``: reclamos and quejas unanswered past their legal deadline — at
+  least ``count`` of them, or one more than ``days`` calendar days past it;
+- ``site_check_failing``: the automatic site check failing HTTPS or the complaints-book
+  link on ``days`` consecutive days (Lima dates from its first failure after the last
+  pass to the moment evaluated);
+- ``score_below_floor``: the score below ``floor`` with at least ``min_reviews`` reviews.
+
+:func:`monitor` evaluates them for every active seal as of a moment. A breach suspends
+the seal (``automatic``, ``rule``; logged like a staff decision) with a reason naming the
+rule and its figures, and emails the merchant and staff (admins and certifiers). Before a
+rule trips, the merchant is warned by email, at most once per rule and day. Running it
+again changes nothing: a suspended seal is no longer active, and a warning sent today is
+remembered (:class:`~trustseal.seals.models.SealMonitorWarning`).
+
+The rules read other domains only through their doors: the book's
+:func:`~trustseal.book.service.overdue_summary`, the score's
+:func:`~trustseal.reviews.score.score_of`, the seal's site check results.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
+from trustseal.book import deadlines
+from trustseal.book import service as book
+from trustseal.clock import rfc3339, utcnow
+from trustseal.dbutil import insert_ignoring_duplicate
+from trustseal.extensions import db
+from trustseal.jobs import service as jobs
+from trustseal.mail import service as mail
+from trustseal.merchants import service as merchants
+from trustseal.merchants.models import Merchant
+from trustseal.reviews import score as scores
+from trustseal.seals import service as seals
+from trustseal.seals.models import SealMonitorWarning
+from trustseal.staff import service as staff_service
+
+log = logging.getLogger("trustseal.seals.monitor")
+
+COMPLAINTS_OVERDUE = "complaints_overdue"
+SITE_CHECK_FAILING = "site_check_failing"
+SCORE_BELOW_FLOOR = "score_below_floor"
+RULE_IDS = (COMPLAINTS_OVERDUE, SITE_CHECK_FAILING, SCORE_BELOW_FLOOR)
+NOTIFIED_ROLES = (staff_service.Role.ADMIN, staff_service.Role.CERTIFIER)
+# How far back the site check rule reads results: a failure this old with nothing since
+# is not evidence of today's site.
+SITE_CHECK_LOOKBACK = timedelta(days=30)
+MONITOR_TASK = "seals.monitor"
+
+TITLES: dict[str, LazyString] = {
+    COMPLAINTS_OVERDUE: _l("Complaints unanswered past their legal deadline"),
+    SITE_CHECK_FAILING: _l("The automatic site check failing"),
+    SCORE_BELOW_FLOOR: _l("Score below the published floor"),
+}
+
+# What each threshold means, for the page that explains the rules.
+THRESHOLD_LABELS: dict[str, dict[str, LazyString]] = {
+    COMPLAINTS_OVERDUE: {
+        "count": _l("Overdue complaints that suspend the seal"),
+        "days": _l("Calendar days overdue that suspend the seal (one complaint is enough)"),
+        "warn_business_days": _l("Business days before a deadline when the shop is warned"),
+    },
+    SITE_CHECK_FAILING: {
+        "days": _l("Consecutive days of failures that suspend the seal"),
+        "warn_days": _l("Days of failures after which the shop is warned"),
+    },
+    SCORE_BELOW_FLOOR: {
+        "floor": _l("Lowest score kept (out of 5)"),
+        "min_reviews": _l("Reviews needed for the rule to apply"),
+        "warn_margin": _l("The shop is warned when its score is less than this above the floor"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A published monitoring rule: its id, what it says, and its thresholds."""
+
+    id: str
+    title: LazyString
+    description: LazyString
+    threshold: dict[str, int | float]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The published form: ``{id, description, threshold}`` (in the current locale)."""
+        return {"id": self.id, "description": str(self.description), "threshold": self.threshold}
+
+
+def rules() -> list[Rule]:
+    """The published rules with the configured thresholds, in a stable order."""
+    config = current_app.config
+    overdue = {
+        "count": int(config["TRUSTSEAL_SEAL_RULE_OVERDUE_COMPLAINTS"]),
+        "days": int(config["TRUSTSEAL_SEAL_RULE_OVERDUE_DAYS"]),
+        "warn_business_days": int(config["TRUSTSEAL_SEAL_RULE_OVERDUE_WARN_BUSINESS_DAYS"]),
+    }
+    site = {
+        "days": int(config["TRUSTSEAL_SEAL_RULE_SITE_CHECK_DAYS"]),
+        "warn_days": int(config["TRUSTSEAL_SEAL_RULE_SITE_CHECK_WARN_DAYS"]),
+    }
+    floor = {
+        "floor": float(config["TRUSTSEAL_SEAL_RULE_SCORE_FLOOR"]),
+        "min_reviews": int(config["TRUSTSEAL_SEAL_RULE_SCORE_MIN_REVIEWS"]),
+        "warn_margin": float(config["TRUSTSEAL_SEAL_RULE_SCORE_WARN_MARGIN"]),
+    }
+    return [
+        Rule(
+            COMPLAINTS_OVERDUE,
+            TITLES[COMPLAINTS_OVERDUE],
+            _l(
+                "Complaints (reclamos and quejas) of the Libro de Reclamaciones unanswered "
+                "past their legal deadline of 15 business days: the seal is suspended when "
+                "%(count)s or more are overdue, or when one is overdue by more than %(days)s "
+                "calendar days. The merchant is warned %(warn)s business days before a "
+                "deadline.",
+                count=overdue["count"],
+                days=overdue["days"],
+                warn=overdue["warn_business_days"],
+            ),
+            overdue,
+        ),
+        Rule(
+            SITE_CHECK_FAILING,
+            TITLES[SITE_CHECK_FAILING],
+            _l(
+                "The automatic daily check of the shop's site finds no valid HTTPS or no "
+                "link to the Libro de Reclamaciones on its home page, on %(days)s "
+                "consecutive days: the seal is suspended. The merchant is warned first, as "
+                "soon as the failure has lasted %(warn)s of those %(days)s days.",
+                days=site["days"],
+                warn=site["warn_days"],
+            ),
+            site,
+        ),
+        Rule(
+            SCORE_BELOW_FLOOR,
+            TITLES[SCORE_BELOW_FLOOR],
+            _l(
+                "The shop's score (the published formula) falls below %(floor)s with at "
+                "least %(reviews)s verified reviews: the seal is suspended. The merchant is "
+                "warned when the score is less than %(margin)s above the floor.",
+                floor=floor["floor"],
+                reviews=floor["min_reviews"],
+                margin=floor["warn_margin"],
+            ),
+            floor,
+        ),
+    ]
+
+
+def _thresholds() -> dict[str, dict[str, int | float]]:
+    return {rule.id: rule.threshold for rule in rules()}
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A rule tripped: its id, the figures that tripped it, and the public reason (in
+    Spanish and English: it is kept in the seal's history and its log leaf as written)."""
+
+    rule: str
+    reason: str
+    figures: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Caution:
+    """A rule about to trip: the merchant is warned, nothing is suspended."""
+
+    rule: str
+    figures: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the rules found about one merchant at one moment."""
+
+    breaches: list[Breach]
+    cautions: list[Caution]
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
+
+
+def _complaints(merchant: Merchant, at: datetime, threshold: dict[str, Any]) -> Assessment:
+    found = book.overdue_summary(merchant.id, at, int(threshold["warn_business_days"]))
+    figures = {
+        "overdue": found.count,
+        "max_days_overdue": found.max_days_overdue,
+        "due_soon": found.due_soon,
+        "overdue_numbers": found.overdue_numbers,
+        "due_soon_numbers": found.due_soon_numbers,
+    }
+    if found.count >= threshold["count"] or found.max_days_overdue > threshold["days"]:
+        n, days = found.count, found.max_days_overdue
+        reason = (
+            f"Suspensión automática por la regla publicada {COMPLAINTS_OVERDUE}: {n} "
+            f"{_plural(n, 'reclamo o queja', 'reclamos o quejas')} sin respuesta vencido el "
+            f"plazo legal; el más atrasado, {days} {_plural(days, 'día', 'días')} "
+            f"(umbral: {threshold['count']} vencidos, o uno con más de {threshold['days']} "
+            f"días). / Automatic suspension under the published rule {COMPLAINTS_OVERDUE}: "
+            f"{n} {_plural(n, 'complaint', 'complaints')} unanswered past the legal deadline; "
+            f"the most overdue by {days} {_plural(days, 'day', 'days')} (threshold: "
+            f"{threshold['count']} overdue, or one more than {threshold['days']} days)."
+        )
+        return Assessment([Breach(COMPLAINTS_OVERDUE, reason, figures)], [])
+    if found.count or found.due_soon:
+        return Assessment([], [Caution(COMPLAINTS_OVERDUE, figures)])
+    return Assessment([], [])
+
+
+def _passes(result: dict[str, Any]) -> bool:
+    return bool(result.get("https")) and bool((result.get("links") or {}).get("complaints_book"))
+
+
+def _site_check(merchant: Merchant, at: datetime, threshold: dict[str, Any]) -> Assessment:
+    since = at - timedelta(days=int(threshold["days"])) - SITE_CHECK_LOOKBACK
+    results = seals.site_check_results(merchant, since, at)
+    if not results or _passes(results[-1]):
+        return Assessment([], [])
+    first = results[-1]
+    for result in reversed(results):
+        if _passes(result):
+            break
+        first = result
+    latest = results[-1]
+    since_day = deadlines.lima_date(first["checked_at"])
+    days = (deadlines.lima_date(at) - since_day).days
+    figures = {
+        "since": since_day.isoformat(),
+        "days": days,
+        "https": bool(latest.get("https")),
+        "complaints_book": bool((latest.get("links") or {}).get("complaints_book")),
+        "checked_at": rfc3339(latest["checked_at"]),
+    }
+    if days >= threshold["days"]:
+        es = [] if figures["https"] else ["sin HTTPS válido"]
+        en = [] if figures["https"] else ["no valid HTTPS"]
+        if not figures["complaints_book"]:
+            es.append("sin enlace al Libro de Reclamaciones")
+            en.append("no link to the complaints book")
+        reason = (
+            f"Suspensión automática por la regla publicada {SITE_CHECK_FAILING}: la "
+            f"verificación automática del sitio falla ({', '.join(es)}) desde el "
+            f"{since_day.isoformat()}, {days} {_plural(days, 'día', 'días')} seguidos "
+            f"(umbral: {threshold['days']} días). / Automatic suspension under the published "
+            f"rule {SITE_CHECK_FAILING}: the automatic site check has failed ({', '.join(en)}) "
+            f"since {since_day.isoformat()}, {days} {_plural(days, 'day', 'days')} running "
+            f"(threshold: {threshold['days']} days)."
+        )
+        return Assessment([Breach(SITE_CHECK_FAILING, reason, figures)], [])
+    if days >= threshold["warn_days"]:
+        return Assessment([], [Caution(SITE_CHECK_FAILING, figures)])
+    return Assessment([], [])
+
+
+def _score(merchant: Merchant, at: datetime, threshold: dict[str, Any]) -> Assessment:
+    current = scores.score_of(merchant.id, at)
+    value, count = current.get("score"), int(current.get("rating_count") or 0)
+    if value is None or count < threshold["min_reviews"]:
+        return Assessment([], [])
+    figures = {"score": value, "rating_count": count, "floor": threshold["floor"]}
+    if value < threshold["floor"]:
+        reason = (
+            f"Suspensión automática por la regla publicada {SCORE_BELOW_FLOOR}: puntaje "
+            f"{value} por debajo del mínimo publicado {threshold['floor']}, con {count} "
+            f"opiniones (umbral: mínimo {threshold['floor']} desde "
+            f"{threshold['min_reviews']} opiniones). / Automatic suspension under the "
+            f"published rule {SCORE_BELOW_FLOOR}: score {value} below the published floor "
+            f"{threshold['floor']}, with {count} reviews (threshold: floor "
+            f"{threshold['floor']} from {threshold['min_reviews']} reviews)."
+        )
+        return Assessment([Breach(SCORE_BELOW_FLOOR, reason, figures)], [])
+    if value < threshold["floor"] + threshold["warn_margin"]:
+        return Assessment([], [Caution(SCORE_BELOW_FLOOR, figures)])
+    return Assessment([], [])
+
+
+def assess(merchant: Merchant, at: datetime) -> Assessment:
+    """Every rule for one merchant as of ``at``: the breaches, and the rules about to trip
+    (cautions). Reads only; writes nothing."""
+    threshold = _thresholds()
+    breaches: list[Breach] = []
+    cautions: list[Caution] = []
+    for rule, check in (
+        (COMPLAINTS_OVERDUE, _complaints),
+        (SITE_CHECK_FAILING, _site_check),
+        (SCORE_BELOW_FLOOR, _score),
+    ):
+        found = check(merchant, at, threshold[rule])
+        breaches += found.breaches
+        cautions += found.cautions
+    return Assessment(breaches, cautions)
+
+
+def evaluate(merchant: Merchant, at: datetime) -> list[Breach]:
+    """The rules the merchant breaches as of ``at`` (reads only; writes nothing)."""
+    return assess(merchant, at).breaches
+
+
+@dataclass
+class Outcome:
+    """What monitoring did for one merchant: ``suspended``, ``warned``, ``ok`` or
+    ``error`` (the merchant's work was rolled back; the others went on)."""
+
+    slug: str
+    status: str
+    rules: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"merchant": self.slug, "status": self.status, "rules": self.rules}
+
+
+@dataclass
+class MonitorReport:
+    """What one run of :func:`monitor` did, merchant by merchant."""
+
+    at: datetime
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        """How many merchants ended with ``status``."""
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the CLI's ``--json``)."""
+        return {
+            "at": rfc3339(self.at),
+            "checked": len(self.outcomes),
+            "suspended": self.count("suspended"),
+            "warned": self.count("warned"),
+            "errors": self.count("error"),
+            "merchants": [outcome.as_dict() for outcome in self.outcomes],
+        }
+
+
+def _links(merchant: Merchant) -> dict[str, str]:
+    base = current_app.config["TRUSTSEAL_BASE_URL"]
+    return {
+        "rules_url": f"{base}/sello/reglas",
+        "dashboard_url": f"{base}/dashboard/seal",
+        "console_url": f"{base}/console/m/{merchant.slug}",
+        "verify_url": f"{base}/verify/{merchant.slug}",
+    }
+
+
+def _email_suspension(merchant: Merchant, breaches: list[Breach], reason: str) -> None:
+    """Queue the suspension emails: the merchant's and every admin's and certifier's."""
+    context = {
+        "merchant": merchant,
+        "breaches": breaches,
+        "reason": reason,
+        "titles": TITLES,
+        **_links(merchant),
+    }
+    to_merchant = mail.render("seal_suspended", "es", for_staff=False, **context)
+    mail.queue(merchant.contact_email, to_merchant, "es")
+    staff = staff_service.notification_emails(NOTIFIED_ROLES)
+    if staff:
+        to_staff = mail.render("seal_suspended", "es", for_staff=True, **context)
+        for email in staff:
+            mail.queue(email, to_staff, "es")
+
+
+def _warn(merchant: Merchant, cautions: list[Caution], day: date) -> list[Caution]:
+    """Email the merchant the cautions not yet sent today; the ones sent."""
+    fresh = [
+        caution
+        for caution in cautions
+        if insert_ignoring_duplicate(
+            SealMonitorWarning,
+            {"merchant_id": merchant.id, "rule": caution.rule, "day": day, "created_at": utcnow()},
+            ["merchant_id", "rule", "day"],
+        )
+        is not None
+    ]
+    if fresh:
+        message = mail.render(
+            "seal_warning",
+            "es",
+            merchant=merchant,
+            cautions=fresh,
+            threshold=_thresholds(),
+            titles=TITLES,
+            **_links(merchant),
+        )
+        mail.queue(merchant.contact_email, message, "es")
+    return fresh
+
+
+def _monitor_one(merchant: Merchant, at: datetime) -> Outcome:
+    found = assess(merchant, at)
+    if found.breaches:
+        reason = " ".join(breach.reason for breach in found.breaches)
+        rule = found.breaches[0].rule
+        if seals.suspend_automatically(merchant, rule, reason, at):
+            _email_suspension(merchant, found.breaches, reason)
+            return Outcome(merchant.slug, "suspended", [b.rule for b in found.breaches], reason)
+        return Outcome(merchant.slug, "ok")  # no longer active (decided meanwhile)
+    if found.cautions:
+        sent = _warn(merchant, found.cautions, deadlines.lima_date(at))
+        return Outcome(merchant.slug, "warned" if sent else "ok", [c.rule for c in sent])
+    return Outcome(merchant.slug, "ok")
+
+
+def monitor(at: datetime | None = None) -> MonitorReport:
+    """Evaluate every rule for every seal active at ``at`` (default now); suspend on a
+    breach, warn before one, and email as it goes.
+
+    Each merchant is its own transaction (committed here): one that fails is rolled back,
+    logged and reported as ``error``, and the others go on. Idempotent: a suspended seal
+    is not active any more, and a warning goes out at most once per rule and day.
+    """
+    moment = at or utcnow()
+    report = MonitorReport(moment)
+    ids = [merchant.id for merchant in seals.active_seal_merchants(moment)]
+    db.session.commit()
+    for merchant_id in ids:
+        merchant = merchants.get(merchant_id)
+        if merchant is None:
+            continue
+        slug = merchant.slug
+        try:
+            outcome = _monitor_one(merchant, moment)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("seal monitoring failed", extra={"merchant": slug})
+            outcome = Outcome(slug, "error")
+        report.outcomes.append(outcome)
+    return report
+
+
+@jobs.periodic(MONITOR_TASK, timedelta(days=1))
+def daily() -> MonitorReport:
+    """Maintenance task, daily: run :func:`monitor` now, then queue a fresh site check of
+    every active seal's site (the worker runs them; a pending one is not asked twice), so
+    tomorrow's run reads today's site (a seal suspended today too: its review needs it)."""
+    active = [merchant.id for merchant in seals.active_seal_merchants()]
+    report = monitor()
+    for merchant_id in active:
+        merchant = merchants.get(merchant_id)
+        if merchant is None:
+            continue
+        try:
+            seals.request_site_check(merchant)
+        except seals.SiteCheckError as error:
+            log.warning(
+                "no site check for the seal monitor",
+                extra={"merchant": merchant.slug, "error": str(error)},
+            )
+    db.session.commit()
+    return report
