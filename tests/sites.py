@@ -94,3 +94,14 @@ class LoopbackConnector:
     def __call__(self, ip: str, port: int, timeout: float) -> socket.socket:
         self.opened.append((ip, port))
         return socket.create_connection(("127.0.0.1", self.port), timeout)
+
+
+def on_domain(url: str, domain: str = "bodega.pe") -> str:
+    """``url`` of a loopback ``shop_site`` as the merchant's own domain would reach it
+    (same port): resolve ``domain`` to 127.0.0.1 with ``StubResolver({domain: [...]})``."""
+    return url.replace("127.0.0.1", domain, 1)
+
+
+def loopback_resolver(domain: str = "bodega.pe") -> StubResolver:
+    """A resolver that sends ``domain`` (and IP literals) to loopback."""
+    return StubResolver({domain: ["127.0.0.1"], f"www.{domain}": ["127.0.0.1"]})

@@ -155,12 +155,16 @@ def _login(page, base: str, email: str, password: str) -> None:
     page.wait_for_load_state()
 
 
-def test_certifier_reviews_checks_and_approves(app, client, live_server, page, browser):
+def test_certifier_reviews_checks_and_approves(
+    app, client, live_server, page, browser, monkeypatch
+):
     from tests.signing_in import make_merchant_user, make_staff_user
-    from tests.sites import shop_site
+    from tests.sites import loopback_resolver, on_domain, shop_site
     from trustseal.jobs import service as jobs
+    from trustseal.seals import sitecheck
 
     app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"] = True
+    monkeypatch.setattr(sitecheck, "resolve", loopback_resolver())  # the worker runs here
     make_merchant_user(app)
     email, password = make_staff_user(app, "certifier")
     _login(page, live_server, email, password)
@@ -172,7 +176,7 @@ def test_certifier_reviews_checks_and_approves(app, client, live_server, page, b
     page.wait_for_load_state()
     assert "Aún no: " in page.locator("main").inner_text()
     with shop_site() as url:
-        page.fill("#url", url)
+        page.fill("#url", on_domain(url))
         page.click("text=Revisar el sitio")
         page.wait_for_load_state()
         assert "en cola o en curso" in page.locator("#site-pending").inner_text()

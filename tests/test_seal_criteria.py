@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from tests.helpers import bearer, make_merchant, make_staff, pass_all_criteria
 from tests.signing_in import make_merchant_user, post_form, sign_in
-from tests.sites import StubResolver, shop_site
+from tests.sites import loopback_resolver, on_domain, shop_site
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.merchants import service as merchants
@@ -230,7 +230,7 @@ def test_the_site_check_judges_the_automatic_criteria_unless_staff_set_them(
     app, client, certifier, monkeypatch
 ):
     app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"] = True
-    monkeypatch.setattr(sitecheck, "resolve", StubResolver())
+    monkeypatch.setattr(sitecheck, "resolve", loopback_resolver())
     home = (
         b"<html><body><p>Bodega S.A.C. - RUC 20100047218</p>"
         b'<a href="/libro">Libro de Reclamaciones</a> <a href="/terminos">T\xc3\xa9rminos</a>'
@@ -240,7 +240,7 @@ def test_the_site_check_judges_the_automatic_criteria_unless_staff_set_them(
     put_verdicts(client, certifier, {"id": "https", "verdict": "pass", "note": "TLS en bodega.pe"})
     with shop_site(home) as url, app.app_context():
         merchant = merchants.get_by_slug("bodega")
-        seals.request_site_check(merchant, url)
+        seals.request_site_check(merchant, on_domain(url))
         db.session.commit()
         assert jobs.run_due_jobs().done == 1
     now = judged(client)
@@ -253,7 +253,7 @@ def test_the_site_check_judges_the_automatic_criteria_unless_staff_set_them(
     # handing https back to the check: the next check says what it finds (no TLS here)
     put_verdicts(client, certifier, {"id": "https", "verdict": "pending"})
     with shop_site(b"<html><body>Nada</body></html>") as url, app.app_context():
-        seals.request_site_check(merchants.get_by_slug("bodega"), url)
+        seals.request_site_check(merchants.get_by_slug("bodega"), on_domain(url))
         db.session.commit()
         assert jobs.run_due_jobs().done == 1
     now = judged(client)
@@ -312,7 +312,8 @@ def test_the_dashboard_shows_where_the_application_stands(app, client, certifier
     assert bad.status_code == 422 and 'id="problem-payments"' in bad.get_data(as_text=True)
     assert 'href="javascript' not in bad.get_data(as_text=True)
     with app.app_context():
-        assert seals.criterion_reviews(merchants.get_by_slug("bodega"))[1]["evidence_url"] is None
+        rows = {r["id"]: r for r in seals.criterion_reviews(merchants.get_by_slug("bodega"))}
+        assert rows["payments"]["merchant_evidence_url"] is None
     applied = post_form(
         client,
         "/dashboard/seal",
@@ -321,4 +322,84 @@ def test_the_dashboard_shows_where_the_application_stands(app, client, certifier
     assert applied.status_code == 302
     assert client.get("/api/v1/merchants/bodega").json["seal"]["status"] == "pending"
     assert sent(app, tmp_path, "Solicitud de sello de") == ["certifier@cert.pe"]
-    assert judged(client)["payments"]["evidence_url"] == "https://bodega.pe/pagos"
+    with app.app_context():  # the merchant's evidence is for staff; the public sees theirs
+        rows = {r["id"]: r for r in seals.criterion_reviews(merchants.get_by_slug("bodega"))}
+        assert rows["payments"]["merchant_evidence_url"] == "https://bodega.pe/pagos"
+    assert judged(client)["payments"]["evidence_url"] is None
+
+
+def test_a_checklist_sent_back_unchanged_changes_nothing_and_overrides_nothing(
+    app, client, certifier, monkeypatch
+):
+    from tests.signing_in import make_staff_user
+
+    app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"] = True
+    monkeypatch.setattr(sitecheck, "resolve", loopback_resolver())
+    home = b'<html><body><a href="/libro">Libro de Reclamaciones</a></body></html>'
+    with shop_site(home) as url, app.app_context():
+        seals.request_site_check(merchants.get_by_slug("bodega"), on_domain(url))
+        db.session.commit()
+        assert jobs.run_due_jobs().done == 1
+    leaves = len(leaves_of(client, "seal.criterion"))
+    email, password = make_staff_user(app, "certifier", "otra@cert.pe")
+    sign_in(client, email, password)
+    form = {f"verdict_{cid}": c["verdict"] for cid, c in judged(client).items()}
+    form |= {f"note_{cid}": "" for cid in form} | {f"evidence_{cid}": "" for cid in form}
+    for _ in range(2):
+        saved = post_form(
+            client, "/console/m/bodega/criteria", form, token_from="/console/m/bodega"
+        )
+        assert saved.status_code == 302
+    now = judged(client)
+    assert len(leaves_of(client, "seal.criterion")) == leaves  # nothing changed, nothing logged
+    assert now["complaints_book"]["verdict"] == "pass" and not now["complaints_book"]["override"]
+    assert "0 veredictos cambiados" in client.get("/console/m/bodega").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("link", ["https://[::1", "https://bodega.pe:99999999/", "https:///x"])
+def test_malformed_evidence_links_are_a_clear_422_everywhere(app, client, certifier, link):
+    answer = put_verdicts(
+        client, certifier, {"id": "payments", "verdict": "pass", "evidence_url": link}
+    )
+    assert answer.status_code == 422
+    make_merchant_user(app)
+    sign_in(client, "duena@bodega.pe", "clave-segura-123")
+    assert post_form(client, "/dashboard/seal", {"url_payments": link}).status_code == 422
+    assert {c["verdict"] for c in judged(client).values()} == {"pending"}
+
+
+def test_a_verdict_without_a_note_keeps_the_note_and_the_merchant_cannot_move_the_evidence(
+    app, client, certifier
+):
+    proof = "https://culqi.com/comercios/bodega"
+    put_verdicts(
+        client,
+        certifier,
+        {"id": "payments", "verdict": "pass", "note": "Culqi verificado", "evidence_url": proof},
+    )
+    put_verdicts(client, certifier, {"id": "payments", "verdict": "pass"})
+    assert judged(client)["payments"]["note"] == "Culqi verificado"
+    make_merchant_user(app)
+    sign_in(client, "duena@bodega.pe", "clave-segura-123")
+    post_form(client, "/dashboard/seal", {"url_payments": "https://otra.example/prueba-falsa"})
+    assert judged(client)["payments"]["evidence_url"] == proof  # the certifier's, untouched
+    assert judged(client)["payments"]["verdict"] == "pass"
+
+
+def test_a_check_of_another_address_or_that_never_loaded_judges_nothing(
+    app, client, certifier, monkeypatch
+):
+    app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"] = True
+    monkeypatch.setattr(sitecheck, "resolve", loopback_resolver())
+    home = b'<html><body><a href="/libro">Libro de Reclamaciones</a></body></html>'
+    with shop_site(home) as url, app.app_context():
+        seals.request_site_check(merchants.get_by_slug("bodega"), url)  # 127.0.0.1, not bodega.pe
+        db.session.commit()
+        assert jobs.run_due_jobs().done == 1
+        assert seals.latest_site_check(merchants.get_by_slug("bodega"))["links"]["complaints_book"]
+    with app.app_context():  # bodega.pe on a port nobody listens on: the page never loads
+        seals.request_site_check(merchants.get_by_slug("bodega"), "http://bodega.pe:9/")
+        db.session.commit()
+        assert jobs.run_due_jobs().done == 1
+    assert {c["verdict"] for c in judged(client).values()} == {"pending"}
+    assert leaves_of(client, "seal.criterion") == []

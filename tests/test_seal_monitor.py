@@ -19,7 +19,7 @@ from badges import assertion as assertion_mod
 from tests.booking import entry_body
 from tests.helpers import bearer, make_merchant, make_staff, pass_all_criteria
 from tests.reviewing import post_review, review_link
-from tests.sites import StubResolver, shop_site
+from tests.sites import StubResolver, loopback_resolver, on_domain, shop_site
 from trustseal import secretbox
 from trustseal.book import deadlines
 from trustseal.book.models import BookEntry
@@ -54,6 +54,11 @@ def certified(app: Flask, client: FlaskClient) -> dict[str, str]:
     )
     assert approved.status_code == 200, approved.json
     assert approved.json["status"] == "active"
+    with app.app_context():  # approved ten days ago: the checks below came after it
+        db.session.execute(
+            update(SealDecision).values(created_at=datetime.now(UTC) - timedelta(days=10))
+        )
+        db.session.commit()
     return {"key": key, "certifier": certifier}
 
 
@@ -176,6 +181,16 @@ def test_three_unanswered_deadlines_suspend_the_seal_once(app, client, runner, c
     assert len(emails(app, "seal_suspended")) == len(sent)
     assert [leaf["type"] for leaf in leaves(client)].count("seal.suspended") == 1
 
+    # the breach shows on its criterion: staff reinstate only once they judge it again
+    criteria = client.get("/api/v1/merchants/bodega/seal/criteria").json
+    (answers,) = [c for c in criteria if c["id"] == "complaint_answers"]
+    assert answers["verdict"] == "fail" and "complaints_overdue" in answers["note"]
+    reinstate = {"action": "reinstate", "reason": "Revisado con la tienda"}
+    headers = bearer(certified["certifier"])
+    refused = client.post("/api/v1/merchants/bodega/seal", json=reinstate, headers=headers)
+    assert refused.status_code == 409
+    assert refused.json["errors"]["json"]["criteria"] == ["complaint_answers"]
+
 
 def test_one_complaint_long_overdue_trips_the_rule_two_do_not(app, client, certified):
     file_complaints(client, 2)
@@ -253,7 +268,7 @@ def _check_on_loopback(app: Flask, url: str, days_ago: int = 0) -> None:
 
 def test_site_check_failing_three_days_running_suspends(app, client, certified, monkeypatch):
     app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"] = True
-    monkeypatch.setattr(sitecheck, "resolve", StubResolver())
+    monkeypatch.setattr(sitecheck, "resolve", loopback_resolver())
     with app.app_context():
         long_ago = datetime.now(UTC) - timedelta(days=6)
         passing = {
@@ -275,8 +290,8 @@ def test_site_check_failing_three_days_running_suspends(app, client, certified, 
         db.session.commit()
     assert statuses(run_monitor(app)) == {"bodega": ("ok", [])}
     with shop_site() as url:  # plain HTTP on loopback: the check finds no HTTPS
-        _check_on_loopback(app, url, days_ago=2)
-        _check_on_loopback(app, url)
+        _check_on_loopback(app, on_domain(url), days_ago=2)
+        _check_on_loopback(app, on_domain(url))
         assert statuses(run_monitor(app)) == {"bodega": ("warned", ["site_check_failing"])}
         assert seal_status(app) == "active"
         with app.app_context():  # the first failure was a day earlier: three days running
@@ -294,6 +309,37 @@ def test_site_check_failing_three_days_running_suspends(app, client, certified, 
     assert badge_claims(client)["seal_status"] == "suspended"
     assert len(emails(app, "seal_suspended")) == 3
     assert statuses(run_monitor(app)) == {}
+
+
+def test_failures_before_a_reinstatement_or_long_ago_do_not_count(app, client, certified):
+    def failing(days_ago: float) -> None:
+        when = datetime.now(UTC) - timedelta(days=days_ago)
+        result = {"state": "done", "https": False, "links": {}, "checked_at": when.isoformat()}
+        with app.app_context():
+            merchant_id = merchants.get_by_slug("bodega").id
+            db.session.add(
+                SiteCheck(merchant_id=merchant_id, url="https://bodega.pe/", result=result)
+            )
+            db.session.commit()
+
+    failing(9)
+    failing(8)  # the newest result is eight days old: the checks stopped, nothing to act on
+    assert statuses(run_monitor(app)) == {"bodega": ("ok", [])}
+    failing(0.1)
+    # failing since nine days ago (after the approval, ten days ago): suspended
+    assert statuses(run_monitor(app)) == {"bodega": ("suspended", ["site_check_failing"])}
+    with app.app_context():  # staff reviewed it and reinstated the seal an hour ago
+        merchant = merchants.get_by_slug("bodega")
+        seals.decide(merchant, seals.Action.REINSTATE, "Sitio revisado a mano", None)
+        db.session.execute(
+            update(SealDecision)
+            .where(SealDecision.action == "reinstate")
+            .values(created_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+        db.session.commit()
+    failing(0.01)  # still failing since the reinstatement, for minutes only: no new breach
+    assert statuses(run_monitor(app))["bodega"][0] != "suspended"
+    assert seal_status(app) == "active"
 
 
 def test_a_passing_check_ends_the_streak(app, certified):

@@ -24,6 +24,7 @@ def upgrade():
 
     with op.batch_alter_table('seal_criterion_reviews', schema=None) as batch_op:
         batch_op.alter_column('verdict', existing_type=sa.String(length=10), type_=sa.String(length=16), existing_nullable=False)
+        batch_op.add_column(sa.Column('verdict_evidence_url', sa.String(length=2000), nullable=True))
         batch_op.add_column(sa.Column('override', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('verdict_by', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('checked_at', trustseal.dbtypes.UTCDateTime(), nullable=True))
@@ -69,6 +70,7 @@ def downgrade():
         batch_op.drop_column('checked_at')
         batch_op.drop_column('verdict_by')
         batch_op.drop_column('override')
+        batch_op.drop_column('verdict_evidence_url')
         batch_op.alter_column('verdict', existing_type=sa.String(length=16), type_=sa.String(length=10), existing_nullable=False)
 
     with op.batch_alter_table('seal_decisions', schema=None) as batch_op:

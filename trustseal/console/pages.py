@@ -130,7 +130,7 @@ def criteria_verdicts(slug: str) -> Any:
         typed[cid] = {"verdict": verdict, "note": note, "evidence_url": url}
         if verdict not in seals.VERDICTS:
             problems[cid] = _("Choose one of the verdicts.")
-        elif url and seals.https_url_problem(url):
+        elif url and url != (row["evidence_url"] or "") and seals.https_url_problem(url):
             problems[cid] = _("Evidence links must start with https:// and name a host.")
         changes.append(seals.VerdictChange(cid, verdict, note, url))
     if problems:

@@ -267,7 +267,7 @@ def seal() -> Any:
             cid = row["id"]
             url = request.form.get(f"url_{cid}", "").strip()[:2000]
             note = request.form.get(f"note_{cid}", "").strip()[:2000]
-            typed[cid] = {"evidence_url": url, "evidence_note": note}
+            typed[cid] = {"merchant_evidence_url": url, "merchant_evidence_note": note}
             if forbidden_character(note, multiline=True):
                 problems[cid] = _("Remove the invisible control or text-direction characters.")
                 continue

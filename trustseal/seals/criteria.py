@@ -243,9 +243,14 @@ def criteria() -> list[dict[str, Any]]:
 
 def check_verdict(criterion: Criterion, result: dict[str, Any], ruc: str | None) -> str | None:
     """The verdict a site check result gives an automatic criterion: ``pass`` or ``fail``;
-    None when the check could not reach the site (a refusal is no verdict on the shop)."""
+    None when the check could not see it: a refused address, or a page that did not load
+    (a timeout, a name that does not resolve) — except a failed TLS handshake, which is a
+    verdict on HTTPS."""
     if criterion.check is None or result.get("refused"):
         return None
+    if result.get("status") is None:  # the page never loaded
+        tls_failed = (result.get("certificate") or {}).get("valid") is False
+        return "fail" if criterion.check == "https" and tls_failed else None
     return "pass" if CHECKS[criterion.check](result, ruc) else "fail"
 
 

@@ -55,6 +55,8 @@ class CriterionReview(db.Model):
     # pending|pass|fail|not_applicable
     verdict: Mapped[str] = mapped_column(String(16), default="pending")
     verdict_note: Mapped[str | None] = mapped_column(Text)
+    # the certifier's evidence link (public); ``evidence_url`` is the merchant's
+    verdict_evidence_url: Mapped[str | None] = mapped_column(String(2000))
     # staff set this automatic criterion themselves: the site check no longer changes it
     override: Mapped[bool] = mapped_column(default=False, server_default=false())
     verdict_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))

@@ -58,7 +58,12 @@ NOTIFIED_ROLES = (staff_service.Role.ADMIN, staff_service.Role.CERTIFIER)
 # How far back the site check rule reads results: a failure this old with nothing since
 # is not evidence of today's site.
 SITE_CHECK_LOOKBACK = timedelta(days=30)
+# The newest result the site check rule acts on may be at most this old (the check runs
+# daily): when the worker stopped checking, an old failure is no evidence of today's site.
+SITE_CHECK_FRESH = timedelta(days=2)
 MONITOR_TASK = "seals.monitor"
+# The criterion a breach of a rule shows unmet (the site check rule's are the check's own)
+BREACHED_CRITERIA = {COMPLAINTS_OVERDUE: "complaint_answers"}
 
 TITLES: dict[str, LazyString] = {
     COMPLAINTS_OVERDUE: _l("Complaints unanswered past their legal deadline"),
@@ -223,13 +228,22 @@ def _complaints(merchant: Merchant, at: datetime, threshold: dict[str, Any]) -> 
 
 
 def _passes(result: dict[str, Any]) -> bool:
+    """Whether a check found HTTPS and the complaints-book link. The rule reads the checks
+    themselves: a staff verdict on the criteria does not silence it."""
     return bool(result.get("https")) and bool((result.get("links") or {}).get("complaints_book"))
 
 
 def _site_check(merchant: Merchant, at: datetime, threshold: dict[str, Any]) -> Assessment:
     since = at - timedelta(days=int(threshold["days"])) - SITE_CHECK_LOOKBACK
+    # a failure before the seal was last approved or reinstated was reviewed by staff then
+    activated = seals.active_since(merchant)
+    if activated is not None:
+        since = max(since, activated)
     results = seals.site_check_results(merchant, since, at)
-    if not results or _passes(results[-1]):
+    # the latest result must be fresh: an old failure with nothing since says nothing of today
+    if not results or results[-1]["checked_at"] < at - SITE_CHECK_FRESH:
+        return Assessment([], [])
+    if _passes(results[-1]):
         return Assessment([], [])
     first = results[-1]
     for result in reversed(results):
@@ -409,6 +423,9 @@ def _monitor_one(merchant: Merchant, at: datetime) -> Outcome:
         reason = " ".join(breach.reason for breach in found.breaches)
         rule = found.breaches[0].rule
         if seals.suspend_automatically(merchant, rule, reason, at):
+            for breach in found.breaches:
+                if breach.rule in BREACHED_CRITERIA:  # reinstating needs staff to judge it again
+                    seals.fail_criterion(merchant, BREACHED_CRITERIA[breach.rule], breach.reason)
             _email_suspension(merchant, found.breaches, reason)
             return Outcome(merchant.slug, "suspended", [b.rule for b in found.breaches], reason)
         return Outcome(merchant.slug, "ok")  # no longer active (decided meanwhile)

@@ -300,7 +300,8 @@ merchants.register_summary_part("seal", summary)
 
 @dataclass(frozen=True)
 class VerdictChange:
-    """One verdict to set (``evidence_url``/``note`` None: left as they are)."""
+    """One verdict to set: ``note`` and ``evidence_url`` (the certifier's link) None are
+    left as they are, ``""`` clears them."""
 
     criterion: str
     verdict: str
@@ -310,9 +311,14 @@ class VerdictChange:
 
 def https_url_problem(url: str) -> str | None:
     """Why ``url`` cannot be kept as evidence (only ``https://`` links with a host), or None."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "https" or not parts.hostname:
-        return "Evidence links must start with https:// and name a host."
+    problem = "Evidence links must start with https:// and name a host."
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError:  # e.g. an unclosed IPv6 bracket, a port out of range
+        return problem
+    if parts.scheme.lower() != "https" or not host:
+        return problem
     return None
 
 
@@ -334,8 +340,10 @@ def criterion_reviews(merchant: Merchant) -> list[dict[str, Any]]:
         rows.append(
             {
                 **item,
-                "evidence_url": review.evidence_url if review else None,
-                "evidence_note": review.evidence_note if review else None,
+                # the certifier's link, public; the merchant's evidence is for staff only
+                "evidence_url": review.verdict_evidence_url if review else None,
+                "merchant_evidence_url": review.evidence_url if review else None,
+                "merchant_evidence_note": review.evidence_note if review else None,
                 "verdict": verdict,
                 "verdict_note": review.verdict_note if review else None,
                 "note": review.verdict_note if review else None,
@@ -377,12 +385,17 @@ def _row(merchant: Merchant, saved: dict[str, CriterionReview], criterion: str) 
 
 def set_evidence(merchant: Merchant, criterion: str, url: str | None, note: str | None) -> None:
     """The merchant's evidence for a criterion (an ``https://`` link, a note); 422 for an
-    unknown criterion or a link of another scheme."""
+    unknown criterion or a new link of another scheme (one kept from before is left)."""
     if criterion not in checklist.BY_ID:
         raise SealError(422, f"Unknown criterion {criterion!r}.", field="criterion")
-    if url and (problem := https_url_problem(url)):
+    saved = _saved_reviews(merchant.id)
+    before = saved.get(criterion)
+    old = (before.evidence_url, before.evidence_note) if before is not None else (None, None)
+    if (url or None, note or None) == old:
+        return
+    if url and url != old[0] and (problem := https_url_problem(url)):
         raise SealError(422, problem, field="evidence_url")
-    row = _row(merchant, _saved_reviews(merchant.id), criterion)
+    row = _row(merchant, saved, criterion)
     row.evidence_url, row.evidence_note = url or None, note or None
 
 
@@ -407,34 +420,47 @@ def set_verdicts(
             raise SealError(
                 422, "The verdict is pass, fail, pending or not_applicable.", field="verdict"
             )
-        if change.evidence_url and (problem := https_url_problem(change.evidence_url)):
-            raise SealError(422, problem, field="evidence_url")
     saved = _saved_reviews(merchant.id, lock=True)
-    changed = []
-    now = utcnow()
+    planned = []
     for change in changes:
-        criterion = checklist.BY_ID[change.criterion]
         before = saved.get(change.criterion)
-        note = change.note or None
-        override = criterion.automatic and change.verdict != "pending"
-        if (
-            before is not None
-            and before.verdict == change.verdict
-            and (before.verdict_note or None) == note
-            and before.override == override
-            and (change.evidence_url is None or before.evidence_url == change.evidence_url)
-        ):
-            continue
-        row = _row(merchant, saved, change.criterion)
-        row.verdict, row.verdict_note, row.override = change.verdict, note, override
+        old = (
+            (before.verdict, before.verdict_note, before.verdict_evidence_url)
+            if before is not None
+            else ("pending", None, None)
+        )
+        note = old[1] if change.note is None else (change.note or None)
+        link = old[2] if change.evidence_url is None else (change.evidence_url or None)
+        if link and link != old[2] and (problem := https_url_problem(link)):
+            raise SealError(422, problem, field="evidence_url")
+        if (change.verdict, note, link) != old:  # a form sent back unchanged changes nothing
+            planned.append((change.criterion, change.verdict, note, link))
+    now = utcnow()
+    for criterion_id, verdict, note, link in planned:
+        row = _row(merchant, saved, criterion_id)
+        row.verdict, row.verdict_note, row.verdict_evidence_url = verdict, note, link
+        row.override = checklist.BY_ID[criterion_id].automatic and verdict != "pending"
         row.verdict_by, row.checked_at = (staff.id if staff else None), now
-        if change.evidence_url is not None:
-            row.evidence_url = change.evidence_url or None
         _log_verdict(merchant, row, automatic=False, now=now)
-        changed.append(change.criterion)
-    if changed:
+    if planned:
         _touch(merchant.id, now)
-    return changed
+    return [criterion_id for criterion_id, *_ in planned]
+
+
+def fail_criterion(merchant: Merchant, criterion: str, note: str) -> bool:
+    """Judge a criterion ``fail`` automatically (a monitoring rule saw it broken), logged,
+    in the caller's transaction; a staff override is replaced. False if it failed already."""
+    saved = _saved_reviews(merchant.id, lock=True)
+    before = saved.get(criterion)
+    if before is not None and before.verdict == "fail":
+        return False
+    now = utcnow()
+    row = _row(merchant, saved, criterion)
+    row.verdict, row.verdict_note, row.override = "fail", note[:2000], False
+    row.verdict_by, row.checked_at = None, now
+    _log_verdict(merchant, row, automatic=True, now=now)
+    _touch(merchant.id, now)
+    return True
 
 
 def _log_verdict(merchant: Merchant, row: CriterionReview, automatic: bool, now: datetime) -> None:
@@ -462,10 +488,24 @@ def _touch(merchant_id: int, now: datetime) -> None:
         seal.updated_at = now
 
 
+def _checked_merchant_site(merchant: Merchant, url: str) -> bool:
+    """Whether a check looked at the merchant's own site (its domain or ``www.``; any port):
+    a check of another address staff typed in is shown, but judges nothing."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
+    domain = merchant.domain.lower()
+    return host in (domain, f"www.{domain}")
+
+
 def apply_site_check(merchant: Merchant, result: dict[str, Any]) -> list[str]:
-    """Judge the automatic criteria by a site check result (in the caller's transaction):
-    each one staff did not set by hand takes the check's verdict; a change is logged.
-    A check that could not reach the site changes nothing. Returns the ids changed."""
+    """Judge the automatic criteria by a site check of the merchant's own site (in the
+    caller's transaction): each one staff did not set by hand takes the check's verdict;
+    a change is logged. What the check could not see (a refused address, a page that did
+    not load) is judged by nothing. Returns the ids changed."""
+    if not _checked_merchant_site(merchant, str(result.get("url") or "")):
+        return []
     saved = _saved_reviews(merchant.id, lock=True)
     changed = []
     now = utcnow()
@@ -665,8 +705,9 @@ def site_check_results(
     merchant: Merchant, since: datetime, until: datetime
 ) -> list[dict[str, Any]]:
     """The merchant's site check results that ran between ``since`` and ``until``, oldest
-    first (pending requests are not results): each the checker's report with
-    ``checked_at`` (when it ran). For the monitoring rules."""
+    first (pending requests are not results; checks of another address than the
+    merchant's own site are left out): each the checker's report with ``checked_at``
+    (when it ran). For the monitoring rules."""
     rows = db.session.scalars(
         select(SiteCheck)
         .where(
@@ -681,9 +722,19 @@ def site_check_results(
     for row in rows:
         checked = row.result.get("checked_at")
         checked_at = datetime.fromisoformat(checked) if checked else row.created_at
-        if since <= checked_at <= until:
+        if since <= checked_at <= until and _checked_merchant_site(merchant, row.url):
             results.append({**row.result, "checked_at": checked_at})
     return sorted(results, key=lambda result: result["checked_at"])
+
+
+def active_since(merchant: Merchant) -> datetime | None:
+    """When the merchant's seal last became active (approved or reinstated), or None."""
+    return db.session.scalars(
+        select(SealDecision.created_at)
+        .where(SealDecision.merchant_id == merchant.id, SealDecision.status == "active")
+        .order_by(SealDecision.id.desc())
+        .limit(1)
+    ).first()
 
 
 def active_seal_merchants(at: datetime | None = None) -> list[Merchant]:
