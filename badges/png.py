@@ -1,4 +1,6 @@
-"""Layout → PNG with Pillow (crisp at any scale), with the assertion in an iTXt chunk."""
+"""Layout → PNG with Pillow (crisp at any scale). The picture is rendered without the
+assertion: its ``png_sha256`` is signed, then :func:`badges.assertion.embed_png_assertion`
+adds the ``openbadges`` iTXt chunk."""
 
 from __future__ import annotations
 
@@ -6,12 +8,10 @@ import io
 from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
-from PIL.PngImagePlugin import PngInfo
 
 from badges.layout import Circle, Layout, Rect, Text
 from badges.widths import FONTS
 
-ITXT_KEY = "openbadges"
 _ANCHORS = {"start": "ls", "middle": "ms", "end": "rs"}
 
 
@@ -20,8 +20,8 @@ def _font(bold: bool, size_px: float) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(FONTS["bold" if bold else "regular"]), size_px)
 
 
-def render(layout: Layout, assertion: str | None, scale: int = 1) -> bytes:
-    """Paint the layout at ``scale`` (1 or 2) and embed the assertion, uncompressed."""
+def render(layout: Layout, scale: int = 1) -> bytes:
+    """Paint the layout at ``scale`` (1 or 2) as a PNG without any text chunk."""
     image = Image.new(
         "RGBA", (round(layout.width * scale), round(layout.height * scale)), (0, 0, 0, 0)
     )
@@ -47,11 +47,8 @@ def render(layout: Layout, assertion: str | None, scale: int = 1) -> bytes:
             )
         else:
             _text(draw, shape, scale)
-    info = PngInfo()
-    if assertion is not None:
-        info.add_itxt(ITXT_KEY, assertion, zip=False)
     out = io.BytesIO()
-    image.save(out, "PNG", pnginfo=info, optimize=True)
+    image.save(out, "PNG", optimize=True)
     return out.getvalue()
 
 
@@ -64,11 +61,3 @@ def _text(draw: ImageDraw.ImageDraw, shape: Text, scale: int) -> None:
         fill=shape.fill,
         anchor=_ANCHORS[shape.anchor],
     )
-
-
-def read_assertion(png: bytes) -> str | None:
-    """The JWS stored in a PNG's ``openbadges`` iTXt chunk, or None."""
-    with Image.open(io.BytesIO(png)) as image:
-        image.load()
-        value = getattr(image, "text", {}).get(ITXT_KEY)
-    return str(value) if value is not None else None

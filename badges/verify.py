@@ -7,15 +7,20 @@ Only the standard library and ``cryptography`` are needed (through
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from badges import assertion
 from trustseal.signing import jws
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PNG_MAGIC = assertion.PNG_MAGIC
+MAX_LIFETIME = 7 * 86400  # exp - iat of an assertion, at most (seconds)
+CLOCK_SKEW = 300  # an assertion issued this far in the verifier's future is still accepted
+
+Check = tuple[bool, str]  # (passed, what was found): a note when passed, else a failure
 
 
 @dataclass
@@ -32,13 +37,27 @@ class Verdict:
         """True when every check passed."""
         return not self.failures
 
+    def add(self, checks: Iterator[Check]) -> None:
+        """Record checks: each passed one as a note, each failed one as a failure."""
+        for passed, message in checks:
+            (self.notes if passed else self.failures).append(message)
+
     def line(self) -> str:
-        """One line saying what was found."""
-        c = self.claims
-        who = f"{c.get('sub', '?')} ({c.get('domain', '?')})"
-        head = "VALID" if self.ok else "INVALID"
-        parts = [f"{head}: {self.kind} for {who}", *self.notes, *self.failures]
-        return "; ".join(parts)
+        """One line: the outcome, what the badge says (its signed claims) and every check."""
+        head = f"{'VALID' if self.ok else 'INVALID'}: {self.kind}"
+        if self.claims:
+            head += f" for {self.claims.get('sub', '?')}: {signed_summary(self.claims)}"
+        return "; ".join([head, *self.notes, *self.failures])
+
+
+def signed_summary(claims: Mapping[str, Any]) -> str:
+    """The numbers a shopper sees, as signed: ``domain=… seal_status=… score=… rating_count=…``."""
+    names = ("domain", "seal_status", "score", "rating_count")
+    return " ".join(f"{name}={_show(claims.get(name))}" for name in names)
+
+
+def _show(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _iso(seconds: Any) -> str:
@@ -48,64 +67,133 @@ def _iso(seconds: Any) -> str:
         return "?"
 
 
-def png_itxt(data: bytes, key: str) -> str | None:
-    """The text of an uncompressed ``iTXt`` chunk with this keyword (PNG spec 11.3.4.5)."""
-    position = len(PNG_MAGIC)
-    while position + 8 <= len(data):
-        length = int.from_bytes(data[position : position + 4], "big")
-        kind = data[position + 4 : position + 8]
-        chunk = data[position + 8 : position + 8 + length]
-        position += 12 + length
-        if kind == b"IEND":
-            break
-        if kind != b"iTXt":
-            continue
-        keyword, _, rest = chunk.partition(b"\x00")
-        if keyword.decode("latin-1") != key or len(rest) < 2 or rest[0] != 0:
-            continue  # another key, or compressed (badges never compress it)
-        _language, _, rest = rest[2:].partition(b"\x00")
-        _translated, _, text = rest.partition(b"\x00")
-        return text.decode("utf-8")
-    return None
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def extract(data: bytes) -> tuple[str, str | None, bytes | None]:
-    """(kind, JWS, SVG without assertion) from a file's bytes."""
+def normalize_host(value: str) -> str:
+    """A host name as compared: lower case, no trailing dot, IDNA (ASCII) form."""
+    host = value.strip().lower().rstrip(".")
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+def host_within(host: str, domain: str) -> bool:
+    """True when ``host`` is ``domain`` or one of its subdomains (``www.shop.pe`` is within
+    ``shop.pe``; ``evilshop.pe`` and ``shop.pe.evil.com`` are not)."""
+    host, domain = normalize_host(host), normalize_host(domain)
+    return bool(domain) and (host == domain or host.endswith("." + domain))
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What a file holds: its kind, the JWS, and for a badge the picture without the
+    assertion (the bytes its ``svg_sha256`` or ``png_sha256`` claim hashes)."""
+
+    kind: str
+    token: str | None
+    picture: bytes | None = None
+    picture_claim: str | None = None
+    problem: str | None = None
+
+
+def extract(data: bytes) -> Extracted:
+    """The assertion and the picture it must bind, from a file's bytes."""
     if data.startswith(PNG_MAGIC):
-        return "PNG badge", png_itxt(data, "openbadges"), None
+        texts, stripped = assertion.split_png_assertion(data)
+        if len(texts) > 1:
+            problem = f"{len(texts)} openbadges chunks (a badge has exactly one)"
+            return Extracted("PNG badge", None, stripped, "png_sha256", problem)
+        return Extracted("PNG badge", texts[0] if texts else None, stripped, "png_sha256")
     if b"<svg" in data[:4096]:
         token, stripped = assertion.split_assertion(data)
-        return "SVG badge", token, stripped
-    return "assertion", data.decode("ascii", "replace").strip() or None, None
+        return Extracted("SVG badge", token, stripped, "svg_sha256")
+    return Extracted("assertion", data.decode("ascii", "replace").strip() or None)
 
 
-def verify(data: bytes, jwks: Mapping[str, Any], now: float | None = None) -> Verdict:
-    """Check signature, key id, expiry, SVG integrity and the seal status when issued."""
-    kind, token, stripped = extract(data)
-    verdict = Verdict(kind)
-    if not token:
-        verdict.failures.append("no assertion found")
+def check_seal(claims: Mapping[str, Any]) -> Iterator[Check]:
+    """The seal was active when the assertion was issued."""
+    status, issued = claims.get("seal_status"), _iso(claims.get("iat"))
+    yield status == "active", f"seal was {status} when issued ({issued})"
+
+
+def check_time(
+    claims: Mapping[str, Any], key: Mapping[str, Any] | None, now: float
+) -> Iterator[Check]:
+    """Not expired, issued in the past, at most :data:`MAX_LIFETIME` long, and signed while
+    its key (``key``, the JWK that verified it) was not yet retired."""
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not _is_int(iat) or not _is_int(exp):
+        yield False, "the assertion has no whole-second iat and exp"
+        return
+    if exp <= now:
+        yield False, f"assertion expired at {_iso(exp)}"
+    else:
+        yield True, f"assertion valid until {_iso(exp)}"
+    if iat > now + CLOCK_SKEW:
+        yield False, f"assertion issued in the future ({_iso(iat)})"
+    if exp - iat > MAX_LIFETIME:
+        yield False, f"assertion lifetime {(exp - iat) / 86400:g} days exceeds 7 days"
+    retired = (key or {}).get("retired_at")
+    if retired is None:
+        return
+    if not _is_int(retired):
+        yield False, "the key's retired_at is not seconds since the epoch"
+    elif iat > retired:
+        yield False, f"signed at {_iso(iat)}, after its key was retired ({_iso(retired)})"
+    else:
+        yield True, f"signed before its key was retired ({_iso(retired)})"
+
+
+def check_picture(found: Extracted, claims: Mapping[str, Any]) -> Iterator[Check]:
+    """An SVG or PNG badge's picture hashes to its ``svg_sha256`` or ``png_sha256`` claim."""
+    if found.picture is None or found.picture_claim is None:
+        return
+    picture, signed = found.kind.split()[0], claims.get(found.picture_claim)
+    if not isinstance(signed, str):
+        yield False, f"the assertion binds no {picture} picture (no {found.picture_claim})"
+    elif assertion.sha256_hex(found.picture) == signed:
+        yield True, f"{picture} unchanged"
+    else:
+        yield False, f"the {picture} was changed after signing"
+
+
+def check_domain(claims: Mapping[str, Any], domain: str) -> Iterator[Check]:
+    """The badge names ``domain`` (or a domain ``domain`` is a subdomain of)."""
+    signed = claims.get("domain")
+    if not isinstance(signed, str) or not signed:
+        yield False, f"the badge names no domain, not {domain}"
+    elif host_within(domain, signed):
+        yield True, f"the badge is for {domain}"
+    else:
+        yield False, f"the badge names the domain {signed}, not {domain}"
+
+
+def verify(
+    data: bytes,
+    jwks: Mapping[str, Any],
+    now: float | None = None,
+    domain: str | None = None,
+) -> Verdict:
+    """Check signature, key id and retirement, issue and expiry times, the picture (SVG or
+    PNG), the seal status when issued, and (``domain``) the domain the badge names."""
+    found = extract(data)
+    verdict = Verdict(found.kind)
+    if found.problem or not found.token:
+        verdict.failures.append(found.problem or "no assertion found")
         return verdict
     try:
-        _, claims = jws.verify(token, jwks)
+        header, claims = jws.verify(found.token, jwks)
     except jws.JWSError as error:
         verdict.failures.append(f"signature not valid: {error}")
         return verdict
     verdict.claims = claims
     now = time.time() if now is None else now
-    status = claims.get("seal_status")
-    if status == "active":
-        verdict.notes.append(f"seal was active when issued ({_iso(claims.get('iat'))})")
-    else:
-        verdict.failures.append(f"seal was {status} when issued ({_iso(claims.get('iat'))})")
-    exp = claims.get("exp")
-    if not isinstance(exp, int) or exp <= now:
-        verdict.failures.append(f"assertion expired at {_iso(exp)}")
-    else:
-        verdict.notes.append(f"assertion valid until {_iso(exp)}")
-    if stripped is not None:
-        if assertion.sha256_hex(stripped) == claims.get("svg_sha256"):
-            verdict.notes.append("SVG unchanged")
-        else:
-            verdict.failures.append("the SVG was changed after signing")
+    verdict.add(check_seal(claims))
+    verdict.add(check_time(claims, jws.find_key(jwks, header.get("kid")), now))
+    verdict.add(check_picture(found, claims))
+    if domain is not None:
+        verdict.add(check_domain(claims, domain))
     return verdict

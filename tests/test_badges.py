@@ -15,7 +15,7 @@ import pytest
 
 from badges import assertion as assertion_mod
 from badges import text
-from badges.verify import png_itxt
+from badges.assertion import png_itxt
 from tests.helpers import bearer, make_merchant, make_staff, pass_all_criteria
 from tests.reviewing import post_review, review_link
 from trustseal.signing import jws

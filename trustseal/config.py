@@ -98,9 +98,13 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_DOMAIN_CHECK": "5 per minute; 30 per hour",
     # Transparency log: a new signed tree head at most this often (and on demand).
     "LOG_HEAD_INTERVAL_SECONDS": 60,
+    # an unchanged log's head is signed again this often (monitors alarm on a stale head;
+    # `trustseal log watch --max-age` defaults to 25 hours)
+    "LOG_HEAD_REFRESH_SECONDS": 3600,
     # Media (review photos): local folder; default <instance>/media.
     "MEDIA_ROOT": "",
-    # Badge assertions expire soon, so a revoked seal stops verifying even in copies.
+    # Badge assertions expire soon, so a revoked seal stops verifying even in copies
+    # (at most 7: verifiers refuse an assertion whose exp - iat exceeds 7 days).
     "BADGE_ASSERTION_DAYS": 7,
     # How long a process may reuse what a badge shows before reading it again (the hot path).
     "BADGE_FINGERPRINT_SECONDS": 1.0,
@@ -208,6 +212,11 @@ def finalize(values: dict[str, Any], instance_path: Path) -> dict[str, Any]:
             raise ConfigError("TRUSTSEAL_DATA_KEY (a Fernet key) must be set in production")
         values["DATA_KEY"] = _instance_secret(
             instance_path, "data_key", lambda: Fernet.generate_key().decode()
+        )
+    if not 0 < values["BADGE_ASSERTION_DAYS"] <= 7:
+        raise ConfigError(
+            "TRUSTSEAL_BADGE_ASSERTION_DAYS must be from 1 to 7: verifiers refuse assertions "
+            "that live longer than 7 days"
         )
     if not values["DATABASE_URL"]:
         values["DATABASE_URL"] = f"sqlite:///{instance_path / 'trustseal.db'}"

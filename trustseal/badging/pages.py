@@ -111,7 +111,8 @@ def verify_page(slug: str) -> Any:
         return render_template("verify.html", merchant=None, slug=slug), 404
     summary = reviews.merchant_score(merchant)
     db.session.commit()
-    return render_template(
+    own_urls = (current_app.config["TRUSTSEAL_BASE_URL"], request.host_url)
+    page = render_template(
         "verify.html",
         merchant=merchant,
         slug=slug,
@@ -120,7 +121,9 @@ def verify_page(slug: str) -> Any:
         history=seals.history(merchant),
         criteria=seals.criterion_reviews(merchant),
         snippets=service.embed_snippets(merchant),
+        shown_on=service.shown_elsewhere(request.referrer, merchant.domain, own_urls),
     )
+    return page, 200, {"Vary": "Referer"}  # the warning depends on the page linking here
 
 
 class EmbedSchema(ma.Schema):

@@ -12,10 +12,12 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import force_locale, gettext
@@ -24,6 +26,7 @@ from sqlalchemy import bindparam, select
 
 from badges import assertion, png, svg
 from badges import layout as layouts
+from badges.verify import host_within, normalize_host
 from trustseal.clock import rfc3339, utcnow
 from trustseal.extensions import db
 from trustseal.memo import TtlMemo
@@ -184,12 +187,14 @@ def view(
 def assertion_claims(
     merchant: Merchant | None,
     badge: layouts.BadgeView,
-    svg_bytes: bytes,
+    picture: bytes,
     slug: str,
     provenance: dict[str, int] | None = None,
+    fmt: str = "svg",
 ) -> dict[str, Any]:
     """The signed claims of API.md "Badges and verification" (``provenance``: published
-    reviews by who vouches for their purchase, ``{platform, declared}``)."""
+    reviews by who vouches for their purchase, ``{platform, declared}``). ``picture`` is the
+    badge without its assertion, in ``fmt``: its hash is ``svg_sha256`` or ``png_sha256``."""
     now = utcnow().replace(microsecond=0)
     ttl = timedelta(days=current_app.config["TRUSTSEAL_BADGE_ASSERTION_DAYS"])
     head = log.latest_head() or log.publish_head()
@@ -208,7 +213,7 @@ def assertion_claims(
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
         "log": {"tree_size": head.tree_size, "root_hash": head.root_hash.hex()},
-        "svg_sha256": assertion.sha256_hex(svg_bytes),
+        f"{fmt}_sha256": assertion.sha256_hex(picture),
     }
 
 
@@ -219,13 +224,15 @@ def _render(
     summary = scores.score_of(merchant.id, utcnow()) if merchant else None
     badge = view(merchant, lang, summary)
     shape = layouts.layout(badge, style)
-    uid = hashlib.sha256(repr((slug, style, lang, fingerprint)).encode()).hexdigest()[:10]
-    plain = svg.render(shape, uid)
+    if fmt == "svg":
+        uid = hashlib.sha256(repr((slug, style, lang, fingerprint)).encode()).hexdigest()[:10]
+        plain = svg.render(shape, uid)
+    else:
+        plain = png.render(shape, scale)
     provenance = summary["provenance"] if summary else None
-    token, _ = signing.sign(assertion_claims(merchant, badge, plain, slug, provenance))
-    body = (
-        assertion.embed_assertion(plain, token) if fmt == "svg" else png.render(shape, token, scale)
-    )
+    token, _ = signing.sign(assertion_claims(merchant, badge, plain, slug, provenance, fmt))
+    embed = assertion.embed_assertion if fmt == "svg" else assertion.embed_png_assertion
+    body = embed(plain, token)
     etag = _etag(fingerprint, style, lang, fmt, scale)
     return Rendered(body, etag, token, 200 if merchant else 404, time.monotonic())
 
@@ -272,6 +279,27 @@ def clear_cache() -> None:
     with _lock:
         _cache.clear()
     _fingerprints.clear()
+
+
+def _http_host(url: str | None) -> str | None:
+    """The host name of an http(s) URL, lower case (None for anything else)."""
+    try:
+        parts = urlsplit(url or "")
+        return parts.hostname if parts.scheme in ("http", "https") else None
+    except ValueError:
+        return None
+
+
+def shown_elsewhere(referrer: str | None, domain: str, own_urls: Iterable[str]) -> str | None:
+    """The host of the page a shopper came from (its ``Referer``) when it is neither the
+    merchant's ``domain`` (nor a subdomain of it) nor the host of one of this service's
+    ``own_urls``: the badge there is shown on another site. None without a readable http(s)
+    Referer."""
+    host = _http_host(referrer)
+    if host is None or host_within(host, domain):
+        return None
+    own = {normalize_host(h) for h in map(_http_host, own_urls) if h}
+    return None if normalize_host(host) in own else host
 
 
 def embed_snippets(merchant: Merchant, lang: str = "es") -> dict[str, str]:

@@ -22,6 +22,13 @@ class JwkSchema(ma.Schema):
     x = ma.fields.String()
     kid = ma.fields.String(metadata={"description": "RFC 7638 thumbprint"})
     use = ma.fields.String()
+    iat = ma.fields.Integer(metadata={"description": "created, seconds since the epoch"})
+    retired_at = ma.fields.Integer(
+        metadata={
+            "description": "retired, seconds since the epoch (absent while current): "
+            "assertions this key signed later are refused"
+        }
+    )
 
 
 class JwksSchema(ma.Schema):

@@ -98,6 +98,15 @@ def _key_from_jwk(jwk: Mapping[str, Any]) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
+def find_key(jwks: Mapping[str, Any], kid: Any) -> Mapping[str, Any] | None:
+    """The first key of a JWKS whose ``kid`` is ``kid`` (None when there is none)."""
+    if not kid:
+        return None
+    keys = jwks.get("keys", [])
+    found = (k for k in keys if isinstance(k, Mapping) and k.get("kid") == kid)
+    return next(found, None) if isinstance(keys, list | tuple) else None
+
+
 def verify(token: str, jwks: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Verify a compact JWS against a trusted JWKS; return ``(header, payload)``.
 
@@ -110,11 +119,11 @@ def verify(token: str, jwks: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
     if "crit" in header:
         raise JWSError("critical header extensions are not supported")
     kid = header.get("kid")
-    keys = [k for k in jwks.get("keys", []) if isinstance(k, Mapping) and k.get("kid") == kid]
-    if not kid or not keys:
+    jwk = find_key(jwks, kid)
+    if jwk is None:
         raise JWSError(f"unknown key id {kid!r}")
-    public_key = _key_from_jwk(keys[0])
-    if thumbprint(keys[0]) != kid:
+    public_key = _key_from_jwk(jwk)
+    if thumbprint(jwk) != kid:
         raise JWSError("the key id is not the key's thumbprint")
     head, body, signature = token.strip().split(".")
     try:

@@ -67,12 +67,24 @@ def sign(payload: dict[str, Any], key: SigningKey | None = None) -> tuple[str, s
     return jws.sign(payload, private, key.kid), key.kid
 
 
-def jwk_of(key: SigningKey) -> dict[str, str]:
-    """The public JWK of a stored key, with ``kid`` and ``use``."""
-    return {"kty": "OKP", "crv": "Ed25519", "x": key.public_x, "kid": key.kid, "use": "sig"}
+def jwk_of(key: SigningKey) -> dict[str, str | int]:
+    """The public JWK of a stored key, with ``kid``, ``use``, ``iat`` (created) and, once
+    retired, ``retired_at`` (seconds since the epoch): a verifier refuses an assertion this
+    key signed after ``retired_at``."""
+    jwk: dict[str, str | int] = {
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": key.public_x,
+        "kid": key.kid,
+        "use": "sig",
+        "iat": int(key.created_at.timestamp()),
+    }
+    if key.retired_at is not None:
+        jwk["retired_at"] = int(key.retired_at.timestamp())
+    return jwk
 
 
-def jwks() -> dict[str, list[dict[str, str]]]:
+def jwks() -> dict[str, list[dict[str, str | int]]]:
     """Every public key, current first then retired (newest first)."""
     keys = db.session.scalars(
         select(SigningKey).order_by((SigningKey.status == "current").desc(), SigningKey.id.desc())
