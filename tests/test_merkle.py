@@ -1,10 +1,14 @@
 """Tests for the RFC 9162 Merkle tree module (pure, no app or database needed)."""
 
+import base64
 import hashlib
+import json
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +16,7 @@ from hypothesis import strategies as st
 
 from trustseal.transparency.merkle import (
     EMPTY_ROOT,
+    HASH_SIZE,
     MemoryTree,
     ProofError,
     canonical_json,
@@ -634,3 +639,205 @@ def test_sizes_are_not_bound_by_proofs(big_tree: MemoryTree) -> None:
     assert verify_inclusion(leaf, 0, 4, big_tree.inclusion_proof(0, 3), r3)
     r4, r8 = big_tree.root(4), big_tree.root(8)
     assert verify_consistency(4, 5, r4, r8, big_tree.consistency_proof(4, 8))
+
+
+# ---------------------------------------------------------------------------
+# transparency-dev/merkle verification probes (golden vectors)
+#
+# tests/data/transparency_dev_merkle_probes.json holds every probe of
+# github.com/transparency-dev/merkle testdata/consistency and testdata/inclusion
+# (98 + 98 files, Apache-2.0), copied verbatim with the commit they come from;
+# its proof/verify_test.go runs them against VerifyConsistency / VerifyInclusion.
+# "wantErr": true means the reference refuses the probe; here refusing is
+# returning False or raising ProofError.
+
+PROBES: dict[str, Any] = json.loads(
+    (Path(__file__).parent / "data" / "transparency_dev_merkle_probes.json").read_text()
+)
+
+# Where trustseal is deliberately stricter than the reference: it accepts equal
+# sizes with equal roots whatever their length; trustseal requires 32-byte roots.
+STRICTER_THAN_REFERENCE = {
+    "consistency/additional/sizes-are-equal-one-and-proof-is-empty.json",
+}
+
+
+def b64(value: str) -> bytes:
+    """Decode a Go ``[]byte`` JSON field (standard base64)."""
+    return base64.b64decode(value, validate=True)
+
+
+def verdict(fn: Callable[..., bool], *args: Any) -> str:
+    """``accept``, ``reject`` (returned False) or ``error`` (raised ProofError)."""
+    try:
+        return "accept" if fn(*args) else "reject"
+    except ProofError:
+        return "error"
+
+
+def consistency_args(probe: dict[str, Any]) -> tuple[int, int, bytes, bytes, list[bytes]]:
+    return (
+        probe["size1"],
+        probe["size2"],
+        b64(probe["root1"]),
+        b64(probe["root2"]),
+        [b64(h) for h in probe["proof"] or []],
+    )
+
+
+def inclusion_args(probe: dict[str, Any]) -> tuple[bytes, int, int, list[bytes], bytes]:
+    return (
+        b64(probe["leafHash"]),
+        probe["leafIdx"],
+        probe["treeSize"],
+        [b64(h) for h in probe["proof"] or []],
+        b64(probe["root"]),
+    )
+
+
+def test_probes_source() -> None:
+    source = PROBES["source"]
+    assert source["repository"] == "https://github.com/transparency-dev/merkle"
+    assert len(source["commit"]) == 40
+    assert len(PROBES["consistency"]) == 98
+    assert len(PROBES["inclusion"]) == 98
+    files = {p["file"] for p in PROBES["consistency"]} | {p["file"] for p in PROBES["inclusion"]}
+    assert len(files) == 196 and files >= STRICTER_THAN_REFERENCE
+
+
+@pytest.mark.parametrize("probe", PROBES["consistency"], ids=lambda p: p["file"])
+def test_transparency_dev_consistency_probe(probe: dict[str, Any]) -> None:
+    args = consistency_args(probe)
+    got = verdict(verify_consistency, *args)
+    if probe["file"] in STRICTER_THAN_REFERENCE:
+        assert not probe["wantErr"] and got == "error"
+        with pytest.raises(ProofError, match="root"):
+            verify_consistency(*args)
+        # The probe's point (equal sizes, empty proof, equal roots) still holds.
+        root = hashlib.sha256(args[2]).digest()
+        assert verify_consistency(args[0], args[1], root, root, args[4])
+        return
+    expected = "reject" if probe["wantErr"] else "accept"
+    assert got == expected or (expected == "reject" and got == "error"), (probe["desc"], got)
+
+
+@pytest.mark.parametrize("probe", PROBES["inclusion"], ids=lambda p: p["file"])
+def test_transparency_dev_inclusion_probe(probe: dict[str, Any]) -> None:
+    got = verdict(verify_inclusion, *inclusion_args(probe))
+    assert (got == "accept") is not probe["wantErr"], (probe["desc"], got)
+
+
+def test_probes_that_needed_the_size_zero_fixes() -> None:
+    """The two probes an earlier version accepted: 0 -> 1 with a junk second root,
+    and 0 -> 0 with two equal roots that are not the empty-tree hash."""
+    by_file = {p["file"]: p for p in PROBES["consistency"]}
+    junk_second = consistency_args(
+        by_file["consistency/additional/size1-is-zero-and-size2-is-not-zero.json"]
+    )
+    with pytest.raises(ProofError, match="second_root"):
+        verify_consistency(*junk_second)
+    zero_zero = consistency_args(
+        by_file["consistency/additional/sizes-are-equal-zero-and-proof-is-empty.json"]
+    )
+    assert verdict(verify_consistency, *zero_zero) == "error"  # 12-byte placeholder roots
+    padded = hashlib.sha256(zero_zero[2]).digest()
+    assert not verify_consistency(0, 0, padded, padded, [])  # well formed, but not empty
+
+
+# ---------------------------------------------------------------------------
+# Attacks on the edges: size 0, equal sizes, hash lengths
+
+MALFORMED_HASHES = [
+    b"",
+    b"\x00" * (HASH_SIZE - 1),
+    b"\x00" * (HASH_SIZE + 1),
+    b"don't care 2",
+    EMPTY_ROOT.hex().encode(),  # hex text instead of bytes
+]
+
+
+def test_consistency_from_empty_tree_refuses_junk(big_tree: MemoryTree) -> None:
+    r5 = big_tree.root(5)
+    # The honest case: every tree extends the empty tree, with an empty proof.
+    assert verify_consistency(0, 5, EMPTY_ROOT, r5, [])
+    assert verify_consistency(0, 0, EMPTY_ROOT, EMPTY_ROOT, [])
+    # A proof from size 0 must be empty, whatever it holds.
+    for junk in ([r5], [EMPTY_ROOT], [b"junk"], [r5, r5], [b""]):
+        with pytest.raises(ProofError):
+            verify_consistency(0, 5, EMPTY_ROOT, r5, junk)
+        with pytest.raises(ProofError):
+            verify_consistency(0, 0, EMPTY_ROOT, EMPTY_ROOT, junk)
+    # The second root is checked too, although nothing is recomputed from it.
+    for bad in MALFORMED_HASHES:
+        with pytest.raises(ProofError, match="second_root"):
+            verify_consistency(0, 5, EMPTY_ROOT, bad, [])
+        with pytest.raises(ProofError, match="first_root"):
+            verify_consistency(0, 5, bad, r5, [])
+        with pytest.raises(ProofError):
+            verify_consistency(0, 0, bad, bad, [])
+    with pytest.raises(ProofError):
+        verify_consistency(0, 5, EMPTY_ROOT, r5.hex(), [])  # type: ignore[arg-type]
+    # The first root of the empty tree is the empty-tree hash, for both sizes 0.
+    assert not verify_consistency(0, 5, r5, r5, [])
+    assert not verify_consistency(0, 0, r5, r5, [])
+    assert not verify_consistency(0, 0, EMPTY_ROOT, r5, [])
+    assert not verify_consistency(0, 0, r5, EMPTY_ROOT, [])
+
+
+def test_consistency_refuses_wrong_length_hashes(big_tree: MemoryTree) -> None:
+    for first, second in [(1, 1), (5, 5), (1, 2), (3, 5), (4, 8), (6, 8), (7, 64)]:
+        r1, r2 = big_tree.root(first), big_tree.root(second)
+        proof = big_tree.consistency_proof(first, second)
+        assert verify_consistency(first, second, r1, r2, proof)
+        for bad in MALFORMED_HASHES:
+            with pytest.raises(ProofError, match="first_root"):
+                verify_consistency(first, second, bad, r2, proof)
+            with pytest.raises(ProofError, match="second_root"):
+                verify_consistency(first, second, r1, bad, proof)
+            if first == second:
+                with pytest.raises(ProofError):
+                    verify_consistency(first, second, bad, bad, proof)
+            for position in range(len(proof)):
+                tampered = [*proof[:position], bad, *proof[position + 1 :]]
+                with pytest.raises(ProofError, match=rf"path\[{position}\]"):
+                    verify_consistency(first, second, r1, r2, tampered)
+
+
+def test_consistency_sizes_in_order_and_equal_sizes(big_tree: MemoryTree) -> None:
+    r4, r5 = big_tree.root(4), big_tree.root(5)
+    with pytest.raises(ProofError, match="must be <="):
+        verify_consistency(5, 4, r5, r4, big_tree.consistency_proof(4, 5))
+    with pytest.raises(ProofError, match="must be <="):
+        verify_consistency(1, 0, big_tree.root(1), EMPTY_ROOT, [])
+    with pytest.raises(ProofError):
+        verify_consistency(True, 5, r4, r5, [])  # type: ignore[arg-type]
+    # Equal sizes: an empty proof and equal roots, nothing else.
+    assert verify_consistency(5, 5, r5, r5, [])
+    assert not verify_consistency(5, 5, r5, flip(r5), [])
+    with pytest.raises(ProofError, match="must be empty"):
+        verify_consistency(5, 5, r5, r5, [r5])
+    with pytest.raises(ProofError):
+        verify_consistency(5, 5, r5, r5, [b"junk"])
+
+
+def test_inclusion_refuses_wrong_lengths_and_sizes(big_tree: MemoryTree) -> None:
+    for index, size in [(0, 1), (0, 2), (5, 8), (6, 7), (63, 64)]:
+        leaf, root = big_tree.leaf_hashes[index], big_tree.root(size)
+        proof = big_tree.inclusion_proof(index, size)
+        assert verify_inclusion(leaf, index, size, proof, root)
+        for bad in MALFORMED_HASHES:
+            with pytest.raises(ProofError, match="root"):
+                verify_inclusion(leaf, index, size, proof, bad)
+            with pytest.raises(ProofError, match="leaf_hash"):
+                verify_inclusion(bad, index, size, proof, root)
+            for position in range(len(proof)):
+                tampered = [*proof[:position], bad, *proof[position + 1 :]]
+                with pytest.raises(ProofError, match=rf"path\[{position}\]"):
+                    verify_inclusion(leaf, index, size, tampered, root)
+        # Index beyond the tree, and the empty tree that holds no leaf at all.
+        with pytest.raises(ProofError, match="must be <"):
+            verify_inclusion(leaf, size, size, proof, root)
+    with pytest.raises(ProofError):
+        verify_inclusion(EMPTY_ROOT, 0, 0, [], EMPTY_ROOT)
+    with pytest.raises(ProofError):
+        root_from_inclusion_proof(EMPTY_ROOT, 0, 0, [])

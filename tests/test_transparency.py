@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from click.testing import Result
+from flask import Flask
+from flask.testing import FlaskCliRunner
 from sqlalchemy import delete, func, select, text, update
 
+from trustseal.clock import rfc3339, utcnow
 from trustseal.extensions import db
 from trustseal.signing import jws
 from trustseal.signing import service as signing
-from trustseal.transparency import merkle
+from trustseal.transparency import merkle, monitor
 from trustseal.transparency import service as log
 from trustseal.transparency.models import LogEntry, LogNode, TreeHead
 
@@ -339,6 +345,167 @@ def test_log_watch_accepts_growth_and_raises_alarm_on_rewrite(app, runner, live_
     alarm = runner.invoke(args=args)
     assert alarm.exit_code == 2
     assert "ALARM" in alarm.output and "not consistent" in alarm.output
+
+
+# ---------------------------------------------------------------------------
+# log watch: head time only moves forward, and the latest head is fresh
+
+
+def operator_signs_head(app: Flask, tree_size: int, at: datetime) -> None:
+    """The operator (who holds the signing key) signs and serves a head dated ``at``."""
+    with app.app_context():
+        root = log.root_at(tree_size)
+        stamp = at.replace(microsecond=0)
+        signature, kid = signing.sign(
+            {"tree_size": tree_size, "root_hash": root.hex(), "timestamp": rfc3339(stamp)}
+        )
+        db.session.add(
+            TreeHead(
+                tree_size=tree_size, root_hash=root, timestamp=stamp, signature=signature, kid=kid
+            )
+        )
+        db.session.commit()
+
+
+def watch(runner: FlaskCliRunner, url: str, state: Path) -> Result:
+    return runner.invoke(args=["log", "watch", url, "--state", str(state), "--once"])
+
+
+def test_log_watch_starts_from_an_empty_log(app, runner, live_server, tmp_path):
+    state = tmp_path / "head.json"
+    app.config["TRUSTSEAL_LOG_HEAD_INTERVAL_SECONDS"] = 0
+    first = watch(runner, live_server, state)
+    assert first.exit_code == 0 and "OK - -> 0" in first.output, first.output
+    assert json.loads(state.read_text())["root_hash"] == merkle.EMPTY_ROOT.hex()
+    fill(app, 4)
+    second = watch(runner, live_server, state)
+    assert second.exit_code == 0 and "OK 0 -> 4" in second.output, second.output
+
+
+def test_log_watch_alarms_when_a_head_goes_back_in_time(app, runner, live_server, tmp_path):
+    state = tmp_path / "head.json"
+    app.config["TRUSTSEAL_LOG_HEAD_INTERVAL_SECONDS"] = 0
+    fill(app, 4)
+    assert watch(runner, live_server, state).exit_code == 0
+    seen = json.loads(state.read_text())
+    # The log grows honestly, but its new head is signed with a back-dated clock (and kept).
+    app.config["TRUSTSEAL_LOG_HEAD_REFRESH_SECONDS"] = 10**9
+    fill(app, 3)
+    operator_signs_head(app, 7, monitor.parse_timestamp(seen["timestamp"]) - timedelta(hours=1))
+    alarm = watch(runner, live_server, state)
+    assert alarm.exit_code == 2, alarm.output
+    assert "ALARM" in alarm.output and "went back in time" in alarm.output
+    assert json.loads(state.read_text()) == seen  # the back-dated head is not accepted
+
+
+def test_log_watch_alarms_on_a_stale_head(app, runner, live_server, tmp_path):
+    state = tmp_path / "head.json"
+    app.config["TRUSTSEAL_LOG_HEAD_INTERVAL_SECONDS"] = 0
+    app.config["TRUSTSEAL_LOG_HEAD_REFRESH_SECONDS"] = 10**9  # the operator stopped signing
+    fill(app, 4)
+    # A frozen log: the head served is a validly signed, consistent one of 26 hours ago.
+    operator_signs_head(app, 4, utcnow() - timedelta(hours=26))
+    alarm = watch(runner, live_server, state)
+    assert alarm.exit_code == 2, alarm.output
+    assert "ALARM" in alarm.output and "stale" in alarm.output and "26.0 hours" in alarm.output
+    assert not state.exists()
+    # A fresh head ends the alarm.
+    fill(app, 1)
+    again = watch(runner, live_server, state)
+    assert again.exit_code == 0 and "OK - -> 5" in again.output, again.output
+
+
+def test_a_quiet_log_signs_its_head_again_so_watchers_see_it_fresh(
+    app, runner, live_server, tmp_path
+):
+    state = tmp_path / "head.json"
+    fill(app, 3)
+    operator_signs_head(app, 3, utcnow() - timedelta(hours=30))  # nothing new for 30 hours
+    quiet = watch(runner, live_server, state)
+    assert quiet.exit_code == 0 and "OK - -> 3" in quiet.output, quiet.output
+    first = json.loads(state.read_text())
+    assert utcnow() - monitor.parse_timestamp(first["timestamp"]) < timedelta(minutes=1)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TreeHead)) == 1  # one size
+        head = log.latest_head()
+        claims = jws.verify(head.signature, signing.jwks())[1]
+        assert claims["tree_size"] == 3 and claims["timestamp"] == rfc3339(head.timestamp)
+        # the periodic task signs again only once the head is older than the refresh time
+        assert log.refresh_head().timestamp == head.timestamp
+    again = watch(runner, live_server, state)
+    assert again.exit_code == 0 and "OK 3 -> 3" in again.output, again.output
+
+
+def test_log_watch_alarms_on_a_head_dated_in_the_future(app, runner, live_server, tmp_path):
+    state = tmp_path / "head.json"
+    app.config["TRUSTSEAL_LOG_HEAD_INTERVAL_SECONDS"] = 0
+    fill(app, 2)
+    operator_signs_head(app, 2, utcnow() + timedelta(days=1))
+    alarm = watch(runner, live_server, state)
+    assert alarm.exit_code == 2 and "in the future" in alarm.output, alarm.output
+    assert not state.exists()
+
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+ROOT = merkle.leaf_hash(b"x").hex()
+
+
+def seen(size: int, at: datetime | str, root: str = ROOT) -> monitor.Seen:
+    stamp = at if isinstance(at, str) else rfc3339(at)
+    return monitor.Seen(size, root, stamp)
+
+
+def test_monitor_time_checks() -> None:
+    assert monitor.parse_timestamp("2025-03-01T12:00:00Z") == NOW
+    assert monitor.parse_timestamp("2025-03-01T07:00:00-05:00") == NOW
+    for bad in ("2025-03-01T12:00:00", "2025-03-01", "yesterday", "", None, 1740830400):
+        with pytest.raises(monitor.Alarm):
+            monitor.parse_timestamp(bad)  # type: ignore[arg-type]
+    # Forward only; the same second is fine (heads are dated to the second).
+    monitor.check_forward(seen(4, NOW), seen(7, NOW))
+    monitor.check_forward(seen(4, NOW), seen(7, NOW + timedelta(seconds=1)))
+    with pytest.raises(monitor.Alarm, match="went back in time"):
+        monitor.check_forward(seen(4, NOW), seen(7, NOW - timedelta(seconds=1)))
+    with pytest.raises(monitor.Alarm, match="went back in time"):
+        monitor.check_forward(seen(7, NOW), seen(7, NOW - timedelta(days=3)))
+    # Fresh: up to max_age old, and not more than the clock skew in the future.
+    limit = monitor.DEFAULT_MAX_AGE
+    assert limit == timedelta(hours=25)
+    monitor.check_fresh(seen(4, NOW - limit), NOW)
+    monitor.check_fresh(seen(4, NOW + monitor.MAX_CLOCK_SKEW), NOW)
+    with pytest.raises(monitor.Alarm, match="stale"):
+        monitor.check_fresh(seen(4, NOW - limit - timedelta(seconds=1)), NOW)
+    with pytest.raises(monitor.Alarm, match="stale"):
+        monitor.check_fresh(seen(4, NOW - timedelta(hours=2)), NOW, max_age=timedelta(hours=1))
+    with pytest.raises(monitor.Alarm, match="future"):
+        monitor.check_fresh(seen(4, NOW + monitor.MAX_CLOCK_SKEW + timedelta(seconds=1)), NOW)
+    with pytest.raises(ValueError):
+        monitor.check_fresh(seen(4, NOW), NOW.replace(tzinfo=None))
+
+
+def test_monitor_refuses_malformed_heads() -> None:
+    empty = merkle.EMPTY_ROOT.hex()
+    monitor.check_well_formed(seen(0, NOW, empty))
+    monitor.check_well_formed(seen(3, NOW))
+    for bad in (
+        seen(-1, NOW),
+        seen(True, NOW),  # type: ignore[arg-type]
+        seen("3", NOW),  # type: ignore[arg-type]
+        seen(3, NOW, ROOT[:-2]),  # 31 bytes
+        seen(3, NOW, ROOT + "00"),  # 33 bytes
+        seen(3, NOW, "zz" * 32),
+        seen(0, NOW, ROOT),  # size 0 with a root other than the empty tree's
+        seen(3, "not a time"),
+    ):
+        with pytest.raises(monitor.Alarm):
+            monitor.check_well_formed(bad)
+    # From size 0 nothing is fetched (the proof is empty), but both roots are checked.
+    unreachable = "http://127.0.0.1:9"
+    monitor.check_consistent(unreachable, seen(0, NOW, empty), seen(3, NOW))
+    with pytest.raises(monitor.Alarm, match="empty-tree root"):
+        monitor.check_consistent(unreachable, seen(0, NOW, ROOT), seen(3, NOW))
+    with pytest.raises(monitor.Alarm, match="32"):
+        monitor.check_consistent(unreachable, seen(0, NOW, empty), seen(3, NOW, ROOT[:-2]))
 
 
 def test_transparency_page_in_both_languages(app, client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -239,11 +239,22 @@ def log_sign_head() -> None:
 )
 @click.option("--interval", default=60.0, show_default=True, help="Seconds between checks.")
 @click.option("--once", is_flag=True, help="Check once and exit.")
-def log_watch(url: str, state_file: str, interval: float, once: bool) -> None:
-    """Monitor a trustseal log from outside: fail loudly if a new head is not consistent."""
+@click.option(
+    "--max-age",
+    "max_age_hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=25.0,
+    show_default=True,
+    help="Alarm when the latest signed head is older than this many hours.",
+)
+def log_watch(url: str, state_file: str, interval: float, once: bool, max_age_hours: float) -> None:
+    """Monitor a trustseal log from outside: fail loudly if a new head is not consistent,
+    goes back in time or is stale (the log signs its head again at least hourly)."""
     while True:
         try:
-            old, new = monitor.watch_once(url, Path(state_file))
+            old, new = monitor.watch_once(
+                url, Path(state_file), max_age=timedelta(hours=max_age_hours)
+            )
         except monitor.Alarm as alarm:
             click.echo(f"ALARM: {alarm}", err=True)
             raise SystemExit(2) from alarm
@@ -253,7 +264,7 @@ def log_watch(url: str, state_file: str, interval: float, once: bool) -> None:
                 raise SystemExit(1) from error
         else:
             before = old.tree_size if old else "-"
-            click.echo(f"OK {before} -> {new.tree_size} root {new.root_hash}")
+            click.echo(f"OK {before} -> {new.tree_size} root {new.root_hash} at {new.timestamp}")
         if once:
             return
         time.sleep(interval)
@@ -277,16 +288,24 @@ def _load_jwks(source: str | None) -> dict[str, Any]:
     default=None,
     help="Trusted keys: a JWKS file or URL (default: this service's own keys).",
 )
+@click.option(
+    "--domain",
+    default=None,
+    help="The site the badge was found on: fail unless the badge names it (or a parent).",
+)
 @with_appcontext
-def verify_badge(file: str, jwks_source: str | None) -> None:
-    """Verify a badge (SVG or PNG) or a bare assertion offline; exit 0 only if all is well."""
+def verify_badge(file: str, jwks_source: str | None, domain: str | None) -> None:
+    """Verify a badge (SVG or PNG) or a bare assertion offline; exit 0 only if all is well.
+
+    The VALID line shows what the badge signs: domain, seal status, score and count.
+    """
     from badges import verify as badge_verify
 
     try:
         keys = _load_jwks(jwks_source)
     except (OSError, ValueError) as error:
         raise click.ClickException(f"cannot read the keys from {jwks_source}: {error}") from error
-    verdict = badge_verify.verify(Path(file).read_bytes(), keys)
+    verdict = badge_verify.verify(Path(file).read_bytes(), keys, domain=domain)
     click.echo(verdict.line())
     if not verdict.ok:
         raise SystemExit(1)

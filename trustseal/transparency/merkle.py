@@ -482,8 +482,10 @@ def verify_inclusion(
 
     Raises:
         ProofError: for structurally impossible arguments (see
-            :func:`root_from_inclusion_proof`).
+            :func:`root_from_inclusion_proof`), including a ``root`` that is
+            not 32 bytes.
     """
+    _check_hash("root", root)
     return root_from_inclusion_proof(leaf_hash, index, size, path) == root
 
 
@@ -493,29 +495,37 @@ def verify_consistency(
     """Return whether ``path`` proves tree ``second_root`` extends ``first_root``.
 
     Implements RFC 9162 section 2.1.4.2 for ``0 < first < second``, plus the
-    edge cases: ``first == second`` needs an empty path and equal roots;
-    ``first == 0`` needs an empty path and ``first_root`` equal to
-    :data:`EMPTY_ROOT` (every tree extends the empty tree).  Returns ``False``
-    when a well-formed proof does not match the roots.  The tree sizes are not
+    edge cases the RFC leaves to the caller:
+
+    * ``first == 0``: the proof must be empty (RFC 9162 section 2.1.4.1 and
+      transparency-dev/merkle) and ``first_root`` must be :data:`EMPTY_ROOT`;
+      every tree extends the empty tree, so nothing else is proven.
+    * ``first == second``: the proof must be empty and the roots equal (both
+      :data:`EMPTY_ROOT` when the size is 0).
+
+    Both roots and every proof hash must be 32 bytes in every case, so a
+    malformed second root cannot slip through the size-0 shortcut.  Returns
+    ``False`` when well-formed arguments do not match.  The tree sizes are not
     bound cryptographically by the proof; they must come from signed tree heads.
 
     Raises:
-        ProofError: if a size is negative, ``first > second``, or ``path`` has
-            the wrong length or holds non-32-byte entries.
+        ProofError: if a size is negative, ``first > second``, a root is not
+            32 bytes, or ``path`` has the wrong length or holds non-32-byte
+            entries.
     """
     _check_size("first", first)
     _check_size("second", second)
     if first > second:
         raise ProofError(f"first ({first}) must be <= second ({second})")
+    _check_hash("first_root", first_root)
+    _check_hash("second_root", second_root)
     items = _check_path(path)
-    if first == second:
+    if first == 0 or first == second:
         if items:
-            raise ProofError("consistency proof between equal sizes must be empty")
-        return first_root == second_root
-    if first == 0:
-        if items:
-            raise ProofError("consistency proof from the empty tree must be empty")
-        return first_root == EMPTY_ROOT
+            raise ProofError(f"consistency proof from size {first} to {second} must be empty")
+        if first == 0 and first_root != EMPTY_ROOT:
+            return False
+        return first < second or first_root == second_root
     # RFC step 1: an empty path fails (it also has the wrong length).
     expected = _consistency_proof_length(first, second)
     if len(items) != expected:

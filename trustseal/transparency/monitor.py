@@ -3,6 +3,10 @@
 It keeps the last tree head it accepted in a file and, for every new head, checks the
 signature against the service's JWKS and a consistency proof from the old head. A head
 that shrinks the log, forks it or fails a proof is an alarm: the log was rewritten.
+Time is checked too: a head dated before the one already accepted is an alarm (history
+re-signed with a back-dated clock), and so is a latest head older than ``max_age``
+(default 25 hours) or dated in the future: a log that serves an old head may be frozen
+or hiding new entries from this monitor.
 Only the standard library and :mod:`trustseal.signing.jws` / :mod:`merkle` are used.
 """
 
@@ -13,11 +17,18 @@ import os
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from trustseal.signing import jws
 from trustseal.transparency import merkle
+
+DEFAULT_MAX_AGE = timedelta(hours=25)
+"""How old the latest signed head may be before the monitor raises an alarm."""
+
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+"""How far in the future a head may be dated (the two clocks may disagree a little)."""
 
 
 class Alarm(Exception):
@@ -31,6 +42,55 @@ class Seen:
     tree_size: int
     root_hash: str
     timestamp: str
+
+    @property
+    def time(self) -> datetime:
+        """The head's timestamp as an aware UTC datetime (:class:`Alarm` if malformed)."""
+        return parse_timestamp(self.timestamp)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse a head's RFC 3339 timestamp (``2025-01-31T12:00:00Z``) into aware UTC.
+
+    Raises:
+        Alarm: if ``value`` is not an RFC 3339 date-time with ``Z`` or an offset.
+    """
+    try:
+        if not isinstance(value, str) or "T" not in value:
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise Alarm(f"tree head timestamp {value!r} is not an RFC 3339 date-time") from error
+    if parsed.tzinfo is None:
+        raise Alarm(f"tree head timestamp {value!r} has no time zone")
+    return parsed.astimezone(UTC)
+
+
+def _root_bytes(root_hash: str) -> bytes:
+    """Decode a hex root hash; raise :class:`Alarm` unless it is 32 bytes."""
+    try:
+        root = bytes.fromhex(root_hash)
+    except (TypeError, ValueError) as error:
+        raise Alarm(f"tree head root {root_hash!r} is not hex") from error
+    if len(root) != merkle.HASH_SIZE:
+        raise Alarm(f"tree head root is {len(root)} bytes, not {merkle.HASH_SIZE}")
+    return root
+
+
+def check_well_formed(seen: Seen) -> None:
+    """Raise :class:`Alarm` unless ``seen`` is a possible head.
+
+    Its size is a non-negative integer, its root a 32-byte hash (the empty-tree hash
+    when the size is 0) and its timestamp an RFC 3339 date-time.
+    """
+    if isinstance(seen.tree_size, bool) or not isinstance(seen.tree_size, int):
+        raise Alarm(f"tree head size {seen.tree_size!r} is not an integer")
+    if seen.tree_size < 0:
+        raise Alarm(f"tree head size {seen.tree_size} is negative")
+    root = _root_bytes(seen.root_hash)
+    if seen.tree_size == 0 and root != merkle.EMPTY_ROOT:
+        raise Alarm("a tree head of size 0 must carry the empty-tree root")
+    parse_timestamp(seen.timestamp)
 
 
 def _get_json(url: str, timeout: float = 10.0) -> Any:
@@ -51,18 +111,24 @@ def verified_head(base_url: str) -> Seen:
     claimed = {k: head.get(k) for k in ("tree_size", "root_hash", "timestamp")}
     if payload != claimed:
         raise Alarm("the signed tree head payload differs from the head served")
-    return Seen(int(head["tree_size"]), str(head["root_hash"]), str(head["timestamp"]))
+    seen = Seen(payload["tree_size"], payload["root_hash"], payload["timestamp"])
+    check_well_formed(seen)
+    return seen
 
 
 def check_consistent(base_url: str, old: Seen, new: Seen) -> None:
     """Raise :class:`Alarm` unless ``new`` extends ``old``."""
     if new.tree_size < old.tree_size:
         raise Alarm(f"the log shrank from {old.tree_size} to {new.tree_size} entries")
+    old_root, new_root = _root_bytes(old.root_hash), _root_bytes(new.root_hash)
     if new.tree_size == old.tree_size:
-        if new.root_hash != old.root_hash:
+        if new_root != old_root:
             raise Alarm(f"two different roots for size {new.tree_size}: the log forked")
         return
     if old.tree_size == 0:
+        # RFC 9162: nothing to fetch, the proof from the empty tree is empty.
+        if not merkle.verify_consistency(0, new.tree_size, old_root, new_root, []):
+            raise Alarm("the accepted head of size 0 does not carry the empty-tree root")
         return
     query = urllib.parse.urlencode({"first": old.tree_size, "second": new.tree_size})
     proof = _get_json(f"{base_url.rstrip('/')}/api/v1/log/proof/consistency?{query}")
@@ -70,8 +136,8 @@ def check_consistent(base_url: str, old: Seen, new: Seen) -> None:
         ok = merkle.verify_consistency(
             old.tree_size,
             new.tree_size,
-            bytes.fromhex(old.root_hash),
-            bytes.fromhex(new.root_hash),
+            old_root,
+            new_root,
             [bytes.fromhex(h) for h in proof["path"]],
         )
     except (ValueError, KeyError, TypeError):
@@ -80,6 +146,42 @@ def check_consistent(base_url: str, old: Seen, new: Seen) -> None:
         raise Alarm(
             f"size {new.tree_size} is not consistent with size {old.tree_size}: "
             "entries were changed or removed"
+        )
+
+
+def check_forward(old: Seen, new: Seen) -> None:
+    """Raise :class:`Alarm` if ``new`` is dated before ``old``: head time never goes back.
+
+    Equal timestamps are allowed (heads are dated to the second).
+    """
+    if new.time < old.time:
+        raise Alarm(
+            f"the log went back in time: the head of size {new.tree_size} is dated "
+            f"{new.timestamp}, before the head of size {old.tree_size} already seen, "
+            f"dated {old.timestamp}"
+        )
+
+
+def check_fresh(new: Seen, now: datetime, max_age: timedelta = DEFAULT_MAX_AGE) -> None:
+    """Raise :class:`Alarm` unless ``new`` was signed within ``max_age`` before ``now``.
+
+    A head dated more than :data:`MAX_CLOCK_SKEW` after ``now`` is an alarm too: it
+    would make every honest head after it look like a step back in time.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    age = now - new.time
+    if age > max_age:
+        hours = age.total_seconds() / 3600
+        raise Alarm(
+            f"the latest tree head is stale: size {new.tree_size} dated {new.timestamp}, "
+            f"{hours:.1f} hours old (limit {max_age.total_seconds() / 3600:g} hours); "
+            "the log may be frozen or hiding new entries"
+        )
+    if -age > MAX_CLOCK_SKEW:
+        raise Alarm(
+            f"the latest tree head is dated in the future: {new.timestamp} "
+            f"(now {now.astimezone(UTC).isoformat(timespec='seconds')})"
         )
 
 
@@ -98,11 +200,24 @@ def save_state(path: Path, seen: Seen) -> None:
     os.replace(tmp, path)
 
 
-def watch_once(base_url: str, state: Path) -> tuple[Seen | None, Seen]:
-    """Check the current head against the stored one; store it when it is consistent."""
+def watch_once(
+    base_url: str,
+    state: Path,
+    *,
+    max_age: timedelta = DEFAULT_MAX_AGE,
+    now: datetime | None = None,
+) -> tuple[Seen | None, Seen]:
+    """Check the current head against the stored one; store it when it is accepted.
+
+    Accepted means: validly signed and well formed, consistent with the stored head,
+    not dated before it, and no older than ``max_age`` at ``now`` (default: the
+    current time). Anything else raises :class:`Alarm` and leaves the state alone.
+    """
     old = load_state(state)
     new = verified_head(base_url)
     if old is not None:
         check_consistent(base_url, old, new)
+        check_forward(old, new)
+    check_fresh(new, now or datetime.now(UTC), max_age)
     save_state(state, new)
     return old, new

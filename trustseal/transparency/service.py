@@ -17,11 +17,12 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, tuple_
+from sqlalchemy import bindparam, insert, select, tuple_, update
 
 from trustseal.clock import rfc3339, utcnow
 from trustseal.dbutil import insert_ignoring_duplicate
 from trustseal.extensions import db
+from trustseal.jobs import service as jobs
 from trustseal.signing import service as signing
 from trustseal.transparency import merkle, verify
 from trustseal.transparency.models import LogEntry, LogNode, LogSalt, LogState, TreeHead
@@ -326,14 +327,22 @@ def latest_head() -> Head | None:
 
 def publish_head(force: bool = False) -> Head:
     """Return the latest signed head, first signing a new one if the log has grown and
-    the latest is older than the configured interval (or ``force``), or none exists."""
+    the latest is older than the configured interval (or ``force``), or none exists.
+
+    A log that has not grown gets its head signed again, with a fresh timestamp, once
+    it is older than ``TRUSTSEAL_LOG_HEAD_REFRESH_SECONDS``: monitors (``log watch``)
+    take a stale head as a sign that the operator stopped signing, or hides newer ones.
+    """
     latest = latest_head()
     current = size()
     interval = timedelta(seconds=current_app.config["TRUSTSEAL_LOG_HEAD_INTERVAL_SECONDS"])
+    refresh = timedelta(seconds=current_app.config["TRUSTSEAL_LOG_HEAD_REFRESH_SECONDS"])
     now = utcnow().replace(microsecond=0)
-    if latest is not None and (
-        latest.tree_size == current or (not force and now - latest.timestamp < interval)
-    ):
+    if latest is not None and latest.tree_size == current:
+        if now - latest.timestamp < refresh:
+            return latest
+        return _resign(latest, now)
+    if latest is not None and not force and now - latest.timestamp < interval:
         return latest
     root = root_at(current)
     signature, kid = _sign_head(current, root, now)
@@ -351,6 +360,26 @@ def publish_head(force: bool = False) -> Head:
     head = latest_head()
     assert head is not None
     return head
+
+
+def _resign(latest: Head, now: datetime) -> Head:
+    """Sign the latest head's size and root again at ``now`` (a compare-and-set on its
+    timestamp: of two processes refreshing at once, one signs and both return it)."""
+    signature, kid = _sign_head(latest.tree_size, latest.root_hash, now)
+    db.session.execute(
+        update(TreeHead)
+        .where(TreeHead.tree_size == latest.tree_size, TreeHead.timestamp == latest.timestamp)
+        .values(timestamp=now, signature=signature, kid=kid)
+        .execution_options(synchronize_session=False)
+    )
+    head = latest_head()
+    assert head is not None
+    return head
+
+
+def refresh_head() -> Head:
+    """Periodic task: sign a head now if the latest is due (grown, or stale)."""
+    return publish_head()
 
 
 def receipt(appended: Appended) -> dict[str, Any]:
@@ -423,3 +452,6 @@ def audit(start: int = 0) -> verify.Audit:
     ]
     verify.check_heads(result, heads, nodes, current, signing.jwks(), start)
     return result
+
+
+jobs.periodic("transparency.refresh_head", timedelta(minutes=15))(refresh_head)
