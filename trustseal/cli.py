@@ -18,6 +18,7 @@ from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.merchants import service as merchants
 from trustseal.merchants.schemas import MerchantCreateSchema
+from trustseal.reviews import service as reviews
 from trustseal.seals import service as seals
 from trustseal.signing import service as signing
 from trustseal.staff import service as staff_service
@@ -205,8 +206,10 @@ def log_group() -> None:
 )
 @with_appcontext
 def log_verify(start: int) -> None:
-    """Check every leaf, every stored node, every signed head and their consistency."""
-    audit = transparency.audit(start)
+    """Check every leaf, every stored node, every signed head and their consistency;
+    then the database against the log: every review, answer, removal and seal decision
+    has its leaf, and every stored text matches its leaf's commitment."""
+    audit = transparency.audit(start, [reviews.claim_source(), seals.claim_source()])
     db.session.rollback()
     if not audit.ok:
         for problem in audit.problems or []:
@@ -214,7 +217,7 @@ def log_verify(start: int) -> None:
         raise click.ClickException(f"the log failed {len(audit.problems or [])} check(s)")
     click.echo(
         f"log OK: {audit.entries} entries from {start}, {audit.nodes} nodes, "
-        f"{audit.heads} signed heads checked"
+        f"{audit.heads} signed heads checked, {audit.records} database records match it"
     )
 
 

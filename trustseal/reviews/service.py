@@ -11,7 +11,7 @@ import hmac
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -42,6 +42,7 @@ from trustseal.reviews.models import (
 )
 from trustseal.staff.models import StaffUser
 from trustseal.transparency import service as log
+from trustseal.transparency.verify import ClaimSource, LoggedClaim
 
 MAX_PHOTOS = 5
 PHOTO_WINDOW = timedelta(hours=24)
@@ -753,3 +754,136 @@ def flag_for_moderation(review_ids: list[int], reason: str) -> list[int]:
         )
     db.session.flush()
     return flagged_ids
+
+
+# --- what the reviews domain claims the log holds (checked by ``trustseal log verify``) --
+
+_STREAM = {"yield_per": 5_000}
+RESPONSE_EVENTS = frozenset({"response.created", "response.edited"})
+MODERATION_EVENTS = frozenset({"review.removed", "review.restored"})
+
+
+def _slugs() -> Callable[[int], str | None]:
+    """A merchant id → slug look-up through the merchants' door, remembered per run."""
+    known: dict[int, str | None] = {}
+
+    def slug(merchant_id: int) -> str | None:
+        if merchant_id not in known:
+            merchant = merchants.get(merchant_id)
+            known[merchant_id] = merchant.slug if merchant else None
+        return known[merchant_id]
+
+    return slug
+
+
+def _review_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
+    """Each review's ``review.published`` leaf: ids, ratings, provenance and texts."""
+    rows = db.session.execute(
+        select(
+            Review.id,
+            Review.merchant_id,
+            Review.log_index,
+            Review.rating,
+            Review.process_rating,
+            Review.purchase_id,
+            Review.verification_level,
+            Review.verification_source,
+            Review.title,
+            Review.body,
+            Review.erased_at,
+        )
+        .where(Review.log_index.is_not(None))
+        .order_by(Review.id)
+        .execution_options(**_STREAM)
+    )
+    for row in rows:
+        yield LoggedClaim(
+            name=f"review {row.id}",
+            kind="review.published",
+            index=row.log_index,
+            merchant_slug=slug(row.merchant_id),
+            ids={"review_id": row.id},
+            fields={"rating": row.rating, "process_rating": row.process_rating},
+            extra={
+                "purchase_id": row.purchase_id,
+                "verification": {
+                    "level": row.verification_level,
+                    "source": row.verification_source,
+                },
+            },
+            texts={} if row.erased_at else {"title": row.title, "body": row.body},
+        )
+
+
+def _response_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
+    """Each version of each answer is one response leaf, in order. The last version's
+    claim carries the answer shown in public; earlier ones their own text."""
+    rows = db.session.execute(
+        select(Review.id, Review.merchant_id, ReviewResponse.body, ResponseRevision.body)
+        .join(ReviewResponse, ReviewResponse.review_id == Review.id)
+        .join(ResponseRevision, ResponseRevision.response_id == ReviewResponse.id)
+        .order_by(Review.merchant_id, Review.id, ResponseRevision.id)
+        .execution_options(**_STREAM)
+    )
+    previous: tuple[Any, ...] | None = None
+    position = 0
+    for row in rows:
+        if previous is not None:
+            last = row[0] != previous[0]
+            yield _response_claim(previous, position, last, slug)
+            position = 0 if last else position + 1
+        previous = tuple(row)
+    if previous is not None:
+        yield _response_claim(previous, position, True, slug)
+
+
+def _response_claim(
+    row: tuple[Any, ...], position: int, last: bool, slug: Callable[[int], str | None]
+) -> LoggedClaim:
+    """The claim of one version (``position`` 0: the first answer) of an answer."""
+    review_id, merchant_id, shown, revision = row
+    return LoggedClaim(
+        name=f"response to review {review_id}",
+        kind="response.created" if position == 0 else "response.edited",
+        index=None,
+        merchant_slug=slug(merchant_id),
+        ids={"review_id": review_id},
+        texts={"body": shown if last else revision},
+        family=RESPONSE_EVENTS,
+    )
+
+
+def _moderation_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
+    """Each removal and restore is one moderation leaf of its review, in order."""
+    rows = db.session.execute(
+        select(Review.id, Review.merchant_id, ModerationAction.action, ModerationAction.reason)
+        .join(ModerationAction, ModerationAction.review_id == Review.id)
+        .where(ModerationAction.action.in_(("remove", "restore")))
+        .order_by(Review.merchant_id, Review.id, ModerationAction.id)
+        .execution_options(**_STREAM)
+    )
+    for review_id, merchant_id, action, reason in rows:
+        yield LoggedClaim(
+            name=f"{'removal' if action == 'remove' else 'restore'} of review {review_id}",
+            kind="review.removed" if action == "remove" else "review.restored",
+            index=None,
+            merchant_slug=slug(merchant_id),
+            ids={"review_id": review_id},
+            fields={"reason": reason},
+            family=MODERATION_EVENTS,
+        )
+
+
+def logged_claims() -> Iterator[LoggedClaim]:
+    """What the reviews domain says the log holds: every review's ``review.published``
+    leaf (by its ``log_index``), every answer's versions and every removal and restore
+    (in order per review). Streamed, for ``trustseal log verify``."""
+    slug = _slugs()
+    yield from _review_claims(slug)
+    yield from _response_claims(slug)
+    yield from _moderation_claims(slug)
+
+
+def claim_source() -> ClaimSource:
+    """The reviews domain's claims; every ``review.published`` leaf must name a review."""
+    return ClaimSource(logged_claims, complete={"review.published": "review_id"})

@@ -7,6 +7,7 @@ reason and is a transparency-log leaf. ``active`` past ``valid_until`` reads as
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -29,6 +30,7 @@ from trustseal.seals.models import CriterionReview, Seal, SealDecision, SiteChec
 from trustseal.staff import service as staff_service
 from trustseal.staff.models import StaffUser
 from trustseal.transparency import service as log
+from trustseal.transparency.verify import ClaimSource, LoggedClaim
 
 EXPIRE_JOB = "seals.expire"
 SITE_CHECK_JOB = "seals.sitecheck"
@@ -751,3 +753,51 @@ def active_seal_merchants(at: datetime | None = None) -> list[Merchant]:
             .order_by(Merchant.id)
         )
     )
+
+
+# action → log event, for the decisions that are logged
+_DECISION_EVENTS = {action.value: event for action, (_, _, event) in TRANSITIONS.items()} | {
+    "expire": "seal.expired"
+}
+
+
+def logged_claims() -> Iterator[LoggedClaim]:
+    """Every logged seal decision's leaf (by its ``log_index``): status, reason, validity
+    and, for an automatic one, its rule. Streamed, for ``trustseal log verify``."""
+    slugs: dict[int, str | None] = {}
+    rows = db.session.execute(
+        select(
+            SealDecision.id,
+            SealDecision.merchant_id,
+            SealDecision.action,
+            SealDecision.status,
+            SealDecision.reason,
+            SealDecision.valid_until,
+            SealDecision.rule,
+            SealDecision.log_index,
+        )
+        .where(SealDecision.log_index.is_not(None))
+        .order_by(SealDecision.id)
+        .execution_options(yield_per=5_000)
+    )
+    for row in rows:
+        if row.merchant_id not in slugs:
+            merchant = merchants.get(row.merchant_id)
+            slugs[row.merchant_id] = merchant.slug if merchant else None
+        yield LoggedClaim(
+            name=f"seal decision {row.id}",
+            kind=_DECISION_EVENTS.get(row.action, f"seal.{row.action}"),
+            index=row.log_index,
+            merchant_slug=slugs[row.merchant_id],
+            fields={
+                "status": row.status,
+                "reason": row.reason,
+                "valid_until": rfc3339(row.valid_until),
+                **({"automatic": True, "rule": row.rule} if row.rule else {}),
+            },
+        )
+
+
+def claim_source() -> ClaimSource:
+    """The seals domain's claims (its decisions that name a leaf)."""
+    return ClaimSource(logged_claims)

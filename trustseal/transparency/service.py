@@ -8,7 +8,6 @@ stores the O(log n) complete-subtree hashes it completes; proofs read O(log n) o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -17,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 
 from trustseal.clock import rfc3339, utcnow
 from trustseal.dbutil import insert_ignoring_duplicate
@@ -110,7 +109,7 @@ class Head:
 
 def text_commitment(salt: bytes, text: str) -> str:
     """Hex SHA-256(salt ‖ UTF-8 text): what a leaf holds instead of the text."""
-    return hashlib.sha256(salt + text.encode("utf-8")).hexdigest()
+    return verify.text_commitment(salt, text)
 
 
 def build_leaf(event: Event, salt: bytes | None, at: datetime) -> bytes:
@@ -425,13 +424,23 @@ def text_matches(index: int, field: str, text: str) -> bool | None:
     return committed == text_commitment(bytes(salt.salt), text)
 
 
-def audit(start: int = 0) -> verify.Audit:
-    """Check the stored log from leaf ``start`` on (see :mod:`trustseal.transparency.verify`)."""
+def audit(start: int = 0, sources: Iterable[verify.ClaimSource] = ()) -> verify.Audit:
+    """Check the stored log from leaf ``start`` on (see :mod:`trustseal.transparency.verify`),
+    then the domains' records against it (``sources``: whole log, first mismatch only)."""
     result = verify.Audit()
     current = size()
     if not 0 <= start <= current:
         result.problem(f"--from {start} is outside the log (0..{current})")
         return result
+    _audit_log(result, start, current)
+    problem = check_claims(result, sources)
+    if problem:
+        result.problem(problem)
+    return result
+
+
+def _audit_log(result: verify.Audit, start: int, current: int) -> None:
+    """The log's own checks: leaves, stored nodes, signed heads."""
     rows = db.session.execute(
         select(LogEntry.index, LogEntry.leaf, LogEntry.leaf_hash)
         .where(LogEntry.index >= start)
@@ -451,7 +460,150 @@ def audit(start: int = 0) -> verify.Audit:
         for h in db.session.scalars(select(TreeHead).order_by(TreeHead.tree_size))
     ]
     verify.check_heads(result, heads, nodes, current, signing.jwks(), start)
-    return result
+
+
+CLAIM_BATCH = 500
+LeafWithSalt = tuple[int, dict[str, Any], bytes | None]
+
+_LEAVES_BY_INDEX = (
+    select(LogEntry.index, LogEntry.leaf, LogSalt.salt)
+    .outerjoin(LogSalt, LogSalt.index == LogEntry.index)
+    .where(LogEntry.index.in_(bindparam("indices", expanding=True)))
+)
+
+
+def _leaves_at(indices: Iterable[int]) -> dict[int, LeafWithSalt]:
+    """Leaves (parsed) and salts by index, in one statement."""
+    wanted = sorted(set(indices))
+    if not wanted:
+        return {}
+    rows = db.session.execute(_LEAVES_BY_INDEX, {"indices": wanted})
+    return {
+        index: (index, json.loads(leaf), bytes(salt) if salt is not None else None)
+        for index, leaf, salt in rows
+    }
+
+
+def _leaves_of(merchant_slug: str | None, kinds: frozenset[str]) -> list[LeafWithSalt]:
+    """One merchant's leaves of some event types, in log order (by the merchant index)."""
+    rows = db.session.execute(
+        select(LogEntry.index, LogEntry.leaf, LogSalt.salt)
+        .outerjoin(LogSalt, LogSalt.index == LogEntry.index)
+        .where(LogEntry.merchant_slug == merchant_slug, LogEntry.event_type.in_(sorted(kinds)))
+        .order_by(LogEntry.index)
+    )
+    return [
+        (index, json.loads(leaf), bytes(salt) if salt is not None else None)
+        for index, leaf, salt in rows
+    ]
+
+
+def _check_batch(batch: list[verify.LoggedClaim]) -> str | None:
+    """Check claims that name their leaf's index, with one look-up for the batch."""
+    leaves = _leaves_at(claim.index for claim in batch if claim.index is not None)
+    for claim in batch:
+        assert claim.index is not None
+        found = leaves.get(claim.index)
+        problem = verify.claim_problem(
+            claim, claim.index, found[1] if found else None, found[2] if found else None
+        )
+        if problem:
+            return problem
+    return None
+
+
+class _Sequences:
+    """Unindexed claims, matched per sequence against one merchant's leaves at a time
+    (memory: that merchant's leaves of the family, and one sequence's claims)."""
+
+    def __init__(self) -> None:
+        self.key: tuple[Any, ...] | None = None
+        self.claims: list[verify.LoggedClaim] = []
+        self.loaded: tuple[str | None, frozenset[str]] | None = None
+        self.groups: dict[tuple[tuple[str, Any], ...], list[LeafWithSalt]] = {}
+
+    def add(self, claim: verify.LoggedClaim) -> str | None:
+        """Queue a claim; check the previous sequence once a new one starts."""
+        key = verify.sequence_key(claim)
+        problem = self.flush() if key != self.key else None
+        self.key = key
+        self.claims.append(claim)
+        return problem
+
+    def flush(self) -> str | None:
+        """Check the queued sequence against its leaves."""
+        if not self.claims:
+            return None
+        first, claims = self.claims[0], self.claims
+        self.claims = []
+        wanted = (first.merchant_slug, first.family)
+        if self.loaded != wanted:
+            self.loaded, self.groups = wanted, {}
+            for leaf in _leaves_of(*wanted):
+                self.groups.setdefault(verify.leaf_key(leaf[1], first.ids), []).append(leaf)
+        leaves = self.groups.get(tuple(sorted(first.ids.items())), [])
+        return verify.sequence_problem(claims, leaves)
+
+
+def _unclaimed(source: verify.ClaimSource, counts: Mapping[str, int]) -> str | None:
+    """Every leaf of a source's ``complete`` types is claimed: its checked claims of each
+    type are as many as the leaves. If fewer, name a leaf no record claims (only then are
+    the claimed indices of that type collected)."""
+    if not source.complete:
+        return None
+    leaves = dict(
+        db.session.execute(
+            select(LogEntry.event_type, func.count())
+            .where(LogEntry.event_type.in_(sorted(source.complete)))
+            .group_by(LogEntry.event_type)
+        ).all()
+    )
+    for kind, id_field in sorted(source.complete.items()):
+        if counts.get(kind, 0) >= leaves.get(kind, 0):
+            continue
+        claimed = {c.index for c in source.claims() if c.kind == kind and c.index is not None}
+        rows = db.session.execute(
+            select(LogEntry.index, LogEntry.leaf)
+            .where(LogEntry.event_type == kind)
+            .order_by(LogEntry.index)
+            .execution_options(yield_per=10_000)
+        )
+        for index, leaf in rows:
+            if index not in claimed:
+                return verify.unclaimed_problem(index, json.loads(leaf), id_field)
+    return None
+
+
+def _check_source(
+    result: verify.Audit, source: verify.ClaimSource, sequences: _Sequences
+) -> str | None:
+    """Stream one source's claims: those naming an index in batches, the others sequence
+    by sequence; then its ``complete`` types."""
+    batch: list[verify.LoggedClaim] = []
+    counts: dict[str, int] = {}
+    for claim in source.claims():
+        result.records += 1
+        if claim.index is None:
+            problem = sequences.add(claim)
+        else:
+            counts[claim.kind] = counts.get(claim.kind, 0) + 1
+            batch.append(claim)
+            problem = None
+            if len(batch) >= CLAIM_BATCH:
+                problem, batch = _check_batch(batch), []
+        if problem:
+            return problem
+    return _check_batch(batch) or sequences.flush() or _unclaimed(source, counts)
+
+
+def check_claims(result: verify.Audit, sources: Iterable[verify.ClaimSource]) -> str | None:
+    """The first mismatch between the domains' records and the log, or None."""
+    sequences = _Sequences()
+    for source in sources:
+        problem = _check_source(result, source, sequences)
+        if problem:
+            return problem
+    return None
 
 
 jobs.periodic("transparency.refresh_head", timedelta(minutes=15))(refresh_head)

@@ -1,4 +1,5 @@
-"""Audit a whole log from its data: leaves, stored nodes and signed heads.
+"""Audit a whole log from its data: leaves, stored nodes and signed heads; and the
+records of a database against the leaves they claim (:class:`LoggedClaim`).
 
 Pure functions over plain values (no database, no server), so the same checks run in
 ``trustseal log verify`` and in anyone's copy of the log.
@@ -6,9 +7,10 @@ Pure functions over plain values (no database, no server), so the same checks ru
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from trustseal.clock import rfc3339
@@ -33,6 +35,7 @@ class Audit:
     entries: int = 0
     nodes: int = 0
     heads: int = 0
+    records: int = 0
     problems: list[str] | None = None
 
     def problem(self, message: str) -> None:
@@ -169,3 +172,132 @@ def check_heads(
                     f"heads at sizes {previous.tree_size} and {head.tree_size} are not consistent"
                 )
         previous = head
+
+
+# --- the database against the log -----------------------------------------------------
+
+
+def text_commitment(salt: bytes, text: str) -> str:
+    """Hex SHA-256(salt ‖ UTF-8 text): what a leaf holds instead of the text."""
+    return hashlib.sha256(salt + text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoggedClaim:
+    """What a database record says the log holds for it.
+
+    ``index`` is the leaf the record names, or None for a record that keeps no index
+    (then it is the n-th claim of its sequence: the leaves of ``family`` for the same
+    merchant and ``ids``, in log order). ``fields`` must be in the leaf and equal;
+    ``extra`` is compared only when the leaf has it (leaves written before the field
+    existed); ``texts`` are checked against the leaf's salted commitments.
+    """
+
+    name: str
+    kind: str
+    index: int | None
+    merchant_slug: str | None
+    ids: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    texts: Mapping[str, str | None] = field(default_factory=dict)
+    family: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ClaimSource:
+    """One domain's claims, and the event types whose every leaf must be claimed by a
+    record of that domain (event type → the leaf field naming the record, e.g.
+    ``{"review.published": "review_id"}``)."""
+
+    claims: Callable[[], Iterable[LoggedClaim]]
+    complete: Mapping[str, str] = field(default_factory=dict)
+
+
+def _named(key: str, value: Any) -> str:
+    """``review_id``, 12 → ``review 12``."""
+    return f"{key.removesuffix('_id')} {value}"
+
+
+def claim_problem(
+    claim: LoggedClaim, index: int, leaf: Mapping[str, Any] | None, salt: bytes | None
+) -> str | None:
+    """The first way the leaf at ``index`` (None: absent) fails ``claim``, or None."""
+    where = f"{claim.kind} leaf at index {index}"
+    if leaf is None:
+        return f"{claim.name}: no {where} (the log has no such entry)"
+    if leaf.get("type") != claim.kind:
+        return f"{claim.name}: no {where} (it is a {leaf.get('type')} leaf)"
+    if leaf.get("merchant") != claim.merchant_slug:
+        return (
+            f"{claim.name}: the {where} is for merchant {leaf.get('merchant')!r}, "
+            f"not {claim.merchant_slug!r}"
+        )
+    for key, value in {**claim.ids, **claim.fields}.items():
+        if key not in leaf:
+            return f"{claim.name}: the {where} has no {key}"
+        if leaf[key] != value:
+            return f"{claim.name}: the {where} has {key} {leaf[key]!r}, not {value!r}"
+    for key, value in claim.extra.items():
+        if key in leaf and leaf[key] != value:
+            return f"{claim.name}: the {where} has {key} {leaf[key]!r}, not {value!r}"
+    return text_problem(claim, index, leaf, salt)
+
+
+def text_problem(
+    claim: LoggedClaim, index: int, leaf: Mapping[str, Any], salt: bytes | None
+) -> str | None:
+    """Does every stored text match the leaf's commitment? Skipped once the salt is
+    erased (or when the record keeps no texts any more, e.g. erased on request)."""
+    if salt is None or not claim.texts:
+        return None
+    committed: Mapping[str, str] = leaf.get("text_sha256") or {}
+    stored = {key: text for key, text in claim.texts.items() if text is not None}
+    for key in sorted(set(committed) | set(stored)):
+        if key not in stored:
+            return f"{claim.name}: the stored {key} is missing (leaf {index} commits to one)"
+        if key not in committed:
+            return f"{claim.name}: the stored {key} is not committed to in leaf {index}"
+        if text_commitment(salt, stored[key]) != committed[key]:
+            return f"{claim.name}: the stored {key} does not match its commitment in leaf {index}"
+    return None
+
+
+def sequence_key(claim: LoggedClaim) -> tuple[Any, ...]:
+    """What identifies an unindexed claim's sequence: merchant, family and ids."""
+    return (claim.merchant_slug, claim.family, tuple(sorted(claim.ids.items())))
+
+
+def leaf_key(leaf: Mapping[str, Any], ids: Iterable[str]) -> tuple[tuple[str, Any], ...]:
+    """A leaf's values of the given id fields, in the shape of :func:`sequence_key`."""
+    return tuple((key, leaf.get(key)) for key in sorted(ids))
+
+
+def sequence_problem(
+    claims: Sequence[LoggedClaim],
+    leaves: Sequence[tuple[int, Mapping[str, Any], bytes | None]],
+) -> str | None:
+    """Match a sequence's claims, in order, to its leaves (index order): one leaf each."""
+    for position, claim in enumerate(claims):
+        if position >= len(leaves):
+            kinds = "/".join(sorted(claim.family))
+            return f"{claim.name}: no {kinds} leaf left for it ({len(leaves)} in the log)"
+        index, leaf, salt = leaves[position]
+        problem = claim_problem(claim, index, leaf, salt)
+        if problem:
+            return problem
+    if len(leaves) > len(claims):
+        index, leaf, _ = leaves[len(claims)]
+        return (
+            f"entry {index}: the {leaf.get('type')} leaf has no record in the database "
+            f"({len(claims)} record(s) for {len(leaves)} leaves)"
+        )
+    return None
+
+
+def unclaimed_problem(index: int, leaf: Mapping[str, Any], id_field: str) -> str:
+    """A leaf that some record must claim, and none does."""
+    return (
+        f"{_named(id_field, leaf.get(id_field))}: the {leaf.get('type')} leaf at index "
+        f"{index} names a record that is not in the database"
+    )
