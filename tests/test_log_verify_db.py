@@ -257,3 +257,27 @@ def test_sequence_problem_pairs_claims_and_leaves_in_order():
     assert "(it is a response.edited leaf)" in (
         verify.sequence_problem([first], [(1, edited, SALT)]) or ""
     )
+
+
+def test_anyone_checks_a_review_text_against_its_leaf_with_the_published_salt(
+    client, busy_shop
+):
+    import hashlib
+    import json
+
+    ids = busy_shop
+    page = client.get("/api/v1/merchants/bodega/reviews?limit=50").json["items"]
+    by_id = {item["id"]: item for item in page}
+    for review_id in (ids.plain, ids.answered, ids.restored):
+        item = client.get(f"/api/v1/reviews/{review_id}").json
+        assert item == by_id[review_id]  # the page and the single review say the same
+        index = item["log_index"]
+        (entry,) = client.get(f"/api/v1/log/entries?start={index}&end={index}").json
+        leaf = json.loads(entry["leaf"])
+        assert leaf["type"] == "review.published" and leaf["review_id"] == review_id
+        salt = bytes.fromhex(item["salt"])
+        body = hashlib.sha256(salt + item["body"].encode()).hexdigest()
+        assert leaf["text_sha256"]["body"] == body
+    for review_id in (ids.removed, ids.erased):  # no salt once removed or erased
+        item = by_id.get(review_id) or client.get(f"/api/v1/reviews/{review_id}").json
+        assert item["salt"] is None and item["log_index"] is not None

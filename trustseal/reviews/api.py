@@ -198,7 +198,7 @@ class MerchantReviews(MethodView):
         merchant = merchant_or_404(slug)
         stmt = service.reviews_query(merchant.id, args["rating"], args["with_photos"])
         page = keyset_page(stmt, Review.id, args["limit"], args["cursor"])
-        return {**page, "items": [presenters.review_json(r) for r in page["items"]]}
+        return {**page, "items": presenters.reviews_json(page["items"])}
 
 
 @merchant_blp.route("/<string:slug>/score")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask_babel import gettext as _
@@ -15,6 +16,7 @@ from trustseal.platforms import title_of
 from trustseal.reviews import service
 from trustseal.reviews.models import Review
 from trustseal.reviews.score import NEGATIVE_MAX
+from trustseal.transparency import service as log
 
 
 def awaiting_response(review: Review) -> bool:
@@ -22,10 +24,20 @@ def awaiting_response(review: Review) -> bool:
     return review.status == "published" and review.rating <= NEGATIVE_MAX and not review.response
 
 
-def review_json(review: Review) -> dict[str, Any]:
-    """The public shape of a review; a removed one is a tombstone without text."""
+def review_json(review: Review, salts: Mapping[int, bytes] | None = None) -> dict[str, Any]:
+    """The public shape of a review; a removed one is a tombstone without text.
+
+    ``log_index`` is its ``review.published`` leaf; ``salt`` (hex) the salt of that leaf's
+    text commitments, so anyone can check the title and body against the log — null once
+    the text is erased or the review removed. ``salts``: looked up already (a page's, in
+    one query); otherwise this review's is.
+    """
     removed = review.status == "removed"
     response = review.response
+    if salts is None:
+        salts = log.salts([review.log_index])
+    hidden = removed or review.erased_at is not None or review.log_index is None
+    salt = None if hidden else salts.get(review.log_index)
     return {
         "id": review.id,
         "rating": None if removed else review.rating,
@@ -49,7 +61,15 @@ def review_json(review: Review) -> dict[str, Any]:
         "removal_reason": review.removal_reason,
         "removed_at": review.removed_at,
         "verification": verification_of(review),
+        "log_index": review.log_index,
+        "salt": salt.hex() if salt is not None else None,
     }
+
+
+def reviews_json(reviews: Sequence[Review]) -> list[dict[str, Any]]:
+    """The public shapes of a page of reviews, their salts read in one query."""
+    salts = log.salts(r.log_index for r in reviews)
+    return [review_json(r, salts) for r in reviews]
 
 
 def verification_of(review: Review) -> dict[str, str]:

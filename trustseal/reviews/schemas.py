@@ -92,6 +92,16 @@ class ReviewSchema(ma.Schema):
     )
     removal_reason = ma.fields.String(allow_none=True)
     removed_at = UTCDateTime(allow_none=True)
+    log_index = ma.fields.Integer(
+        allow_none=True, metadata={"description": "the index of its review.published leaf"}
+    )
+    salt = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "hex salt of the leaf's text_sha256 commitments (SHA-256 of the "
+            "salt followed by the UTF-8 text); null once erased or removed"
+        },
+    )
     verification = ma.fields.Nested(
         VerificationSchema,
         metadata={

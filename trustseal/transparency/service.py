@@ -112,6 +112,17 @@ def text_commitment(salt: bytes, text: str) -> str:
     return verify.text_commitment(salt, text)
 
 
+def salts(indexes: Iterable[int | None]) -> dict[int, bytes]:
+    """The salts of the leaves at ``indexes`` that still have one (erasure deletes a
+    salt), by index, in one query: published with a review so anyone can check its text
+    against the leaf's ``text_sha256``."""
+    wanted = sorted({i for i in indexes if i is not None})
+    if not wanted:
+        return {}
+    rows = db.session.execute(select(LogSalt.index, LogSalt.salt).where(LogSalt.index.in_(wanted)))
+    return {index: bytes(salt) for index, salt in rows}
+
+
 def build_leaf(event: Event, salt: bytes | None, at: datetime) -> bytes:
     """The canonical JSON bytes of an event's leaf."""
     if event.type not in EVENT_TYPES:
