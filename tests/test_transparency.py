@@ -516,3 +516,45 @@ def test_transparency_page_in_both_languages(app, client):
     assert "Registro de transparencia" in spanish and "RFC 9162" in spanish
     english = client.get("/transparency?lang=en").get_data(as_text=True)
     assert "Transparency log" in english and "What the log proves" in english
+
+
+# ---------------------------------------------------------------------------
+# logged_at: the log's own clock, never back
+
+
+def test_an_event_keeps_its_own_time_and_the_log_stamps_when_it_appended_it(app):
+    long_ago = datetime(2023, 5, 1, 9, 30, tzinfo=UTC)
+    fill(app, 2)
+    with app.app_context():
+        imported = log.append(log.Event("key.rotated", merchant="bodega", data={}, at=long_ago))
+        db.session.commit()
+        leaves = [json.loads(e.leaf) for e in log.entries(0, 2)]
+    assert json.loads(imported.leaf)["time"] == "2023-05-01T09:30:00Z"  # the event's own time
+    stamps = [leaf["logged_at"] for leaf in leaves]
+    assert stamps == sorted(stamps) and stamps[-1] >= rfc3339(utcnow() - timedelta(minutes=1))
+
+
+def test_a_back_dated_append_is_caught_by_log_verify(app, runner, monkeypatch):
+    fill(app, 3)
+    assert runner.invoke(args=["log", "verify"]).exit_code == 0
+    # An operator appends with its clock set back (and the log's guard bypassed): the
+    # hashes are all consistent, but the leaf says it was logged before the one before it.
+    past = utcnow() - timedelta(days=400)
+    monkeypatch.setattr(log, "utcnow", lambda: past)
+    monkeypatch.setattr(log, "_last_logged_at", lambda size: past)
+    fill(app, 1)
+    monkeypatch.undo()
+    result = runner.invoke(args=["log", "verify"])
+    assert result.exit_code != 0
+    assert "entry 3: logged_at" in result.output and "back-dated" in result.output
+
+
+def test_the_log_clock_never_goes_back_even_if_the_machine_clock_does(app, monkeypatch):
+    fill(app, 1)
+    with app.app_context():
+        first = json.loads(log.entries(0, 0)[0].leaf)["logged_at"]
+    monkeypatch.setattr(log, "utcnow", lambda: utcnow() - timedelta(hours=3))
+    fill(app, 1)
+    with app.app_context():
+        second = json.loads(log.entries(1, 1)[0].leaf)["logged_at"]
+    assert second >= first

@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import current_app
@@ -49,7 +49,7 @@ EVENT_TYPES = frozenset(
         "signal.dismissed",
     }
 )
-RESERVED = frozenset({"v", "type", "merchant", "time", "text_sha256"})
+RESERVED = frozenset({"v", "type", "merchant", "time", "logged_at", "text_sha256"})
 LEAF_VERSION = 1
 MAX_ENTRIES_PER_PAGE = 1000
 
@@ -123,8 +123,11 @@ def salts(indexes: Iterable[int | None]) -> dict[int, bytes]:
     return {index: bytes(salt) for index, salt in rows}
 
 
-def build_leaf(event: Event, salt: bytes | None, at: datetime) -> bytes:
-    """The canonical JSON bytes of an event's leaf."""
+def build_leaf(
+    event: Event, salt: bytes | None, at: datetime, logged_at: datetime | None = None
+) -> bytes:
+    """The canonical JSON bytes of an event's leaf: ``time`` is the event's own time (a
+    review imported with its date keeps it), ``logged_at`` when the log appended it."""
     if event.type not in EVENT_TYPES:
         raise ValueError(f"unknown log event type {event.type!r}")
     data = dict(event.data or {})
@@ -136,6 +139,7 @@ def build_leaf(event: Event, salt: bytes | None, at: datetime) -> bytes:
         "type": event.type,
         "merchant": event.merchant,
         "time": rfc3339(at),
+        **({"logged_at": rfc3339(logged_at)} if logged_at is not None else {}),
         **data,
     }
     if event.texts:
@@ -214,8 +218,10 @@ def append(event: Event) -> Appended:
 def append_many(events: Iterable[Event]) -> list[Appended]:
     """Append events in order, in the caller's transaction, with one lock and bulk inserts."""
     state = _lock_state()
-    now = utcnow()
     size = state.size
+    # the log's own clock for the leaves: never earlier than the last leaf's, so history
+    # cannot be back-filled whatever time an event says it happened
+    now = max(utcnow().replace(microsecond=0), _last_logged_at(size))
     appended: list[Appended] = []
     entries: list[dict[str, Any]] = []
     salts: list[dict[str, Any]] = []
@@ -228,7 +234,7 @@ def append_many(events: Iterable[Event]) -> list[Appended]:
     for event in events:
         salt = os.urandom(32) if event.texts else None
         at = event.at or now
-        leaf = build_leaf(event, salt, at)
+        leaf = build_leaf(event, salt, at, now)
         leaf_hash = merkle.leaf_hash(leaf)
         index = size + len(appended)
         missing = {
@@ -262,6 +268,14 @@ def append_many(events: Iterable[Event]) -> list[Appended]:
     )
     state.size = size + len(appended)
     return appended
+
+
+def _last_logged_at(size: int) -> datetime:
+    """When the last leaf was appended (the epoch for an empty log), to the second."""
+    last = None
+    if size:
+        last = db.session.scalar(select(LogEntry.created_at).where(LogEntry.index == size - 1))
+    return (last or datetime(1970, 1, 1, tzinfo=UTC)).replace(microsecond=0)
 
 
 def size() -> int:

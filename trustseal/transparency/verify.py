@@ -59,6 +59,7 @@ def check_leaves(
     """
     recomputed: dict[int, bytes] = {}
     expected = start
+    last_logged = ""  # RFC 3339 UTC to the second: ordered as text
     for index, leaf, stored_hash in rows:
         if index < start:
             continue
@@ -72,11 +73,20 @@ def check_leaves(
         if leaf_hash != bytes(stored_hash):
             audit.problem(f"entry {index}: the leaf does not match its stored hash (tampered)")
         try:
-            canonical = merkle.canonical_json(json.loads(leaf)) == data
+            parsed = json.loads(leaf)
+            canonical = merkle.canonical_json(parsed) == data
         except (ValueError, TypeError):
-            canonical = False
+            parsed, canonical = None, False
         if not canonical:
             audit.problem(f"entry {index}: the leaf is not canonical JSON")
+        logged = parsed.get("logged_at") if isinstance(parsed, dict) else None
+        if isinstance(logged, str):
+            if logged < last_logged:
+                audit.problem(
+                    f"entry {index}: logged_at {logged} is earlier than the leaf before "
+                    f"({last_logged}): back-dated"
+                )
+            last_logged = max(last_logged, logged)
     if expected < size:
         audit.problem(f"entries {expected}..{size - 1} are missing")
     return recomputed
