@@ -38,7 +38,7 @@ from trustseal.signals.models import FraudSignal
 # Distinct people: the identity key folds trailing digits, so no "cliente1", "cliente2".
 PEOPLE = ("lucia", "jose", "maria", "carlos", "rosa", "jorge", "carmen", "miguel", "elena")
 LONG_TEXT = "Excelente tienda, el café llegó rapidísimo y muy bien empacado. ¡Volveré a comprar!"
-ENVELOPE = {"v", "type", "merchant", "time"}  # what every log leaf has
+ENVELOPE = {"v", "type", "merchant", "time", "logged_at"}  # what every log leaf has
 
 
 @pytest.fixture
