@@ -22,6 +22,7 @@ from trustseal.seals import sitecheck
 from trustseal.signing import jws
 
 MANDATORY = list(checklist.MANDATORY)
+BOOK_LINK_ONLY = b'<html><body><a href="/libro">Libro de Reclamaciones</a></body></html>'
 
 
 @pytest.fixture
@@ -65,6 +66,24 @@ def sent(app, folder, subject_part):
         for p in folder.glob("*.eml")
     ]
     return sorted(m["To"] for m in messages if subject_part in m["Subject"])
+
+
+@pytest.fixture
+def site_checks(app, monkeypatch):
+    """Run a site check of a loopback page: ``check(home)`` serves ``home`` and checks it
+    as bodega.pe would be reached (``own_domain=False``: at 127.0.0.1 itself)."""
+    app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"] = True
+    monkeypatch.setattr(sitecheck, "resolve", loopback_resolver())
+
+    def check(home: bytes, own_domain: bool = True) -> None:
+        with shop_site(home) as url, app.app_context():
+            seals.request_site_check(
+                merchants.get_by_slug("bodega"), on_domain(url) if own_domain else url
+            )
+            db.session.commit()
+            assert jobs.run_due_jobs().done == 1
+
+    return check
 
 
 def test_the_criteria_say_area_source_and_whether_they_bind(client):
@@ -227,10 +246,8 @@ def test_the_badge_signs_a_digest_of_the_passed_criteria(app, client, certifier)
 
 
 def test_the_site_check_judges_the_automatic_criteria_unless_staff_set_them(
-    app, client, certifier, monkeypatch
+    client, certifier, site_checks
 ):
-    app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"] = True
-    monkeypatch.setattr(sitecheck, "resolve", loopback_resolver())
     home = (
         b"<html><body><p>Bodega S.A.C. - RUC 20100047218</p>"
         b'<a href="/libro">Libro de Reclamaciones</a> <a href="/terminos">T\xc3\xa9rminos</a>'
@@ -238,11 +255,7 @@ def test_the_site_check_judges_the_automatic_criteria_unless_staff_set_them(
         b'<a href="mailto:hola@bodega.pe">Contacto</a></body></html>'
     )
     put_verdicts(client, certifier, {"id": "https", "verdict": "pass", "note": "TLS en bodega.pe"})
-    with shop_site(home) as url, app.app_context():
-        merchant = merchants.get_by_slug("bodega")
-        seals.request_site_check(merchant, on_domain(url))
-        db.session.commit()
-        assert jobs.run_due_jobs().done == 1
+    site_checks(home)
     now = judged(client)
     for cid in ("ruc_shown", "complaints_book", "terms", "privacy", "returns", "contact"):
         assert now[cid]["verdict"] == "pass", cid
@@ -252,10 +265,7 @@ def test_the_site_check_judges_the_automatic_criteria_unless_staff_set_them(
     assert len(automatic) == 7  # six links and the load time
     # handing https back to the check: the next check says what it finds (no TLS here)
     put_verdicts(client, certifier, {"id": "https", "verdict": "pending"})
-    with shop_site(b"<html><body>Nada</body></html>") as url, app.app_context():
-        seals.request_site_check(merchants.get_by_slug("bodega"), on_domain(url))
-        db.session.commit()
-        assert jobs.run_due_jobs().done == 1
+    site_checks(b"<html><body>Nada</body></html>")
     now = judged(client)
     assert now["https"]["verdict"] == "fail" and not now["https"]["override"]
     assert now["ruc_shown"]["verdict"] == "fail" and now["complaints_book"]["verdict"] == "fail"
@@ -329,17 +339,11 @@ def test_the_dashboard_shows_where_the_application_stands(app, client, certifier
 
 
 def test_a_checklist_sent_back_unchanged_changes_nothing_and_overrides_nothing(
-    app, client, certifier, monkeypatch
+    app, client, certifier, site_checks
 ):
     from tests.signing_in import make_staff_user
 
-    app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"] = True
-    monkeypatch.setattr(sitecheck, "resolve", loopback_resolver())
-    home = b'<html><body><a href="/libro">Libro de Reclamaciones</a></body></html>'
-    with shop_site(home) as url, app.app_context():
-        seals.request_site_check(merchants.get_by_slug("bodega"), on_domain(url))
-        db.session.commit()
-        assert jobs.run_due_jobs().done == 1
+    site_checks(BOOK_LINK_ONLY)
     leaves = len(leaves_of(client, "seal.criterion"))
     email, password = make_staff_user(app, "certifier", "otra@cert.pe")
     sign_in(client, email, password)
@@ -387,15 +391,10 @@ def test_a_verdict_without_a_note_keeps_the_note_and_the_merchant_cannot_move_th
 
 
 def test_a_check_of_another_address_or_that_never_loaded_judges_nothing(
-    app, client, certifier, monkeypatch
+    app, client, certifier, site_checks
 ):
-    app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"] = True
-    monkeypatch.setattr(sitecheck, "resolve", loopback_resolver())
-    home = b'<html><body><a href="/libro">Libro de Reclamaciones</a></body></html>'
-    with shop_site(home) as url, app.app_context():
-        seals.request_site_check(merchants.get_by_slug("bodega"), url)  # 127.0.0.1, not bodega.pe
-        db.session.commit()
-        assert jobs.run_due_jobs().done == 1
+    site_checks(BOOK_LINK_ONLY, own_domain=False)  # 127.0.0.1, not bodega.pe
+    with app.app_context():
         assert seals.latest_site_check(merchants.get_by_slug("bodega"))["links"]["complaints_book"]
     with app.app_context():  # bodega.pe on a port nobody listens on: the page never loads
         seals.request_site_check(merchants.get_by_slug("bodega"), "http://bodega.pe:9/")

@@ -347,7 +347,6 @@ def criterion_reviews(merchant: Merchant) -> list[dict[str, Any]]:
                 "merchant_evidence_url": review.evidence_url if review else None,
                 "merchant_evidence_note": review.evidence_note if review else None,
                 "verdict": verdict,
-                "verdict_note": review.verdict_note if review else None,
                 "note": review.verdict_note if review else None,
                 "checked_at": review.checked_at if review and verdict != "pending" else None,
                 "override": bool(review and review.override),
