@@ -15,6 +15,8 @@ from trustseal.extensions import db
 from trustseal.reviews import score, service
 from trustseal.reviews.models import Review, ReviewResponse, ScoreAggregate
 from trustseal.staff.models import StaffUser
+from trustseal.transparency import numbers
+from trustseal.transparency import service as transparency
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -26,29 +28,29 @@ def facts(*ratings_and_ages: tuple[int, float]) -> list[score.ReviewFacts]:
 def test_formula_examples():
     assert score.recompute(facts(*[(5, 0)] * 4), NOW)["score"] is None  # below 5 reviews
     fresh = score.recompute(facts(*[(5, 0)] * 5), NOW)
-    assert fresh["score"] == score.one_decimal((7 * 3.5 + 25) / 12) == 4.1
+    assert fresh["score"] == numbers.one_decimal((7 * 3.5 + 25) / 12) == 4.1
     # a review one half-life old weighs half as much
     aged = score.recompute(facts(*[(5, 365)] * 5), NOW)["score"]
-    assert aged == score.one_decimal((24.5 + 12.5) / 9.5)
+    assert aged == numbers.one_decimal((24.5 + 12.5) / 9.5)
     mixed = score.recompute(facts((1, 0), (1, 0), (5, 730), (5, 730), (5, 730)), NOW)
-    assert mixed["score"] == score.one_decimal((24.5 + 2 + 3 * 5 * 0.25) / (7 + 2 + 0.75))
+    assert mixed["score"] == numbers.one_decimal((24.5 + 2 + 3 * 5 * 0.25) / (7 + 2 + 0.75))
     assert mixed["distribution"] == {"1": 2, "2": 0, "3": 0, "4": 0, "5": 3}
 
 
 def test_rounding_is_half_up():
-    assert score.one_decimal(4.25) == 4.3 and score.one_decimal(4.249999) == 4.2
+    assert numbers.one_decimal(4.25) == 4.3 and numbers.one_decimal(4.249999) == 4.2
 
 
 def test_history_is_twelve_months_oldest_first():
-    months = score.last_months(datetime(2026, 2, 3, tzinfo=UTC))
+    months = numbers.last_months(datetime(2026, 2, 3, tzinfo=UTC))
     assert months[0] == "2025-03" and months[-1] == "2026-02" and len(months) == 12
 
 
 def test_median_response_hours_from_buckets():
-    assert score.median_from_buckets({}) is None
-    assert score.median_from_buckets({0: 1, 5: 1, 10: 1}) == 5.5
-    assert score.response_bucket(47.9) == 47 and score.response_bucket(48) == 48
-    assert score.response_bucket(10_000) == score.HOURLY_BUCKETS + score.DAILY_BUCKETS
+    assert numbers.median_from_buckets({}) is None
+    assert numbers.median_from_buckets({0: 1, 5: 1, 10: 1}) == 5.5
+    assert numbers.response_bucket(47.9) == 47 and numbers.response_bucket(48) == 48
+    assert numbers.response_bucket(10_000) == numbers.HOURLY_BUCKETS + numbers.DAILY_BUCKETS
 
 
 def _db_facts(now: datetime) -> list[score.ReviewFacts]:
@@ -59,9 +61,9 @@ def _db_facts(now: datetime) -> list[score.ReviewFacts]:
         score.ReviewFacts(
             r.rating,
             r.process_rating,
-            r.created_at,
+            score.logged_time(r),  # to the second, as the leaf says
             r.status == "published",
-            None if answered is None else (answered - r.created_at).total_seconds() / 3600,
+            None if answered is None else (answered - score.logged_time(r)).total_seconds() / 3600,
             declared=r.verification_level == "declared",
         )
         for r, answered in rows
@@ -105,15 +107,21 @@ def test_running_sums_equal_a_full_recomputation(app, client, monkeypatch):
         aggregate = db.session.get(ScoreAggregate, merchant_id)
         published = [f for f in _db_facts(NOW) if f.published]
         assert math.isclose(
-            aggregate.decay_weight, sum(score.growth(f.created_at) for f in published), rel_tol=1e-9
+            aggregate.decay_weight,
+            sum(numbers.growth(f.created_at) for f in published),
+            rel_tol=1e-9,
         )
         assert math.isclose(
             aggregate.decay_rating,
-            sum(f.rating * score.growth(f.created_at) for f in published),
+            sum(f.rating * numbers.growth(f.created_at) for f in published),
             rel_tol=1e-9,
         )
         assert running["score"] == full["score"]
         assert running["rating_count"] + running["removed_count"] == 24
+        # the log's replay, kept as each leaf is appended, says exactly the same
+        replayed = transparency.replayed("bodega").numbers(NOW)
+        assert {k: replayed[k] for k in running} == running
+        assert transparency.replay("bodega") == (transparency.replayed("bodega"), None)
 
 
 def test_score_endpoint_shape(app, client):

@@ -26,7 +26,7 @@ def event(n: int, kind: str = "review.published", **extra) -> log.Event:
     return log.Event(
         kind,
         merchant="bodega",
-        data={"review_id": n, "rating": 1 + n % 5, **extra},
+        data={"review_id": n, "rating": 1 + n % 5, "process_rating": 5, **extra},
         texts={"body": f"Texto de la opinión {n} <b>ñ</b>"},
     )
 

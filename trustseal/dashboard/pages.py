@@ -21,12 +21,12 @@ from trustseal.merchants import service as merchants
 from trustseal.merchants.models import Merchant
 from trustseal.orders import service as orders
 from trustseal.orders.models import Purchase
-from trustseal.reviews import score as scores
 from trustseal.reviews import service as reviews
 from trustseal.reviews.pages import history_bars
 from trustseal.reviews.schemas import ResponseBodySchema
 from trustseal.seals import service as seals
 from trustseal.stores import service as stores
+from trustseal.transparency import numbers
 
 blp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 OWNER_ONLY = ("owner",)
@@ -320,7 +320,7 @@ def analytics() -> str:
     merchant = _merchant()
     now = utcnow()
     summary = reviews.merchant_score(merchant)
-    months = scores.last_months(now)
+    months = numbers.last_months(now)
     answer_hours = reviews.monthly_answer_hours(merchant.id, months)
     answer_chart = history_bars(
         [{"month": m, "count": int(answer_hours[m] or 0), "average": None} for m in months]

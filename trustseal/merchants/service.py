@@ -62,6 +62,11 @@ def get_by_slug(slug: str) -> Merchant | None:
     return db.session.scalar(select(Merchant).where(Merchant.slug == slug))
 
 
+def all_slugs() -> list[str]:
+    """Every merchant's slug, public or not, sorted."""
+    return list(db.session.scalars(select(Merchant.slug).order_by(Merchant.slug)))
+
+
 def get_public(slug: str) -> Merchant | None:
     """Return the merchant with this slug if anyone may see it (its domain is verified),
     else None — exactly as for an unknown slug."""

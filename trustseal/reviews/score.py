@@ -1,17 +1,14 @@
-"""The published score formula (version :data:`FORMULA_VERSION`) and its running sums.
+"""The score's running sums in the database: O(1) per review and per read.
 
-score = (7·3.5 + Σ w·r) / (7 + Σ w), w = 0.5^(age_days / 365), one decimal, null below
-5 published reviews. The decay is kept exact in O(1): with g(t) = 2^(days(t) / 365)
-against a fixed epoch, Σ w·r = Σ r·g(t) / g(now) and Σ w = Σ g(t) / g(now), so each
-review adds r·g(t) and g(t) once, and a read divides by g(now).
+The formula itself (version :data:`FORMULA_VERSION`) is published and pure, in
+:mod:`trustseal.transparency.numbers`, where the log's replay uses it too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -19,79 +16,18 @@ from sqlalchemy import select, update
 from trustseal.dbutil import insert_ignoring_duplicate
 from trustseal.extensions import db
 from trustseal.reviews.models import ResponseTimeBucket, Review, ScoreAggregate, ScoreMonth
+from trustseal.transparency.numbers import (
+    FORMULA_VERSION,
+    NEGATIVE_MAX,
+    ReviewSums,
+    growth,
+    last_months,
+    month_of,
+    response_bucket,
+    summarize,
+)
 
-FORMULA_VERSION = "2026-11"
-PRIOR_COUNT = 7
-PRIOR_MEAN = 3.5
-HALF_LIFE_DAYS = 365
-MIN_REVIEWS = 5
-NEGATIVE_MAX = 2
-EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
-HOURLY_BUCKETS = 48  # answer times: by hour up to 48 h, then by day up to 90 days
-DAILY_BUCKETS = 88
-
-
-def growth(moment: datetime) -> float:
-    """g(t) = 2^(days since the epoch / half-life)."""
-    days = (moment - EPOCH).total_seconds() / 86400
-    return float(2.0 ** (days / HALF_LIFE_DAYS))
-
-
-def one_decimal(value: float) -> float:
-    """Round half up to one decimal (4.25 → 4.3), as the formula page says."""
-    return float(Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-
-
-def bayesian(decay_weight: float, decay_rating: float, count: int, now: datetime) -> float | None:
-    """The score from the running decay sums; None below :data:`MIN_REVIEWS`."""
-    if count < MIN_REVIEWS:
-        return None
-    scale = growth(now)
-    weight, weighted = decay_weight / scale, decay_rating / scale
-    return one_decimal((PRIOR_COUNT * PRIOR_MEAN + weighted) / (PRIOR_COUNT + weight))
-
-
-def month_of(moment: datetime) -> str:
-    """``YYYY-MM`` of a moment, in UTC."""
-    return moment.astimezone(UTC).strftime("%Y-%m")
-
-
-def last_months(now: datetime, count: int = 12) -> list[str]:
-    """The ``count`` calendar months up to ``now``'s, oldest first."""
-    year, month = now.year, now.month
-    months = []
-    for _ in range(count):
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    return months[::-1]
-
-
-def response_bucket(hours: float) -> int:
-    """The histogram bucket of an answer time."""
-    if hours < HOURLY_BUCKETS:
-        return max(0, int(hours))
-    return HOURLY_BUCKETS + min(DAILY_BUCKETS, int((hours - HOURLY_BUCKETS) // 24))
-
-
-def bucket_hours(bucket: int) -> float:
-    """The middle of a bucket, in hours."""
-    if bucket < HOURLY_BUCKETS:
-        return bucket + 0.5
-    return HOURLY_BUCKETS + (bucket - HOURLY_BUCKETS) * 24 + 12
-
-
-def median_from_buckets(counts: dict[int, int]) -> float | None:
-    """The median answer time from the histogram (bucket resolution)."""
-    total = sum(counts.values())
-    if total == 0:
-        return None
-    seen = 0
-    for bucket in sorted(counts):
-        seen += counts[bucket]
-        if seen * 2 >= total:
-            return bucket_hours(bucket)
-    return None  # unreachable
-
+__all__ = ["FORMULA_VERSION", "ReviewFacts", "recompute", "score_of", "summarize"]
 
 # -- running sums -------------------------------------------------------------------
 
@@ -104,11 +40,18 @@ def _ensure_rows(merchant_id: int, month: str | None = None) -> None:
         )
 
 
+def logged_time(review: Review) -> datetime:
+    """A review's time as its leaf says it, to the second: the score counts it so, and
+    the log's replay (:mod:`trustseal.transparency.numbers`) gives the same sums."""
+    return review.created_at.replace(microsecond=0)
+
+
 def _count_review(review: Review, sign: int, answered: bool, removed_delta: int) -> None:
     """Add (sign=1) or take away (sign=-1) a review's part of the sums, atomically."""
-    month = month_of(review.created_at)
+    moment = logged_time(review)
+    month = month_of(moment)
     _ensure_rows(review.merchant_id, month)
-    g = growth(review.created_at)
+    g = growth(moment)
     negative = review.rating <= NEGATIVE_MAX
     agg = ScoreAggregate
     dist = getattr(agg, f"dist_{review.rating}")
@@ -156,10 +99,10 @@ def count_restored(review: Review) -> None:
     _count_review(review, 1, answered=review.response is not None, removed_delta=-1)
 
 
-def count_first_answer(review: Review, hours: float) -> None:
-    """The merchant answered a review for the first time, ``hours`` after it was posted."""
+def count_first_answer(review: Review, at: datetime) -> None:
+    """The merchant answered a review for the first time, at ``at`` (whole seconds)."""
     _ensure_rows(review.merchant_id)
-    bucket = response_bucket(hours)
+    bucket = response_bucket((at - logged_time(review)).total_seconds() / 3600)
     insert_ignoring_duplicate(
         ResponseTimeBucket,
         {"merchant_id": review.merchant_id, "bucket": bucket},
@@ -196,45 +139,6 @@ class ReviewFacts:
     declared: bool = False  # the purchase was declared by the merchant, not a platform
 
 
-def summarize(
-    aggregate: Any, months: dict[str, tuple[int, int]], buckets: dict[int, int], now: datetime
-) -> dict[str, Any]:
-    """The score answer from running sums (``aggregate`` may be None for no reviews)."""
-    published = aggregate.published if aggregate else 0
-    dist = {str(r): (getattr(aggregate, f"dist_{r}") if aggregate else 0) for r in range(1, 6)}
-    negative = aggregate.negative if aggregate else 0
-    history = []
-    for month in last_months(now):
-        count, rating_sum = months.get(month, (0, 0))
-        history.append(
-            {
-                "month": month,
-                "count": count,
-                "average": one_decimal(rating_sum / count) if count else None,
-            }
-        )
-    return {
-        "score": bayesian(aggregate.decay_weight, aggregate.decay_rating, published, now)
-        if aggregate
-        else None,
-        "rating_count": published,
-        "removed_count": aggregate.removed if aggregate else 0,
-        "distribution": dist,
-        "average": one_decimal(aggregate.rating_sum / published) if published else None,
-        "process_score": one_decimal(aggregate.process_sum / published)
-        if published >= MIN_REVIEWS
-        else None,
-        "response_rate": round(aggregate.negative_answered / negative, 3) if negative else None,
-        "median_response_hours": median_from_buckets(buckets),
-        "history": history,
-        "provenance": {
-            "platform": published - (aggregate.declared if aggregate else 0),
-            "declared": aggregate.declared if aggregate else 0,
-        },
-        "formula_version": FORMULA_VERSION,
-    }
-
-
 def score_of(merchant_id: int, now: datetime) -> dict[str, Any]:
     """The merchant's score, read from the running sums: a constant number of rows."""
     aggregate = db.session.get(ScoreAggregate, merchant_id)
@@ -261,24 +165,7 @@ def recompute(facts: Iterable[ReviewFacts], now: datetime) -> dict[str, Any]:
     """The same answer computed from scratch (tests, and anyone replaying the log)."""
     rows = list(facts)
 
-    @dataclass
-    class Sums:
-        published: int = 0
-        removed: int = 0
-        rating_sum: int = 0
-        process_sum: int = 0
-        decay_weight: float = 0.0
-        decay_rating: float = 0.0
-        negative: int = 0
-        negative_answered: int = 0
-        declared: int = 0
-        dist_1: int = 0
-        dist_2: int = 0
-        dist_3: int = 0
-        dist_4: int = 0
-        dist_5: int = 0
-
-    sums = Sums()
+    sums = ReviewSums()
     months: dict[str, tuple[int, int]] = {}
     buckets: dict[int, int] = {}
     for fact in rows:

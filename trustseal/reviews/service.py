@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import selectinload
 
-from trustseal.clock import utcnow
+from trustseal.clock import rfc3339, utcnow
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
@@ -41,6 +41,7 @@ from trustseal.reviews.models import (
     ReviewResponse,
 )
 from trustseal.staff.models import StaffUser
+from trustseal.transparency import numbers
 from trustseal.transparency import service as log
 from trustseal.transparency.verify import ClaimSource, LoggedClaim
 
@@ -121,7 +122,29 @@ def _purchase_and_merchant(find: Any, token: str) -> tuple[Purchase, Merchant]:
 
 
 def _review_event(kind: str, review: Review, merchant: Merchant, **data: Any) -> log.Event:
-    return log.Event(kind, merchant=merchant.slug, data={"review_id": review.id, **data})
+    """A removal or restore: its leaf repeats what the review adds to the public numbers,
+    so the log's replay folds it in O(1) (docs/verify.md, "Leaves")."""
+    return log.Event(
+        kind,
+        merchant=merchant.slug,
+        data={
+            "review_id": review.id,
+            **_effect(review),
+            "answered": review.response is not None,
+            **data,
+        },
+    )
+
+
+def _effect(review: Review) -> dict[str, Any]:
+    """What a review's later leaves repeat of its ``review.published`` leaf."""
+    return {
+        "published_index": review.log_index,
+        "rating": review.rating,
+        "process_rating": review.process_rating,
+        "reviewed_at": rfc3339(review.created_at),
+        "level": review.verification_level,
+    }
 
 
 PublishedListener = Callable[[Review], None]
@@ -332,14 +355,14 @@ def respond(
         raise ReviewError(409, "The review was removed; it cannot be answered.")
     merchant = merchants.get(merchant_id)
     assert merchant is not None
-    now = at or utcnow()
+    now = (at or utcnow()).replace(microsecond=0)  # whole seconds, as in the leaf
     response = review.response
     if response is None:
         response = ReviewResponse(review_id=review.id, body=body, created_at=now, updated_at=now)
         db.session.add(response)
         db.session.flush()
         kind = "response.created"
-        score.count_first_answer(review, (now - review.created_at).total_seconds() / 3600)
+        score.count_first_answer(review, now)
         jobs.enqueue(RESPONSE_NOTICE_JOB, {"review_id": review.id})
     else:
         if response.body == body:
@@ -348,11 +371,12 @@ def respond(
         response.updated_at = now
         kind = "response.edited"
     db.session.add(ResponseRevision(response_id=response.id, body=body, created_at=now))
+    first = kind == "response.created"  # the first answer moves the answer-time numbers
     log.append(
         log.Event(
             kind,
             merchant=merchant.slug,
-            data={"review_id": review.id},
+            data={"review_id": review.id, **(_effect(review) if first else {})},
             texts={"body": body},
             at=now,
         )
@@ -586,7 +610,7 @@ def monthly_answer_hours(merchant_id: int, months: list[str]) -> dict[str, float
     ).all()
     by_month: dict[str, list[float]] = {}
     for posted, answered in rows:
-        by_month.setdefault(score.month_of(posted), []).append(
+        by_month.setdefault(numbers.month_of(posted), []).append(
             (answered - posted).total_seconds() / 3600
         )
     result: dict[str, float | None] = {}
@@ -711,7 +735,9 @@ def detector_window(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
-    rows = db.session.execute(stmt.order_by(Review.created_at.desc()).limit(limit))
+    rows = db.session.execute(
+        stmt.order_by(Review.created_at.desc(), Review.id.desc()).limit(limit)
+    )
     return [DetectorFacts(*row) for row in rows]
 
 

@@ -13,12 +13,13 @@ changes meaning, and the badge assertion names the version its digest was made u
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+
+from trustseal.transparency import numbers
 
 VERSION = "2"
 VERDICTS = ("pass", "fail", "pending", "not_applicable")
@@ -260,8 +261,6 @@ def unmet(verdicts: dict[str, str]) -> list[str]:
 
 
 def digest(passed: Iterable[str], version: str = VERSION) -> str:
-    """The hex SHA-256 a badge assertion carries for the verdicts: of the UTF-8 text
-    ``trustseal-criteria/<version>`` followed by one ``\\n<id>`` per passed criterion, in
-    byte order (see docs/verify.md)."""
-    text = f"trustseal-criteria/{version}" + "".join(f"\n{cid}" for cid in sorted(set(passed)))
-    return hashlib.sha256(text.encode()).hexdigest()
+    """The hex SHA-256 a badge assertion carries for the verdicts (see
+    :func:`trustseal.transparency.numbers.criteria_digest` and docs/verify.md)."""
+    return numbers.criteria_digest(passed, version)

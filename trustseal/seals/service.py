@@ -7,7 +7,7 @@ reason and is a transparency-log leaf. ``active`` past ``valid_until`` reads as
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -101,10 +101,18 @@ def effective_status(seal: Seal | None, now: datetime | None = None) -> str:
     return seal.status
 
 
-def summary(merchant: Merchant) -> dict[str, Any]:
-    """``{status, valid_until}`` for public summaries and the score."""
+def summary(merchant: Merchant, now: datetime | None = None) -> dict[str, Any]:
+    """``{status, valid_until}`` for public summaries and the score (at ``now``)."""
     seal = db.session.get(Seal, merchant.id)
-    return {"status": effective_status(seal), "valid_until": seal.valid_until if seal else None}
+    return {
+        "status": effective_status(seal, now),
+        "valid_until": seal.valid_until if seal else None,
+    }
+
+
+def passed_criteria(merchant: Merchant) -> list[str]:
+    """The ids of the criteria whose verdict is ``pass``, sorted."""
+    return sorted(c for c, r in _saved_reviews(merchant.id).items() if r.verdict == "pass")
 
 
 def decide(
@@ -128,7 +136,7 @@ def decide(
             valid_until
             or (seal.valid_until if action is Action.REINSTATE and seal else None)
             or now + DEFAULT_VALIDITY
-        )
+        ).replace(microsecond=0)  # whole seconds, as its leaf says: both expire together
         if valid_until <= now:
             raise SealError(422, "valid_until must be in the future.", field="valid_until")
         if not merchants.is_public(merchant):
@@ -194,7 +202,7 @@ def apply(merchant: Merchant, note: str) -> Seal:
         seal = Seal(merchant_id=merchant.id, status="pending")
         db.session.add(seal)
     seal.status, seal.valid_until, seal.updated_at = "pending", None, now
-    _record(merchant, "apply", "pending", note, None, None, None, now)
+    _record(merchant, "apply", "pending", note, None, None, "seal.applied", now)
     _notify_application(merchant, note)
     return seal
 
@@ -370,7 +378,11 @@ def unmet_criteria(merchant: Merchant) -> list[str]:
 
 def verdicts_digest(merchant: Merchant) -> dict[str, str]:
     """``{version, digest}`` of the criteria the merchant passes, for the badge assertion."""
-    passed = [c for c, r in _saved_reviews(merchant.id).items() if r.verdict == "pass"]
+    return criteria_claim(passed_criteria(merchant))
+
+
+def criteria_claim(passed: Iterable[str]) -> dict[str, str]:
+    """``{version, digest}`` of a set of passed criteria (see docs/verify.md, step 7)."""
     return {"version": checklist.VERSION, "digest": checklist.digest(passed)}
 
 
@@ -756,7 +768,8 @@ def active_seal_merchants(at: datetime | None = None) -> list[Merchant]:
 
 # action → log event, for the decisions that are logged
 _DECISION_EVENTS = {action.value: event for action, (_, _, event) in TRANSITIONS.items()} | {
-    "expire": "seal.expired"
+    "expire": "seal.expired",
+    "apply": "seal.applied",
 }
 
 

@@ -66,3 +66,29 @@ class TreeHead(db.Model):
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
     signature: Mapped[str] = mapped_column(Text)
     kid: Mapped[str] = mapped_column(String(64))
+
+
+class ReplayState(db.Model):
+    """A merchant's public numbers as its leaves add up (:class:`numbers.MerchantState` as
+    JSON), folded in by the appender in the same transaction as each leaf: what the badge
+    and the score are checked against before they are signed or served."""
+
+    __tablename__ = "log_replay_states"
+
+    merchant_slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_index: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(Text)
+
+
+class NumbersAlert(db.Model):
+    """A disagreement between a merchant's stored numbers and the log's replay: the badge
+    and the score are refused while it lasts, and staff are told once per problem."""
+
+    __tablename__ = "log_numbers_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_slug: Mapped[str] = mapped_column(String(64), index=True)
+    problem: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    times: Mapped[int] = mapped_column(default=1)

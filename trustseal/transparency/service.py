@@ -23,8 +23,16 @@ from trustseal.dbutil import insert_ignoring_duplicate
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.signing import service as signing
-from trustseal.transparency import merkle, verify
-from trustseal.transparency.models import LogEntry, LogNode, LogSalt, LogState, TreeHead
+from trustseal.transparency import merkle, numbers, verify
+from trustseal.transparency.models import (
+    LogEntry,
+    LogNode,
+    LogSalt,
+    LogState,
+    NumbersAlert,
+    ReplayState,
+    TreeHead,
+)
 
 T = TypeVar("T")
 
@@ -37,6 +45,7 @@ EVENT_TYPES = frozenset(
         "response.edited",
         "book.filed",
         "book.answered",
+        "seal.applied",
         "seal.approved",
         "seal.suspended",
         "seal.revoked",
@@ -223,6 +232,7 @@ def append_many(events: Iterable[Event]) -> list[Appended]:
     # cannot be back-filled whatever time an event says it happened
     now = max(utcnow().replace(microsecond=0), _last_logged_at(size))
     appended: list[Appended] = []
+    folded: list[tuple[int, dict[str, Any]]] = []  # leaves that move a public number
     entries: list[dict[str, Any]] = []
     salts: list[dict[str, Any]] = []
     new_nodes: dict[tuple[int, int], bytes] = {}
@@ -256,6 +266,8 @@ def append_many(events: Iterable[Event]) -> list[Appended]:
         )
         if salt is not None:
             salts.append({"index": index, "salt": salt})
+        if event.merchant is not None and event.type in numbers.NUMBER_TYPES:
+            folded.append((index, json.loads(leaf)))
         appended.append(Appended(index, leaf, leaf_hash))
     if not appended:
         return []
@@ -267,7 +279,132 @@ def append_many(events: Iterable[Event]) -> list[Appended]:
         [{"level": lv, "index": ix, "hash": h} for (lv, ix), h in new_nodes.items()],
     )
     state.size = size + len(appended)
+    if folded:
+        _fold(folded)
     return appended
+
+
+def _fold(leaves: list[tuple[int, dict[str, Any]]]) -> None:
+    """Fold appended leaves into their merchants' replay states (one read for the batch)."""
+    slugs = sorted({leaf["merchant"] for _, leaf in leaves})
+    rows = {
+        row.merchant_slug: row
+        for row in db.session.scalars(
+            select(ReplayState).where(ReplayState.merchant_slug.in_(slugs))
+        )
+    }
+    states = {slug: numbers.MerchantState.from_json(row.state) for slug, row in rows.items()}
+    for index, leaf in leaves:
+        states.setdefault(leaf["merchant"], numbers.MerchantState()).apply(index, leaf)
+    for slug, folded in states.items():
+        row = rows.get(slug)
+        if row is None:
+            db.session.add(
+                ReplayState(
+                    merchant_slug=slug, last_index=folded.last_index, state=folded.to_json()
+                )
+            )
+        else:
+            row.last_index, row.state = folded.last_index, folded.to_json()
+
+
+def replayed(merchant_slug: str) -> numbers.MerchantState:
+    """A merchant's numbers as its leaves add up (kept by the appender; an empty state for
+    a merchant without such leaves)."""
+    text = db.session.scalar(
+        select(ReplayState.state).where(ReplayState.merchant_slug == merchant_slug)
+    )
+    return numbers.MerchantState.from_json(text) if text else numbers.MerchantState()
+
+
+def head_of(state: numbers.MerchantState) -> dict[str, Any]:
+    """``{tree_size, root_hash}`` of the log right after the last leaf ``state`` reflects:
+    a head that includes every event its numbers reflect and no later one."""
+    tree_size = state.last_index + 1
+    return {"tree_size": tree_size, "root_hash": root_at(tree_size).hex()}
+
+
+def replay(merchant_slug: str) -> tuple[numbers.MerchantState, str | None]:
+    """A merchant's state replayed from its leaves alone (every review event checked
+    against its review's leaf), and the first problem met, if any."""
+    run = numbers.Replay()
+    rows = db.session.execute(
+        select(LogEntry.index, LogEntry.leaf)
+        .where(
+            LogEntry.merchant_slug == merchant_slug,
+            LogEntry.event_type.in_(sorted(numbers.NUMBER_TYPES)),
+        )
+        .order_by(LogEntry.index)
+        .execution_options(yield_per=10_000)
+    )
+    for index, leaf in rows:
+        problem = run.feed(index, json.loads(leaf))
+        if problem:
+            return run.states.get(merchant_slug, numbers.MerchantState()), problem
+    return run.states.get(merchant_slug, numbers.MerchantState()), None
+
+
+def stored_replay_problem(merchant_slug: str, now: datetime) -> str | None:
+    """Whether the kept replay state of a merchant still equals its leaves' replay."""
+    full, problem = replay(merchant_slug)
+    if problem:
+        return problem
+    kept = replayed(merchant_slug)
+    difference = numbers.first_difference(
+        {**full.numbers(now), "last_index": full.last_index},
+        {**kept.numbers(now), "last_index": kept.last_index},
+    )
+    if difference is None:
+        return None
+    name, from_leaves, stored = difference
+    return (
+        f"{merchant_slug}: the kept replay state says {name} {json.dumps(stored)}, "
+        f"its leaves {json.dumps(from_leaves)}"
+    )
+
+
+def replayed_merchants() -> list[str]:
+    """Every merchant with a leaf that moves a public number, sorted."""
+    return list(
+        db.session.scalars(
+            select(LogEntry.merchant_slug)
+            .where(
+                LogEntry.merchant_slug.is_not(None),
+                LogEntry.event_type.in_(sorted(numbers.NUMBER_TYPES)),
+            )
+            .distinct()
+            .order_by(LogEntry.merchant_slug)
+        )
+    )
+
+
+def raise_alert(merchant_slug: str, problem: str) -> bool:
+    """Record, in the caller's transaction, that a merchant's numbers disagree with the
+    log. True when the problem is new — the caller then tells staff — False when it was
+    seen already (only counted)."""
+    now = utcnow()
+    found = db.session.execute(
+        update(NumbersAlert)
+        .where(NumbersAlert.merchant_slug == merchant_slug, NumbersAlert.problem == problem)
+        .values(last_seen_at=now, times=NumbersAlert.times + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not found:
+        db.session.add(
+            NumbersAlert(
+                merchant_slug=merchant_slug, problem=problem, first_seen_at=now, last_seen_at=now
+            )
+        )
+    return not found
+
+
+def alerts(limit: int = 50) -> list[NumbersAlert]:
+    """The latest disagreements between stored numbers and the log, newest first."""
+    return list(
+        db.session.scalars(
+            select(NumbersAlert).order_by(NumbersAlert.last_seen_at.desc()).limit(limit)
+        )
+    )
 
 
 def _last_logged_at(size: int) -> datetime:
@@ -449,9 +586,14 @@ def text_matches(index: int, field: str, text: str) -> bool | None:
     return committed == text_commitment(bytes(salt.salt), text)
 
 
-def audit(start: int = 0, sources: Iterable[verify.ClaimSource] = ()) -> verify.Audit:
+def audit(
+    start: int = 0,
+    sources: Iterable[verify.ClaimSource] = (),
+    numbers_source: verify.NumbersSource | None = None,
+) -> verify.Audit:
     """Check the stored log from leaf ``start`` on (see :mod:`trustseal.transparency.verify`),
-    then the domains' records against it (``sources``: whole log, first mismatch only)."""
+    then the domains' records against it (``sources``: whole log, first mismatch only),
+    then every merchant's numbers against the replay of its leaves (``numbers_source``)."""
     result = verify.Audit()
     current = size()
     if not 0 <= start <= current:
@@ -459,9 +601,33 @@ def audit(start: int = 0, sources: Iterable[verify.ClaimSource] = ()) -> verify.
         return result
     _audit_log(result, start, current)
     problem = check_claims(result, sources)
+    if not problem and numbers_source is not None:
+        problem = check_numbers(result, numbers_source, utcnow())
     if problem:
         result.problem(problem)
     return result
+
+
+def check_numbers(result: verify.Audit, source: verify.NumbersSource, now: datetime) -> str | None:
+    """The first merchant whose leaves contradict each other, whose numbers in the
+    database differ from the replay of its leaves, or whose kept replay state does."""
+    slugs = set(source.slugs()) | set(replayed_merchants())
+    for slug in sorted(slugs):
+        result.records += 1
+        full, problem = replay(slug)
+        if problem:
+            return f"{slug}: {problem}"
+        difference = numbers.first_difference(full.numbers(now), source.numbers(slug, now))
+        if difference is not None:
+            name, from_log, in_database = difference
+            return (
+                f"{slug}: {name} is {json.dumps(in_database)} in the database, "
+                f"{json.dumps(from_log)} in the replay of the log"
+            )
+        problem = stored_replay_problem(slug, now)
+        if problem:
+            return problem
+    return None
 
 
 def _audit_log(result: verify.Audit, start: int, current: int) -> None:

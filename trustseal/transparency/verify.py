@@ -224,6 +224,16 @@ class ClaimSource:
     complete: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class NumbersSource:
+    """The public numbers the database gives each merchant: ``slugs()`` lists every
+    merchant, ``numbers(slug, now)`` is what the service would publish for it at ``now``
+    (the keys of :meth:`trustseal.transparency.numbers.MerchantState.numbers`)."""
+
+    slugs: Callable[[], Iterable[str]]
+    numbers: Callable[[str, Any], Mapping[str, Any]]
+
+
 def _named(key: str, value: Any) -> str:
     """``review_id``, 12 → ``review 12``."""
     return f"{key.removesuffix('_id')} {value}"

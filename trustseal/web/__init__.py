@@ -11,8 +11,8 @@ from trustseal.api.errors import current_api
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
-from trustseal.reviews import score
 from trustseal.signals import service as signals
+from trustseal.transparency import numbers as score_formula
 
 blp = Blueprint("web", __name__)
 
@@ -40,7 +40,7 @@ def score_page() -> str:
     """How the score is computed, who vouches for each purchase, and the fraud rules: the
     published rules of several domains, on one page."""
     return render_template(
-        "score.html", s=score, now=utcnow(), signal_rules=signals.published_rules()
+        "score.html", s=score_formula, now=utcnow(), signal_rules=signals.published_rules()
     )
 
 
