@@ -7,7 +7,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, make_response, request
 from flask_smorest import abort
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -20,6 +20,7 @@ from trustseal.api.auth import SECURITY_SCHEMES
 from trustseal.api.converters import IdConverter, id_schema
 from trustseal.api.errors import Api
 from trustseal.api.uploads import upload_limit
+from trustseal.badging import service as badging
 from trustseal.extensions import db, limiter, migrate
 from trustseal.ratelimits import storage as ratelimit_storage
 from trustseal.web import headers as web_headers
@@ -200,6 +201,12 @@ def _register_guards(app: Flask, api: Api) -> None:
         db.session.rollback()
         app.logger.warning("value refused by the database", exc_info=error)
         return api.handle_http_exception(_http_error(422, "A value cannot be stored as given."))
+
+    @app.errorhandler(badging.NumbersDisagree)
+    def _numbers_disagree(error: badging.NumbersDisagree) -> Any:
+        response = make_response(api.handle_http_exception(_http_error(503, str(error))))
+        response.headers["Retry-After"] = "3600"
+        return response
 
     @app.errorhandler(OperationalError)
     def _unavailable(error: OperationalError) -> Any:

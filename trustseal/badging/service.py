@@ -1,20 +1,26 @@
 """The badging domain's door: the badge of a merchant as SVG, PNG or bare assertion.
 
 The hot path costs one database round trip: a fingerprint of everything the badge shows
-(score sums, seal, current key, the day). Rendered and signed bytes are cached in the
-process under that fingerprint, so a change of aggregate, seal or key is seen at once by
-every process, and an unchanged badge is served without rendering or signing.
+(score sums, seal, the log's replay of the merchant, current key, the day). Rendered and
+signed bytes are cached in the process under that fingerprint, so a change of aggregate,
+seal or key is seen at once by every process, and an unchanged badge is served without
+rendering or signing.
+
+Nothing is signed that the log does not say: before a badge is rendered, the numbers of
+the running sums, the seal and the criteria are compared with the log's replay of the
+merchant (:func:`checked_numbers`); a difference refuses the badge (503) and alerts staff.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +35,7 @@ from badges import layout as layouts
 from badges.verify import host_within, normalize_host
 from trustseal.clock import rfc3339, utcnow
 from trustseal.extensions import db
+from trustseal.mail import service as mail
 from trustseal.memo import TtlMemo
 from trustseal.merchants import service as merchants
 from trustseal.merchants.models import Merchant
@@ -39,7 +46,11 @@ from trustseal.seals import service as seals
 from trustseal.seals.models import Seal
 from trustseal.signing import service as signing
 from trustseal.signing.models import SigningKey
+from trustseal.staff import service as staff
+from trustseal.transparency import numbers
 from trustseal.transparency import service as log
+from trustseal.transparency.models import ReplayState
+from trustseal.transparency.verify import NumbersSource
 
 STYLES = layouts.STYLES
 LANGS = layouts.LANGS
@@ -105,6 +116,7 @@ _FINGERPRINT = (
         Seal.status,
         Seal.valid_until,
         Seal.updated_at,  # a verdict change touches it: the criteria digest is signed
+        ReplayState.last_index,
         select(SigningKey.kid)
         .where(SigningKey.status == "current")
         .order_by(SigningKey.id.desc())
@@ -114,6 +126,7 @@ _FINGERPRINT = (
     )
     .outerjoin(ScoreAggregate, ScoreAggregate.merchant_id == Merchant.id)
     .outerjoin(Seal, Seal.merchant_id == Merchant.id)
+    .outerjoin(ReplayState, ReplayState.merchant_slug == Merchant.slug)
     .where(Merchant.slug == bindparam("slug"), merchants.PUBLIC)
 )
 
@@ -142,6 +155,93 @@ def _read_fingerprint(slug: str) -> tuple[Any, ...] | None:
     return (*row, expired, now.date().isoformat())
 
 
+CHECK_READS = 3  # how many times both sides are read before a difference is believed
+
+
+class NumbersDisagree(Exception):
+    """A merchant's stored numbers differ from the log's replay: nothing is signed or
+    served until they agree again (503)."""
+
+    code = 503
+
+    def __init__(self, slug: str, problem: str) -> None:
+        super().__init__(
+            f"The numbers of {slug} do not match the transparency log, so they are not "
+            "signed or served until they do; the certifier's staff have been alerted."
+        )
+        self.slug = slug
+        self.problem = problem
+
+
+def checked_numbers(
+    merchant: Merchant, now: datetime, stored: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], numbers.MerchantState]:
+    """The merchant's public numbers at ``now`` as the log's replay gives them, after
+    checking that the running sums (``stored``: the score answer, if the caller has it),
+    the seal and the criteria verdicts in the database say the same.
+
+    Raises :class:`NumbersDisagree` otherwise, after recording an alert (staff are
+    emailed the first time a problem is seen). The two sides are read by separate
+    statements, so a leaf committed between them differs for a moment: only a difference
+    that stays when both are read again, :data:`CHECK_READS` times, is one."""
+    slug = merchant.slug
+    problem = ""
+    for attempt in range(CHECK_READS):
+        if attempt:
+            db.session.rollback()  # read both sides afresh (a new snapshot on SQLite)
+        state = log.replayed(slug)
+        logged = state.numbers(now)
+        difference = numbers.first_difference(
+            logged, stored_numbers(merchant, now, None if attempt else stored)
+        )
+        if difference is None:
+            return logged, state
+        name, from_log, in_database = difference
+        problem = (
+            f"{name}: the log says {json.dumps(from_log)}, the database {json.dumps(in_database)}"
+        )
+    _alert(slug, problem)
+    raise NumbersDisagree(slug, problem)
+
+
+def stored_numbers(
+    merchant: Merchant, now: datetime, score: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The numbers the database gives a merchant at ``now``, in the shape of the log's
+    replay: the score answer of the running sums (``score``, if the caller has it), the
+    seal, the passed criteria."""
+    stored = dict(score or scores.score_of(merchant.id, now))
+    seal = seals.summary(merchant, now)
+    stored["seal"] = {"status": seal["status"], "valid_until": rfc3339(seal["valid_until"])}
+    stored["criteria_passed"] = seals.passed_criteria(merchant)
+    stored.pop("complaints", None)  # the book's numbers are not part of the replay (yet)
+    return stored
+
+
+def numbers_source() -> NumbersSource:
+    """Every merchant's stored numbers, for ``trustseal log verify``."""
+
+    def numbers_of(slug: str, now: datetime) -> dict[str, Any]:
+        merchant = merchants.get_by_slug(slug)
+        if merchant is None:  # leaves for a merchant the database lost
+            return {"rating_count": None, "seal": None}
+        return stored_numbers(merchant, now)
+
+    return NumbersSource(merchants.all_slugs, numbers_of)
+
+
+def _alert(slug: str, problem: str) -> None:
+    """Record the disagreement (committed now, whatever the request does next) and, the
+    first time, email staff."""
+    db.session.rollback()
+    current_app.logger.error("numbers of %s disagree with the log: %s", slug, problem)
+    if log.raise_alert(slug, problem):
+        message = mail.render("numbers_alert", "es", slug=slug, problem=problem)
+        for email in staff.notification_emails():
+            mail.queue(email, message, "es")
+    db.session.commit()
+
+
 @lru_cache(maxsize=4096)
 def _etag(*parts: Any) -> str:
     return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
@@ -164,7 +264,7 @@ def view(
             verify_url=f"{base}/verify",
         )
     summary = summary or scores.score_of(merchant.id, utcnow())
-    status = seals.summary(merchant)["status"]
+    status = summary["seal"]["status"] if "seal" in summary else seals.summary(merchant)["status"]
     testimonials = tuple(
         layouts.Testimonial(r.display_name, r.rating, r.body or r.title or "")
         for r in reviews.latest_published(merchant.id, 3)
@@ -189,30 +289,40 @@ def assertion_claims(
     badge: layouts.BadgeView,
     picture: bytes,
     slug: str,
-    provenance: dict[str, int] | None = None,
+    checked: tuple[dict[str, Any], numbers.MerchantState] | None = None,
     fmt: str = "svg",
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The signed claims of API.md "Badges and verification" (``provenance``: published
-    reviews by who vouches for their purchase, ``{platform, declared}``). ``picture`` is the
-    badge without its assertion, in ``fmt``: its hash is ``svg_sha256`` or ``png_sha256``."""
-    now = utcnow().replace(microsecond=0)
+    """The signed claims of API.md "Badges and verification" and "Numbers from the log".
+
+    ``checked`` is what :func:`checked_numbers` gave at ``now`` (the assertion's ``iat``,
+    whole seconds): its numbers are signed with the head of the log right after the last
+    leaf they reflect. ``picture`` is the badge without its assertion, in ``fmt``: its hash
+    is ``svg_sha256`` or ``png_sha256``."""
+    now = (now or utcnow()).replace(microsecond=0)
     ttl = timedelta(days=current_app.config["TRUSTSEAL_BADGE_ASSERTION_DAYS"])
-    head = log.latest_head() or log.publish_head()
-    seal = seals.summary(merchant) if merchant else {"status": "none", "valid_until": None}
+    logged, state = checked if checked else ({}, numbers.MerchantState())
+    if state.last_index >= 0:
+        head = log.head_of(state)
+    else:  # no leaf moves this shop's numbers: any head includes every one they reflect
+        latest = log.latest_head() or log.publish_head()
+        head = {"tree_size": latest.tree_size, "root_hash": latest.root_hash.hex()}
+    seal = logged.get("seal") or {"status": "none", "valid_until": None}
     return {
         "iss": current_app.config["TRUSTSEAL_ISSUER"],
         "sub": slug,
         "domain": merchant.domain if merchant else None,
         "seal_status": badge.status if merchant else "none",
-        "valid_until": rfc3339(seal["valid_until"]),
+        "valid_until": seal["valid_until"],
         "score": badge.score,
         "rating_count": badge.rating_count,
-        "provenance": provenance or {"platform": 0, "declared": 0},
-        "criteria": seals.verdicts_digest(merchant) if merchant else None,
+        "provenance": logged.get("provenance") or {"platform": 0, "declared": 0},
+        "formula_version": numbers.FORMULA_VERSION,
+        "criteria": seals.criteria_claim(logged.get("criteria_passed", [])) if merchant else None,
         "history": list(badge.history),
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
-        "log": {"tree_size": head.tree_size, "root_hash": head.root_hash.hex()},
+        "log": head,
         f"{fmt}_sha256": assertion.sha256_hex(picture),
     }
 
@@ -221,16 +331,16 @@ def _render(
     slug: str, style: str, lang: str, fmt: str, scale: int, fingerprint: tuple[Any, ...] | None
 ) -> Rendered:
     merchant = merchants.get_public(slug) if fingerprint else None
-    summary = scores.score_of(merchant.id, utcnow()) if merchant else None
-    badge = view(merchant, lang, summary)
+    now = utcnow().replace(microsecond=0)
+    checked = checked_numbers(merchant, now) if merchant else None
+    badge = view(merchant, lang, checked[0] if checked else None)
     shape = layouts.layout(badge, style)
     if fmt == "svg":
         uid = hashlib.sha256(repr((slug, style, lang, fingerprint)).encode()).hexdigest()[:10]
         plain = svg.render(shape, uid)
     else:
         plain = png.render(shape, scale)
-    provenance = summary["provenance"] if summary else None
-    token, _ = signing.sign(assertion_claims(merchant, badge, plain, slug, provenance, fmt))
+    token, _ = signing.sign(assertion_claims(merchant, badge, plain, slug, checked, fmt, now))
     embed = assertion.embed_assertion if fmt == "svg" else assertion.embed_png_assertion
     body = embed(plain, token)
     etag = _etag(fingerprint, style, lang, fmt, scale)

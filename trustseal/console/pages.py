@@ -23,6 +23,7 @@ from trustseal.reviews import service as reviews
 from trustseal.seals import service as seals
 from trustseal.signals import service as signals
 from trustseal.staff.models import StaffUser
+from trustseal.transparency import service as log
 from trustseal.transparency.models import LogEntry
 
 blp = Blueprint("console", __name__, url_prefix="/console")
@@ -54,6 +55,7 @@ def home() -> str:
         queue=seals.queue(),
         flagged=len(reviews.flagged()),
         overdue=len(list(db.session.scalars(book.entries_query(None, "overdue")))),
+        numbers_alerts=log.alerts(),
     )
 
 
