@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
+from trustseal.badging import service as badging
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.merchants import service as merchants
@@ -208,8 +209,11 @@ def log_group() -> None:
 def log_verify(start: int) -> None:
     """Check every leaf, every stored node, every signed head and their consistency;
     then the database against the log: every review, answer, removal and seal decision
-    has its leaf, and every stored text matches its leaf's commitment."""
-    audit = transparency.audit(start, [reviews.claim_source(), seals.claim_source()])
+    has its leaf, every stored text matches its leaf's commitment, and every merchant's
+    numbers (score sums, history, answer times, seal, criteria) equal the log's replay."""
+    audit = transparency.audit(
+        start, [reviews.claim_source(), seals.claim_source()], badging.numbers_source()
+    )
     db.session.rollback()
     if not audit.ok:
         for problem in audit.problems or []:
@@ -228,6 +232,26 @@ def log_sign_head() -> None:
     head = transparency.publish_head(force=True)
     db.session.commit()
     click.echo(f"tree head: size {head.tree_size} root {head.root_hash.hex()}")
+
+
+@log_group.command("audit")
+@click.argument("base_url")
+@click.option("--merchant", "slug", required=True, help="The merchant's slug.")
+def log_audit(base_url: str, slug: str) -> None:
+    """Recompute a merchant's badge from public data alone (no database): its score,
+    count, history, provenance, seal and criteria at the badge's log head, with the
+    published formula. Exit 0 when all match, 1 on a mismatch, 2 when unreachable."""
+    from trustseal.transparency import public_audit
+
+    try:
+        report = public_audit.audit(base_url, slug)
+    except public_audit.Unreachable as error:
+        click.echo(f"UNREACHABLE: {error}", err=True)
+        raise SystemExit(public_audit.UNREACHABLE) from error
+    for line in report.lines():
+        click.echo(line)
+    click.echo(f"{'MATCH' if report.ok else 'MISMATCH'}: the badge of {slug} at {base_url}")
+    raise SystemExit(public_audit.MATCH if report.ok else public_audit.MISMATCH)
 
 
 @log_group.command("watch")
