@@ -61,11 +61,6 @@ def widths_of(weight: str) -> dict[str, float]:
     return _Widths(weight, table[weight])
 
 
-def char_width(char: str, weight: str = "regular") -> float:
-    """Advance width of one character at 100 px."""
-    return widths_of(weight)[char]
-
-
 if __name__ == "__main__":
     TABLE.write_text(json.dumps(build(), ensure_ascii=False, sort_keys=True), encoding="utf-8")
     print(f"wrote {TABLE}")

@@ -98,9 +98,19 @@ def _png_bomb() -> bytes:
         (image_bytes()[:200], 422),  # truncated
         (_png_bomb(), 422),
         (image_bytes() + b"PK\x03\x04" + b"zipped payload" * 10, 422),  # polyglot
+        (image_bytes() + image_bytes() + b"PK\x03\x04" + b"zipped payload", 422),
         (image_bytes("PNG") + b"<script>alert(1)</script>", 422),
     ],
-    ids=["gif", "html", "pdf", "truncated", "bomb", "jpeg-zip-polyglot", "png-trailing-script"],
+    ids=[
+        "gif",
+        "html",
+        "pdf",
+        "truncated",
+        "bomb",
+        "jpeg-zip-polyglot",
+        "jpeg-zip-after-a-second-jpeg",
+        "png-trailing-script",
+    ],
 )
 def test_bad_files_are_refused_and_nothing_is_stored(app, client, posted, data, code):
     review_id, token = posted
@@ -109,6 +119,45 @@ def test_bad_files_are_refused_and_nothing_is_stored(app, client, posted, data, 
     assert answer.json["message"]
     assert media_files(app) == []
     assert client.get(f"/api/v1/reviews/{review_id}").json["photos"] == []
+
+
+# What phones write after a JPEG's end marker (FF D9).
+MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x10mdatMOTION!!"
+SAMSUNG = b"\x00\x00\x30\x0a\x10\x00\x00\x00MotionPhoto_Data" + MP4 + b"SEFH\x6b\x00\x00\x00SEFT"
+
+
+def _multi_picture() -> bytes:
+    """A JPEG followed by a second picture, as a multi-picture (MPF) file stores a depth map."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 32), "red").save(
+        out, "MPO", save_all=True, append_images=[Image.new("L", (32, 16), 90)]
+    )
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        image_bytes(exif=True) + MP4,  # a Google motion photo: the video after the picture
+        image_bytes(exif=True) + b"\x00" * 8 + MP4,  # ... after some padding
+        image_bytes(exif=True) + SAMSUNG,
+        image_bytes(exif=True) + image_bytes("JPEG", (16, 8)) + MP4,  # gain map, then video
+        _multi_picture(),
+    ],
+    ids=["motion-photo", "padded-motion-photo", "samsung", "gain-map-and-video", "mpf"],
+)
+def test_phone_trailers_are_accepted_and_dropped(app, client, posted, data):
+    review_id, token = posted
+    answer = upload(client, review_id, token, data)
+    assert answer.status_code == 201, answer.json
+    stored = fetch(client, answer.json["url"])
+    assert stored.endswith(b"\xff\xd9") and stored.count(b"\xff\xd8") == 1  # one image
+    picture = Image.open(io.BytesIO(stored))
+    assert picture.format == "JPEG" and getattr(picture, "n_frames", 1) == 1
+    assert max(picture.size) == 64
+    for path in media_files(app):  # the photo and its thumbnail
+        kept = path.read_bytes()
+        assert not any(mark in kept for mark in (b"ftyp", b"mdat", b"SEF", b"Motion", b"MPF"))
 
 
 def test_more_than_10_mb_is_413(app, client, posted):

@@ -27,19 +27,22 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from plugins.common import check_hmac_base64, full_name, locale_of, parse_time, text_id
-from plugins.http import configured_timeout, get_json
-from trustseal.clock import utcnow
-from trustseal.orders.service import ItemData, PurchaseEvent, Status
 from trustseal.platforms import (
     BadPayload,
+    ItemData,
     NewStore,
     Parsed,
     Platform,
     PlatformError,
     PrivacyRequest,
+    PurchaseEvent,
     SignatureInvalid,
+    Status,
     StoreContext,
     WebhookRequest,
+    get_json,
+    http_session,
+    utcnow,
 )
 
 TOPICS = [
@@ -248,7 +251,8 @@ class ShopifyPlatform(Platform):
         """``GET /admin/api/{version}/orders/{id}.json`` (needs an access token)."""
         headers = self._auth(store, "fetch this store's orders")
         url = f"{admin_api(store.identifier)}/orders/{quote(external_id, safe='')}.json"
-        data, _headers = get_json(url, headers, timeout=configured_timeout())
+        with http_session() as http:
+            data, _headers = get_json(http, url, headers)
         order = data.get("order") if isinstance(data, Mapping) else None
         return [order_event(order or {})]
 
@@ -257,11 +261,12 @@ class ShopifyPlatform(Platform):
         headers = self._auth(store, "reconcile this store")
         query = urlencode({"status": "any", "limit": 250, "created_at_min": since.isoformat()})
         url: str | None = f"{admin_api(store.identifier)}/orders.json?{query}"
-        while url:
-            data, answer = get_json(url, headers, timeout=configured_timeout())
-            for order in data.get("orders", []):
-                yield order_event(order)
-            url = _next_link(answer.get("Link") or answer.get("link") or "")
+        with http_session() as http:
+            while url:
+                data, answer = get_json(http, url, headers)
+                for order in data.get("orders", []):
+                    yield order_event(order)
+                url = _next_link(answer.get("Link", ""))
 
 
 def _status_only(body: Mapping[str, Any], status: Status) -> PurchaseEvent:

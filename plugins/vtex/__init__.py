@@ -20,21 +20,25 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import marshmallow as ma
+import requests
 from flask import current_app
 from flask_babel import gettext as _
 
 from plugins.common import full_name, locale_of, parse_time, text_id
-from plugins.http import configured_timeout, get_json
-from trustseal.clock import utcnow
-from trustseal.orders.service import ItemData, PurchaseEvent, Status
 from trustseal.platforms import (
     BadPayload,
+    ItemData,
     NewStore,
     Parsed,
     Platform,
+    PurchaseEvent,
     SignatureInvalid,
+    Status,
     StoreContext,
     WebhookRequest,
+    get_json,
+    http_session,
+    utcnow,
 )
 
 HOOK_HEADER = "X-Trustseal-Hook-Key"
@@ -227,32 +231,40 @@ class VtexPlatform(Platform):
 
     def fetch_order(self, store: StoreContext, external_id: str) -> list[PurchaseEvent]:
         """GET /api/oms/pvt/orders/{orderId}."""
+        with http_session() as http:
+            return [self._order(http, store, external_id)]
+
+    def _order(
+        self, http: requests.Session, store: StoreContext, external_id: str
+    ) -> PurchaseEvent:
+        """One order from the OMS, through an open session."""
         url = f"{api_base(store.identifier)}/api/oms/pvt/orders/{quote(external_id, safe='')}"
-        order, _headers = get_json(url, self._headers(store), timeout=configured_timeout())
-        return [order_event(order)]
+        order, _headers = get_json(http, url, self._headers(store))
+        return order_event(order)
 
     def list_orders(self, store: StoreContext, since: datetime) -> Iterator[PurchaseEvent]:
         """Orders created since a date (the list API), each fetched in full."""
         page = 1
         until = utcnow()
-        while True:
-            query = urlencode(
-                {
-                    "f_creationDate": f"creationDate:[{since:%Y-%m-%dT%H:%M:%S.000Z} TO "
-                    f"{until:%Y-%m-%dT%H:%M:%S.999Z}]",
-                    "page": page,
-                    "per_page": 100,
-                }
-            )
-            data, _headers = get_json(
-                f"{api_base(store.identifier)}/api/oms/pvt/orders?{query}",
-                self._headers(store),
-                timeout=configured_timeout(),
-            )
-            found = data.get("list") or []
-            for summary in found:
-                yield from self.fetch_order(store, text_id(summary["orderId"]))
-            paging = data.get("paging") or {}
-            if not found or page >= int(paging.get("pages") or page):
-                return
-            page += 1
+        with http_session() as http:
+            while True:
+                query = urlencode(
+                    {
+                        "f_creationDate": f"creationDate:[{since:%Y-%m-%dT%H:%M:%S.000Z} TO "
+                        f"{until:%Y-%m-%dT%H:%M:%S.999Z}]",
+                        "page": page,
+                        "per_page": 100,
+                    }
+                )
+                data, _headers = get_json(
+                    http,
+                    f"{api_base(store.identifier)}/api/oms/pvt/orders?{query}",
+                    self._headers(store),
+                )
+                found = data.get("list") or []
+                for summary in found:
+                    yield self._order(http, store, text_id(summary["orderId"]))
+                paging = data.get("paging") or {}
+                if not found or page >= int(paging.get("pages") or page):
+                    return
+                page += 1

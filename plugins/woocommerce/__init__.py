@@ -24,17 +24,20 @@ import marshmallow as ma
 from flask_babel import gettext as _
 
 from plugins.common import check_hmac_base64, full_name, locale_of, parse_time, text_id
-from plugins.http import get_json
-from trustseal.clock import utcnow
-from trustseal.orders.service import ItemData, PurchaseEvent, Status
 from trustseal.platforms import (
     BadPayload,
+    ItemData,
     NewStore,
     Parsed,
     Platform,
     PlatformError,
+    PurchaseEvent,
+    Status,
     StoreContext,
     WebhookRequest,
+    get_json,
+    http_session,
+    utcnow,
 )
 
 _PING = re.compile(rb"^webhook_id=\d+$")
@@ -188,24 +191,25 @@ class WooCommercePlatform(Platform):
         if not key or not secret:
             raise PlatformError("set a WooCommerce REST API key to reconcile this store")
         auth = base64.b64encode(f"{key}:{secret}".encode()).decode()
+        headers = {"Authorization": f"Basic {auth}"}
         page = 1
-        while True:
-            query = urlencode(
-                {
-                    "after": since.strftime("%Y-%m-%dT%H:%M:%S"),
-                    "dates_are_gmt": "true",  # else "after" is read in the shop's time zone
-                    "per_page": 100,
-                    "page": page,
-                    "orderby": "id",
-                    "order": "asc",
-                }
-            )
-            orders, _headers = get_json(
-                f"{store.identifier}/wp-json/wc/v3/orders?{query}",
-                {"Authorization": f"Basic {auth}"},
-            )
-            if not orders:
-                return
-            for order in orders:
-                yield order_event(order, store.settings)
-            page += 1
+        with http_session() as http:
+            while True:
+                query = urlencode(
+                    {
+                        "after": since.strftime("%Y-%m-%dT%H:%M:%S"),
+                        "dates_are_gmt": "true",  # else "after" is read in the shop's time zone
+                        "per_page": 100,
+                        "page": page,
+                        "orderby": "id",
+                        "order": "asc",
+                    }
+                )
+                orders, _headers = get_json(
+                    http, f"{store.identifier}/wp-json/wc/v3/orders?{query}", headers
+                )
+                if not orders:
+                    return
+                for order in orders:
+                    yield order_event(order, store.settings)
+                page += 1

@@ -22,13 +22,15 @@ from typing import Any
 import marshmallow as ma
 from flask_babel import gettext as _
 
-from trustseal.orders.service import ItemData, PurchaseEvent, Status
 from trustseal.platforms import (
     BadPayload,
+    ItemData,
     NewStore,
     Parsed,
     Platform,
+    PurchaseEvent,
     SignatureInvalid,
+    Status,
     StoreContext,
     WebhookRequest,
 )

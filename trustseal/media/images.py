@@ -1,8 +1,9 @@
 """Uploaded photos: open only real JPEG/PNG/WebP, refuse bombs and polyglots, re-encode.
 
-Re-encoding from pixels drops EXIF (GPS included), ICC, XMP, comments and anything a
-file smuggles after its image data; the EXIF orientation is applied first so the photo
-still stands the right way up.
+Re-encoding from pixels drops EXIF (GPS included), ICC, XMP and comments; the EXIF
+orientation is applied first so the photo still stands the right way up. What phones write
+after a JPEG's end (a motion photo's video, a gain map, Samsung's trailer) is dropped
+before decoding; any other data after an image's end is refused (a polyglot).
 """
 
 from __future__ import annotations
@@ -125,9 +126,32 @@ def _webp_end(data: bytes) -> int:
 _END = {"JPEG": _jpeg_end, "PNG": _png_end, "WEBP": _webp_end}
 
 
-def _check_whole(data: bytes, kind: str) -> None:
-    """Refuse a file cut short (naming its format) and one with data after its image's own
-    end: a polyglot hides a second file there (a JPEG may be padded with NULs)."""
+def _phone_trailer(trailer: bytes) -> bool:
+    """Whether what follows a JPEG's end is what phones write there: NUL padding, the
+    further images of a multi-picture file (a depth map, an Ultra HDR gain map), a motion
+    photo's video (an MP4 file, Google's and others'), a Samsung trailer (it ends with
+    ``SEFT``) — rather than another kind of file."""
+    rest = trailer
+    while rest.strip(b"\x00"):
+        if rest.endswith(b"SEFT"):
+            return True
+        video = rest.find(b"ftyp") - 4  # an MP4's first box: a 4-byte size, then "ftyp"
+        if video >= 0 and not rest[:video].strip(b"\x00"):
+            return True
+        rest = rest.lstrip(b"\x00")
+        if not rest.startswith(_MAGIC["JPEG"]):
+            return False
+        try:
+            rest = rest[_jpeg_end(rest) :]
+        except (_Truncated, ImageRejected):
+            return False
+    return True
+
+
+def _whole_image(data: bytes, kind: str) -> bytes:
+    """The image up to its own end, a phone's JPEG trailer dropped. Refuse a file cut short
+    (naming its format) and one with anything else after its image's end: a polyglot
+    hides a second file there."""
     try:
         end = _END[kind](data)
     except _Truncated:
@@ -135,10 +159,9 @@ def _check_whole(data: bytes, kind: str) -> None:
             422, f"The {LABELS[kind]} photo is incomplete (the file is truncated)."
         ) from None
     trailer = data[end:]
-    if kind == "JPEG":
-        trailer = trailer.strip(b"\x00")
-    if trailer:
+    if trailer and not (kind == "JPEG" and _phone_trailer(trailer)):
         raise ImageRejected(422, "The file holds more than one image: it is refused.")
+    return data[:end]
 
 
 def _sniff(data: bytes) -> str:
@@ -168,7 +191,7 @@ def process_photo(data: bytes) -> ProcessedPhoto:
     if len(data) > MAX_BYTES:
         raise ImageRejected(413, "A photo may be at most 10 MB.")
     kind = _sniff(data)
-    _check_whole(data, kind)
+    data = _whole_image(data, kind)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

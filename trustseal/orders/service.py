@@ -3,13 +3,15 @@
 :func:`record_purchase_event` is the one way a purchase enters or changes, whatever its
 source. It is idempotent on (merchant, source, external id) and only moves a status
 forward (placed → paid → fulfilled → delivered; cancelled and refunded are final).
+The values it records (:class:`PurchaseEvent`, :class:`ItemData`, :class:`Status`) live in
+:mod:`trustseal.platform_types`, which the platform plugins reach through
+:mod:`trustseal.platforms`; they stay importable from here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from flask import current_app
@@ -31,6 +33,7 @@ from trustseal.orders.models import (
     PurchaseItem,
     ReviewInvitation,
 )
+from trustseal.platform_types import ItemData, PurchaseEvent, Status
 from trustseal.tokens import hash_token, issue_token
 
 INVITATION_EMAIL_JOB = "orders.invitation_email"
@@ -38,45 +41,8 @@ INVITATION_EMAIL_JOB = "orders.invitation_email"
 UNVERIFIED_HOLD = timedelta(hours=6)
 
 
-class Status(StrEnum):
-    """A purchase's status as every source maps it."""
-
-    PLACED = "placed"
-    PAID = "paid"
-    FULFILLED = "fulfilled"
-    DELIVERED = "delivered"
-    CANCELLED = "cancelled"
-    REFUNDED = "refunded"
-
-
 PROGRESS = {Status.PLACED: 0, Status.PAID: 1, Status.FULFILLED: 2, Status.DELIVERED: 3}
 FINAL = frozenset({Status.CANCELLED, Status.REFUNDED})
-
-
-@dataclass(frozen=True)
-class ItemData:
-    """A purchase line as a source reports it."""
-
-    product_id: str
-    title: str
-    quantity: int = 1
-    sku: str | None = None
-    url: str | None = None
-    image_url: str | None = None
-
-
-@dataclass(frozen=True)
-class PurchaseEvent:
-    """What a source says about one order at one moment (normalized)."""
-
-    external_id: str
-    status: Status
-    placed_at: datetime
-    customer_email: str | None = None
-    customer_name: str | None = None
-    customer_locale: str = "es"
-    delivered_at: datetime | None = None
-    items: tuple[ItemData, ...] = field(default_factory=tuple)
 
 
 DECLARED_ORIGINS = frozenset({"api", "dashboard", "import"})
