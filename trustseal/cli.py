@@ -174,7 +174,7 @@ def demo(purchases: int) -> None:
 
 @click.group("keys")
 def keys_group() -> None:
-    """Manage the signing keys."""
+    """Manage the signing keys and the data keys (secrets at rest)."""
 
 
 @keys_group.command("rotate")
@@ -189,6 +189,42 @@ def keys_rotate() -> None:
     )
     db.session.commit()
     click.echo(f"new key {new.kid}" + (f" (retired {old.kid})" if old else ""))
+
+
+@keys_group.command("new-data-key")
+def keys_new_data_key() -> None:
+    """Print a new data key (Fernet), to put first in TRUSTSEAL_DATA_KEY."""
+    from cryptography.fernet import Fernet
+
+    click.echo(Fernet.generate_key().decode("ascii"))
+
+
+@keys_group.command("rotate-data")
+@with_appcontext
+def keys_rotate_data() -> None:
+    """Encrypt every stored secret again with the newest data key.
+
+    TRUSTSEAL_DATA_KEY lists the data keys newest first, comma-separated. Put a new key
+    first and restart every process (on several machines: add it last everywhere, then
+    move it first), run this, then remove the old keys. Exits 1 if some secret opens
+    with none of the keys.
+    """
+    from trustseal import secretbox
+
+    results = secretbox.rotate_all()
+    for done in results:
+        click.echo(
+            f"{done.name}: {done.rotated} re-encrypted, {done.current} already current"
+            + (f", {done.changed} changed meanwhile" if done.changed else "")
+            + (f", {len(done.unreadable)} unreadable" if done.unreadable else "")
+        )
+    click.echo(f"{sum(d.rotated for d in results)} secret(s) re-encrypted with the newest key")
+    unreadable = [f"{d.name} ids {d.unreadable[:20]}" for d in results if d.unreadable]
+    if unreadable:
+        raise click.ClickException(
+            "no data key opens these rows (keep the old keys until they are dealt with): "
+            + "; ".join(unreadable)
+        )
 
 
 @click.group("log")

@@ -19,7 +19,9 @@ ENV_PREFIX = "TRUSTSEAL_"
 DEFAULTS: dict[str, Any] = {
     "ENV": "development",  # development | production | testing
     "SECRET_KEY": "",  # generated into instance/ when empty (refused in production)
-    "DATA_KEY": "",  # Fernet key for secrets at rest; generated into instance/ when empty
+    # Fernet key(s) for secrets at rest, comma-separated, newest first: the newest encrypts,
+    # any decrypts (`trustseal keys rotate-data`). Generated into instance/ when empty.
+    "DATA_KEY": "",
     "DATABASE_URL": "",  # empty: SQLite file in the instance folder
     # Test each pooled connection before use (one round trip per checkout). Off: after a
     # database restart each process fails at most one request (503, retriable), then

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -42,6 +43,13 @@ _handlers: dict[str, Handler] = {}
 _periodic: dict[str, tuple[timedelta, Callable[[], object]]] = {}
 
 ACTIVE = ("queued", "running")
+# A payload key containing one of these words names a secret (``code``, ``reset_token``,
+# ``apiKey``...): :func:`enqueue` refuses it. A key that only looks like one takes another
+# name; a real secret stays out of the payload (see :func:`enqueue`).
+SECRET_WORDS = frozenset(
+    {"code", "token", "password", "passwd", "secret", "secrets", "otp", "totp", "key", "apikey"}
+    | {"credential", "credentials", "cookie", "session"}
+)
 _BEAT = "heartbeat"  # its last time, among the periodic tasks' (never a task's name)
 
 
@@ -81,6 +89,26 @@ def periodic(name: str, every: timedelta) -> Callable[[Callable[[], object]], Ca
     return register
 
 
+def _words(name: str) -> set[str]:
+    """The lower-case words of a key: ``resetToken`` and ``reset-token`` give reset, token."""
+    return set(re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()))
+
+
+def secret_keys(payload: object, path: str = "") -> list[str]:
+    """The paths of the keys in ``payload`` (nested dicts and lists too) that name a secret."""
+    if isinstance(payload, dict):
+        found = []
+        for name, value in payload.items():
+            where = f"{path}.{name}" if path else str(name)
+            if _words(str(name)) & SECRET_WORDS:
+                found.append(where)
+            found += secret_keys(value, where)
+        return found
+    if isinstance(payload, list | tuple):
+        return [hit for i, item in enumerate(payload) for hit in secret_keys(item, f"{path}[{i}]")]
+    return []
+
+
 def enqueue(
     kind: str,
     payload: dict[str, Any],
@@ -91,10 +119,18 @@ def enqueue(
     """Add a job in the caller's transaction (it runs only if that commits); its id.
 
     The payload is stored in plain text until the job is pruned: put references in it
-    (ids), never a secret or a token.
+    (ids), never a secret or a token. A key that names one (:data:`SECRET_WORDS`) is
+    refused with a ``ValueError``: render the secret into the encrypted outbox message
+    now (``mail.queue``), or keep it sealed in the owner's table and pass that row's id.
     """
     if kind not in _handlers:
         raise KeyError(f"no handler registered for job kind {kind!r}")
+    named = secret_keys(payload)
+    if named:
+        raise ValueError(
+            f"job {kind!r}: payloads are stored in plain text, no secret in them: "
+            f"{', '.join(named)}; pass a reference (an id) instead"
+        )
     when = run_at or utcnow() + (delay or timedelta())
     job_id: int = insert_row(
         Job,
