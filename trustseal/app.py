@@ -20,7 +20,7 @@ from trustseal.api.auth import SECURITY_SCHEMES
 from trustseal.api.converters import IdConverter, id_schema
 from trustseal.api.errors import Api
 from trustseal.api.uploads import upload_limit
-from trustseal.badging import service as badging
+from trustseal.errors import DomainError
 from trustseal.extensions import db, limiter, migrate
 from trustseal.ratelimits import storage as ratelimit_storage
 from trustseal.web import headers as web_headers
@@ -202,10 +202,14 @@ def _register_guards(app: Flask, api: Api) -> None:
         app.logger.warning("value refused by the database", exc_info=error)
         return api.handle_http_exception(_http_error(422, "A value cannot be stored as given."))
 
-    @app.errorhandler(badging.NumbersDisagree)
-    def _numbers_disagree(error: badging.NumbersDisagree) -> Any:
-        response = make_response(api.handle_http_exception(_http_error(503, str(error))))
-        response.headers["Retry-After"] = "3600"
+    @app.errorhandler(DomainError)
+    def _refused(error: DomainError) -> Any:
+        # a refused request changes nothing; what must stay (an alert) was committed
+        db.session.rollback()
+        errors = error.errors()
+        refused = _http_error(error.code, str(error), **({"errors": errors} if errors else {}))
+        response = make_response(api.handle_http_exception(refused))
+        response.headers.update(error.headers)
         return response
 
     @app.errorhandler(OperationalError)
@@ -215,9 +219,9 @@ def _register_guards(app: Flask, api: Api) -> None:
         return api.handle_http_exception(_http_error(503, "The database is unavailable; retry."))
 
 
-def _http_error(code: int, message: str) -> HTTPException:
+def _http_error(code: int, message: str, **data: Any) -> HTTPException:
     try:
-        abort(code, message=message)
+        abort(code, message=message, **data)
     except HTTPException as error:
         return error
     raise AssertionError("abort did not raise")

@@ -34,6 +34,7 @@ from badges import assertion, png, svg
 from badges import layout as layouts
 from badges.verify import host_within, normalize_host
 from trustseal.clock import rfc3339, utcnow
+from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.mail import service as mail
 from trustseal.memo import TtlMemo
@@ -158,16 +159,17 @@ def _read_fingerprint(slug: str) -> tuple[Any, ...] | None:
 CHECK_READS = 3  # how many times both sides are read before a difference is believed
 
 
-class NumbersDisagree(Exception):
+class NumbersDisagree(DomainError):
     """A merchant's stored numbers differ from the log's replay: nothing is signed or
     served until they agree again (503)."""
 
-    code = 503
+    headers = {"Retry-After": "3600"}
 
     def __init__(self, slug: str, problem: str) -> None:
         super().__init__(
+            503,
             f"The numbers of {slug} do not match the transparency log, so they are not "
-            "signed or served until they do; the certifier's staff have been alerted."
+            "signed or served until they do; the certifier's staff have been alerted.",
         )
         self.slug = slug
         self.problem = problem

@@ -137,12 +137,9 @@ class BookAnswer(MethodView):
     @blp.response(200, BookEntrySchema)
     def put(self, data: dict[str, Any], number: str) -> dict[str, Any]:
         """Answer a reclamo or queja (once); the consumer gets it by email."""
-        try:
-            entry = service.answer(
-                current_merchant(), number, data["body"].strip(), data["communicated_at"]
-            )
-        except service.BookError as error:
-            abort(error.code, message=str(error))
+        entry = service.answer(
+            current_merchant(), number, data["body"].strip(), data["communicated_at"]
+        )
         db.session.commit()
         return full(entry)
 

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from trustseal.book import deadlines
 from trustseal.book.models import BookCounter, BookEntry, BookStaffNote
 from trustseal.clock import utcnow
+from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
@@ -47,12 +48,8 @@ STAFF_NOTE_MAX = 2000
 CONTACT_INTERVAL = timedelta(days=1)
 
 
-class BookError(Exception):
-    """A refused book operation; ``code`` is the HTTP status."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class BookError(DomainError):
+    """A refused book operation."""
 
 
 @dataclass(frozen=True)

@@ -51,15 +51,6 @@ PHOTO_UPLOAD_LIMIT = 11 * 1024 * 1024
 allow_upload("reviews.ReviewPhotos", PHOTO_UPLOAD_LIMIT)
 
 
-def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a service call; turn a :class:`service.ReviewError` into the API error."""
-    try:
-        return function(*args, **kwargs)
-    except service.ReviewError as error:
-        errors = {"json": {error.field: [str(error)]}} if error.field else None
-        abort(error.code, message=str(error), **({"errors": errors} if errors else {}))
-
-
 def _review(review_id: int) -> Review:
     review = service.get(review_id)
     if review is None:
@@ -80,7 +71,7 @@ class Reviews(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Publish a verified-purchase review with an invitation token."""
         token = data.pop("token")
-        submitted = _call(service.submit, token, client_address=request.remote_addr, **data)
+        submitted = service.submit(token, client_address=request.remote_addr, **data)
         db.session.commit()
         return {
             "id": submitted.review.id,
@@ -141,7 +132,7 @@ class ReviewPhotos(MethodView):
                 message="Send the photo as the multipart field 'photo'.",
                 errors={"files": {"photo": ["Missing data for required field."]}},
             )
-        _, shown = _call(service.add_photo, review_id, token, upload.read())
+        _, shown = service.add_photo(review_id, token, upload.read())
         db.session.commit()
         return shown
 
@@ -155,7 +146,7 @@ class ReviewResponseView(MethodView):
     @blp.response(200, ResponseSchema)
     def put(self, data: dict[str, Any], review_id: int) -> Any:
         """Answer a review in public, or edit the answer (every version is kept)."""
-        response = _call(service.respond, review_id, current_merchant_id(), data["body"])
+        response = service.respond(review_id, current_merchant_id(), data["body"])
         db.session.commit()
         return response
 
@@ -170,7 +161,7 @@ class ReviewFlags(MethodView):
     def post(self, data: dict[str, Any], review_id: int) -> Any:
         """Ask staff to look at a review; it stays visible meanwhile."""
         reason = service.FlagReason(data["reason"])
-        entry = _call(service.flag, review_id, current_merchant_id(), reason, data["detail"])
+        entry = service.flag(review_id, current_merchant_id(), reason, data["detail"])
         db.session.commit()
         return entry
 
@@ -184,7 +175,7 @@ class ReviewModeration(MethodView):
     @blp.response(200, ReviewSchema)
     def post(self, data: dict[str, Any], review_id: int) -> dict[str, Any]:
         """Remove a review for a published reason, or restore it; both are logged."""
-        review = _call(service.moderate, review_id, current_staff(), data["action"], data["reason"])
+        review = service.moderate(review_id, current_staff(), data["action"], data["reason"])
         db.session.commit()
         return presenters.review_json(_review(review.id))
 

@@ -22,6 +22,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import selectinload
 
 from trustseal.clock import rfc3339, utcnow
+from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
@@ -69,13 +70,8 @@ class FlagReason(StrEnum):
     OTHER = "other"
 
 
-class ReviewError(Exception):
-    """A review operation refused; ``code`` is the HTTP status to answer."""
-
-    def __init__(self, code: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.field = field
+class ReviewError(DomainError):
+    """A review operation refused."""
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import abort
 
 from trustseal.api.auth import (
     MERCHANT_SECURITY,
@@ -144,13 +143,6 @@ class Rules(MethodView):
         return [rule.as_dict() for rule in monitor.rules()]
 
 
-def abort_with(error: service.SealError) -> NoReturn:
-    """Answer a refused seal operation with its status, message and field errors."""
-    db.session.rollback()
-    errors = error.errors()
-    abort(error.code, message=str(error), **({"errors": {"json": errors}} if errors else {}))
-
-
 @blp.route("/merchants/<string:slug>/seal/criteria")
 class MerchantCriteria(MethodView):
     """A merchant's verdicts, criterion by criterion."""
@@ -171,10 +163,7 @@ class MerchantCriteria(MethodView):
             service.VerdictChange(v["id"], v["verdict"], v["note"], v["evidence_url"])
             for v in data["verdicts"]
         ]
-        try:
-            service.set_verdicts(merchant, changes, current_staff())
-        except service.SealError as error:
-            abort_with(error)
+        service.set_verdicts(merchant, changes, current_staff())
         db.session.commit()
         return service.criterion_reviews(merchant)
 
@@ -191,10 +180,7 @@ class Application(MethodView):
         """Apply for the seal; staff are emailed. The answer lists the mandatory criteria
         that do not pass yet (their verdicts: ``GET /merchants/{slug}/seal/criteria``)."""
         merchant = current_merchant()
-        try:
-            service.apply(merchant, (data["note"] or "").strip())
-        except service.SealError as error:
-            abort_with(error)
+        service.apply(merchant, (data["note"] or "").strip())
         db.session.commit()
         return service.application_state(merchant)
 
@@ -214,16 +200,13 @@ class SealDecisionView(MethodView):
     def post(self, data: dict[str, Any], slug: str) -> dict[str, Any]:
         """Approve, suspend, revoke or reinstate a seal, with a public reason."""
         merchant = merchant_or_404(slug)
-        try:
-            service.decide(
-                merchant,
-                service.Action(data["action"]),
-                data["reason"].strip(),
-                current_staff(),
-                data["valid_until"],
-            )
-        except service.SealError as error:
-            abort_with(error)
+        service.decide(
+            merchant,
+            service.Action(data["action"]),
+            data["reason"].strip(),
+            current_staff(),
+            data["valid_until"],
+        )
         db.session.commit()
         return service.summary(merchant)
 

@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from trustseal.clock import rfc3339, utcnow
+from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
@@ -62,22 +63,8 @@ TRANSITIONS: dict[Action, tuple[frozenset[str], str, str]] = {
 }
 
 
-class SealError(Exception):
-    """A decision that cannot apply; ``code`` is the HTTP status (409 or 422)."""
-
-    def __init__(
-        self, code: int, message: str, field: str | None = None, items: list[str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.field = field
-        self.items = items  # what the error is about, listed (e.g. the unmet criteria's ids)
-
-    def errors(self) -> dict[str, list[str]] | None:
-        """The API's ``errors.json`` for this error, or None when it names no field."""
-        if self.field is None:
-            return None
-        return {self.field: self.items if self.items is not None else [str(self)]}
+class SealError(DomainError):
+    """A decision that cannot apply (409 or 422)."""
 
 
 class CriteriaUnmet(SealError):

@@ -6,7 +6,6 @@ from typing import Any
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import abort
 
 from trustseal.api.auth import STAFF_SECURITY, current_staff, staff_required
 from trustseal.api.blueprint import Blueprint
@@ -100,10 +99,6 @@ class SignalById(MethodView):
     @blp.alt_response(409, description="The signal was decided already")
     def put(self, data: dict[str, Any], signal_id: int) -> dict[str, Any]:
         """Confirm a signal (its reviews go to moderation) or dismiss it, with a reason."""
-        try:
-            signal = service.decide(signal_id, data["status"], data["reason"], current_staff())
-        except service.SignalError as error:
-            errors = {"json": {error.field: [str(error)]}} if error.field else None
-            abort(error.code, message=str(error), **({"errors": errors} if errors else {}))
+        signal = service.decide(signal_id, data["status"], data["reason"], current_staff())
         db.session.commit()
         return service.as_json([signal])[0]

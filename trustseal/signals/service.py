@@ -41,6 +41,7 @@ from sqlalchemy import Select, func, select
 
 from trustseal.clock import rfc3339, utcnow
 from trustseal.dbutil import insert_ignoring_duplicate
+from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
@@ -95,13 +96,8 @@ KIND_TITLES = {
 }
 
 
-class SignalError(Exception):
-    """A signal operation refused; ``code`` is the HTTP status to answer."""
-
-    def __init__(self, code: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.field = field
+class SignalError(DomainError):
+    """A signal operation refused."""
 
 
 @dataclass

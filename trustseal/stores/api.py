@@ -73,10 +73,6 @@ def present(store: Store) -> dict[str, Any]:
     }
 
 
-def _refuse(error: service.StoreError) -> None:
-    abort(error.code, message=str(error))
-
-
 @blp.route("")
 class Stores(MethodView):
     """The merchant's stores."""
@@ -121,10 +117,7 @@ class StoreById(MethodView):
     @blp.response(200, StoreSchema)
     def delete(self, store_id: int) -> dict[str, Any]:
         """Disable a store: its webhooks answer 410 from now on; its purchases stay."""
-        try:
-            store = service.disable(current_merchant(), store_id)
-        except service.StoreError as error:
-            _refuse(error)
+        store = service.disable(current_merchant(), store_id)
         db.session.commit()
         return present(store)
 
@@ -138,10 +131,6 @@ def receive(platform: str, store_id: int) -> Response:
         body=request.get_data(cache=False),
         content_type=request.content_type or "",
     )
-    try:
-        outcome = service.handle_webhook(platform, store_id, incoming)
-    except service.StoreError as error:
-        db.session.rollback()
-        _refuse(error)
+    outcome = service.handle_webhook(platform, store_id, incoming)
     db.session.commit()  # durable before the platform hears 200
     return jsonify(outcome)

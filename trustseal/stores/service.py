@@ -16,6 +16,7 @@ from sqlalchemy import select
 from trustseal import secretbox
 from trustseal.clock import utcnow
 from trustseal.dbutil import insert_ignoring_duplicate
+from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.merchants.models import Merchant
@@ -37,12 +38,8 @@ PRIVACY_JOB = "stores.privacy"
 LAST_EVENT_PRECISION = timedelta(minutes=1)
 
 
-class StoreError(Exception):
-    """A webhook or store request refused; ``code`` is the HTTP status."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class StoreError(DomainError):
+    """A webhook or store request refused."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, func, insert, select, tuple_, update
 
 from trustseal.clock import rfc3339, utcnow
 from trustseal.dbutil import insert_ignoring_duplicate
+from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.signing import service as signing
@@ -63,12 +64,8 @@ LEAF_VERSION = 1
 MAX_ENTRIES_PER_PAGE = 1000
 
 
-class LogError(ValueError):
-    """A request the log cannot answer: ``code`` is the HTTP status to give (404/422)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class LogError(DomainError):
+    """A request the log cannot answer (404/422)."""
 
 
 @dataclass(frozen=True)
