@@ -89,8 +89,25 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     allowed = [p.strip() for p in app.config["TRUSTSEAL_PLATFORMS"].split(",") if p.strip()]
     app.extensions["trustseal.platforms"] = platforms.load(allowed or None)
     _register_blueprints(app, api)
+    _wire_domains(app)
     _register_guards(app, api)
     return app
+
+
+def _wire_domains(app: Flask) -> None:
+    """Composition: what one domain asks of or tells another, said here and nowhere else
+    (no registry is filled as a side effect of importing a module)."""
+    from trustseal.book import service as book
+    from trustseal.merchants import service as merchants
+    from trustseal.reviews import service as reviews
+    from trustseal.seals import service as seals
+    from trustseal.signals import service as signals
+
+    merchants.wire_summary_parts(
+        app,
+        {"score": reviews.score_summary, "complaints": book.complaints_part, "seal": seals.summary},
+    )
+    reviews.wire_published_listeners(app, [signals.queue_scan])
 
 
 def _register_blueprints(app: Flask, api: Api) -> None:

@@ -1,9 +1,10 @@
 """The badging domain's door: the badge of a merchant as SVG, PNG or bare assertion.
 
-The hot path costs one database round trip: a fingerprint of everything the badge shows
-(score sums, seal, the log's replay of the merchant, current key, the day). Rendered and
-signed bytes are cached in the process under that fingerprint, so a change of aggregate,
-seal or key is seen at once by every process, and an unchanged badge is served without
+The hot path costs one database round trip: a fingerprint of what the badge shows — the
+merchant's ``public_version`` (bumped in the same transaction by every domain that changes
+it: reviews, answers, moderation, seal decisions and verdicts, erasure), the current key,
+the day. Rendered and signed bytes are cached in the process under that fingerprint, so a
+change is seen at once by every process, and an unchanged badge is served without
 rendering or signing.
 
 Nothing is signed that the log does not say: before a badge is rendered, the numbers of
@@ -20,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,15 +43,11 @@ from trustseal.merchants import service as merchants
 from trustseal.merchants.models import Merchant
 from trustseal.reviews import score as scores
 from trustseal.reviews import service as reviews
-from trustseal.reviews.models import ScoreAggregate
 from trustseal.seals import service as seals
-from trustseal.seals.models import Seal
 from trustseal.signing import service as signing
-from trustseal.signing.models import SigningKey
 from trustseal.staff import service as staff
 from trustseal.transparency import numbers
 from trustseal.transparency import service as log
-from trustseal.transparency.models import ReplayState
 from trustseal.transparency.verify import NumbersSource
 
 STYLES = layouts.STYLES
@@ -105,31 +102,9 @@ def labels(lang: str) -> dict[str, str]:
         }
 
 
-_FINGERPRINT = (
-    select(
-        Merchant.id,
-        ScoreAggregate.published,
-        ScoreAggregate.removed,
-        ScoreAggregate.decay_weight,
-        ScoreAggregate.negative,
-        ScoreAggregate.negative_answered,
-        ScoreAggregate.declared,
-        Seal.status,
-        Seal.valid_until,
-        Seal.updated_at,  # a verdict change touches it: the criteria digest is signed
-        ReplayState.last_index,
-        select(SigningKey.kid)
-        .where(SigningKey.status == "current")
-        .order_by(SigningKey.id.desc())
-        .limit(1)
-        .scalar_subquery()
-        .label("kid"),
-    )
-    .outerjoin(ScoreAggregate, ScoreAggregate.merchant_id == Merchant.id)
-    .outerjoin(Seal, Seal.merchant_id == Merchant.id)
-    .outerjoin(ReplayState, ReplayState.merchant_slug == Merchant.slug)
-    .where(Merchant.slug == bindparam("slug"), merchants.PUBLIC)
-)
+_FINGERPRINT = select(
+    Merchant.id, Merchant.public_version, signing.current_kid_column().label("kid")
+).where(Merchant.slug == bindparam("slug"), merchants.PUBLIC)
 
 
 _fingerprints: TtlMemo[tuple[Any, ...] | None] = TtlMemo(CACHE_SIZE)
@@ -151,9 +126,7 @@ def _read_fingerprint(slug: str) -> tuple[Any, ...] | None:
         row = connection.execute(_FINGERPRINT, {"slug": slug}).first()
     if row is None:
         return None
-    now = utcnow()
-    expired = row.valid_until is not None and row.valid_until.replace(tzinfo=UTC) <= now
-    return (*row, expired, now.date().isoformat())
+    return (*row, utcnow().date().isoformat())
 
 
 CHECK_READS = 3  # how many times both sides are read before a difference is believed

@@ -647,9 +647,7 @@ def send_answer(payload: dict[str, Any]) -> None:
     mail.queue(entry.email, message, entry.locale)
 
 
-def _complaints_part(merchant: Merchant) -> dict[str, Any]:
+def complaints_part(merchant: Merchant) -> dict[str, Any]:
+    """The ``complaints`` part of a merchant's public summary."""
     summary = complaints_summary(merchant)
     return {k: summary[k] for k in ("received_12m", "answered_on_time_rate")}
-
-
-merchants.register_summary_part("complaints", _complaints_part)

@@ -47,6 +47,10 @@ class Merchant(db.Model):
     domain_method: Mapped[str | None] = mapped_column(String(10))  # created|dns|http|staff
     domain_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     domain_reason: Mapped[str | None] = mapped_column(Text)
+    # Bumped, in the same transaction, by every domain that changes what the merchant's
+    # badge shows (reviews, answers, moderation, seal decisions, verdicts, erasure): the
+    # badge's cache key, read in one indexed row.
+    public_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="merchant")
 

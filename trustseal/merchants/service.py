@@ -11,13 +11,13 @@ SQL condition), :func:`is_public` and :func:`get_public`.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.exc import IntegrityError
 
 from trustseal import netguard
@@ -60,6 +60,16 @@ def get_by_slug(slug: str) -> Merchant | None:
     """Return the merchant with this slug, or None — public or not (for the merchant
     itself and staff; public pages use :func:`get_public`)."""
     return db.session.scalar(select(Merchant).where(Merchant.slug == slug))
+
+
+def bump_public_version(merchant_id: int) -> None:
+    """Say, in the caller's transaction, that what the merchant's badge shows changed."""
+    db.session.execute(
+        update(Merchant)
+        .where(Merchant.id == merchant_id)
+        .values(public_version=Merchant.public_version + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def all_slugs() -> list[str]:
@@ -263,24 +273,31 @@ def authenticate(token: str) -> int | None:
 
 
 SummaryPart = Callable[[Merchant], dict[str, Any]]
+SUMMARY_PARTS = "trustseal.summary_parts"  # app.extensions key
 
-# Other domains (seals, reviews) register the parts they own, so this package never
-# imports them. The defaults describe a merchant with no seal decision and no reviews.
-_summary_parts: dict[str, SummaryPart] = {
+# The app factory says which domain fills which part (:func:`wire_summary_parts`), so this
+# package never imports them. The defaults describe a merchant with no seal decision and
+# no reviews.
+_DEFAULT_PARTS: dict[str, SummaryPart] = {
     "seal": lambda merchant: {"status": "none", "valid_until": None},
     "score": lambda merchant: {"score": None, "rating_count": 0},
     "complaints": lambda merchant: {"received_12m": 0, "answered_on_time_rate": None},
 }
 
 
-def register_summary_part(name: str, part: SummaryPart) -> None:
-    """Let the domain that owns ``name`` (``seal``, ``score``, ``complaints``) fill it."""
-    _summary_parts[name] = part
+def wire_summary_parts(app: Flask, parts: Mapping[str, SummaryPart]) -> None:
+    """Composition, in the app factory: the function of the domain that owns each part of
+    a merchant's summary (``seal``, ``score``, ``complaints``)."""
+    app.extensions[SUMMARY_PARTS] = {**_DEFAULT_PARTS, **parts}
+
+
+def _summary_parts() -> Mapping[str, SummaryPart]:
+    return current_app.extensions.get(SUMMARY_PARTS, _DEFAULT_PARTS)  # type: ignore[no-any-return]
 
 
 def summary_part(name: str, merchant: Merchant) -> dict[str, Any]:
-    """One registered part of a merchant's summary (``seal``, ``score``, ``complaints``)."""
-    return _summary_parts[name](merchant)
+    """One part of a merchant's summary (``seal``, ``score``, ``complaints``)."""
+    return _summary_parts()[name](merchant)
 
 
 def public_summary(merchant: Merchant) -> dict[str, Any]:
@@ -296,7 +313,7 @@ def public_summary(merchant: Merchant) -> dict[str, Any]:
         "created_at": merchant.created_at,
         "domain_verified": is_public(merchant),
     }
-    for name, part in _summary_parts.items():
+    for name, part in _summary_parts().items():
         summary[name] = part(merchant)
     return summary
 
@@ -552,6 +569,7 @@ def _record_verification(merchant: Merchant, method: str, reason: str | None) ->
     merchant.domain_method = method
     merchant.domain_verified_at = utcnow()
     merchant.domain_reason = reason
+    bump_public_version(merchant.id)
     log.append(
         log.Event("merchant.domain_verified", merchant=merchant.slug, data={"method": method})
     )

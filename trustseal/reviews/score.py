@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from trustseal.dbutil import insert_ignoring_duplicate
 from trustseal.extensions import db
+from trustseal.merchants import service as merchants
 from trustseal.reviews.models import ResponseTimeBucket, Review, ScoreAggregate, ScoreMonth
 from trustseal.transparency.numbers import (
     FORMULA_VERSION,
@@ -75,6 +76,7 @@ def _count_review(review: Review, sign: int, answered: bool, removed_delta: int)
             }
         )
     )
+    merchants.bump_public_version(review.merchant_id)
     db.session.execute(
         update(ScoreMonth)
         .where(ScoreMonth.merchant_id == review.merchant_id, ScoreMonth.month == month)
@@ -102,6 +104,7 @@ def count_restored(review: Review) -> None:
 def count_first_answer(review: Review, at: datetime) -> None:
     """The merchant answered a review for the first time, at ``at`` (whole seconds)."""
     _ensure_rows(review.merchant_id)
+    merchants.bump_public_version(review.merchant_id)
     bucket = response_bucket((at - logged_time(review)).total_seconds() / 3600)
     insert_ignoring_duplicate(
         ResponseTimeBucket,

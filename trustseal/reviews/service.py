@@ -11,13 +11,13 @@ import hmac
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import selectinload
 
@@ -144,14 +144,14 @@ def _effect(review: Review) -> dict[str, Any]:
 
 
 PublishedListener = Callable[[Review], None]
-_published_listeners: list[PublishedListener] = []
+PUBLISHED_LISTENERS = "trustseal.review_published_listeners"  # app.extensions key
 
 
-def on_published(listener: PublishedListener) -> PublishedListener:
-    """Register a function called with each review just published, in its transaction
-    (another domain's hook — the fraud detector queues its scan there)."""
-    _published_listeners.append(listener)
-    return listener
+def wire_published_listeners(app: Flask, listeners: Iterable[PublishedListener]) -> None:
+    """Composition, in the app factory: the functions called with each review just
+    published, in its transaction (another domain's hook — the fraud detector queues its
+    scan there)."""
+    app.extensions[PUBLISHED_LISTENERS] = tuple(listeners)
 
 
 def _keyed(purpose: str, value: str) -> str:
@@ -258,7 +258,7 @@ def submit(
     score.count_published(review)
     for position, processed in enumerate(photos[:MAX_PHOTOS]):
         _attach(review, processed, position)
-    for listener in _published_listeners:
+    for listener in current_app.extensions.get(PUBLISHED_LISTENERS, ()):
         listener(review)
     return Submitted(review, log.receipt(appended))
 
@@ -486,12 +486,10 @@ def send_response_notice(payload: dict[str, Any]) -> None:
     mail.queue(purchase.customer_email, message, review.locale)
 
 
-def _score_summary(merchant: Merchant) -> dict[str, Any]:
+def score_summary(merchant: Merchant) -> dict[str, Any]:
+    """The ``score`` part of a merchant's public summary: score and count."""
     full = score.score_of(merchant.id, utcnow())
     return {"score": full["score"], "rating_count": full["rating_count"]}
-
-
-merchants.register_summary_part("score", _score_summary)
 
 
 def latest_published(merchant_id: int, limit: int = 3) -> list[Review]:
@@ -538,6 +536,8 @@ def erase_personal_data(purchase_ids: list[int]) -> int:
             store.delete(photo.thumbnail_key)
             db.session.delete(photo)
         review.has_photos = False
+    for merchant_id in {review.merchant_id for review in reviews}:
+        merchants.bump_public_version(merchant_id)  # a testimonial may have changed
     return len(reviews)
 
 

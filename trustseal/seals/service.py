@@ -235,6 +235,7 @@ def _record(
     now: datetime,
     rule: str | None = None,
 ) -> None:
+    merchants.bump_public_version(merchant.id)  # the badge shows the seal's status
     decision = SealDecision(
         merchant_id=merchant.id,
         action=action,
@@ -290,9 +291,6 @@ def expire_if_due(payload: dict[str, Any]) -> None:
         "seal.expired",
         utcnow(),
     )
-
-
-merchants.register_summary_part("seal", summary)
 
 
 @dataclass(frozen=True)
@@ -482,10 +480,11 @@ def _log_verdict(merchant: Merchant, row: CriterionReview, automatic: bool, now:
 
 
 def _touch(merchant_id: int, now: datetime) -> None:
-    """Mark the seal row changed (the badge's fingerprint reads ``updated_at``)."""
+    """Mark the seal row changed, and what the badge shows (its criteria digest)."""
     seal = db.session.get(Seal, merchant_id)
     if seal is not None:
         seal.updated_at = now
+    merchants.bump_public_version(merchant_id)
 
 
 def _checked_merchant_site(merchant: Merchant, url: str) -> bool:

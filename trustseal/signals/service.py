@@ -589,7 +589,6 @@ def run_scan_job(payload: dict[str, Any]) -> None:
     scan_review(int(payload["review_id"]))
 
 
-@reviews.on_published
 def queue_scan(review: Review) -> None:
     """Queue the detector for a review just published, in its transaction: the review
     never waits for the detector, and a detector failure never undoes it."""

@@ -8,7 +8,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select
 
 from trustseal import secretbox
 from trustseal.clock import utcnow
@@ -30,6 +30,18 @@ def _create_key() -> SigningKey:
     db.session.add(key)
     db.session.flush()
     return key
+
+
+def current_kid_column() -> ScalarSelect[str]:
+    """The kid of the current signing key, as a column to read in another statement (a
+    badge's cache key changes when the key rotates)."""
+    return (
+        select(SigningKey.kid)
+        .where(SigningKey.status == "current")
+        .order_by(SigningKey.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def current_key() -> SigningKey:
