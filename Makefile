@@ -43,6 +43,7 @@ test-postgres: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 ## make bench: benchmarks (not tests); figures are ratios against a baseline of the same run.
 ## They need PostgreSQL; node/npm for badge-maker. `make bench BENCH_ARGS=--quick` for a short run.

@@ -121,9 +121,9 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.media.pages import blp as media_pages
     from trustseal.merchants.api import blp as merchants_blp
     from trustseal.orders.api import blp as orders_blp
+    from trustseal.public.pages import blp as reviews_pages
     from trustseal.reviews.api import blp as reviews_blp
     from trustseal.reviews.api import merchant_blp as merchant_reviews_blp
-    from trustseal.reviews.pages import blp as reviews_pages
     from trustseal.seals.api import blp as seals_blp
     from trustseal.seals.pages import blp as seals_pages
     from trustseal.signals.api import blp as signals_blp

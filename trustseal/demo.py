@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING
 
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
 from trustseal.orders import service as orders
-from trustseal.orders.models import Purchase
 from trustseal.reviews import service as reviews
 from trustseal.staff import service as staff_service
 from trustseal.stores import service as stores
+
+if TYPE_CHECKING:
+    from trustseal.orders.models import Purchase
 
 DEMO_SLUG = "tienda-demo"
 PRODUCTS = [
@@ -149,11 +150,6 @@ def load(purchase_count: int = 300, seed: int = 2026) -> str:
 
 
 def _first_unreviewed(merchant_id: int) -> Purchase:
-    from trustseal.orders.models import ReviewInvitation
-
-    return db.session.scalars(
-        select(Purchase)
-        .join(ReviewInvitation)
-        .where(Purchase.merchant_id == merchant_id, ReviewInvitation.state == "open")
-        .order_by(Purchase.id)
-    ).first()  # type: ignore[return-value]
+    found = orders.first_with_open_invitation(merchant_id)
+    assert found is not None
+    return found

@@ -9,7 +9,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
@@ -30,10 +30,12 @@ from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
 from trustseal.staff import service as staff_service
-from trustseal.staff.models import StaffUser
 from trustseal.tokens import hash_token, issue_token
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
+    from trustseal.staff.models import StaffUser
 
 RESET_JOB = "accounts.reset_email"
 RESET_TTL = timedelta(hours=2)
@@ -69,7 +71,7 @@ class LoginResult:
 
 
 def _principal(user: StaffUser | MerchantUser) -> Principal:
-    if isinstance(user, StaffUser):
+    if staff_service.is_staff(user):
         return Principal("staff", user.id, user.email, user.role, None, user.session_version)
     return Principal(
         "merchant", user.id, user.email, user.role, user.merchant_id, user.session_version
@@ -78,7 +80,7 @@ def _principal(user: StaffUser | MerchantUser) -> Principal:
 
 def _find(email: str) -> StaffUser | MerchantUser | None:
     email = email.strip().lower()
-    staff = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
+    staff = staff_service.by_email(email)
     if staff is not None:
         return staff
     return db.session.scalar(select(MerchantUser).where(MerchantUser.email == email))
@@ -176,7 +178,7 @@ def login(
         ok = False
     else:
         ok = passwords.verify_password(user.password_hash, password)
-    if ok and isinstance(user, StaffUser) and user.totp_secret:
+    if ok and staff_service.is_staff(user) and user.totp_secret:
         if not code:
             return LoginResult("totp")
         ok = _use_totp(user, code, time.time())
@@ -214,11 +216,17 @@ def end_session(session_id: str) -> None:
     )
 
 
+def _user(kind: str, user_id: int) -> StaffUser | MerchantUser | None:
+    """The account of a principal: a staff user (through the staff door) or a merchant's."""
+    if kind == "staff":
+        return staff_service.get(user_id)
+    return db.session.get(MerchantUser, user_id) if kind == "merchant" else None
+
+
 def load(key: str, version: int, session_id: str) -> Principal | None:
     """The principal of a session, if the account is active and the session live."""
     kind, _, raw_id = key.partition(":")
-    model = {"staff": StaffUser, "merchant": MerchantUser}.get(kind)
-    if model is None or not raw_id.isdigit():
+    if kind not in ("staff", "merchant") or not raw_id.isdigit():
         return None
     live = db.session.scalar(
         select(AccountSession.principal).where(
@@ -229,7 +237,7 @@ def load(key: str, version: int, session_id: str) -> Principal | None:
     )
     if live != key:
         return None
-    user = db.session.get(model, int(raw_id))
+    user = _user(kind, int(raw_id))
     if user is None or user.disabled_at is not None or user.session_version != version:
         return None
     return _principal(user)
@@ -237,8 +245,7 @@ def load(key: str, version: int, session_id: str) -> Principal | None:
 
 def sign_out_everywhere(principal: Principal) -> None:
     """End every session of this account (and any cookie signed with the old version)."""
-    model = StaffUser if principal.kind == "staff" else MerchantUser
-    user = db.session.get(model, principal.id)
+    user = _user(principal.kind, principal.id)
     if user is not None:
         user.session_version += 1
     _end_sessions_of(principal.key)
@@ -343,7 +350,7 @@ def request_reset(email: str) -> None:
     if user is None or user.disabled_at is not None:
         return
     issued = issue_token(nbytes=32)
-    kind = "staff" if isinstance(user, StaffUser) else "merchant"
+    kind = "staff" if staff_service.is_staff(user) else "merchant"
     db.session.add(
         PasswordReset(
             kind=kind,
@@ -363,8 +370,7 @@ def reset_password(token: str, new_password: str) -> bool:
     )
     if reset is None or reset.used_at is not None or reset.expires_at <= utcnow():
         return False
-    model = StaffUser if reset.kind == "staff" else MerchantUser
-    user = db.session.get(model, reset.user_id)
+    user = _user(reset.kind, reset.user_id)
     if user is None:
         return False
     user.password_hash = passwords.hash_password(new_password)
@@ -376,7 +382,7 @@ def reset_password(token: str, new_password: str) -> bool:
 
 def enroll_totp(principal: Principal) -> str:
     """Give a staff user a new TOTP secret (returned once, for the authenticator app)."""
-    staff = db.session.get(StaffUser, principal.id)
+    staff = staff_service.get(principal.id) if principal.kind == "staff" else None
     if staff is None:
         raise ValueError("not staff")
     secret = totp.generate_secret()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from flask import current_app, g, request
 from flask_smorest import abort
@@ -17,9 +17,11 @@ from limits import RateLimitItem, parse
 
 from trustseal.extensions import client_key, limiter
 from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
 from trustseal.staff import service as staff_service
-from trustseal.staff.models import StaffUser
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
+    from trustseal.staff.models import StaffUser
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("trustseal.auth")
@@ -89,12 +91,12 @@ def current_merchant_id() -> int:
 
 def current_merchant() -> Merchant:
     """The merchant authenticated for this request (loaded on first use)."""
-    return cast(Merchant, merchants.get(g.merchant_id))
+    return cast("Merchant", merchants.get(g.merchant_id))
 
 
 def current_staff() -> StaffUser:
     """The staff user authenticated for this request (inside :func:`staff_required`)."""
-    return cast(StaffUser, g.staff)
+    return cast("StaffUser", g.staff)
 
 
 def merchant_required(view: F) -> F:

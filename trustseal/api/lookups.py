@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import g
 from flask_smorest import abort
 
 from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
 
 
 def merchant_or_404(slug: str) -> Merchant:

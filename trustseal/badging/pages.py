@@ -13,13 +13,20 @@ from werkzeug.datastructures import Headers
 from trustseal.api.blueprint import Blueprint as ApiBlueprint
 from trustseal.api.lookups import merchant_or_404
 from trustseal.badging import service
+from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
 from trustseal.reviews import service as reviews
+from trustseal.reviews.schemas import ScoreSchema
 from trustseal.seals import service as seals
 
 blp = Blueprint("badging", __name__)
-api_blp = ApiBlueprint("badge_api", __name__, url_prefix="/api/v1/merchants", description="Badge")
+api_blp = ApiBlueprint(
+    "badge_api",
+    __name__,
+    url_prefix="/api/v1/merchants",
+    description="Badge and score: the public numbers, checked against the log",
+)
 
 CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=86400"
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
@@ -151,3 +158,20 @@ class Embed(MethodView):
             "png": {s: f"{base}/badges/{slug}.png?style={s}" for s in service.STYLES},
             "snippets": service.embed_snippets(merchant, lang),  # type: ignore[arg-type]
         }
+
+
+@api_blp.route("/<string:slug>/score")
+class MerchantScore(MethodView):
+    """A merchant's score."""
+
+    @api_blp.response(200, ScoreSchema)
+    @api_blp.alt_response(503, description="The stored numbers disagree with the log")
+    def get(self, slug: str) -> dict[str, Any]:
+        """The published score, its parts and the 12-month history (O(1) to read); 503
+        while the stored numbers disagree with the transparency log's replay."""
+        merchant = merchant_or_404(slug)
+        now = utcnow()
+        answer = reviews.merchant_score(merchant, now)
+        logged, _ = service.checked_numbers(merchant, now, answer)
+        answer.update({k: v for k, v in logged.items() if k in answer and k != "seal"})
+        return answer

@@ -23,13 +23,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import force_locale, gettext
 from markupsafe import Markup
-from sqlalchemy import bindparam, select
 
 from badges import assertion, png, svg
 from badges import layout as layouts
@@ -40,7 +39,6 @@ from trustseal.extensions import db
 from trustseal.mail import service as mail
 from trustseal.memo import TtlMemo
 from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
 from trustseal.reviews import score as scores
 from trustseal.reviews import service as reviews
 from trustseal.seals import service as seals
@@ -49,6 +47,9 @@ from trustseal.staff import service as staff
 from trustseal.transparency import numbers
 from trustseal.transparency import service as log
 from trustseal.transparency.verify import NumbersSource
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
 
 STYLES = layouts.STYLES
 LANGS = layouts.LANGS
@@ -102,9 +103,7 @@ def labels(lang: str) -> dict[str, str]:
         }
 
 
-_FINGERPRINT = select(
-    Merchant.id, Merchant.public_version, signing.current_kid_column().label("kid")
-).where(Merchant.slug == bindparam("slug"), merchants.PUBLIC)
+_FINGERPRINT = merchants.version_query().add_columns(signing.current_kid_column().label("kid"))
 
 
 _fingerprints: TtlMemo[tuple[Any, ...] | None] = TtlMemo(CACHE_SIZE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, g, request
 from flask.views import MethodView
@@ -34,8 +34,10 @@ from trustseal.book.schemas import (
 )
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
 from trustseal.staff.service import Role
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
 
 blp = Blueprint("book", __name__, url_prefix="/api/v1", description="Complaints and praise book")
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from fpdf import FPDF
 
 from badges.widths import FONTS
 from trustseal.book.deadlines import lima_date
-from trustseal.book.models import BookEntry
 from trustseal.book.service import format_number, state
-from trustseal.merchants.models import Merchant
+
+if TYPE_CHECKING:
+    from trustseal.book.models import BookEntry
+    from trustseal.merchants.models import Merchant
 
 KIND_NAMES = {"reclamo": "Reclamo", "queja": "Queja", "felicitacion": "Felicitación"}
 NOTICE = (

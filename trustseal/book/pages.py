@@ -3,7 +3,7 @@ and the "Libro de Reclamaciones" link button (SVG)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
 from flask import Blueprint, Response, abort, current_app, render_template, request
@@ -16,7 +16,9 @@ from trustseal.book import documents, service
 from trustseal.book.schemas import DOCUMENT_TYPES, EntryCreateSchema
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
 
 blp = Blueprint("book_pages", __name__)
 

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import median
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from flask_babel import gettext
@@ -27,10 +27,12 @@ from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
 from trustseal.staff import service as staff_service
 from trustseal.tokens import hash_token
 from trustseal.transparency import service as log
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
 
 COMPLAINTS = ("reclamo", "queja")
 KINDS = (*COMPLAINTS, "felicitacion")
@@ -190,6 +192,19 @@ def state(entry: BookEntry, today: date | None = None) -> str:
     if entry.status == "answered":
         return "answered"
     return "overdue" if entry.due_at and entry.due_at < (today or today_lima()) else "open"
+
+
+def unanswered(merchant_id: int, status: str | None = None) -> list[BookEntry]:
+    """A merchant's unanswered reclamos and quejas (``status``: only ``open`` — not yet
+    due — or ``overdue``; both by default), the earliest due first."""
+    stmt = (
+        entries_query(merchant_id, status)
+        if status
+        else select(BookEntry).where(
+            BookEntry.merchant_id == merchant_id, BookEntry.status == "open"
+        )
+    )
+    return list(db.session.scalars(stmt.order_by(BookEntry.due_at)))
 
 
 def entries_query(merchant_id: int | None, status: str | None) -> Select[tuple[BookEntry]]:

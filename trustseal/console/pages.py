@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import select
 
 from trustseal.accounts import service as accounts
 from trustseal.accounts import totp, web
@@ -18,13 +17,15 @@ from trustseal.book import service as book
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
 from trustseal.reviews import service as reviews
 from trustseal.seals import service as seals
 from trustseal.signals import service as signals
-from trustseal.staff.models import StaffUser
+from trustseal.staff import service as staff_service
 from trustseal.transparency import service as log
-from trustseal.transparency.models import LogEntry
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
+    from trustseal.staff.models import StaffUser
 
 blp = Blueprint("console", __name__, url_prefix="/console")
 ANY_STAFF = ("admin", "certifier", "moderator")
@@ -40,7 +41,7 @@ def _merchant(slug: str) -> Merchant:
 
 def _staff() -> StaffUser:
     principal = web.current()
-    staff = db.session.get(StaffUser, principal.id) if principal else None
+    staff = staff_service.get(principal.id) if principal else None
     if staff is None:
         abort(403)
     return staff
@@ -74,14 +75,7 @@ def _merchant_page(
 ) -> Any:
     """The merchant page; ``typed``/``problems``: a refused checklist form's values and
     its errors by criterion, shown again in place."""
-    history = list(
-        db.session.scalars(
-            select(LogEntry)
-            .where(LogEntry.merchant_slug == merchant.slug)
-            .order_by(LogEntry.index.desc())
-            .limit(100)
-        )
-    )
+    history = log.merchant_entries(merchant.slug)
     checklist = seals.criterion_reviews(merchant)
     for row in checklist:
         row.update((typed or {}).get(row["id"], {}))

@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
 from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from trustseal.accounts import web
 from trustseal.api.fields import forbidden_character
 from trustseal.badging import service as badging
 from trustseal.book import service as book
-from trustseal.book.models import BookEntry
 from trustseal.book.schemas import AnswerSchema
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
 from trustseal.orders import service as orders
-from trustseal.orders.models import Purchase
 from trustseal.reviews import service as reviews
-from trustseal.reviews.pages import history_bars
+from trustseal.reviews.presenters import history_bars
 from trustseal.reviews.schemas import ResponseBodySchema
 from trustseal.seals import service as seals
 from trustseal.stores import service as stores
 from trustseal.transparency import numbers
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
 
 blp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 OWNER_ONLY = ("owner",)
@@ -65,9 +64,7 @@ def home() -> str:
     """Overview: seal, score, what waits for an answer."""
     merchant = _merchant()
     today = book.today_lima()
-    waiting = list(
-        db.session.scalars(book.entries_query(merchant.id, "open").order_by(BookEntry.due_at))
-    )
+    waiting = book.unanswered(merchant.id, "open")
     return render_template(
         "dashboard/home.html",
         merchant=merchant,
@@ -114,13 +111,7 @@ def complaint_list() -> str:
     """Open and overdue complaints with the days left."""
     merchant = _merchant()
     today = book.today_lima()
-    entries = list(
-        db.session.scalars(
-            select(BookEntry)
-            .where(BookEntry.merchant_id == merchant.id, BookEntry.status == "open")
-            .order_by(BookEntry.due_at)
-        )
-    )
+    entries = book.unanswered(merchant.id)
     return render_template(
         "dashboard/complaints.html",
         merchant=merchant,
@@ -186,11 +177,7 @@ def store_list() -> Any:
 def order_list() -> str:
     """Purchases from every source and their review invitations."""
     merchant = _merchant()
-    purchases = list(
-        db.session.scalars(
-            orders.purchases_query(merchant.id).order_by(Purchase.id.desc()).limit(100)
-        )
-    )
+    purchases = orders.latest_purchases(merchant.id)
     return render_template(
         "dashboard/orders.html",
         merchant=merchant,

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, event, select, update
+from sqlalchemy import Select, bindparam, event, select, update
 from sqlalchemy.exc import IntegrityError
 
 from trustseal import netguard
@@ -70,6 +70,19 @@ def bump_public_version(merchant_id: int) -> None:
         .values(public_version=Merchant.public_version + 1)
         .execution_options(synchronize_session=False)
     )
+
+
+def version_query() -> Select[tuple[int, int]]:
+    """The id and ``public_version`` of the public merchant whose slug is the ``slug``
+    bind parameter (a statement other domains add their columns to: the badge's key)."""
+    return select(Merchant.id, Merchant.public_version).where(
+        Merchant.slug == bindparam("slug"), PUBLIC
+    )
+
+
+def all_merchants() -> list[Merchant]:
+    """Every merchant, by id."""
+    return list(db.session.scalars(select(Merchant).order_by(Merchant.id)))
 
 
 def all_slugs() -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import Select, delete, func, or_, select, update
@@ -25,7 +25,6 @@ from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
 from trustseal.orders.models import (
     DeclaredLinkCount,
     InvitationToken,
@@ -35,6 +34,9 @@ from trustseal.orders.models import (
 )
 from trustseal.platform_types import ItemData, PurchaseEvent, Status
 from trustseal.tokens import hash_token, issue_token
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
 
 INVITATION_EMAIL_JOB = "orders.invitation_email"
 # An invitation email of a shop that has not proved its domain waits, and is asked again.
@@ -356,6 +358,30 @@ def get_purchase(merchant_id: int, purchase_id: int) -> Purchase | None:
     return db.session.scalars(
         _orders_query(merchant_id).where(Purchase.id == purchase_id)
     ).one_or_none()
+
+
+def purchase(purchase_id: int) -> Purchase | None:
+    """A purchase by id, whatever its merchant, or None."""
+    return db.session.get(Purchase, purchase_id)
+
+
+def latest_purchases(merchant_id: int, limit: int = 100) -> list[Purchase]:
+    """A merchant's newest purchases from every source, newest first."""
+    return list(
+        db.session.scalars(
+            purchases_query(merchant_id).order_by(Purchase.id.desc()).limit(limit)
+        )
+    )
+
+
+def first_with_open_invitation(merchant_id: int) -> Purchase | None:
+    """The merchant's oldest purchase whose review invitation is still open."""
+    return db.session.scalars(
+        select(Purchase)
+        .join(ReviewInvitation)
+        .where(Purchase.merchant_id == merchant_id, ReviewInvitation.state == "open")
+        .order_by(Purchase.id)
+    ).first()
 
 
 def purchases_query(

@@ -19,10 +19,7 @@ from trustseal.api.auth import (
 from trustseal.api.blueprint import Blueprint
 from trustseal.api.limits import public_write
 from trustseal.api.lookups import merchant_or_404
-from trustseal.api.pagination import keyset_page
 from trustseal.api.uploads import allow_upload
-from trustseal.badging import service as badging
-from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.reviews import presenters, service
 from trustseal.reviews.models import Review
@@ -38,7 +35,6 @@ from trustseal.reviews.schemas import (
     ReviewListArgsSchema,
     ReviewPageSchema,
     ReviewSchema,
-    ScoreSchema,
 )
 from trustseal.staff.service import Role
 
@@ -189,22 +185,7 @@ class MerchantReviews(MethodView):
     def get(self, args: dict[str, Any], slug: str) -> dict[str, Any]:
         """List reviews newest first, removed ones as tombstones; filter by rating/photos."""
         merchant = merchant_or_404(slug)
-        stmt = service.reviews_query(merchant.id, args["rating"], args["with_photos"])
-        page = keyset_page(stmt, Review.id, args["limit"], args["cursor"])
+        page = service.reviews_page(
+            merchant.id, args["limit"], args["cursor"], args["rating"], args["with_photos"]
+        )
         return {**page, "items": presenters.reviews_json(page["items"])}
-
-
-@merchant_blp.route("/<string:slug>/score")
-class MerchantScore(MethodView):
-    """A merchant's score."""
-
-    @merchant_blp.response(200, ScoreSchema)
-    def get(self, slug: str) -> dict[str, Any]:
-        """The published score, its parts and the 12-month history (O(1) to read); 503
-        while the stored numbers disagree with the transparency log's replay."""
-        merchant = merchant_or_404(slug)
-        now = utcnow()
-        answer = service.merchant_score(merchant, now)
-        logged, _ = badging.checked_numbers(merchant, now, answer)
-        answer.update({k: v for k, v in logged.items() if k in answer and k != "seal"})
-        return answer

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from trustseal.clock import rfc3339
-from trustseal.merchants.models import Merchant
 from trustseal.orders.service import DECLARED_ORIGINS
 from trustseal.platforms import title_of
 from trustseal.reviews import service
-from trustseal.reviews.models import Review
 from trustseal.reviews.score import NEGATIVE_MAX
 from trustseal.transparency import service as log
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
+    from trustseal.reviews.models import Review
 
 
 def awaiting_response(review: Review) -> bool:
@@ -134,3 +136,31 @@ def json_ld(merchant: Merchant, summary: dict[str, Any], reviews: list[Review], 
     text = json.dumps(data, ensure_ascii=False)
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(text)
+
+
+def history_bars(
+    history: list[dict[str, Any]], width: int = 320, height: int = 120
+) -> dict[str, Any]:
+    """Geometry of the 12-month history chart (bars = count, dots = average rating)."""
+    top = max([m["count"] for m in history] + [1])
+    step = width / len(history)
+    bars = []
+    for n, month in enumerate(history):
+        bar_height = round((height - 20) * month["count"] / top, 1)
+        average = month["average"]
+        bars.append(
+            {
+                "x": round(n * step + 2, 1),
+                "y": round(height - 14 - bar_height, 1),
+                "w": round(step - 4, 1),
+                "h": bar_height,
+                "label": month["month"][5:],
+                "month": month["month"],
+                "count": month["count"],
+                "average": average,
+                "dot_y": None
+                if average is None
+                else round(height - 14 - (height - 20) * average / 5, 1),
+            }
+        )
+    return {"width": width, "height": height, "bars": bars}

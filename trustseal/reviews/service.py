@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import selectinload
 
+from trustseal.api.pagination import keyset_page
 from trustseal.clock import rfc3339, utcnow
 from trustseal.errors import DomainError
 from trustseal.extensions import db
@@ -29,9 +30,7 @@ from trustseal.mail import service as mail
 from trustseal.media import images
 from trustseal.media.storage import storage
 from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
 from trustseal.orders import service as orders
-from trustseal.orders.models import Purchase
 from trustseal.reviews import score
 from trustseal.reviews.models import (
     ModerationAction,
@@ -41,10 +40,14 @@ from trustseal.reviews.models import (
     ReviewPhoto,
     ReviewResponse,
 )
-from trustseal.staff.models import StaffUser
 from trustseal.transparency import numbers
 from trustseal.transparency import service as log
 from trustseal.transparency.verify import ClaimSource, LoggedClaim
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
+    from trustseal.orders.models import Purchase
+    from trustseal.staff.models import StaffUser
 
 MAX_PHOTOS = 5
 PHOTO_WINDOW = timedelta(hours=24)
@@ -450,6 +453,19 @@ def reviews_query(
     return stmt
 
 
+def reviews_page(
+    merchant_id: int,
+    limit: int,
+    cursor: str | None,
+    rating: int | None = None,
+    with_photos: bool | None = None,
+) -> dict[str, Any]:
+    """One page of a merchant's reviews, newest first, and the next page's cursor
+    (``InvalidCursor`` for a cursor this service did not give)."""
+    stmt = reviews_query(merchant_id, rating, with_photos)
+    return keyset_page(stmt, Review.id, limit, cursor)
+
+
 def review_token_matches(review: Review, token: str) -> bool:
     """Whether a token is one of the links of this review's invitation."""
     invitation = orders.invitation_for_token(token)
@@ -470,7 +486,7 @@ def send_response_notice(payload: dict[str, Any]) -> None:
     review = get(payload["review_id"])
     if review is None or review.response is None or review.status != "published":
         return
-    purchase = db.session.get(Purchase, review.purchase_id)
+    purchase = orders.purchase(review.purchase_id)
     if purchase is None or not purchase.customer_email:
         return
     merchant = merchants.get(review.merchant_id)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from flask_babel import LazyString
@@ -42,11 +42,13 @@ from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
 from trustseal.reviews import score as scores
 from trustseal.seals import service as seals
 from trustseal.seals.models import SealMonitorWarning
 from trustseal.staff import service as staff_service
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
 
 log = logging.getLogger("trustseal.seals.monitor")
 

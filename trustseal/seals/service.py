@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -23,15 +23,17 @@ from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
 from trustseal.seals import criteria as checklist
 from trustseal.seals import sitecheck
 from trustseal.seals.criteria import criteria
 from trustseal.seals.models import CriterionReview, Seal, SealDecision, SiteCheck
 from trustseal.staff import service as staff_service
-from trustseal.staff.models import StaffUser
 from trustseal.transparency import service as log
 from trustseal.transparency.verify import ClaimSource, LoggedClaim
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
+    from trustseal.staff.models import StaffUser
 
 EXPIRE_JOB = "seals.expire"
 SITE_CHECK_JOB = "seals.sitecheck"
@@ -634,7 +636,7 @@ def run_requested_site_check(payload: dict[str, Any]) -> None:
 
 
 def _staff_email(staff_id: Any) -> str | None:
-    staff = db.session.get(StaffUser, staff_id) if isinstance(staff_id, int) else None
+    staff = staff_service.get(staff_id) if isinstance(staff_id, int) else None
     return staff.email if staff else None
 
 
@@ -691,12 +693,8 @@ def pending_site_check(merchant: Merchant) -> SiteCheckRequest | None:
 
 def queue() -> list[tuple[Merchant, str]]:
     """Every merchant with its seal status, applications (pending) first."""
-    rows = db.session.execute(
-        select(Merchant, Seal)
-        .outerjoin(Seal, Seal.merchant_id == Merchant.id)
-        .order_by(Merchant.name)
-    ).all()
-    listed = [(merchant, effective_status(seal)) for merchant, seal in rows]
+    seals = {seal.merchant_id: seal for seal in db.session.scalars(select(Seal))}
+    listed = [(m, effective_status(seals.get(m.id))) for m in merchants.all_merchants()]
     return sorted(listed, key=lambda pair: (pair[1] != "pending", pair[0].name.lower()))
 
 
@@ -739,17 +737,15 @@ def active_since(merchant: Merchant) -> datetime | None:
 def active_seal_merchants(at: datetime | None = None) -> list[Merchant]:
     """Every merchant whose seal is active at ``at`` (default now), by id."""
     moment = at or utcnow()
-    return list(
+    active = set(
         db.session.scalars(
-            select(Merchant)
-            .join(Seal, Seal.merchant_id == Merchant.id)
-            .where(
+            select(Seal.merchant_id).where(
                 Seal.status == "active",
                 (Seal.valid_until.is_(None)) | (Seal.valid_until > moment),
             )
-            .order_by(Merchant.id)
         )
     )
+    return [merchant for merchant in merchants.all_merchants() if merchant.id in active]
 
 
 # action → log event, for the decisions that are logged

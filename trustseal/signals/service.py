@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from flask_babel import format_datetime, format_decimal, gettext, ngettext
@@ -46,14 +46,16 @@ from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
-from trustseal.merchants.models import Merchant
 from trustseal.orders import service as orders
 from trustseal.reviews import service as reviews
-from trustseal.reviews.models import Review
 from trustseal.signals.models import FraudSignal
 from trustseal.staff import service as staff_service
-from trustseal.staff.models import StaffUser
 from trustseal.transparency import service as log
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
+    from trustseal.reviews.models import Review
+    from trustseal.staff.models import StaffUser
 
 SCAN_JOB = "signals.scan_review"
 # Reviews one check reads around a review, and the most a signal lists: a bound on the

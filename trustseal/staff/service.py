@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeGuard
 
 from sqlalchemy import or_, select, update
 
@@ -96,6 +97,21 @@ def use_totp_step(staff_id: int, step: int) -> bool:
         .execution_options(synchronize_session=False)
     ).rowcount
     return used == 1
+
+
+def get(staff_id: int) -> StaffUser | None:
+    """A staff user by id, or None."""
+    return db.session.get(StaffUser, staff_id)
+
+
+def by_email(email: str) -> StaffUser | None:
+    """A staff user by email, or None."""
+    return db.session.scalar(select(StaffUser).where(StaffUser.email == email))
+
+
+def is_staff(user: object) -> TypeGuard[StaffUser]:
+    """Whether ``user`` is a staff user (not a merchant's)."""
+    return isinstance(user, StaffUser)
 
 
 def notification_emails(roles: tuple[Role, ...] = (Role.ADMIN, Role.CERTIFIER)) -> list[str]:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from flask_babel import force_locale
@@ -19,7 +19,6 @@ from trustseal.dbutil import insert_ignoring_duplicate
 from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
-from trustseal.merchants.models import Merchant
 from trustseal.orders import service as orders
 from trustseal.platforms import (
     BadPayload,
@@ -31,6 +30,9 @@ from trustseal.platforms import (
 )
 from trustseal.reviews import service as reviews
 from trustseal.stores.models import Store, WebhookDelivery
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
 
 log = logging.getLogger("trustseal.webhooks")
 FETCH_JOB = "stores.fetch_order"

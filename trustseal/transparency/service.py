@@ -450,6 +450,18 @@ def consistency_proof(first: int, second: int) -> list[bytes]:
     return _with_stored_nodes(lambda get: merkle.consistency_proof(first, second, get))
 
 
+def merchant_entries(merchant_slug: str, limit: int = 100) -> list[LogEntry]:
+    """A merchant's latest leaves, newest first."""
+    return list(
+        db.session.scalars(
+            select(LogEntry)
+            .where(LogEntry.merchant_slug == merchant_slug)
+            .order_by(LogEntry.index.desc())
+            .limit(limit)
+        )
+    )
+
+
 def entries(start: int, end: int) -> list[LogEntry]:
     """Entries ``start`` to ``end`` inclusive (at most 1000; clipped to the log's end)."""
     if start < 0 or end < start:

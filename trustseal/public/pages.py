@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from flask_babel import get_locale
 
 from trustseal.api.fields import refused_for_hidden_characters
-from trustseal.api.pagination import InvalidCursor, decode_cursor, keyset_page
+from trustseal.api.pagination import InvalidCursor, decode_cursor
 from trustseal.api.uploads import allow_upload
 from trustseal.badging import service as badging
 from trustseal.book import service as book
@@ -17,7 +17,7 @@ from trustseal.extensions import db
 from trustseal.media import images
 from trustseal.merchants import service as merchants
 from trustseal.reviews import presenters, service
-from trustseal.reviews.models import Review
+from trustseal.reviews.presenters import history_bars
 from trustseal.reviews.schemas import ReviewCreateSchema
 from trustseal.seals import service as seals
 
@@ -26,34 +26,6 @@ blp = Blueprint("reviews_pages", __name__)
 FORM_UPLOAD_LIMIT = service.MAX_PHOTOS * images.MAX_BYTES + 1024 * 1024
 allow_upload("reviews_pages.review_form", FORM_UPLOAD_LIMIT)
 PAGE_SIZE = 20
-
-
-def history_bars(
-    history: list[dict[str, Any]], width: int = 320, height: int = 120
-) -> dict[str, Any]:
-    """Geometry of the 12-month history chart (bars = count, dots = average rating)."""
-    top = max([m["count"] for m in history] + [1])
-    step = width / len(history)
-    bars = []
-    for n, month in enumerate(history):
-        bar_height = round((height - 20) * month["count"] / top, 1)
-        average = month["average"]
-        bars.append(
-            {
-                "x": round(n * step + 2, 1),
-                "y": round(height - 14 - bar_height, 1),
-                "w": round(step - 4, 1),
-                "h": bar_height,
-                "label": month["month"][5:],
-                "month": month["month"],
-                "count": month["count"],
-                "average": average,
-                "dot_y": None
-                if average is None
-                else round(height - 14 - (height - 20) * average / 5, 1),
-            }
-        )
-    return {"width": width, "height": height, "bars": bars}
 
 
 @blp.get("/m/<slug>")
@@ -72,7 +44,7 @@ def profile(slug: str) -> str:
         except InvalidCursor:
             cursor = None
     summary = service.merchant_score(merchant)
-    page = keyset_page(service.reviews_query(merchant.id, rating), Review.id, PAGE_SIZE, cursor)
+    page = service.reviews_page(merchant.id, PAGE_SIZE, cursor, rating)
     profile_url = url_for("reviews_pages.profile", slug=slug, _external=False)
     base = current_app.config["TRUSTSEAL_BASE_URL"]
     return render_template(
@@ -166,4 +138,3 @@ def review_form(token: str) -> Any:
         default_name=service.default_display_name(purchase.customer_name),
         max_photos=service.MAX_PHOTOS,
     ), (422 if errors else 200)
-
