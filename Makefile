@@ -19,7 +19,14 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-install: $(STAMP)
+# Translations are compiled at install (and when a catalog changes), never at app start.
+CATALOGS := $(wildcard trustseal/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+
+$(COMPILED): %.mo: %.po $(STAMP)
+	$(BIN)/python -c "from trustseal.i18n import compile_catalogs; compile_catalogs()"
+
+install: $(STAMP) $(COMPILED)
 
 ## make run: create the venv, migrate SQLite in instance/, load the demo, serve on :8000
 run: export TRUSTSEAL_RATELIMIT_STORAGE_URI ?= $(REDIS_URL)
@@ -58,6 +65,7 @@ bench: install
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o /tmp/trustseal-messages.pot .
 	$(BIN)/pybabel update -i /tmp/trustseal-messages.pot -d trustseal/translations --width 100 --no-fuzzy-matching
+	$(BIN)/python -c "from trustseal.i18n import compile_catalogs; compile_catalogs()"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -55,3 +55,26 @@ def test_every_message_in_the_code_has_a_spanish_translation():
         if m.id and (m.string if isinstance(m.string, str) else all(m.string))
     }
     assert sorted(extracted - translated) == []
+
+
+def test_catalogs_are_compiled_at_install_never_at_app_start(tmp_path, monkeypatch):
+    """``make install`` compiles (``compile_catalogs``); starting the app only reports a
+    stale catalog: the package folder of a deployment may be read-only."""
+    import shutil
+
+    from tests.conftest import make_app
+    from trustseal import i18n
+
+    source = i18n.TRANSLATIONS / "es" / "LC_MESSAGES" / "messages.po"
+    po = tmp_path / "es" / "LC_MESSAGES" / "messages.po"
+    po.parent.mkdir(parents=True)
+    shutil.copy(source, po)
+    assert i18n.stale_catalogs(tmp_path) == [po]
+    assert i18n.compile_catalogs(tmp_path) == [po.with_suffix(".mo")]
+    assert i18n.stale_catalogs(tmp_path) == []
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the app compiled catalogs at start")
+
+    monkeypatch.setattr(i18n, "compile_catalogs", refuse)
+    make_app(f"sqlite:///{tmp_path / 'i18n.db'}", tmp_path / "inst")

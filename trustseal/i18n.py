@@ -2,7 +2,9 @@
 
 Message ids are English; Spanish is the default locale. The locale of a request comes
 from ``?lang=``, then the ``lang`` cookie, then ``Accept-Language``. Catalogs (``.po``)
-are compiled to ``.mo`` when missing or older than their source.
+are compiled to ``.mo`` at install (``make install``, ``make translations``), never at
+app start: a deployment's package folder may be read-only. The app logs an error at start
+when a catalog is missing or older than its source.
 """
 
 from __future__ import annotations
@@ -20,12 +22,11 @@ TRANSLATIONS = Path(__file__).parent / "translations"
 
 
 def compile_catalogs(directory: Path = TRANSLATIONS) -> list[Path]:
-    """Compile every stale ``messages.po`` under ``directory``; return the files written."""
+    """Compile every stale ``messages.po`` under ``directory``; return the files written
+    (for tests and tools; ``make install`` compiles with ``pybabel compile``)."""
     written = []
-    for po_path in directory.glob("*/LC_MESSAGES/messages.po"):
+    for po_path in stale_catalogs(directory):
         mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
         with po_path.open("rb") as source:
             catalog = read_po(source, locale=po_path.parent.parent.name)
         tmp = mo_path.with_suffix(".mo.tmp")
@@ -48,9 +49,20 @@ def select_locale() -> str:
     return request.accept_languages.best_match(supported) or default
 
 
+def stale_catalogs(directory: Path = TRANSLATIONS) -> list[Path]:
+    """The ``messages.po`` under ``directory`` whose ``.mo`` is missing or older."""
+    return [
+        po
+        for po in sorted(directory.glob("*/LC_MESSAGES/messages.po"))
+        if not po.with_suffix(".mo").exists()
+        or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
+    ]
+
+
 def init_app(app: Flask) -> None:
     """Bind Flask-Babel to the app with the service's locale selector."""
-    compile_catalogs()
+    for po in stale_catalogs():
+        app.logger.error("translations not compiled: %s (run make install)", po)
     babel.init_app(
         app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS)
     )
