@@ -295,14 +295,16 @@ def test_a_lone_surrogate_is_422_not_500(client, key):
 
 def test_html_forms_refuse_them_too(app, client, key):
     token = review_link(client, key)
-    page = client.post(
+    page = post_form(
+        client,
         f"/r/{token}",
-        data={"rating": "5", "process_rating": "5", "body": "Bien", "display_name": RLO_NAME},
+        {"rating": "5", "process_rating": "5", "body": "Bien", "display_name": RLO_NAME},
     )
     assert page.status_code == 422
-    book = client.post(
+    book = post_form(
+        client,
         "/m/bodega/libro",
-        data={
+        {
             "kind": "felicitacion",
             "consumer.name": RLO_NAME,
             "consumer.document_type": "DNI",
@@ -584,9 +586,10 @@ def test_a_date_outside_the_utc_calendar_is_422_not_500(client, key, moment):
 
 def test_the_review_and_book_forms_say_why_a_hidden_character_is_refused(app, client, key):
     token = review_link(client, key)
-    page = client.post(
+    page = post_form(
+        client,
         f"/r/{token}",
-        data={
+        {
             "rating": "5",
             "process_rating": "5",
             "body": "Bien",

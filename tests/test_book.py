@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 
 from tests.booking import CONSUMER_DNI, CONSUMER_EMAIL, entry_body
 from tests.helpers import bearer, make_merchant, make_staff, pass_all_criteria
+from tests.signing_in import post_form
 from trustseal.book import deadlines
 from trustseal.book.models import BookEntry
 from trustseal.extensions import db
@@ -354,9 +355,10 @@ def test_erasure_after_retention_keeps_number_dates_and_kind(app, client, key, r
 def test_form_page_errors_in_spanish_with_values_kept(client, key):
     page = client.get("/m/bodega/libro").get_data(as_text=True)
     assert "INDECOPI" in page and "quince (15) días hábiles" in page and "RUC 20100070970" in page
-    bad = client.post(
+    bad = post_form(
+        client,
         "/m/bodega/libro",
-        data={
+        {
             "kind": "reclamo",
             "consumer.name": "Rosa",
             "consumer.document_type": "DNI",
@@ -368,9 +370,10 @@ def test_form_page_errors_in_spanish_with_values_kept(client, key):
     html = bad.get_data(as_text=True)
     assert 'value="Rosa"' in html and "Se rompió" in html
     assert "no es válido" in html and "correo" in html.lower()
-    ok = client.post(
+    ok = post_form(
+        client,
         "/m/bodega/libro",
-        data={
+        {
             "kind": "queja",
             "consumer.name": "Rosa Mendoza",
             "consumer.document_type": "DNI",

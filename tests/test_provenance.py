@@ -413,8 +413,8 @@ def test_the_dashboard_says_why_a_link_is_refused(app, client):
 def test_the_review_receipt_page_says_how_the_purchase_is_verified(app, client):
     _, key = make_merchant(app)
     token = review_link(client, key, "SELF-2")
-    page = client.post(
-        f"/r/{token}", data={"rating": "5", "process_rating": "5", "body": "Todo bien"}
+    page = post_form(
+        client, f"/r/{token}", {"rating": "5", "process_rating": "5", "body": "Todo bien"}
     )
     assert page.status_code == 201
     assert "Compra informada por la tienda" in page.get_data(as_text=True)

@@ -11,6 +11,7 @@ import pytest
 
 from tests.helpers import bearer
 from tests.reviewing import image_bytes, post_review, review_link, shop
+from tests.signing_in import post_form
 
 EVIL = [
     "<script>alert(1)</script>",
@@ -125,20 +126,20 @@ def test_review_form_without_javascript(app, client):
     form = client.get(f"/r/{token}")
     assert form.status_code == 200
     assert "Lucía Q." in form.get_data(as_text=True)
-    bad = client.post(f"/r/{token}", data={"rating": "5", "title": "Mi título", "body": ""})
+    bad = post_form(client, f"/r/{token}", {"rating": "5", "title": "Mi título", "body": ""})
     assert bad.status_code == 422
     page = bad.get_data(as_text=True)
     assert "Mi título" in page and "Escribe tu opinión" in page
-    ok = client.post(
+    ok = post_form(
+        client,
         f"/r/{token}",
-        data={
+        {
             "rating": "5",
             "process_rating": "4",
             "title": "Mi título",
             "body": "Todo bien",
             "photos": [(io.BytesIO(image_bytes()), "a.jpg")],
         },
-        content_type="multipart/form-data",
     )
     assert ok.status_code == 201, ok.get_data(as_text=True)[:500]
     assert "comprobante" in ok.get_data(as_text=True)
@@ -152,15 +153,15 @@ def test_review_form_without_javascript(app, client):
 def test_review_form_refuses_a_bad_photo_and_keeps_values(app, client):
     key = shop(app)
     token = review_link(client, key)
-    answer = client.post(
+    answer = post_form(
+        client,
         f"/r/{token}",
-        data={
+        {
             "rating": "2",
             "process_rating": "2",
             "body": "Regular",
             "photos": [(io.BytesIO(b"<html>hi</html>"), "x.jpg")],
         },
-        content_type="multipart/form-data",
     )
     assert answer.status_code == 422
     assert "Regular" in answer.get_data(as_text=True)

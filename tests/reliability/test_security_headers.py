@@ -87,16 +87,16 @@ def world(app: Flask, client: FlaskClient) -> World:
     staff_email, staff_password = make_staff_user(app, "admin")
     token = review_link(client, key, "W-1")
     photo_token = review_link(client, key, "W-2")
-    done = client.post(
+    done = post_form(
+        client,
         f"/r/{photo_token}",
-        data={
+        {
             "rating": "2",
             "process_rating": "3",
             "title": "Llegó tarde",
             "body": "Tres días de retraso.",
             "photos": [(io.BytesIO(image_bytes()), "entrega.jpg")],
         },
-        content_type="multipart/form-data",
     )
     assert done.status_code == 201, done.get_data(as_text=True)[:300]
     review = client.get("/api/v1/merchants/bodega/reviews").json["items"][0]
@@ -277,10 +277,11 @@ def test_pages_answering_form_posts_are_private(app: Flask, world: World) -> Non
     staff = world.staff
     answers = {
         "review done": world.review_done,
-        "review refused": world.anonymous.post(f"/r/{world.args['token']}", data={"rating": "9"}),
-        "book filed": world.anonymous.post(
+        "review refused": post_form(world.anonymous, f"/r/{world.args['token']}", {"rating": "9"}),
+        "book filed": post_form(
+            world.anonymous,
             "/m/bodega/libro",
-            data={
+            {
                 "kind": "felicitacion",
                 "consumer.name": "Rosa Mendoza",
                 "consumer.document_type": "DNI",

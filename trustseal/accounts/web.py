@@ -1,9 +1,8 @@
-"""Sessions, CSRF and the audit trail for the pages people sign in to."""
+"""Sessions for the pages people sign in to, CSRF for every form, and the audit trail."""
 
 from __future__ import annotations
 
 import functools
-import hmac
 import logging
 import secrets
 from collections.abc import Callable
@@ -12,10 +11,13 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from trustseal.accounts import service
 from trustseal.accounts.service import Principal
+from trustseal.api.blueprint import Blueprint as ApiBlueprint
+from trustseal.api.uploads import upload_limit
 from trustseal.extensions import db
 from trustseal.logs import log_path
 from trustseal.merchants import service as merchants
@@ -23,10 +25,8 @@ from trustseal.merchants import service as merchants
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("trustseal.audit")
 
-# Pages whose forms act for a signed-in person (or create one): CSRF applies to all of
-# them. The public review and book forms are anonymous and bound to a secret token or to
-# nothing a forged request could abuse, so they need no session.
-CSRF_PREFIXES = ("/login", "/logout", "/signup", "/console", "/dashboard")
+# The answer to a POST/PUT/PATCH/DELETE without this session's token (see init_app).
+CSRF_REFUSED = "The form expired or did not come from this site; reload it."
 # Machine ingestion has its own durable record (purchases with their source, webhook
 # deliveries); auditing it would double the writes of the hottest paths.
 UNAUDITED_PREFIXES = ("/webhooks/", "/api/v1/orders")
@@ -47,7 +47,7 @@ def sign_in(principal: Principal) -> None:
     session.permanent = True
     session["who"], session["ver"] = principal.key, principal.session_version
     session["sid"] = service.start_session(principal)
-    session["csrf"] = secrets.token_urlsafe(32)
+    _forget_csrf_token()
     g.principal = principal
 
 
@@ -57,7 +57,18 @@ def sign_out() -> None:
     if isinstance(sid, str):
         service.end_session(sid)
     session.clear()
+    _forget_csrf_token()
     g.principal = None
+
+
+def _forget_csrf_token() -> None:
+    """Drop the CSRF token this request may have minted before the session was cleared.
+
+    ``session.clear()`` removed the raw token; Flask-WTF also caches the signed one in
+    ``g`` for the rest of the request, and a page rendered after sign-in must carry a
+    token of the new session.
+    """
+    g.pop(current_app.config["WTF_CSRF_FIELD_NAME"], None)
 
 
 DEVICE_COOKIE = "ts_device"
@@ -96,13 +107,6 @@ def remember_device(response: Response, email: str) -> None:
         secure=current_app.config["SESSION_COOKIE_SECURE"],
         path="/login",
     )
-
-
-def csrf_token() -> str:
-    """This session's CSRF token (created on first use)."""
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return str(session["csrf"])
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -146,21 +150,63 @@ def _actor() -> str | None:
     return None
 
 
+def _is_api_request() -> bool:
+    """True when the request was routed to a blueprint of the JSON API.
+
+    Those are the blueprints built on :class:`trustseal.api.blueprint.Blueprint` and
+    registered through flask-smorest's ``Api`` (``/api/v1/...``, ``/webhooks/...``).
+    None of their operations is authenticated by a cookie: merchants and staff send a
+    bearer token (``Authorization`` is never added by a browser on its own), the public
+    writes carry their secret in the body, and webhooks are signed by the platform. Under
+    ``/api/`` a body must moreover be JSON (a 415 otherwise), which no cross-site form can
+    send. A page blueprint (plain :class:`flask.Blueprint`) is never one of them.
+    """
+    return isinstance(current_app.blueprints.get(request.blueprint or ""), ApiBlueprint)
+
+
 def init_app(app: Flask) -> None:
-    """CSRF on every form of the signed-in pages; the audit trail of every change."""
-    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
-        hours=app.config["TRUSTSEAL_SESSION_HOURS"]
+    """CSRF on every unsafe request but the JSON API's; the audit trail of every change.
+
+    CSRF is Flask-WTF's :class:`~flask_wtf.csrf.CSRFProtect`, checked by the hook below
+    on every POST/PUT/PATCH/DELETE routed anywhere outside the JSON API: fail-closed, so
+    a form of a new blueprint is protected without being listed anywhere. The token is
+    the hidden ``csrf_token`` field the templates render with ``{{ csrf_token() }}`` (or
+    an ``X-CSRFToken`` header), checked against the raw token kept in the session. A view
+    that must take cross-site posts would be marked with ``csrf.exempt`` (the
+    ``CSRFProtect`` object is ``app.extensions["csrf"]``); none is.
+
+    - ``WTF_CSRF_TIME_LIMIT``: a token lasts as long as a session (``SESSION_HOURS``).
+    - ``WTF_CSRF_SSL_STRICT`` off: the pages whose URL is a secret (review link, reset and
+      sign-up links) send ``Referrer-Policy: no-referrer``, so their posts carry neither a
+      Referer nor an Origin; the strict Referer check would refuse every one of them over
+      HTTPS. The token, the SameSite=Lax session cookie and ``form-action 'self'`` stay.
+    """
+    hours = app.config["TRUSTSEAL_SESSION_HOURS"]
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=hours)
+    app.config.update(
+        WTF_CSRF_CHECK_DEFAULT=False,  # _csrf below runs the check, on every request
+        WTF_CSRF_TIME_LIMIT=hours * 3600,
+        WTF_CSRF_SSL_STRICT=False,
     )
-    app.jinja_env.globals.update(csrf_token=csrf_token, current_user=current)
+    csrf = CSRFProtect(app)  # also the csrf_token() template global
+    app.jinja_env.globals.update(current_user=current)
 
     @app.before_request
     def _csrf() -> None:
-        if request.method != "POST" or not request.path.startswith(CSRF_PREFIXES):
+        if not app.config["WTF_CSRF_ENABLED"]:
             return
-        sent = request.form.get("csrf_token", "")
-        expected = session.get("csrf", "")
-        if not expected or not hmac.compare_digest(sent.encode(), str(expected).encode()):
-            abort(400, description="The form expired or did not come from this site; reload it.")
+        if request.method not in app.config["WTF_CSRF_METHODS"] or request.endpoint is None:
+            return  # a safe method, or a routing error (404, 405) that runs no view
+        if _is_api_request():
+            return
+        limit = upload_limit(request.endpoint)
+        if limit is not None:  # the token is read from the body: parse it under its cap
+            request.max_content_length = limit
+        try:
+            csrf.protect(apply_exemptions=True)
+        except CSRFError as refused:  # Flask-WTF logged the reason (flask_wtf.csrf)
+            refused.description = CSRF_REFUSED
+            raise
 
     @app.after_request
     def _audit(response: Response) -> Response:
