@@ -153,7 +153,7 @@ def _pages(w: World) -> list[tuple[str, FlaskClient, int, bool]]:
         ("/transparency", a, 200, False),
         ("/sello/criterios", a, 200, False),
         (f"/m/{slug}", a, 200, False),
-        (f"/m/{slug}/libro", a, 200, False),
+        (f"/m/{slug}/libro", a, 200, True),  # its form carries the visitor's CSRF token
         (f"/verify/{slug}", a, 200, False),
         ("/verify/nadie", a, 404, False),
         (f"/libro/{code}", a, 200, True),

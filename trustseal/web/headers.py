@@ -66,7 +66,7 @@ NO_STORE = "no-store"
 # review form of an invitation link, sign-in, sign-up, password reset and everything
 # behind a sign-in; and the book's API (follow-up by code, registers and exports). Any
 # answer to a form post, and any page shown to a signed-in person (the header names
-# them), is private too.
+# them), and any page whose form carries the visitor's CSRF token, is private too.
 PRIVATE_PREFIXES = (
     "/libro/",
     "/r/",
@@ -116,6 +116,7 @@ def is_private() -> bool:
         request.path.startswith(PRIVATE_PREFIXES)
         or request.method not in SAFE_METHODS
         or g.get("principal") is not None
+        or g.get("csrf_token") is not None  # a form carrying this visitor's CSRF token
     )
 
 
