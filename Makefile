@@ -50,6 +50,7 @@ test-postgres: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 ## make bench: benchmarks (not tests); figures are ratios against a baseline of the same run.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import final
 
 from badges import text
 
@@ -26,6 +27,7 @@ GREEN, RED, GREY, LABEL, GOLD, INK, MUTED = (
 BAD = frozenset({"suspended", "revoked", "expired"})
 
 
+@final  # svg.py dispatches on ``type(shape) is …``: no subclass may slip through
 @dataclass(slots=True)
 class Rect:
     """A filled rectangle (rounded when ``rx``)."""
@@ -38,6 +40,7 @@ class Rect:
     rx: float = 0
 
 
+@final  # svg.py dispatches on ``type(shape) is …``: no subclass may slip through
 @dataclass(slots=True)
 class Circle:
     """A circle, filled and/or stroked."""
@@ -50,6 +53,7 @@ class Circle:
     stroke_width: float = 0
 
 
+@final  # svg.py dispatches on ``type(shape) is …``: no subclass may slip through
 @dataclass(slots=True)
 class Text:
     """One run of text; ``width`` is its measured width (kept by the SVG via textLength)."""

@@ -8,7 +8,6 @@ from types import TracebackType
 from typing import Any
 
 from flask import Flask, make_response, request
-from flask_smorest import abort
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -18,7 +17,7 @@ from trustseal import i18n, logs, platforms
 from trustseal.accounts import web as web_accounts
 from trustseal.api.auth import SECURITY_SCHEMES
 from trustseal.api.converters import IdConverter, id_schema
-from trustseal.api.errors import Api
+from trustseal.api.errors import Api, abort
 from trustseal.api.uploads import upload_limit
 from trustseal.errors import DomainError
 from trustseal.extensions import db, limiter, migrate

@@ -339,8 +339,8 @@ def _load_jwks(source: str | None) -> dict[str, Any]:
         return signing.jwks()
     if source.startswith(("http://", "https://")):
         with urllib.request.urlopen(source, timeout=10) as response:
-            return json.loads(response.read())  # type: ignore[no-any-return]
-    return json.loads(Path(source).read_text())  # type: ignore[no-any-return]
+            return json.loads(response.read())
+    return json.loads(Path(source).read_text())
 
 
 @click.command("verify")

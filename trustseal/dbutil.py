@@ -7,19 +7,21 @@ import random
 import time
 from collections.abc import Callable
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import insert
+from sqlalchemy import CursorResult, Executable, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
-from trustseal.extensions import db
+from trustseal.extensions import Model, db
 
 T = TypeVar("T")
 
 
 @cache
-def _insert_ignoring(model: type[Any], columns: tuple[str, ...], entity: bool, dialect: str) -> Any:
+def _insert_ignoring(
+    model: type[Model], columns: tuple[str, ...], entity: bool, dialect: str
+) -> Any:
     """The statement, built once per shape (building it costs more than running it)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     returned = model if entity else model.__mapper__.primary_key[0]
@@ -27,7 +29,7 @@ def _insert_ignoring(model: type[Any], columns: tuple[str, ...], entity: bool, d
 
 
 @cache
-def _insert_returning(model: type[Any], entity: bool) -> Any:
+def _insert_returning(model: type[Model], entity: bool) -> Any:
     returned = model if entity else model.__mapper__.primary_key[0]
     return insert(model).returning(returned)
 
@@ -47,7 +49,14 @@ def execute_core(statement: Any, params: Any = None) -> Any:
     return db.session.connection().execute(statement, params)
 
 
-def insert_entity(model: type[Any], values: dict[str, Any]) -> Any:
+def execute_dml(statement: Executable) -> CursorResult[Any]:
+    """Run an UPDATE or DELETE through the session (``Session.execute``); its result, whose
+    ``rowcount`` is the number of rows matched (SQLAlchemy types the result of every
+    statement as a plain ``Result``, which has no ``rowcount``)."""
+    return cast(CursorResult[Any], db.session.execute(statement))
+
+
+def insert_entity(model: type[Model], values: dict[str, Any]) -> Any:
     """INSERT one row now (in the session's transaction) and return it as a session object
     (SQLAlchemy's ORM ``INSERT … RETURNING`` the entity: column defaults apply, no second
     query)."""
@@ -57,7 +66,7 @@ def insert_entity(model: type[Any], values: dict[str, Any]) -> Any:
 
 
 def insert_ignoring_duplicate(
-    model: type[Any],
+    model: type[Model],
     values: dict[str, Any],
     conflict_columns: list[str],
     *,
@@ -78,18 +87,18 @@ def insert_ignoring_duplicate(
     return db.session.scalars(stmt, [values]).first()
 
 
-def insert_row(model: type[Any], values: dict[str, Any]) -> Any:
+def insert_row(model: type[Model], values: dict[str, Any]) -> Any:
     """INSERT one row now (column defaults apply) and return its primary key."""
     return db.session.scalars(_insert_returning(model, False), [values]).one()
 
 
-def insert_rows(model: type[Any], rows: list[dict[str, Any]]) -> None:
+def insert_rows(model: type[Model], rows: list[dict[str, Any]]) -> None:
     """INSERT many rows now, in one statement, without making session objects."""
     if rows:
         db.session.execute(insert(model), rows)
 
 
-def upsert(model: type[Any], values: dict[str, Any], conflict_columns: list[str]) -> None:
+def upsert(model: type[Model], values: dict[str, Any], conflict_columns: list[str]) -> None:
     """INSERT a row, or UPDATE the other given columns of the row with the same key."""
     dialect = db.session.get_bind().dialect.name
     insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert

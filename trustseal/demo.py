@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trustseal.clock import utcnow
 from trustseal.extensions import db
@@ -84,7 +84,7 @@ def load(purchase_count: int = 300, seed: int = 2026) -> str:
         first, last = rng.choice(FIRST), rng.choice(LAST)
         placed = now - timedelta(days=rng.uniform(5, 365), minutes=rng.randint(0, 1440))
         product_id, title = rng.choice(PRODUCTS)
-        base = dict(
+        base: dict[str, Any] = dict(
             external_id=f"D-{10000 + n}",
             placed_at=placed,
             customer_email=f"{first.lower()}.{last.lower()}{n}@example.com",

@@ -7,6 +7,7 @@ app gets its own (see :func:`trustseal.api.errors.current_api`).
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from flask import request
 from flask_babel import Babel
@@ -49,6 +50,15 @@ def client_key() -> str:
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The class models subclass. At run time it is ``db.Model``, which Flask-SQLAlchemy builds
+# from ``Base`` (same metadata, plus its bind-key, table-name and ``query`` mixins); mypy
+# cannot see that dynamic class, so it checks the models against ``Base`` itself.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
+
 migrate = Migrate()
 babel = Babel()
 limiter = Limiter(key_func=client_key, default_limits=[])

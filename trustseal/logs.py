@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,7 +59,7 @@ LOG_PATH_KEY = "trustseal.log_path"  # the redacted path, left in the WSGI envir
 _ARGUMENT = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
 
 
-def redacted_path(rule: Rule, values: dict[str, Any]) -> str:
+def redacted_path(rule: Rule, values: Mapping[str, Any]) -> str:
     """The path of a request to ``rule``, its secret arguments shown as ``<name>``."""
 
     def show(match: re.Match[str]) -> str:
@@ -74,7 +75,8 @@ def log_path() -> str:
     cached = request.environ.get(LOG_PATH_KEY)
     if cached is not None:
         return str(cached)
-    rule, values = request.url_rule, request.view_args or {}
+    rule = request.url_rule
+    values: Mapping[str, Any] = request.view_args or {}
     error = request.routing_exception
     if rule is None and isinstance(error, MethodNotAllowed) and error.valid_methods:
         # A wrong method on a secret route still names the secret in its path.
@@ -111,7 +113,9 @@ class GunicornLogger(glogging.Logger):
     application redacted, the query string is left out, and the Referer keeps only its
     origin — in every atom, the ``{…}i`` and ``{…}e`` ones included."""
 
-    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
+    def atoms(
+        self, resp: Any, req: Any, environ: MutableMapping[str, Any], request_time: Any
+    ) -> Any:
         """gunicorn's access-log atoms, computed from a redacted request."""
         path = environ.get(LOG_PATH_KEY) or fallback_redacted(environ.get("PATH_INFO", ""))
         referrer = referrer_origin(environ.get("HTTP_REFERER", ""))
@@ -122,7 +126,8 @@ class GunicornLogger(glogging.Logger):
         redacted = [(k, _header_for_log(k, v, referrer)) for k, v in headers]
         for name in SECRET_HEADERS:
             safe.pop("HTTP_" + name.upper().replace("-", "_"), None)
-        return super().atoms(resp, redacted, safe, request_time)
+        # gunicorn's atoms() takes the request or its headers alone; its stubs say Request.
+        return super().atoms(resp, redacted, safe, request_time)  # type: ignore[arg-type]
 
 
 SECRET_HEADERS = frozenset({"authorization", "cookie", "x-review-token"})

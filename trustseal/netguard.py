@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urljoin, urlsplit
 
 import dns.exception
@@ -211,6 +211,8 @@ def public_address(
 
 
 class _Pinned(http.client.HTTPConnection):
+    timeout: float  # always given (typeshed allows None)
+
     def __init__(self, host: str, port: int, ip: str, timeout: float, connect: Connector) -> None:
         super().__init__(host, port, timeout=timeout)
         self._ip = ip
@@ -222,6 +224,9 @@ class _Pinned(http.client.HTTPConnection):
 
 
 class _PinnedTLS(http.client.HTTPSConnection):
+    timeout: float  # always given (typeshed allows None)
+    _context: ssl.SSLContext  # set by HTTPSConnection (private, so not in typeshed)
+
     def __init__(self, host: str, port: int, ip: str, timeout: float, connect: Connector) -> None:
         super().__init__(host, port, timeout=timeout, context=tls_context())
         self._ip = ip
@@ -375,7 +380,8 @@ def fetch(
                 )
                 response = connection.getresponse()
                 tls = parts.scheme == "https"
-                cert = connection.sock.getpeercert() if tls and connection.sock else None
+                sock = cast(ssl.SSLSocket | None, connection.sock)  # an SSLSocket when tls
+                cert = sock.getpeercert() if tls and sock else None
                 result.hops.append(Hop(current, response.status, tls, cert, response.msg))
                 location = response.getheader("Location")
                 if response.status in REDIRECT_STATUSES and location:

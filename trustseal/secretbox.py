@@ -26,6 +26,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from sqlalchemy import Column, select, update
 
+from trustseal.dbutil import execute_dml
 from trustseal.extensions import db
 
 # (table, column) of every value written by :func:`seal`.
@@ -141,7 +142,7 @@ def rotate_column(table_name: str, column_name: str, batch: int = 200) -> Column
             except InvalidToken:
                 done.unreadable.append(row_key)
                 continue
-            written = db.session.execute(
+            written = execute_dml(
                 update(column.table)
                 .where(key == row_key, column == token)
                 .values({column_name: fresh})

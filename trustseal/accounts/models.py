@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from trustseal.clock import utcnow
 from trustseal.dbtypes import UTCDateTime
-from trustseal.extensions import db
+from trustseal.extensions import Model
 
 
-class MerchantUser(db.Model):
+class MerchantUser(Model):
     """A person who works for one merchant (owner or member)."""
 
     __tablename__ = "merchant_users"
@@ -28,7 +28,7 @@ class MerchantUser(db.Model):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class PasswordReset(db.Model):
+class PasswordReset(Model):
     """A single-use password reset link (hash only)."""
 
     __tablename__ = "password_resets"
@@ -41,7 +41,7 @@ class PasswordReset(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """Who did what, when, from where."""
 
     __tablename__ = "audit_events"
@@ -56,7 +56,7 @@ class AuditEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
-class AccountSession(db.Model):
+class AccountSession(Model):
     """A signed-in browser: the cookie carries a random id, the table its hash.
 
     Signing out ends the row, so a copied cookie stops working at once.
@@ -71,7 +71,7 @@ class AccountSession(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class SignInThrottle(db.Model):
+class SignInThrottle(Model):
     """Failed sign-ins of one account (or of one trusted browser of it).
 
     ``key`` is a keyed hash of the email (so unknown emails are throttled alike), with the
@@ -87,7 +87,7 @@ class SignInThrottle(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
-class SignupRequest(db.Model):
+class SignupRequest(Model):
     """A merchant sign-up waiting for its email to be confirmed.
 
     The form (and the password's hash) is kept encrypted; the link carries a token of

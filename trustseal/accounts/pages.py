@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import marshmallow as ma
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from trustseal.accounts import service, web
@@ -49,7 +49,8 @@ def login_page() -> Any:
         if result.outcome == "ok" and result.principal:
             web.sign_in(result.principal)
             db.session.commit()
-            response = redirect(web.safe_next(request.args.get("next"), home_of(result.principal)))
+            target = web.safe_next(request.args.get("next"), home_of(result.principal))
+            response = cast(Response, redirect(target))  # flask's redirect: the app's Response
             web.remember_device(response, email)
             return response
         db.session.commit()  # the failure count stays, whatever the outcome

@@ -36,8 +36,10 @@ def current() -> Principal | None:
     """The signed-in person of this request, or None."""
     if "principal" not in g:
         key, version, sid = session.get("who"), session.get("ver"), session.get("sid")
-        valid = key and isinstance(version, int) and isinstance(sid, str)
-        g.principal = service.load(key, version, sid) if valid else None
+        if isinstance(key, str) and key and isinstance(version, int) and isinstance(sid, str):
+            g.principal = service.load(key, version, sid)
+        else:
+            g.principal = None
     return cast(Principal | None, g.principal)
 
 
@@ -76,7 +78,9 @@ DEVICE_DAYS = 365
 
 
 def _devices() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.secret_key, salt="trustseal.trusted-device")
+    secret = current_app.secret_key
+    assert secret is not None  # config refuses to start without one
+    return URLSafeSerializer(secret, salt="trustseal.trusted-device")
 
 
 def trusted_device(email: str) -> str | None:

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 from flask import current_app, g, request
-from flask_smorest import abort
 from limits import RateLimitItem, parse
 
+from trustseal.api.errors import abort
 from trustseal.extensions import client_key, limiter
 from trustseal.merchants import service as merchants
 from trustseal.staff import service as staff_service
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("trustseal.auth")
 
-MERCHANT_SECURITY = [{"merchantKey": []}]
-STAFF_SECURITY = [{"staffToken": []}]
+MERCHANT_SECURITY: list[dict[str, list[str]]] = [{"merchantKey": []}]
+STAFF_SECURITY: list[dict[str, list[str]]] = [{"staffToken": []}]
 SECURITY_SCHEMES = {
     "merchantKey": {"type": "http", "scheme": "bearer", "description": "Merchant API key (tsk_…)"},
     "staffToken": {"type": "http", "scheme": "bearer", "description": "Staff token (tss_…)"},

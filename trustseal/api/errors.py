@@ -7,15 +7,21 @@ Every HTTP error under ``/api/`` and ``/webhooks/`` answers
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from flask import current_app, render_template, request
 from flask_smorest import Api as SmorestApi
+from flask_smorest import abort as smorest_abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from trustseal.api.fields import text_field_properties
 
 log = logging.getLogger("trustseal.errors")
+
+# flask-smorest's ``abort`` (raise the HTTP error, rendered in the API's format), typed as
+# never returning: the package has no type hints, so mypy could not follow it otherwise.
+abort: Callable[..., NoReturn] = smorest_abort
 
 JSON_PREFIXES = ("/api/", "/webhooks/", "/.well-known/", "/badges/", "/healthz", "/readyz")
 
@@ -77,4 +83,4 @@ class Api(SmorestApi):
 
 def current_api() -> Api:
     """The flask-smorest ``Api`` of the current app."""
-    return current_app.extensions["trustseal.api"]  # type: ignore[no-any-return]
+    return current_app.extensions["trustseal.api"]

@@ -125,7 +125,8 @@ class Ruc(ma.validate.Regexp):
     def __init__(self) -> None:
         super().__init__(RUC_PATTERN, error=self.MESSAGE)
 
-    def __call__(self, value: str) -> str:
+    # Regexp also takes bytes; a RUC field is a string, so this takes str alone.
+    def __call__(self, value: str) -> str:  # type: ignore[override]
         """Return ``value`` when it is a valid RUC; raise a ValidationError otherwise."""
         if not ruc_is_valid(value):
             raise ma.ValidationError(self.MESSAGE)

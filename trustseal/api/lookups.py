@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask import g
-from flask_smorest import abort
 
+from trustseal.api.errors import abort
 from trustseal.merchants import service as merchants
 
 if TYPE_CHECKING:
@@ -27,4 +27,4 @@ def merchant_or_404(slug: str) -> Merchant:
         or g.get("merchant_id") == merchant.id
     ):
         abort(404, message="No merchant with this slug.")
-    return merchant  # type: ignore[return-value]
+    return merchant

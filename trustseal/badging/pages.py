@@ -7,10 +7,10 @@ from typing import Any
 import marshmallow as ma
 from flask import Blueprint, Response, current_app, render_template, request
 from flask.views import MethodView
-from flask_smorest import abort
 from werkzeug.datastructures import Headers
 
 from trustseal.api.blueprint import Blueprint as ApiBlueprint
+from trustseal.api.errors import abort
 from trustseal.api.lookups import merchant_or_404
 from trustseal.badging import service
 from trustseal.clock import utcnow
@@ -156,7 +156,7 @@ class Embed(MethodView):
             "verify_url": f"{base}/verify/{slug}",
             "svg": {s: f"{base}/badges/{slug}.svg?style={s}" for s in service.STYLES},
             "png": {s: f"{base}/badges/{slug}.png?style={s}" for s in service.STYLES},
-            "snippets": service.embed_snippets(merchant, lang),  # type: ignore[arg-type]
+            "snippets": service.embed_snippets(merchant, lang),
         }
 
 

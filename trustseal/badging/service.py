@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -327,7 +327,7 @@ def badge(
     lang: str = "es",
     fmt: str = "svg",
     scale: int = 1,
-    known: tuple[Any, ...] | bool | None = False,
+    known: tuple[Any, ...] | Literal[False] | None = False,
 ) -> Rendered:
     """The badge for a slug (a neutral "not certified" one, status 404, if unknown).
 

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from flask import Response, g, request
 from flask.views import MethodView
 from flask_babel import get_locale
-from flask_smorest import abort
 
 from trustseal.api.auth import (
     MERCHANT_SECURITY,
@@ -17,6 +16,7 @@ from trustseal.api.auth import (
     merchant_required,
 )
 from trustseal.api.blueprint import Blueprint
+from trustseal.api.errors import abort
 from trustseal.api.limits import public_write
 from trustseal.api.lookups import merchant_or_404
 from trustseal.api.pagination import keyset_page

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from trustseal.clock import utcnow
 from trustseal.dbtypes import UTCDateTime
-from trustseal.extensions import db
+from trustseal.extensions import Model
 
 
-class BookCounter(db.Model):
+class BookCounter(Model):
     """The last correlative number used by a merchant in a year."""
 
     __tablename__ = "book_counters"
@@ -24,7 +24,7 @@ class BookCounter(db.Model):
     last_number: Mapped[int] = mapped_column(default=0)
 
 
-class BookEntry(db.Model):
+class BookEntry(Model):
     """A Hoja de Reclamación (reclamo or queja) or a felicitación."""
 
     __tablename__ = "book_entries"
@@ -69,7 +69,7 @@ class BookEntry(db.Model):
     log_index: Mapped[int | None]
 
 
-class BookStaffNote(db.Model):
+class BookStaffNote(Model):
     """What certifier staff did about an entry: a note, or the merchant contacted (with the
     words added to that email). Internal: never in a public answer; erased with the
     entry's personal data."""

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from trustseal.book import deadlines
 from trustseal.book.models import BookCounter, BookEntry, BookStaffNote
 from trustseal.clock import utcnow
+from trustseal.dbutil import execute_dml
 from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
@@ -90,11 +91,11 @@ def _next_number(merchant_id: int, year: int) -> int:
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(BookCounter).values(merchant_id=merchant_id, year=year, last_number=1)
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=["merchant_id", "year"],
         set_={"last_number": BookCounter.last_number + 1},
     ).returning(BookCounter.last_number)
-    return int(db.session.execute(stmt).scalar_one())
+    return int(db.session.execute(upsert).scalar_one())
 
 
 def file_entry(merchant: Merchant, data: dict[str, Any], locale: str = "es") -> Filed:
@@ -207,7 +208,7 @@ def unanswered(merchant_id: int, status: str | None = None) -> list[BookEntry]:
     return list(db.session.scalars(stmt.order_by(BookEntry.due_at)))
 
 
-def entries_query(merchant_id: int | None, status: str | None) -> Select[tuple[BookEntry]]:
+def entries_query(merchant_id: int | None, status: str | None) -> Select[BookEntry]:
     """A merchant's entries (all merchants' when None), filtered by state."""
     stmt = select(BookEntry)
     if merchant_id is not None:
@@ -312,7 +313,7 @@ def erase_expired(now: datetime | None = None) -> int:
     dates and kind. Returns how many entries were erased."""
     days = current_app.config["TRUSTSEAL_BOOK_RETENTION_DAYS"]
     cutoff = (now or utcnow()) - timedelta(days=days)
-    result = db.session.execute(
+    result = execute_dml(
         update(BookEntry)
         .where(BookEntry.filed_at < cutoff, BookEntry.erased_at.is_(None))
         .values(
@@ -597,6 +598,7 @@ def _base_url() -> str:
 
 def _queue_copy(entry: BookEntry, merchant: Merchant, code: str) -> None:
     """Queue the consumer's copy, with the number and the follow-up code."""
+    assert entry.email  # the callers checked it
     message = mail.render(
         "book_copy",
         entry.locale,
@@ -653,9 +655,11 @@ def remind_merchant(payload: dict[str, Any]) -> None:
 def send_answer(payload: dict[str, Any]) -> None:
     """Job: email the merchant's answer to the consumer."""
     found = _entry_and_merchant(payload["entry_id"])
-    if found is None or not found[0].email or not found[0].answer:
+    if found is None:
         return
     entry, merchant = found
+    if not entry.email or not entry.answer:
+        return
     message = mail.render(
         "book_answer", entry.locale, entry=entry, merchant=merchant, number=format_number(entry)
     )

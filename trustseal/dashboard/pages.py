@@ -25,6 +25,9 @@ from trustseal.stores import service as stores
 from trustseal.transparency import numbers
 
 if TYPE_CHECKING:
+    from datetime import date
+
+    from trustseal.book.models import BookEntry
     from trustseal.merchants.models import Merchant
 
 blp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -53,6 +56,12 @@ def _typed_answer(schema: type[ma.Schema]) -> str | None:
         return None
 
 
+def _days_left(entry: BookEntry, today: date) -> int:
+    """Days until an open complaint's deadline (an open one always has one)."""
+    assert entry.due_at is not None
+    return (entry.due_at - today).days
+
+
 def _since(moment: Any) -> str:
     hours = (utcnow() - moment).total_seconds() / 3600
     return _("%(n)s h", n=int(hours)) if hours < 48 else _("%(n)s days", n=int(hours // 24))
@@ -71,7 +80,7 @@ def home() -> str:
         score=reviews.merchant_score(merchant),
         unanswered=reviews.reviews_for_answering(merchant.id, 5),
         since=_since,
-        complaints=[(e, book.format_number(e), (e.due_at - today).days) for e in waiting[:5]],
+        complaints=[(e, book.format_number(e), _days_left(e, today)) for e in waiting[:5]],
         counts=book.counts(merchant.id),
     )
 
@@ -160,7 +169,8 @@ def store_list() -> Any:
             error = _("Unknown platform.")
         except ma.ValidationError as invalid:
             db.session.rollback()
-            error = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in invalid.messages.items())
+            per_field = invalid.messages_dict.items()  # a schema's errors, by field
+            error = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in per_field)
     return render_template(
         "dashboard/stores.html",
         merchant=merchant,

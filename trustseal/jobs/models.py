@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from trustseal.clock import utcnow
 from trustseal.dbtypes import UTCDateTime
-from trustseal.extensions import db
+from trustseal.extensions import Model
 
 
-class Job(db.Model):
+class Job(Model):
     """One unit of background work and its retry state.
 
     ``status``: ``queued`` (waiting for ``run_at``), ``running`` (claimed by ``claimed_by``
@@ -39,7 +39,7 @@ class Job(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class WorkerHeartbeat(db.Model):
+class WorkerHeartbeat(Model):
     """A job worker's sign of life, written by its loop (never by a side thread)."""
 
     __tablename__ = "worker_heartbeats"

@@ -32,7 +32,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from trustseal.clock import utcnow
-from trustseal.dbutil import insert_row, upsert
+from trustseal.dbutil import execute_dml, insert_row, upsert
 from trustseal.extensions import db
 from trustseal.jobs.models import Job, WorkerHeartbeat
 
@@ -210,7 +210,11 @@ def _claim(owner: str) -> Claimed | None:
         if candidate is None:
             db.session.rollback()
             return None
-        seen = {"id": candidate.id, "status": candidate.status, "attempts": candidate.attempts}
+        seen: dict[str, Any] = {
+            "id": candidate.id,
+            "status": candidate.status,
+            "attempts": candidate.attempts,
+        }
         if candidate.status == "running" and candidate.attempts >= candidate.max_attempts:
             # Its last attempt took its worker down: bury it, with what we know.
             values: dict[str, Any] = {
@@ -227,7 +231,7 @@ def _claim(owner: str) -> Claimed | None:
             }
             if candidate.status == "running":
                 values["last_error"] = _lapsed_error(candidate)
-        taken = db.session.execute(
+        taken = execute_dml(
             update(Job)
             .where(Job.id == seen["id"], Job.status == seen["status"])
             .where(Job.attempts == seen["attempts"])
@@ -246,7 +250,7 @@ def _claim(owner: str) -> Claimed | None:
 
 def _finish(job: Claimed) -> None:
     """Mark the job done in the handler's transaction, if this worker still holds it."""
-    marked = db.session.execute(
+    marked = execute_dml(
         update(Job)
         .where(Job.id == job.id, Job.status == "running", Job.claimed_by == job.owner)
         .where(Job.attempts == job.attempts)
@@ -266,7 +270,7 @@ def _record_failure(job: Claimed, error: str, permanent: bool) -> str:
         values.update(status="failed", finished_at=utcnow())
     else:
         values.update(status="queued", run_at=utcnow() + backoff(job.attempts))
-    recorded = db.session.execute(
+    recorded = execute_dml(
         update(Job)
         .where(Job.id == job.id, Job.status == "running", Job.claimed_by == job.owner)
         .where(Job.attempts == job.attempts)
@@ -511,7 +515,7 @@ def prune(now: datetime | None = None) -> int:
     failed_before = now - timedelta(days=config["TRUSTSEAL_JOB_FAILED_RETENTION_DAYS"])
     removed = 0
     for status, before in (("done", done_before), ("failed", failed_before)):
-        removed += db.session.execute(
+        removed += execute_dml(
             delete(Job).where(Job.status == status, Job.finished_at < before)
         ).rowcount
     db.session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.beat_at < failed_before))

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from trustseal.clock import utcnow
 from trustseal.dbtypes import UTCDateTime
-from trustseal.extensions import db
+from trustseal.extensions import Model
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """A rendered email waiting to be sent, or the record that it was sent.
 
     The message itself (it may carry a reset link or a follow-up code) is kept encrypted

@@ -30,7 +30,7 @@ from sqlalchemy import delete, update
 
 from trustseal import secretbox
 from trustseal.clock import utcnow
-from trustseal.dbutil import insert_row
+from trustseal.dbutil import execute_dml, insert_row
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail.models import OutboxMessage
@@ -164,7 +164,7 @@ def prune() -> int:
     """Forget messages queued more than ``TRUSTSEAL_MAIL_RETENTION_DAYS`` ago: the record of
     those sent, and (long after their last retry) those that could never be sent."""
     before = utcnow() - timedelta(days=current_app.config["TRUSTSEAL_MAIL_RETENTION_DAYS"])
-    result = db.session.execute(delete(OutboxMessage).where(OutboxMessage.created_at < before))
+    result = execute_dml(delete(OutboxMessage).where(OutboxMessage.created_at < before))
     return int(result.rowcount or 0)
 
 

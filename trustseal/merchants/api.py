@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import abort
 
 from trustseal.api.auth import (
     MERCHANT_SECURITY,
@@ -15,6 +14,7 @@ from trustseal.api.auth import (
     staff_required,
 )
 from trustseal.api.blueprint import Blueprint
+from trustseal.api.errors import abort
 from trustseal.api.lookups import merchant_or_404
 from trustseal.extensions import db
 from trustseal.merchants import service

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trustseal.clock import utcnow
 from trustseal.dbtypes import UTCDateTime
-from trustseal.extensions import db
+from trustseal.extensions import Model
 
 
-class Merchant(db.Model):
+class Merchant(Model):
     """A shop: its public identity and the legal identity the seal certifies."""
 
     __tablename__ = "merchants"
@@ -55,7 +55,7 @@ class Merchant(db.Model):
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="merchant")
 
 
-class ApiKey(db.Model):
+class ApiKey(Model):
     """A merchant API key (``tsk_…``); only its SHA-256 is stored."""
 
     __tablename__ = "merchant_api_keys"

@@ -72,7 +72,7 @@ def bump_public_version(merchant_id: int) -> None:
     )
 
 
-def version_query() -> Select[tuple[int, int]]:
+def version_query() -> Select[int, int]:
     """The id and ``public_version`` of the public merchant whose slug is the ``slug``
     bind parameter (a statement other domains add their columns to: the badge's key)."""
     return select(Merchant.id, Merchant.public_version).where(
@@ -305,7 +305,7 @@ def wire_summary_parts(app: Flask, parts: Mapping[str, SummaryPart]) -> None:
 
 
 def _summary_parts() -> Mapping[str, SummaryPart]:
-    return current_app.extensions.get(SUMMARY_PARTS, _DEFAULT_PARTS)  # type: ignore[no-any-return]
+    return current_app.extensions.get(SUMMARY_PARTS, _DEFAULT_PARTS)
 
 
 def summary_part(name: str, merchant: Merchant) -> dict[str, Any]:

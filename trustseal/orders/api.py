@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import abort
 
 from trustseal.api.auth import MERCHANT_SECURITY, current_merchant_id, merchant_required
 from trustseal.api.blueprint import Blueprint
+from trustseal.api.errors import abort
 from trustseal.api.pagination import keyset_page
 from trustseal.dbutil import commit_with_retries
 from trustseal.extensions import db
@@ -84,7 +84,7 @@ def _own_purchase(order_id: int) -> Purchase:
     purchase = service.get_purchase(current_merchant_id(), order_id)
     if purchase is None:
         abort(404, message="No such order for this merchant.")
-    return purchase  # type: ignore[return-value]
+    return purchase
 
 
 @blp.route("")

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trustseal.clock import utcnow
 from trustseal.dbtypes import UTCDateTime
-from trustseal.extensions import db
+from trustseal.extensions import Model
 
 
-class Purchase(db.Model):
+class Purchase(Model):
     """One order of one customer at one merchant, as its source reported it."""
 
     __tablename__ = "purchases"
@@ -48,7 +48,7 @@ class Purchase(db.Model):
     invitation: Mapped[ReviewInvitation | None] = relationship(back_populates="purchase")
 
 
-class PurchaseItem(db.Model):
+class PurchaseItem(Model):
     """A line of a purchase."""
 
     __tablename__ = "purchase_items"
@@ -65,7 +65,7 @@ class PurchaseItem(db.Model):
     purchase: Mapped[Purchase] = relationship(back_populates="items")
 
 
-class ReviewInvitation(db.Model):
+class ReviewInvitation(Model):
     """The right to review one delivered purchase, once, before it expires."""
 
     __tablename__ = "review_invitations"
@@ -82,7 +82,7 @@ class ReviewInvitation(db.Model):
     tokens: Mapped[list[InvitationToken]] = relationship(back_populates="invitation")
 
 
-class InvitationToken(db.Model):
+class InvitationToken(Model):
     """One link to an invitation (email, or one the merchant sends itself); hash only."""
 
     __tablename__ = "invitation_tokens"
@@ -96,7 +96,7 @@ class InvitationToken(db.Model):
     invitation: Mapped[ReviewInvitation] = relationship(back_populates="tokens")
 
 
-class DeclaredLinkCount(db.Model):
+class DeclaredLinkCount(Model):
     """Review links issued for a merchant's declared purchases, per UTC hour: the counter
     behind the per-merchant limit (rows older than a day are pruned)."""
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from trustseal.clock import utcnow
-from trustseal.dbutil import insert_entity, insert_ignoring_duplicate, insert_rows
+from trustseal.dbutil import execute_dml, insert_entity, insert_ignoring_duplicate, insert_rows
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
@@ -345,7 +345,7 @@ def invitation_status(invitation: ReviewInvitation, now: datetime | None = None)
     return "sent" if invitation.sent_at else "pending"
 
 
-def _orders_query(merchant_id: int) -> Select[tuple[Purchase]]:
+def _orders_query(merchant_id: int) -> Select[Purchase]:
     return (
         select(Purchase)
         .where(Purchase.merchant_id == merchant_id)
@@ -386,7 +386,7 @@ def first_with_open_invitation(merchant_id: int) -> Purchase | None:
 
 def purchases_query(
     merchant_id: int, external_id: str | None = None, status: str | None = None
-) -> Select[tuple[Purchase]]:
+) -> Select[Purchase]:
     """The statement listing a merchant's purchases, filtered (paginate it by id)."""
     stmt = _orders_query(merchant_id)
     if external_id is not None:
@@ -486,7 +486,7 @@ def _charge_declared_link(merchant_id: int) -> None:
 def prune_link_counts() -> int:
     """Forget the link counters of hours more than a day old."""
     before = (utcnow() - timedelta(days=1, hours=1)).strftime("%Y-%m-%dT%H")
-    result = db.session.execute(delete(DeclaredLinkCount).where(DeclaredLinkCount.hour < before))
+    result = execute_dml(delete(DeclaredLinkCount).where(DeclaredLinkCount.hour < before))
     return int(result.rowcount or 0)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import Float, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trustseal.extensions import db
+from trustseal.extensions import Model
 
 
-class RateLimitCounter(db.Model):
+class RateLimitCounter(Model):
     """Hits of one limit key in its current window (``expires_at``: seconds since epoch)."""
 
     __tablename__ = "rate_limit_counters"

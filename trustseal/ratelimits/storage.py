@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from limits.storage import SCHEMES, Storage
-from sqlalchemy import case, delete, select
+from sqlalchemy import Table, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from trustseal.dbutil import execute_dml
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.ratelimits.models import RateLimitCounter
 
 SCHEME = "trustseal+db"
-_table = RateLimitCounter.__table__
+_table = cast(Table, RateLimitCounter.__table__)  # a mapped class's table is a Table
 
 
 class DatabaseStorage(Storage):
@@ -47,14 +48,14 @@ class DatabaseStorage(Storage):
             insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
             stmt = insert(_table).values(key=key, count=amount, expires_at=now + expiry)
             lapsed = _table.c.expires_at <= now
-            stmt = stmt.on_conflict_do_update(
+            upsert = stmt.on_conflict_do_update(
                 index_elements=[_table.c.key],
                 set_={
                     "count": case((lapsed, amount), else_=_table.c.count + amount),
                     "expires_at": case((lapsed, now + expiry), else_=_table.c.expires_at),
                 },
             ).returning(_table.c.count)
-            return int(conn.execute(stmt).scalar_one())
+            return int(conn.execute(upsert).scalar_one())
 
     def _row(self, key: str) -> tuple[int, float] | None:
         with db.engine.connect() as conn:
@@ -63,7 +64,8 @@ class DatabaseStorage(Storage):
             ).first()
         if row is None or row.expires_at <= time.time():
             return None
-        return int(row.count), float(row.expires_at)
+        count, expires_at = row  # not ``row.count``: typed as the Sequence method
+        return int(count), float(expires_at)
 
     def get(self, key: str) -> int:
         """Hits in ``key``'s current window (0 when none or expired)."""
@@ -103,7 +105,7 @@ def register() -> None:
 
 def prune(now: float | None = None) -> int:
     """Delete counters whose window ended (run by the worker's maintenance)."""
-    result = db.session.execute(
+    result = execute_dml(
         delete(RateLimitCounter).where(RateLimitCounter.expires_at <= (now or time.time()))
     )
     return int(result.rowcount or 0)

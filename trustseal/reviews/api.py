@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import abort
 
 from trustseal.api.auth import (
     MERCHANT_SECURITY,
@@ -17,6 +16,7 @@ from trustseal.api.auth import (
     staff_required,
 )
 from trustseal.api.blueprint import Blueprint
+from trustseal.api.errors import abort
 from trustseal.api.limits import public_write
 from trustseal.api.lookups import merchant_or_404
 from trustseal.api.uploads import allow_upload
@@ -51,7 +51,7 @@ def _review(review_id: int) -> Review:
     review = service.get(review_id)
     if review is None:
         abort(404, message="No such review.")
-    return review  # type: ignore[return-value]
+    return review
 
 
 @blp.route("")

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trustseal.clock import utcnow
 from trustseal.dbtypes import UTCDateTime
-from trustseal.extensions import db
+from trustseal.extensions import Model
 
 
-class Review(db.Model):
+class Review(Model):
     """A review of one delivered purchase. Never deleted: removal makes a tombstone."""
 
     __tablename__ = "reviews"
@@ -63,7 +63,7 @@ class Review(db.Model):
     response: Mapped[ReviewResponse | None] = relationship(back_populates="review")
 
 
-class ReviewPhoto(db.Model):
+class ReviewPhoto(Model):
     """A photo attached by the reviewer, re-encoded without metadata."""
 
     __tablename__ = "review_photos"
@@ -80,7 +80,7 @@ class ReviewPhoto(db.Model):
     review: Mapped[Review] = relationship(back_populates="photos")
 
 
-class ReviewResponse(db.Model):
+class ReviewResponse(Model):
     """The merchant's public answer to a review (editable; every version is kept)."""
 
     __tablename__ = "review_responses"
@@ -94,7 +94,7 @@ class ReviewResponse(db.Model):
     review: Mapped[Review] = relationship(back_populates="response")
 
 
-class ResponseRevision(db.Model):
+class ResponseRevision(Model):
     """One version of a merchant's answer, in order."""
 
     __tablename__ = "review_response_revisions"
@@ -105,7 +105,7 @@ class ResponseRevision(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ReviewFlag(db.Model):
+class ReviewFlag(Model):
     """A merchant's request that staff look at a review; the review stays visible."""
 
     __tablename__ = "review_flags"
@@ -120,7 +120,7 @@ class ReviewFlag(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class ModerationAction(db.Model):
+class ModerationAction(Model):
     """A staff decision to remove or restore a review, with its public reason."""
 
     __tablename__ = "review_moderation"
@@ -133,7 +133,7 @@ class ModerationAction(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ScoreAggregate(db.Model):
+class ScoreAggregate(Model):
     """Running sums per merchant, so reading the score costs O(1) (see score.py)."""
 
     __tablename__ = "review_aggregates"
@@ -155,7 +155,7 @@ class ScoreAggregate(db.Model):
     declared: Mapped[int] = mapped_column(default=0)  # published, of declared purchases
 
 
-class ScoreMonth(db.Model):
+class ScoreMonth(Model):
     """Published reviews per merchant and calendar month (UTC)."""
 
     __tablename__ = "review_months"
@@ -166,7 +166,7 @@ class ScoreMonth(db.Model):
     rating_sum: Mapped[int] = mapped_column(default=0)
 
 
-class ResponseTimeBucket(db.Model):
+class ResponseTimeBucket(Model):
     """How many reviews got their first answer within a bucket of hours."""
 
     __tablename__ = "review_response_times"

@@ -38,8 +38,8 @@ def review_json(review: Review, salts: Mapping[int, bytes] | None = None) -> dic
     response = review.response
     if salts is None:
         salts = log.salts([review.log_index])
-    hidden = removed or review.erased_at is not None or review.log_index is None
-    salt = None if hidden else salts.get(review.log_index)
+    index = None if removed or review.erased_at is not None else review.log_index
+    salt = None if index is None else salts.get(index)
     return {
         "id": review.id,
         "rating": None if removed else review.rating,

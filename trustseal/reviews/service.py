@@ -439,7 +439,7 @@ def moderate(review_id: int, staff: StaffUser, action: str, reason: str) -> Revi
 
 def reviews_query(
     merchant_id: int, rating: int | None = None, with_photos: bool | None = None
-) -> Select[tuple[Review]]:
+) -> Select[Review]:
     """The statement listing a merchant's reviews (paginate newest first by id)."""
     stmt = (
         select(Review)

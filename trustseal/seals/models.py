@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from trustseal.clock import utcnow
 from trustseal.dbtypes import UTCDateTime
-from trustseal.extensions import db
+from trustseal.extensions import Model
 
 
-class Seal(db.Model):
+class Seal(Model):
     """A merchant's current seal (absent row: status ``none``)."""
 
     __tablename__ = "seals"
@@ -24,7 +24,7 @@ class Seal(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class SealDecision(db.Model):
+class SealDecision(Model):
     """One decision about a seal, with its public reason."""
 
     __tablename__ = "seal_decisions"
@@ -43,7 +43,7 @@ class SealDecision(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class CriterionReview(db.Model):
+class CriterionReview(Model):
     """A merchant's evidence for one criterion and the certifier's verdict on it."""
 
     __tablename__ = "seal_criterion_reviews"
@@ -64,7 +64,7 @@ class CriterionReview(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class SiteCheck(db.Model):
+class SiteCheck(Model):
     """The result of an automatic check of a merchant's site."""
 
     __tablename__ = "seal_site_checks"
@@ -76,7 +76,7 @@ class SiteCheck(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class SealMonitorWarning(db.Model):
+class SealMonitorWarning(Model):
     """A warning emailed to a merchant that a monitoring rule is about to suspend its seal:
     at most one per merchant, rule and day (Lima), whoever runs the monitor."""
 

@@ -109,16 +109,16 @@ class Rule:
 def rules() -> list[Rule]:
     """The published rules with the configured thresholds, in a stable order."""
     config = current_app.config
-    overdue = {
+    overdue: dict[str, int | float] = {
         "count": int(config["TRUSTSEAL_SEAL_RULE_OVERDUE_COMPLAINTS"]),
         "days": int(config["TRUSTSEAL_SEAL_RULE_OVERDUE_DAYS"]),
         "warn_business_days": int(config["TRUSTSEAL_SEAL_RULE_OVERDUE_WARN_BUSINESS_DAYS"]),
     }
-    site = {
+    site: dict[str, int | float] = {
         "days": int(config["TRUSTSEAL_SEAL_RULE_SITE_CHECK_DAYS"]),
         "warn_days": int(config["TRUSTSEAL_SEAL_RULE_SITE_CHECK_WARN_DAYS"]),
     }
-    floor = {
+    floor: dict[str, int | float] = {
         "floor": float(config["TRUSTSEAL_SEAL_RULE_SCORE_FLOOR"]),
         "min_reviews": int(config["TRUSTSEAL_SEAL_RULE_SCORE_MIN_REVIEWS"]),
         "warn_margin": float(config["TRUSTSEAL_SEAL_RULE_SCORE_WARN_MARGIN"]),

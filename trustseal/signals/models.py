@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from trustseal.clock import utcnow
 from trustseal.dbtypes import UTCDateTime
-from trustseal.extensions import db
+from trustseal.extensions import Model
 
 
-class FraudSignal(db.Model):
+class FraudSignal(Model):
     """A suspicious pattern found in one merchant's reviews, with its evidence.
 
     ``dedup_key`` names the pattern instance (kind, and what it is about: a window, a

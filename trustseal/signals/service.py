@@ -642,9 +642,7 @@ def decide(signal_id: int, status: str, reason: str, staff: StaffUser) -> FraudS
 # --------------------------------------------------------------------------- reading
 
 
-def signals_query(
-    merchant_id: int | None = None, status: str | None = None
-) -> Select[tuple[FraudSignal]]:
+def signals_query(merchant_id: int | None = None, status: str | None = None) -> Select[FraudSignal]:
     """The statement listing signals (paginate newest first by id)."""
     stmt = select(FraudSignal)
     if merchant_id is not None:

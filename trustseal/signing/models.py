@@ -9,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from trustseal.clock import utcnow
 from trustseal.dbtypes import UTCDateTime
-from trustseal.extensions import db
+from trustseal.extensions import Model
 
 
-class SigningKey(db.Model):
+class SigningKey(Model):
     """An Ed25519 key; the private half is encrypted with the data key (Fernet)."""
 
     __tablename__ = "signing_keys"

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trustseal.clock import utcnow
 from trustseal.dbtypes import UTCDateTime
-from trustseal.extensions import db
+from trustseal.extensions import Model
 
 
-class StaffUser(db.Model):
+class StaffUser(Model):
     """A person working for the certifier."""
 
     __tablename__ = "staff_users"
@@ -31,7 +31,7 @@ class StaffUser(db.Model):
     tokens: Mapped[list[StaffToken]] = relationship(back_populates="staff")
 
 
-class StaffToken(db.Model):
+class StaffToken(Model):
     """A staff API token (``tss_…``); only its SHA-256 is stored."""
 
     __tablename__ = "staff_tokens"

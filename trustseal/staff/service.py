@@ -6,14 +6,18 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeGuard
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
 
 from trustseal import passwords
+from trustseal.dbutil import execute_dml
 from trustseal.extensions import db
 from trustseal.staff.models import StaffToken, StaffUser
 from trustseal.tokens import hash_token, issue_token
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing.TypeIs is Python 3.13's
 
 STAFF_TOKEN_PREFIX = "tss_"
 
@@ -89,7 +93,7 @@ def use_totp_step(staff_id: int, step: int) -> bool:
 
     One conditional UPDATE, so two sign-ins racing with the same code cannot both win.
     """
-    used = db.session.execute(
+    used = execute_dml(
         update(StaffUser)
         .where(StaffUser.id == staff_id)
         .where(or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step))
@@ -109,7 +113,7 @@ def by_email(email: str) -> StaffUser | None:
     return db.session.scalar(select(StaffUser).where(StaffUser.email == email))
 
 
-def is_staff(user: object) -> TypeGuard[StaffUser]:
+def is_staff(user: object) -> TypeIs[StaffUser]:
     """Whether ``user`` is a staff user (not a merchant's)."""
     return isinstance(user, StaffUser)
 

@@ -7,10 +7,10 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, jsonify, request
 from flask.views import MethodView
-from flask_smorest import abort
 
 from trustseal.api.auth import MERCHANT_SECURITY, current_merchant, merchant_required
 from trustseal.api.blueprint import Blueprint
+from trustseal.api.errors import abort
 from trustseal.api.fields import OpenSchema, UTCDateTime
 from trustseal.api.uploads import allow_upload
 from trustseal.extensions import db

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from trustseal.clock import utcnow
 from trustseal.dbtypes import UTCDateTime
-from trustseal.extensions import db
+from trustseal.extensions import Model
 
 
-class Store(db.Model):
+class Store(Model):
     """A merchant's shop on a platform; secrets are Fernet-encrypted JSON."""
 
     __tablename__ = "stores"
@@ -30,7 +30,7 @@ class Store(db.Model):
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class WebhookDelivery(db.Model):
+class WebhookDelivery(Model):
     """A delivery already processed (platforms retry and duplicate)."""
 
     __tablename__ = "webhook_deliveries"

@@ -55,7 +55,7 @@ class CreatedStore:
 
 def platforms() -> dict[str, Platform]:
     """The platform plugins loaded for this app."""
-    return current_app.extensions["trustseal.platforms"]  # type: ignore[no-any-return]
+    return current_app.extensions["trustseal.platforms"]
 
 
 def platform(name: str) -> Platform:
@@ -257,6 +257,7 @@ def privacy_request(payload: dict[str, Any]) -> None:
     if store is None:
         return
     kind = payload["kind"]
+    ids: list[int] | None
     if kind == "shop_redact":
         ids = orders.purchase_ids_of_source(store.merchant_id, source_of(store))
         orders.erase_purchases(ids)

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from trustseal.clock import utcnow
 from trustseal.dbtypes import UTCDateTime
-from trustseal.extensions import db
+from trustseal.extensions import Model
 
 
-class LogState(db.Model):
+class LogState(Model):
     """One row (id 1): the log's size. Appenders lock it, which orders every append."""
 
     __tablename__ = "log_state"
@@ -21,7 +21,7 @@ class LogState(db.Model):
     size: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class LogEntry(db.Model):
+class LogEntry(Model):
     """One leaf: the canonical JSON of an event, and its RFC 9162 leaf hash."""
 
     __tablename__ = "log_entries"
@@ -34,7 +34,7 @@ class LogEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class LogSalt(db.Model):
+class LogSalt(Model):
     """The secret salt of a leaf's text commitments; deleting it is how text is erased."""
 
     __tablename__ = "log_salts"
@@ -45,7 +45,7 @@ class LogSalt(db.Model):
     salt: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
-class LogNode(db.Model):
+class LogNode(Model):
     """The hash of a complete aligned subtree (level 0: a leaf hash). Never changes."""
 
     __tablename__ = "log_nodes"
@@ -55,7 +55,7 @@ class LogNode(db.Model):
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
-class TreeHead(db.Model):
+class TreeHead(Model):
     """A signed tree head: ``{tree_size, root_hash, timestamp}`` as a compact JWS."""
 
     __tablename__ = "log_tree_heads"
@@ -68,7 +68,7 @@ class TreeHead(db.Model):
     kid: Mapped[str] = mapped_column(String(64))
 
 
-class ReplayState(db.Model):
+class ReplayState(Model):
     """A merchant's public numbers as its leaves add up (:class:`numbers.MerchantState` as
     JSON), folded in by the appender in the same transaction as each leaf: what the badge
     and the score are checked against before they are signed or served."""
@@ -80,7 +80,7 @@ class ReplayState(db.Model):
     state: Mapped[str] = mapped_column(Text)
 
 
-class NumbersAlert(db.Model):
+class NumbersAlert(Model):
     """A disagreement between a merchant's stored numbers and the log's replay: the badge
     and the score are refused while it lasts, and staff are told once per problem."""
 

@@ -329,7 +329,7 @@ class Replay:
 
     def __init__(self) -> None:
         self.states: dict[str, MerchantState] = {}
-        self._reviews: dict[tuple[str, int], _Review] = {}
+        self._reviews: dict[tuple[str, int | None], _Review] = {}
 
     def feed(self, index: int, leaf: Mapping[str, Any]) -> str | None:
         """Fold one leaf in; a problem (text naming the leaf) when it contradicts an

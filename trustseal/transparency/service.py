@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import bindparam, func, insert, select, tuple_, update
 
 from trustseal.clock import rfc3339, utcnow
-from trustseal.dbutil import insert_ignoring_duplicate
+from trustseal.dbutil import execute_dml, insert_ignoring_duplicate
 from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
@@ -380,7 +380,7 @@ def raise_alert(merchant_slug: str, problem: str) -> bool:
     log. True when the problem is new — the caller then tells staff — False when it was
     seen already (only counted)."""
     now = utcnow()
-    found = db.session.execute(
+    found = execute_dml(
         update(NumbersAlert)
         .where(NumbersAlert.merchant_slug == merchant_slug, NumbersAlert.problem == problem)
         .values(last_seen_at=now, times=NumbersAlert.times + 1)
