@@ -55,12 +55,11 @@ lint: install
 
 ## make bench: benchmarks (not tests); figures are ratios against a baseline of the same run.
 ## They need PostgreSQL; node/npm for badge-maker. `make bench BENCH_ARGS=--quick` for a short run.
-BENCHES ?= orders log reviews badges webhooks
 bench: install
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	@if command -v npm >/dev/null; then npm ci --prefix bench --silent --no-audit --no-fund; \
-	  else echo "npm not found: bench/badges.py runs without badge-maker"; fi
-	@for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py $(BENCH_ARGS) || exit 1; done
+	  else echo "npm not found: bench/test_badges.py runs without badge-maker"; fi
+	$(BIN)/pytest bench/ $(BENCH_ARGS)
 
 ## make translations: refresh the catalogs after changing user-facing text
 translations: install
