@@ -37,22 +37,11 @@ from trustseal.transparency.models import (
 
 T = TypeVar("T")
 
-EVENT_TYPES = frozenset(
+EVENT_TYPES = numbers.NUMBER_TYPES | frozenset(
     {
-        "review.published",
-        "review.removed",
-        "review.restored",
-        "response.created",
         "response.edited",
         "book.filed",
         "book.answered",
-        "seal.applied",
-        "seal.approved",
-        "seal.suspended",
-        "seal.revoked",
-        "seal.reinstated",
-        "seal.expired",
-        "seal.criterion",
         "key.rotated",
         "merchant.domain_verified",
         "signal.confirmed",
