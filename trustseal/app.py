@@ -114,17 +114,18 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.badging.pages import api_blp as badge_api_blp
     from trustseal.badging.pages import blp as badging_pages
     from trustseal.book.api import blp as book_blp
-    from trustseal.book.pages import blp as book_pages
     from trustseal.console.pages import blp as console_pages
     from trustseal.dashboard.pages import blp as dashboard_pages
     from trustseal.media.pages import blp as media_pages
     from trustseal.merchants.api import blp as merchants_blp
     from trustseal.orders.api import blp as orders_blp
-    from trustseal.public.pages import blp as reviews_pages
+    from trustseal.public import book as public_book
+    from trustseal.public import home as public_home
+    from trustseal.public import reviews as public_reviews
+    from trustseal.public import seal as public_seal
     from trustseal.reviews.api import blp as reviews_blp
     from trustseal.reviews.api import merchant_blp as merchant_reviews_blp
     from trustseal.seals.api import blp as seals_blp
-    from trustseal.seals.pages import blp as seals_pages
     from trustseal.signals.api import blp as signals_blp
     from trustseal.signing.api import blp as signing_blp
     from trustseal.stores.api import blp as stores_blp
@@ -150,15 +151,16 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         api.register_blueprint(blp)
     for pages in (
         web_blp,
+        public_home.blp,
+        public_reviews.blp,
+        public_book.blp,
+        public_seal.blp,
         transparency_pages,
-        reviews_pages,
         media_pages,
         badging_pages,
-        book_pages,
         accounts_pages,
         console_pages,
         dashboard_pages,
-        seals_pages,
     ):
         app.register_blueprint(pages)
     from trustseal import cli

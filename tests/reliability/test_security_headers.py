@@ -31,7 +31,7 @@ BADGE_ENDPOINTS = {
     "badging.badge_svg",
     "badging.badge_png",
     "badging.badge_assertion",
-    "book_pages.book_link_svg",
+    "badging.book_link_svg",
 }
 # Exact sources for the directives that make the policy strict.
 CSP_EXACT = {

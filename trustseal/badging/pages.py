@@ -1,24 +1,25 @@
-"""Badge routes (SVG, PNG, assertion), the live verification page, the embed API."""
+"""What a merchant embeds on its site — the signed badge (SVG, PNG, assertion) and the
+"Libro de Reclamaciones" button — and the embed and score API."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import marshmallow as ma
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, request
+from flask import abort as flask_abort
 from flask.views import MethodView
 from werkzeug.datastructures import Headers
 
+from badges import book_link
 from trustseal.api.blueprint import Blueprint as ApiBlueprint
 from trustseal.api.errors import abort
 from trustseal.api.lookups import merchant_or_404
 from trustseal.badging import service
 from trustseal.clock import utcnow
-from trustseal.extensions import db
 from trustseal.merchants import service as merchants
 from trustseal.reviews import service as reviews
 from trustseal.reviews.schemas import ScoreSchema
-from trustseal.seals import service as seals
 
 blp = Blueprint("badging", __name__)
 api_blp = ApiBlueprint(
@@ -110,27 +111,19 @@ def badge_assertion(slug: str) -> Response:
     return response
 
 
-@blp.get("/verify/<slug>")
-def verify_page(slug: str) -> Any:
-    """Is this shop's seal valid right now? (What the badge links to.)"""
+@blp.get("/badges/<slug>/libro.svg")
+def book_link_svg(slug: str) -> Response:
+    """The "Libro de Reclamaciones" button a merchant puts on its home page."""
     merchant = merchants.get_public(slug)
     if merchant is None:
-        return render_template("verify.html", merchant=None, slug=slug), 404
-    summary = reviews.merchant_score(merchant)
-    db.session.commit()
-    own_urls = (current_app.config["TRUSTSEAL_BASE_URL"], request.host_url)
-    page = render_template(
-        "verify.html",
-        merchant=merchant,
-        slug=slug,
-        seal=summary["seal"],
-        summary=summary,
-        history=seals.history(merchant),
-        criteria=seals.criterion_reviews(merchant),
-        snippets=service.embed_snippets(merchant),
-        shown_on=service.shown_elsewhere(request.referrer, merchant.domain, own_urls),
+        flask_abort(404)
+    base = current_app.config["TRUSTSEAL_BASE_URL"]
+    response = Response(
+        book_link.render(f"{base}/m/{merchant.slug}/libro"), mimetype="image/svg+xml"
     )
-    return page, 200, {"Vary": "Referer"}  # the warning depends on the page linking here
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.headers["Content-Security-Policy"] = SVG_CSP
+    return response
 
 
 class EmbedSchema(ma.Schema):

@@ -1,4 +1,5 @@
-"""Pages and operational endpoints that belong to no single domain: home, health, docs."""
+"""Operational endpoints that belong to no single domain or user: health, readiness, the
+API reference and the language switch."""
 
 from __future__ import annotations
 
@@ -8,19 +9,10 @@ from flask import Blueprint, Response, jsonify, make_response, redirect, render_
 from sqlalchemy import text
 
 from trustseal.api.errors import current_api
-from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
-from trustseal.signals import service as signals
-from trustseal.transparency import numbers as score_formula
 
 blp = Blueprint("web", __name__)
-
-
-@blp.get("/")
-def home() -> str:
-    """The landing page: what trustseal is and where to look."""
-    return render_template("home.html")
 
 
 @blp.get("/lang/<lang>")
@@ -33,15 +25,6 @@ def set_language(lang: str) -> Response:
     if lang in ("es", "en"):
         response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax", httponly=True)
     return response
-
-
-@blp.get("/score")
-def score_page() -> str:
-    """How the score is computed, who vouches for each purchase, and the fraud rules: the
-    published rules of several domains, on one page."""
-    return render_template(
-        "score.html", s=score_formula, now=utcnow(), signal_rules=signals.published_rules()
-    )
 
 
 @blp.get("/healthz")

@@ -34,7 +34,7 @@ BADGE_ENDPOINTS = frozenset(
         "badging.badge_svg",
         "badging.badge_png",
         "badging.badge_assertion",
-        "book_pages.book_link_svg",
+        "badging.book_link_svg",
     }
 )
 

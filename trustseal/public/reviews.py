@@ -1,4 +1,5 @@
-"""Public pages of the reviews domain: the profile, the review form and the formula."""
+"""The shopper's view of a shop: its public profile with the reviews, and the review form
+of an invitation link."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ from trustseal.reviews.presenters import history_bars
 from trustseal.reviews.schemas import ReviewCreateSchema
 from trustseal.seals import service as seals
 
-blp = Blueprint("reviews_pages", __name__)
+blp = Blueprint("public_reviews", __name__)
 
 FORM_UPLOAD_LIMIT = service.MAX_PHOTOS * images.MAX_BYTES + 1024 * 1024
-allow_upload("reviews_pages.review_form", FORM_UPLOAD_LIMIT)
+allow_upload("public_reviews.review_form", FORM_UPLOAD_LIMIT)
 PAGE_SIZE = 20
 
 
@@ -45,7 +46,7 @@ def profile(slug: str) -> str:
             cursor = None
     summary = service.merchant_score(merchant)
     page = service.reviews_page(merchant.id, PAGE_SIZE, cursor, rating)
-    profile_url = url_for("reviews_pages.profile", slug=slug, _external=False)
+    profile_url = url_for("public_reviews.profile", slug=slug, _external=False)
     base = current_app.config["TRUSTSEAL_BASE_URL"]
     return render_template(
         "profile.html",

@@ -1,15 +1,14 @@
-"""The book's public pages: the Hoja de Reclamación form, the follow-up page, the copy,
-and the "Libro de Reclamaciones" link button (SVG)."""
+"""The consumer's Libro de Reclamaciones: the Hoja de Reclamación form of a shop, the
+follow-up page of a filed entry and its printable copy (PDF)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import get_locale
 
-from badges import book_link
 from trustseal.api.fields import refused_for_hidden_characters
 from trustseal.api.limits import public_post, public_write
 from trustseal.book import documents, service
@@ -20,7 +19,7 @@ from trustseal.merchants import service as merchants
 if TYPE_CHECKING:
     from trustseal.merchants.models import Merchant
 
-blp = Blueprint("book_pages", __name__)
+blp = Blueprint("public_book", __name__)
 
 FLAT_FIELDS = [
     "kind",
@@ -158,15 +157,3 @@ def copy_pdf(code: str) -> Response:
             "Content-Disposition": f'inline; filename="reclamo-{service.format_number(entry)}.pdf"'
         },
     )
-
-
-@blp.get("/badges/<slug>/libro.svg")
-def book_link_svg(slug: str) -> Response:
-    """The "Libro de Reclamaciones" button a merchant puts on its home page."""
-    merchant = _merchant(slug)
-    base = current_app.config["TRUSTSEAL_BASE_URL"]
-    body = book_link.render(f"{base}/m/{merchant.slug}/libro")
-    response = Response(body, mimetype="image/svg+xml")
-    response.headers["Cache-Control"] = "public, max-age=86400"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    return response
