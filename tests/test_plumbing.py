@@ -187,7 +187,7 @@ def test_every_endpoint_with_bad_input_never_500(app, client, who):
 
 
 def test_an_unhandled_error_on_a_secret_route_logs_no_secret(app, client, monkeypatch, caplog):
-    from trustseal.public import pages as review_pages
+    from trustseal.public import reviews as review_pages
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
