@@ -73,7 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     web_headers.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
-    ratelimit_storage.register()
+    ratelimit_storage.register(app)
     limiter.init_app(app)
     i18n.init_app(app)
     api = Api(

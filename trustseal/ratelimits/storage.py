@@ -3,7 +3,11 @@
 Every process of every machine shares it, as they share the database, so "30 per minute"
 means 30 whatever the number of gunicorn workers. Each hit is one atomic upsert on its own
 connection and transaction, apart from the request's, so a request that rolls back still
-counts and a counter never waits for a request to finish. Redis
+counts and a counter never waits for a request to finish. Those connections come from a
+small pool of their own: flask-limiter reads the counters again after the view (for the
+``X-RateLimit-*`` headers) while the request still holds its session's connection, and with
+one pool shared, as many concurrent requests as the pool has connections would each wait
+for a second one until the pool's timeout. Redis
 (``TRUSTSEAL_RATELIMIT_STORAGE_URI=redis://…``) does the same with less load.
 """
 
@@ -13,8 +17,9 @@ import time
 from datetime import timedelta
 from typing import Any, cast
 
+from flask import Flask, current_app
 from limits.storage import SCHEMES, Storage
-from sqlalchemy import Table, case, delete, select
+from sqlalchemy import Engine, Table, case, create_engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,6 +30,15 @@ from trustseal.ratelimits.models import RateLimitCounter
 
 SCHEME = "trustseal+db"
 _table = cast(Table, RateLimitCounter.__table__)  # a mapped class's table is a Table
+_ENGINE = "trustseal.ratelimit_engine"
+# Each counter holds a connection for one statement: a few serve many request threads.
+_POOL = {"pool_size": 2, "max_overflow": 8}
+
+
+def _engine() -> Engine:
+    """The counters' own engine (the app's when :func:`register` gave it none)."""
+    engine = current_app.extensions.get(_ENGINE)
+    return engine if engine is not None else db.engine
 
 
 class DatabaseStorage(Storage):
@@ -44,7 +58,7 @@ class DatabaseStorage(Storage):
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add ``amount`` hits to ``key``'s window (a new window if it expired); the count."""
         now = time.time()
-        with db.engine.begin() as conn:
+        with _engine().begin() as conn:
             insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
             stmt = insert(_table).values(key=key, count=amount, expires_at=now + expiry)
             lapsed = _table.c.expires_at <= now
@@ -58,7 +72,7 @@ class DatabaseStorage(Storage):
             return int(conn.execute(upsert).scalar_one())
 
     def _row(self, key: str) -> tuple[int, float] | None:
-        with db.engine.connect() as conn:
+        with _engine().connect() as conn:
             row = conn.execute(
                 select(_table.c.count, _table.c.expires_at).where(_table.c.key == key)
             ).first()
@@ -80,7 +94,7 @@ class DatabaseStorage(Storage):
     def check(self) -> bool:
         """Whether the database answers."""
         try:
-            with db.engine.connect() as conn:
+            with _engine().connect() as conn:
                 conn.execute(select(1))
         except SQLAlchemyError:
             return False
@@ -88,19 +102,27 @@ class DatabaseStorage(Storage):
 
     def reset(self) -> int | None:
         """Forget every counter."""
-        with db.engine.begin() as conn:
+        with _engine().begin() as conn:
             return int(conn.execute(delete(_table)).rowcount or 0)
 
     def clear(self, key: str) -> None:
         """Forget one counter."""
-        with db.engine.begin() as conn:
+        with _engine().begin() as conn:
             conn.execute(delete(_table).where(_table.c.key == key))
 
 
-def register() -> None:
+def register(app: Flask) -> None:
     """Make ``trustseal+db://`` known to ``limits`` (defining the class registers it; this
-    call is what the app factory uses to say so)."""
+    call is what the app factory uses to say so) and, when the app keeps its counters in
+    its database, give them a pool of their own on the same database (after
+    ``db.init_app``)."""
     assert SCHEME in SCHEMES
+    if not app.config["RATELIMIT_STORAGE_URI"].startswith(SCHEME):
+        return
+    with app.app_context():
+        url = db.engine.url
+    options = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], **_POOL}
+    app.extensions[_ENGINE] = create_engine(url, **options)
 
 
 def prune(now: float | None = None) -> int:
