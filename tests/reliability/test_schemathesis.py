@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,11 @@ SEED = int(os.environ.get("TRUSTSEAL_SCHEMATHESIS_SEED", "20261122"))
 MAX_EXAMPLES = int(os.environ.get("TRUSTSEAL_SCHEMATHESIS_EXAMPLES", "12"))
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 STATEFUL = "Stateful tests"
+# The operations are dealt round-robin into this many tests of the examples, coverage and
+# fuzzing phases, and the stateful phase is one more over the whole document: xdist workers
+# run them side by side (one test of it all would be the suite's longest by far).
+SHARDS = 5
+UNIT_PHASES = ("examples", "coverage", "fuzzing")
 SLUG = "bodega"
 
 
@@ -100,13 +106,14 @@ def seed(app: Flask) -> Seeded:
     )
 
 
-def load_schema(app: Flask, seeded: Seeded) -> schemathesis.BaseSchema:
+def load_schema(app: Flask, seeded: Seeded, phases: Sequence[str]) -> schemathesis.BaseSchema:
     """The app's OpenAPI document as schemathesis sees it, bound to the app (no network),
-    with both credentials and the seeded path values."""
+    with both credentials and the seeded path values, for the given phases."""
     config = schemathesis.Config.from_dict(
         {
             "seed": SEED,
             "workers": 1,
+            "phases": {name: {"enabled": name in phases} for name in (*UNIT_PHASES, "stateful")},
             "generation": {
                 "mode": "all",
                 "max-examples": MAX_EXAMPLES,
@@ -217,27 +224,52 @@ class Run:
         return "\n".join(lines)
 
 
-@pytest.mark.usefixtures("in_process_calls")
-def test_api_conforms_to_its_openapi_document(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No 500, and every answer as documented (status, content type, headers, schema),
-    for every operation, with valid and invalid generated requests."""
-    # Rate limits off, so a 429 hides nothing: the config switch for the checks that read
-    # it per request, and flask-limiter's own flag (it reads the switch at init only).
-    app.config["RATELIMIT_ENABLED"] = False
-    monkeypatch.setattr(limiter, "enabled", False)
-    schema = load_schema(app, seed(app))
-    run = Run()
-    for event in engine.from_schema(schema).execute():
-        run.record(event)
-    print("\n" + run.table())
-    spec_operations = {
+def document_operations(app: Flask) -> list[str]:
+    """The labels (``GET /api/v1/...``) of the document's operations, sorted."""
+    return sorted(
         f"{method.upper()} {path}"
         for path, item in app.test_client().get("/api/v1/openapi.json").json["paths"].items()
         for method in item
         if method in HTTP_METHODS
-    }
+    )
+
+
+def run_engine(app: Flask, schema: schemathesis.BaseSchema) -> Run:
+    """Every event of the engine over ``schema``, recorded; fails on any error or failure."""
+    run = Run()
+    for event in engine.from_schema(schema).execute():
+        run.record(event)
+    print("\n" + run.table())
     assert not run.errors, "\n".join(run.errors)
     assert not run.failures, "\n\n".join(
         f"{label}\n" + "\n".join(found) for label, found in run.failures.items()
     )
-    assert set(run.cases) - {STATEFUL} == spec_operations, "every operation is exercised"
+    return run
+
+
+@pytest.fixture
+def unlimited(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rate limits off, so a 429 hides nothing: the config switch for the checks that read
+    it per request, and flask-limiter's own flag (it reads the switch at init only)."""
+    app.config["RATELIMIT_ENABLED"] = False
+    monkeypatch.setattr(limiter, "enabled", False)
+
+
+@pytest.mark.usefixtures("in_process_calls", "unlimited")
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_api_conforms_to_its_openapi_document(app: Flask, shard: int) -> None:
+    """No 500, and every answer as documented (status, content type, headers, schema),
+    for every operation of the shard, with valid and invalid generated requests (the
+    shards together cover every operation of the document)."""
+    operations = set(document_operations(app)[shard::SHARDS])
+    schema = load_schema(app, seed(app), UNIT_PHASES)
+    run = run_engine(app, schema.include(lambda ctx: ctx.operation.label in operations))
+    assert set(run.cases) == operations, "every operation is exercised"
+
+
+@pytest.mark.usefixtures("in_process_calls", "unlimited")
+def test_api_conforms_to_its_openapi_document_in_sequences(app: Flask) -> None:
+    """The same checks on sequences of calls that follow the document's links (the
+    stateful phase), over the whole document."""
+    run = run_engine(app, load_schema(app, seed(app), ["stateful"]))
+    assert run.cases[STATEFUL] > 0
