@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, inspect, select
 
 from tests.helpers import bearer, make_merchant, order_body
+from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.jobs.models import Job
 from trustseal.orders.models import InvitationToken, Purchase, PurchaseItem, ReviewInvitation
@@ -72,13 +74,23 @@ def test_delivered_opens_invitation_and_queues_email(app, client, key):
         invitation = db.session.scalars(select(ReviewInvitation)).one()
         assert job.kind == "orders.invitation_email"
         assert job.payload == {"invitation_id": invitation.id}
-        delay = (job.run_at - invitation.created_at).total_seconds()
-        assert abs(delay - 72 * 3600) < 5
+        # Delivered a month ago: the 72 hours after the delivery are over, so at once.
+        assert abs((job.run_at - invitation.created_at).total_seconds()) < 5
         ttl = (invitation.expires_at - invitation.created_at).days
         assert ttl == 60
     # a repeated delivered event opens nothing new
     post(client, key, order_body(status="delivered"))
     assert count(app, Job) == 1 and count(app, ReviewInvitation) == 1
+
+
+@pytest.mark.parametrize("hours_ago", [0, 24, 71])
+def test_the_invitation_email_waits_from_the_delivery_not_the_report(app, client, key, hours_ago):
+    delivered_at = utcnow().replace(microsecond=0) - timedelta(hours=hours_ago)
+    body = order_body(status="delivered", delivered_at=delivered_at.isoformat())
+    post(client, key, body)
+    with app.app_context():
+        job = db.session.scalars(select(Job)).one()
+        assert abs((job.run_at - (delivered_at + timedelta(hours=72))).total_seconds()) < 5
 
 
 def test_invitation_delay_and_ttl_are_configurable(app, client, key):

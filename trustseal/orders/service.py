@@ -236,7 +236,7 @@ def _complete(purchase: Purchase, event: PurchaseEvent) -> bool:
             select(ReviewInvitation).where(ReviewInvitation.purchase_id == purchase.id)
         )
         if invitation is not None and invitation_status(invitation) == "pending":
-            _queue_invitation_email(invitation)
+            _queue_invitation_email(invitation, purchase)
     if purchase.customer_name is None and event.customer_name:
         purchase.customer_name = event.customer_name
         filled = True
@@ -314,17 +314,20 @@ def _open_invitation(purchase: Purchase, now: datetime) -> ReviewInvitation:
         },
     )
     if purchase.customer_email:
-        _queue_invitation_email(invitation)
+        _queue_invitation_email(invitation, purchase)
     return invitation
 
 
-def _queue_invitation_email(invitation: ReviewInvitation) -> None:
-    """Queue the invitation email for the configured delay after the delivery."""
+def _queue_invitation_email(invitation: ReviewInvitation, purchase: Purchase) -> None:
+    """Queue the invitation email for the configured delay after the delivery (the
+    delivery's own time, not when trustseal heard of it: an order reported days after it
+    arrived is asked about at once)."""
     delay = timedelta(hours=current_app.config["TRUSTSEAL_INVITATION_EMAIL_DELAY_HOURS"])
+    delivered_at = purchase.delivered_at or invitation.created_at
     jobs.enqueue(
         INVITATION_EMAIL_JOB,
         {"invitation_id": invitation.id},
-        run_at=max(utcnow(), invitation.created_at + delay),
+        run_at=max(utcnow(), delivered_at + delay),
     )
 
 
@@ -368,9 +371,7 @@ def purchase(purchase_id: int) -> Purchase | None:
 def latest_purchases(merchant_id: int, limit: int = 100) -> list[Purchase]:
     """A merchant's newest purchases from every source, newest first."""
     return list(
-        db.session.scalars(
-            purchases_query(merchant_id).order_by(Purchase.id.desc()).limit(limit)
-        )
+        db.session.scalars(purchases_query(merchant_id).order_by(Purchase.id.desc()).limit(limit))
     )
 
 
