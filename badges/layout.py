@@ -156,18 +156,26 @@ def _score(view: BadgeView) -> str:
 def _label(view: BadgeView, score: str | None = None, count: str | None = None) -> str:
     name = text.clean(view.name)
     if view.status == "active":
-        score = _score(view) if score is None else score
         count = _count(view) if count is None else count
-        return f"{view.labels['seal_full']}: {name} — {score} / 5, {count}"
+        if view.score is None:
+            return f"{view.labels['seal_full']}: {name} — {_status_word(view)}, {count}"
+        score = _score(view) if score is None else score
+        return f"{view.labels['seal_full']}: {name} — {_status_word(view)}, {score} / 5, {count}"
     return f"{view.labels['seal_full']}: {name} — {_status_word(view)}"
 
 
 def compact(view: BadgeView) -> Layout:
-    """``Sello de Confianza | ★ 4,6 · 1.234 opiniones`` in one 20-px line."""
+    """``Sello de Confianza | VIGENTE · ★ 4,6 · 1.234 opiniones`` in one 20-px line (the
+    status word first, so a certified shop's badge says so in words)."""
     size, pad = 11.0, 6.0
     left = view.labels["seal_short"]
     score, count = _score(view), _count(view)
-    right = f"★ {score} · {count}" if view.status == "active" else _status_word(view)
+    if view.status != "active":
+        right = _status_word(view)
+    elif view.score is None:
+        right = f"{_status_word(view)} · {count}"
+    else:
+        right = f"{_status_word(view)} · ★ {score} · {count}"
     bold = view.status in BAD
     left_text, right_text = text.width(left, size), text.width(right, size, bold)
     left_w, right_w = left_text + 2 * pad, right_text + 2 * pad
@@ -183,59 +191,105 @@ def compact(view: BadgeView) -> Layout:
     return Layout(width, 20, _label(view, score, count), tuple(shapes), view.verify_url)
 
 
+SEAL_CENTER, SEAL_INNER, SEAL_MARGIN = 60.0, 50.0, 4.0
+
+
+def seal_room(baseline: float, size: float) -> float:
+    """The width a line of text at ``baseline`` and font ``size`` has inside the seal's
+    white disc (the chord at the glyphs' edge farther from the centre, less a margin)."""
+    top, bottom = baseline - 0.78 * size, baseline + 0.22 * size
+    farthest = max(abs(top - SEAL_CENTER), abs(bottom - SEAL_CENTER))
+    if farthest >= SEAL_INNER:
+        return 0.0
+    return 2 * (SEAL_INNER**2 - farthest**2) ** 0.5 - 2 * SEAL_MARGIN
+
+
+def _seal_lines(
+    words: str, baselines: list[float], size: float, fill: str, bold: bool, smallest: float
+) -> list[Shape]:
+    """``words`` centred on the given baselines inside the disc, at the largest font size
+    from ``size`` down to ``smallest`` at which no word is cut."""
+    step = baselines[1] - baselines[0] if len(baselines) > 1 else 0.0
+    while True:
+        lines = text.wrap(words, [seal_room(y, size) for y in baselines], size, bold)
+        if size <= smallest or not any(line.endswith(text.ELLIPSIS) for line in lines):
+            break
+        size = round(size - 0.5, 1)
+    shift = (len(baselines) - len(lines)) * step / 2  # fewer lines: centred on the same band
+    return [
+        _text(SEAL_CENTER, y + shift, line, size, fill, bold=bold, anchor="middle")
+        for y, line in zip(baselines, lines, strict=False)
+    ]
+
+
 def seal(view: BadgeView) -> Layout:
-    """A round seal: score, stars and count, or the status in red."""
+    """A round seal: score, stars and count, or the status in red; every line measured
+    against the disc at its height, so nothing crosses the ring."""
     color = _status_color(view)
     shapes: list[Shape] = [
-        Circle(60, 60, 58, fill=color),
-        Circle(60, 60, 50, fill="#fff"),
-        _text(60, 30, view.labels["seal_short"].upper(), 6.5, color, bold=True, anchor="middle"),
+        Circle(SEAL_CENTER, SEAL_CENTER, 58, fill=color),
+        Circle(SEAL_CENTER, SEAL_CENTER, SEAL_INNER, fill="#fff"),
     ]
-    name = text.fit(view.name, 74, 7.5, bold=True)
-    if view.status == "active":
-        shapes.append(_text(60, 64, _score(view), 26, INK, bold=True, anchor="middle"))
+    shapes += _seal_lines(view.labels["seal_short"].upper(), [26.0, 33.0], 6.5, color, True, 5.5)
+    if view.status == "active" and view.score is not None:
+        shapes.append(_text(60, 62, _score(view), 24, INK, bold=True, anchor="middle"))
         star_w = text.width("★" * 5, 10)
-        shapes += stars(60 - star_w / 2, 78, 10, view.score)
-        shapes.append(_text(60, 90, text.fit(_count(view), 76, 7.5), 7.5, MUTED, anchor="middle"))
+        shapes += stars(60 - star_w / 2, 75, 10, view.score)
+        shapes += _seal_lines(_count(view), [86.0], 7.5, MUTED, False, 6.0)
+    elif view.status == "active":
+        shapes += _seal_lines(_status_word(view), [50.0], 10, color, True, 7.0)
+        shapes += _seal_lines(view.labels["no_score"], [64.0, 73.0], 7.5, MUTED, False, 6.0)
+        shapes += _seal_lines(_count(view), [84.0], 7.5, MUTED, False, 6.0)
     else:
-        word = text.fit(_status_word(view), 84, 10, bold=True)
-        shapes.append(_text(60, 64, word, 10, color, bold=True, anchor="middle"))
-    shapes.append(_text(60, 101, name, 7.5, INK, bold=True, anchor="middle"))
+        shapes += _seal_lines(_status_word(view), [58.0, 70.0], 11, color, True, 7.0)
+    shapes += _seal_lines(view.name, [96.0, 104.0], 7.5, INK, True, 6.0)
     return Layout(120, 120, _label(view), tuple(shapes), view.verify_url)
 
 
+def _lines(
+    x: float, y: float, words: str, room: float, size: float, fill: str, lines: int = 2
+) -> tuple[list[Shape], float]:
+    """``words`` wrapped into at most ``lines`` lines from baseline ``y``; the shapes and
+    the baseline after the last line."""
+    leading = size * 1.3
+    wrapped = text.wrap(words, room, size, lines=lines)
+    shapes: list[Shape] = [
+        _text(x, y + n * leading, line, size, fill) for n, line in enumerate(wrapped)
+    ]
+    return shapes, y + len(wrapped) * leading
+
+
 def card(view: BadgeView) -> Layout:
-    """Score, stars, count, a 12-month bar chart, testimonials and the answer rate."""
-    width, height, pad = 320.0, 214.0, 12.0
+    """Score, stars, count, a 12-month bar chart, testimonials and the answer rate; a shop
+    without a valid seal gets a shorter card that says so and why, with no score."""
+    width, pad = 320.0, 12.0
     inner = width - 2 * pad
     color = _status_color(view)
     shapes: list[Shape] = [
-        Rect(0, 0, width, height, "#fff", rx=8),
-        Rect(0, 0, width, 30, color, rx=8),
-        Rect(0, 22, width, 8, color),
-        _text(pad, 20, view.labels["seal_full"], 12, "#fff", bold=True),
-        _text(width - pad, 20, _status_word(view), 9.5, "#fff", bold=True, anchor="end"),
         _text(pad, 50, text.fit(view.name, inner, 14, bold=True), 14, INK, bold=True),
     ]
     if view.status != "active":
         shapes.append(
-            _text(pad, 86, text.fit(_status_word(view), inner, 18, bold=True), 18, color, bold=True)
+            _text(pad, 80, text.fit(_status_word(view), inner, 18, bold=True), 18, color, bold=True)
         )
-        shapes.append(
-            _text(pad, 108, text.fit(view.labels[f"explain_{view.status}"], inner, 9), 9, MUTED)
-        )
+        explained, y = _lines(pad, 98, view.labels[f"explain_{view.status}"], inner, 9, MUTED)
+        shapes += explained
+        height = y + 22
     else:
-        score = _score(view)
-        shapes.append(_text(pad, 88, score, 28, INK, bold=True))
-        shapes += stars(pad + text.width(score, 28, bold=True) + 8, 86, 14, view.score)
-        shapes.append(_text(pad, 104, text.fit(_count(view), 150, 9.5), 9.5, MUTED))
+        if view.score is not None:
+            score = _score(view)
+            shapes.append(_text(pad, 88, score, 28, INK, bold=True))
+            shapes += stars(pad + text.width(score, 28, bold=True) + 8, 86, 14, view.score)
+        else:
+            shapes += _lines(pad, 80, view.labels["no_score"], 160, 11, INK)[0]
+        shapes.append(_text(pad, 104, text.fit(_count(view), 160, 9.5), 9.5, MUTED))
         if view.response_rate is not None:
             rate = view.labels["answers"].replace(
                 "{rate}", text.number(round(view.response_rate * 100), view.lang)
             )
-            shapes.append(_text(pad, 117, text.fit(rate, 160, 8.5), 8.5, MUTED))
+            shapes += _lines(pad, 116, rate, 166, 8.5, MUTED)[0]
         shapes += _chart(view, x=186, baseline=104, w=122, h=44)
-        y = 140
+        y = 146.0
         for quote in view.testimonials[:2]:
             line = f"“{text.clean(quote.text)}”"
             shapes += stars(pad, y, 9, quote.rating)
@@ -247,9 +301,17 @@ def card(view: BadgeView) -> Layout:
                 )
             )
             y += 30
+        height = max(y + 8, 150.0)
     footer = f"{view.labels['verify_at']} · {view.domain}"
     shapes.append(_text(pad, height - 10, text.fit(footer, inner, 8), 8, MUTED))
-    return Layout(width, height, _label(view), tuple(shapes), view.verify_url)
+    frame: list[Shape] = [
+        Rect(0, 0, width, height, "#fff", rx=8),
+        Rect(0, 0, width, 30, color, rx=8),
+        Rect(0, 22, width, 8, color),
+        _text(pad, 20, view.labels["seal_full"], 12, "#fff", bold=True),
+        _text(width - pad, 20, _status_word(view), 9.5, "#fff", bold=True, anchor="end"),
+    ]
+    return Layout(width, height, _label(view), tuple(frame + shapes), view.verify_url)
 
 
 def _chart(view: BadgeView, x: float, baseline: float, w: float, h: float) -> list[Shape]:

@@ -98,6 +98,7 @@ def labels(lang: str) -> dict[str, str]:
             "explain_expired": gettext("This shop's seal has expired."),
             "answers": gettext("Answers {rate}% of negative reviews"),
             "last_12": gettext("Last 12 months"),
+            "no_score": gettext("No score yet"),
             "verify_at": gettext("Verify at trustseal"),
             "unknown_shop": gettext("Unknown shop"),
         }
