@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, insert
+from sqlalchemy import CursorResult, Executable, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -24,6 +24,10 @@ T = TypeVar("T")
 # statement itself, and a list of rows becomes one multi-row INSERT ("insertmanyvalues").
 
 
+def _table(model: type[Model]) -> Table:
+    return cast(Table, model.__table__)  # a mapped class's table is a Table
+
+
 @cache
 def _insert_ignoring(
     model: type[Model], columns: tuple[str, ...], entity: bool, dialect: str
@@ -32,11 +36,10 @@ def _insert_ignoring(
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     if entity:
         return insert(model).on_conflict_do_nothing(index_elements=list(columns)).returning(model)
-    table = model.__table__
     return (
-        insert(table)
+        insert(_table(model))
         .on_conflict_do_nothing(index_elements=list(columns))
-        .returning(*table.primary_key.columns)
+        .returning(*model.__mapper__.primary_key)
     )
 
 
@@ -44,8 +47,7 @@ def _insert_ignoring(
 def _insert_returning(model: type[Model], entity: bool) -> Any:
     if entity:
         return insert(model).returning(model)
-    table = model.__table__
-    return insert(table).returning(*table.primary_key.columns)
+    return insert(_table(model)).returning(*model.__mapper__.primary_key)
 
 
 # Objects that come back from RETURNING replace any stale object of the same identity (a
