@@ -281,6 +281,7 @@ def test_a_merchant_applies_and_staff_are_emailed(app, client, certifier, tmp_pa
     assert applied.status_code == 201 and applied.json["status"] == "pending"
     assert applied.json["unmet_mandatory"] == MANDATORY
     assert sent(app, tmp_path, "Solicitud de sello de") == ["admin@cert.pe", "certifier@cert.pe"]
+    assert sent(app, tmp_path, "Recibimos tu solicitud del Sello") == ["hola@bodega.pe"]
     again = client.post("/api/v1/seal/application", json={}, headers=bearer(key))
     assert again.status_code == 409
     assert client.post("/api/v1/seal/application", json={}).status_code == 401

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import email
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
+from email.header import decode_header, make_header
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -122,7 +124,7 @@ def test_expiry_is_immediate_and_recorded_by_a_job(app, client, certifier):
         db.session.commit()
     assert client.get("/api/v1/merchants/bodega").json["seal"]["status"] == "expired"
     with app.app_context():
-        assert jobs.run_due_jobs().done == 1
+        assert jobs.run_due_jobs().done == 2  # the expiry, and the approval's email
     history = client.get("/api/v1/merchants/bodega/seal/history").json
     assert history[-1]["action"] == "expire" and history[-1]["status"] == "expired"
     assert decide(client, certifier, "approve").json["status"] == "active"  # re-certified
@@ -310,3 +312,21 @@ def test_concurrent_requests_queue_one_site_check(app, resolver):
     with app.app_context():
         assert jobs.run_due_jobs().done == 1
     assert resolver.calls == ["bodega.pe"]
+
+
+def test_the_merchant_is_emailed_when_its_application_arrives_and_each_decision(
+    app, client, certifier, tmp_path
+):
+    app.config["TRUSTSEAL_OUTBOX_DIR"] = str(tmp_path)
+    pass_all_criteria(app)
+    assert decide(client, certifier, "approve").status_code == 200
+    assert decide(client, certifier, "suspend").status_code == 200
+    with app.app_context():
+        jobs.run_due_jobs()
+    sent = [email.message_from_bytes(p.read_bytes()) for p in sorted(tmp_path.glob("*.eml"))]
+    to_merchant = [m for m in sent if m["To"] == "hola@bodega.pe"]
+    subjects = [str(make_header(decode_header(m["Subject"]))) for m in to_merchant]
+    assert sorted(subjects) == [
+        "Sello de Confianza Online otorgado: Bodega Ñandú",
+        "Sello suspendido: Bodega Ñandú",
+    ]

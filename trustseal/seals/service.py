@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -141,6 +142,7 @@ def decide(
     _record(merchant, action.value, after, reason, valid_until, staff, event, now)
     if after == "active" and valid_until is not None:
         jobs.enqueue(EXPIRE_JOB, {"merchant_id": merchant.id}, run_at=valid_until)
+    _notify_decision(merchant, action, reason, valid_until)
     return seal
 
 
@@ -210,20 +212,52 @@ def application_state(merchant: Merchant) -> dict[str, Any]:
     }
 
 
+LIMA = ZoneInfo("America/Lima")  # the dates a Peruvian merchant reads
+
+
 def _notify_application(merchant: Merchant, note: str) -> None:
+    """Email admins and certifiers to review it, and the merchant that it arrived."""
     state = application_state(merchant)
     base = current_app.config["TRUSTSEAL_BASE_URL"]
+    pending, failed = len(state["criteria"]["pending"]), len(state["criteria"]["fail"])
     message = mail.render(
         "seal_application",
         "es",
         merchant=merchant,
         note=note,
-        pending=len(state["criteria"]["pending"]),
-        failed=len(state["criteria"]["fail"]),
+        pending=pending,
+        failed=failed,
         url=f"{base}/console/m/{merchant.slug}#checklist",
     )
     for email in staff_service.notification_emails():
         mail.queue(email, message, "es")
+    received = mail.render(
+        "seal_received",
+        "es",
+        merchant=merchant,
+        pending=pending,
+        failed=failed,
+        url=f"{base}/dashboard/seal",
+    )
+    mail.queue(merchant.contact_email, received, "es")
+
+
+def _notify_decision(
+    merchant: Merchant, action: Action, reason: str, valid_until: datetime | None
+) -> None:
+    """Email the merchant a staff decision on its seal, with the recorded reason."""
+    base = current_app.config["TRUSTSEAL_BASE_URL"]
+    granted = action in (Action.APPROVE, Action.REINSTATE)
+    message = mail.render(
+        "seal_decision",
+        "es",
+        merchant=merchant,
+        action=action.value,
+        reason=reason,
+        valid_until=valid_until.astimezone(LIMA).date() if valid_until else None,
+        url=f"{base}/dashboard/{'badge' if granted else 'seal'}",
+    )
+    mail.queue(merchant.contact_email, message, "es")
 
 
 def _record(
