@@ -29,11 +29,16 @@ $(COMPILED): %.mo: %.po $(STAMP)
 install: $(STAMP) $(COMPILED)
 
 ## make run: create the venv, migrate SQLite in instance/, load the demo, serve on :8000
+## (make run PORT=8080 HOST=0.0.0.0). Absolute links (emails, badges, webhook addresses)
+## follow HOST and PORT unless TRUSTSEAL_BASE_URL is set (trustseal/config.py).
 run: export TRUSTSEAL_RATELIMIT_STORAGE_URI ?= $(REDIS_URL)
+run: export TRUSTSEAL_HOST := $(HOST)
+run: export TRUSTSEAL_PORT := $(PORT)
 run: install
 	$(BIN)/trustseal db upgrade
 	$(BIN)/trustseal demo
-	@echo "trustseal on http://$(HOST):$(PORT)  (worker running alongside, restarted if it exits; Ctrl-C stops both)"
+	@echo "trustseal on http://$(HOST):$(PORT), links to $$($(BIN)/python -c 'from trustseal.config import from_environment, public_base_url; print(public_base_url(from_environment()))')"
+	@echo "(worker running alongside, restarted if it exits; Ctrl-C stops both)"
 	@trap 'kill 0' INT TERM EXIT; \
 	  while :; do $(BIN)/trustseal worker; echo "worker exited ($$?); restarting in 2 s" >&2; sleep 2; done & \
 	  $(BIN)/gunicorn --config gunicorn.conf.py --workers 2 --bind $(HOST):$(PORT) wsgi:app

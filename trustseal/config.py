@@ -27,7 +27,12 @@ DEFAULTS: dict[str, Any] = {
     # database restart each process fails at most one request (503, retriable), then
     # drops every stale connection at once.
     "DB_PRE_PING": False,
-    "BASE_URL": "http://127.0.0.1:8000",
+    # The public address of the service, in every absolute link (emails, badges, webhooks,
+    # the log's origin). Empty: the local address where `make run` serves, http://HOST:PORT
+    # (the Makefile passes its HOST and PORT), so the links follow the port.
+    "BASE_URL": "",
+    "HOST": "127.0.0.1",
+    "PORT": 8000,
     "ISSUER": "",  # badge/log issuer name; defaults to BASE_URL
     "MAX_CONTENT_LENGTH": 1024 * 1024,  # bytes per request body
     "LOG_LEVEL": "INFO",
@@ -182,6 +187,25 @@ def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
     return values
 
 
+def public_base_url(values: dict[str, Any]) -> str:
+    """The service's public address without a trailing slash: ``BASE_URL`` when set, else
+    the local one where it serves, ``http://HOST:PORT`` (a wildcard bind address such as
+    ``0.0.0.0`` becomes the loopback one, an IPv6 address is bracketed, port 80 is left
+    out)."""
+    explicit = str(values.get("BASE_URL") or "").strip()
+    if explicit:
+        return explicit.rstrip("/")
+    host = str(values.get("HOST") or "").strip().strip("[]")
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    port = int(values.get("PORT") or 80)
+    return f"http://{host}" if port == 80 else f"http://{host}:{port}"
+
+
 def _instance_secret(instance_path: Path, name: str, make: Any) -> str:
     """Read a secret kept in the instance folder, creating it (mode 0600) on first use."""
     path = instance_path / name
@@ -226,9 +250,10 @@ def finalize(values: dict[str, Any], instance_path: Path) -> dict[str, Any]:
         values["OUTBOX_DIR"] = str(instance_path / "outbox")
     if not values["RATELIMIT_STORAGE_URI"]:
         values["RATELIMIT_STORAGE_URI"] = "trustseal+db://"
-    if not values["ISSUER"]:
-        values["ISSUER"] = values["BASE_URL"]
-    values["BASE_URL"] = values["BASE_URL"].rstrip("/")
+    base_url = public_base_url(values)
+    if not values["ISSUER"]:  # as set (a trailing slash kept: issuers already published)
+        values["ISSUER"] = values["BASE_URL"] or base_url
+    values["BASE_URL"] = base_url
     values["LOCALES"] = [loc.strip() for loc in str(values["LOCALES"]).split(",") if loc.strip()]
     flask_settings = {
         "SECRET_KEY": values["SECRET_KEY"],

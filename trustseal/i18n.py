@@ -5,6 +5,10 @@ from ``?lang=``, then the ``lang`` cookie, then ``Accept-Language``. Catalogs (`
 are compiled to ``.mo`` at install (``make install``, ``make translations``), never at
 app start: a deployment's package folder may be read-only. The app logs an error at start
 when a catalog is missing or older than its source.
+
+Numbers and amounts are printed in the locale's way by the Jinja filters of
+:mod:`trustseal.numbers_i18n` (``number``, ``hours``, ``money``, ``percent``), registered
+here.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import get_locale
 
+from trustseal import numbers_i18n
 from trustseal.extensions import babel
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -60,10 +65,12 @@ def stale_catalogs(directory: Path = TRANSLATIONS) -> list[Path]:
 
 
 def init_app(app: Flask) -> None:
-    """Bind Flask-Babel to the app with the service's locale selector."""
+    """Bind Flask-Babel to the app with the service's locale selector, and register the
+    filters that print numbers and amounts in the request's locale."""
     for po in stale_catalogs():
         app.logger.error("translations not compiled: %s (run make install)", po)
     babel.init_app(
         app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS)
     )
     app.jinja_env.globals["get_locale"] = get_locale
+    numbers_i18n.register_filters(app)

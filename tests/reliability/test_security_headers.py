@@ -147,6 +147,8 @@ def _pages(w: World) -> list[tuple[str, FlaskClient, int, bool]]:
     code, token, slug = w.args["code"], w.args["token"], w.args["slug"]
     return [
         ("/", a, 200, False),
+        ("/buscar", a, 200, False),
+        (f"/buscar?q={slug}", a, 200, False),  # the shop search: no form token, public
         ("/api/v1/docs", a, 200, False),
         ("/score", a, 200, False),
         ("/sello/reglas", a, 200, False),

@@ -1,7 +1,10 @@
 """One error format for the whole service (API.md "Conventions").
 
 Every HTTP error under ``/api/`` and ``/webhooks/`` answers
-``{"code", "status", "message", "errors"?}``; pages get an HTML error page.
+``{"code", "status", "message", "errors"?}``; pages get an HTML error page
+(``templates/error.html``) in the visitor's language: a title and an explanation per status
+code, and the error's own message only when the code gave one on purpose (Werkzeug's
+default descriptions are English).
 """
 
 from __future__ import annotations
@@ -55,6 +58,27 @@ def error_payload(error: HTTPException) -> tuple[dict[str, Any], dict[str, str]]
     return payload, headers
 
 
+# Statuses whose message is never shown on a page: a rate limit's figures ("10 per 1
+# minute") and a server error's text are for logs.
+NO_PAGE_DETAIL = frozenset({429, 500})
+
+
+def page_detail(error: HTTPException, payload: dict[str, Any]) -> str | None:
+    """The message an error page shows under its translated explanation: only one the code
+    gave on purpose (``abort(403, description=...)``, an expired form), never the default
+    English description of the exception's class."""
+    if payload["code"] in NO_PAGE_DETAIL:
+        return None
+    data = getattr(error, "data", None) or {}
+    message = data.get("message")
+    if message:
+        return str(message)
+    description = error.description
+    if description and description != type(error).description:
+        return str(description)
+    return None
+
+
 class Api(SmorestApi):
     """flask-smorest's Api with the service's error format on every route, and an OpenAPI
     document that states the text rules every input schema enforces."""
@@ -74,7 +98,7 @@ class Api(SmorestApi):
         if wants_json():
             return payload, code, headers
         try:
-            body = render_template("error.html", error=payload)
+            body = render_template("error.html", error=payload, detail=page_detail(error, payload))
         except Exception:  # the error page itself must never fail
             current_app.logger.exception("error page failed")
             body = f"{code} {payload['status']}"

@@ -10,14 +10,17 @@ SQL condition), :func:`is_public` and :func:`get_public`.
 
 from __future__ import annotations
 
+import re
 import secrets
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, bindparam, event, select, update
+from sqlalchemy import Select, and_, bindparam, case, event, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from trustseal import netguard
@@ -658,3 +661,100 @@ def verify_by_staff(merchant: Merchant, reason: str) -> bool:
         return False
     _record_verification(merchant, "staff", reason)
     return True
+
+
+# --- Finding a shop (the shopper's search) ------------------------------------------
+
+SEARCH_MAX_QUERY = 200  # characters of a query that are read
+SEARCH_MAX_WORDS = 8
+# The letters a shopper may type without their accent: each matches all its variants, in
+# both cases, through a regular expression both SQLite (SQLAlchemy's REGEXP function) and
+# PostgreSQL (``~``) run the same way — neither folds accents, and SQLite's lower() and
+# LIKE know only ASCII letters.
+_LETTER_VARIANTS = {
+    "a": "aáàâäãå",
+    "e": "eéèêë",
+    "i": "iíìîï",
+    "o": "oóòôöõø",
+    "u": "uúùûü",
+    "n": "nñ",
+    "c": "cç",
+    "y": "yýÿ",
+}
+_HOST_CHARS = re.compile(r"[a-z0-9.-]+")
+
+
+@dataclass(frozen=True)
+class ShopSearch:
+    """The public merchants a query found, best first (at most the limit asked), and
+    whether more matched."""
+
+    merchants: list[Merchant]
+    more: bool
+
+
+def fold(text: str) -> str:
+    """``text`` in lower case without accents (``Ñandú`` → ``nandu``)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _word_pattern(word: str) -> str:
+    """A regular expression (the syntax common to Python and PostgreSQL) matching a folded
+    word in a name whatever its case and accents."""
+    parts = []
+    for char in word:
+        variants = _LETTER_VARIANTS.get(char)
+        if variants:
+            parts.append(f"[{variants}{variants.upper()}]")
+        elif char.isalpha() and len(char.upper()) == 1 and char.upper() != char:
+            parts.append(f"[{char}{char.upper()}]")
+        elif char.isalnum():
+            parts.append(char)
+        else:  # a backslash before any other character makes it literal in both syntaxes
+            parts.append("\\" + char)
+    return "".join(parts)
+
+
+def search_host(query: str) -> str | None:
+    """The web address a query may name, as merchants' domains are stored: lower case,
+    ASCII (IDNA), without scheme, ``www.``, port or path (``https://www.Bodega.pe/x`` →
+    ``bodega.pe``); None when the query cannot be one (it has spaces, for instance)."""
+    text = query.strip().lower()
+    if not text or any(c.isspace() for c in text):
+        return None
+    try:
+        host = urlsplit(text if "://" in text else f"//{text}").hostname
+        host = (host or "").rstrip(".").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return None
+    host = host.removeprefix("www.")
+    return host if host and _HOST_CHARS.fullmatch(host) else None
+
+
+def search_public(query: str, limit: int = 20) -> ShopSearch:
+    """Public merchants whose name contains every word of ``query`` (ignoring case and
+    accents) or whose domain contains the web address it names (a scheme, ``www.`` or a
+    path typed with it are ignored). Best first: the exact domain, then names that start
+    with the first word, then by name. At most ``limit``; an empty query finds nothing.
+    Merchants that are not public (see :data:`PUBLIC`) are never found."""
+    text = query.strip()[:SEARCH_MAX_QUERY]
+    words = fold(text).split()[:SEARCH_MAX_WORDS]
+    if not words:
+        return ShopSearch([], False)
+    patterns = [_word_pattern(word) for word in words]
+    matches = [and_(*(Merchant.name.regexp_match(p) for p in patterns))]
+    ranks: list[tuple[Any, int]] = [(Merchant.name.regexp_match("^" + patterns[0]), 1)]
+    host = search_host(text)
+    if host is not None:
+        matches.append(Merchant.domain.contains(host, autoescape=True))
+        ranks.insert(0, (Merchant.domain.in_([host, f"www.{host}"]), 0))
+    found = list(
+        db.session.scalars(
+            select(Merchant)
+            .where(PUBLIC, or_(*matches))
+            .order_by(case(*ranks, else_=2), Merchant.name, Merchant.id)
+            .limit(limit + 1)
+        )
+    )
+    return ShopSearch(found[:limit], len(found) > limit)
