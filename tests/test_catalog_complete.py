@@ -133,37 +133,6 @@ _SNAKE_CASE = re.compile(r"(?<![\w.-])([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?![\w-])")
 # the catalog, which lacks it), "english" (an English word on the page) or "identifier" (a
 # snake_case code shown as it is). Fix one, then delete its line.
 KNOWN_GAPS_TO_FIX: list[tuple[str, str, str]] = [
-    # templates/dashboard/orders.html prints the order's status, and its invitation's, as
-    # stored (p.status, invitation_status(...)), and the source (api, store:1)
-    ("/dashboard/orders", "english", "cancelled"),
-    ("/dashboard/orders", "english", "delivered"),
-    ("/dashboard/orders", "english", "fulfilled"),
-    ("/dashboard/orders", "english", "paid"),
-    ("/dashboard/orders", "english", "pending"),
-    ("/dashboard/orders", "english", "refunded"),
-    ("/dashboard/orders", "english", "sent"),
-    ("/dashboard/orders", "english", "used"),
-    # templates/dashboard/stores.html prints the store's status as stored (s.status), and
-    # each platform's settings fields by their API names as the form's labels
-    ("/dashboard/stores", "english", "active"),
-    ("/dashboard/stores", "identifier", "access_token"),
-    ("/dashboard/stores", "identifier", "app_key"),
-    ("/dashboard/stores", "identifier", "app_token"),
-    ("/dashboard/stores", "identifier", "base_url"),
-    ("/dashboard/stores", "identifier", "client_secret"),
-    ("/dashboard/stores", "identifier", "completed_means"),
-    ("/dashboard/stores", "identifier", "consumer_key"),
-    ("/dashboard/stores", "identifier", "consumer_secret"),
-    ("/dashboard/stores", "identifier", "delivered_status"),
-    ("/dashboard/stores", "identifier", "shop_domain"),
-    # templates/console/moderation.html prints a flag's reason code (flag.reason) and the
-    # removal reasons' codes as the options of its select
-    ("/console/moderation", "identifier", "not_genuine"),
-    ("/console/moderation", "identifier", "personal_data"),
-    # trustseal/accounts/web.py: the message of a refused form (CSRF_REFUSED, shown on the
-    # 400 page) is a plain English string, not _()
-    ("error 400 (form without its token)", "english", "The"),
-    ("error 400 (form without its token)", "english", "expired"),
 ]
 
 

@@ -26,7 +26,6 @@ from tests.conftest import make_app
 from tests.helpers import bearer, make_merchant, order_body
 from tests.reviewing import review_body, review_link
 from tests.signing_in import csrf, make_merchant_user, make_staff_user, post_form, sign_in
-from trustseal.accounts.web import CSRF_REFUSED
 from trustseal.api.blueprint import Blueprint as ApiBlueprint
 from trustseal.extensions import db
 
@@ -57,6 +56,9 @@ BOOK_FORM = {
     "request": "Que me llamen",
     "consent_email": "on",
 }
+
+# The refusal (``accounts.web.CSRF_REFUSED``) in Spanish, the default language.
+REFUSED = "El formulario venció o no vino de este sitio; vuelve a cargarlo."
 
 
 def _page_routes(app: Flask) -> list[tuple[str, str, str]]:
@@ -92,7 +94,8 @@ def _noisy_png(side: int = 800) -> bytes:
 
 def _refused(answer: Any) -> bool:
     """True for the CSRF refusal: a 400 that says why."""
-    return answer.status_code == 400 and CSRF_REFUSED in answer.get_data(as_text=True)
+    said = answer.json["message"] if answer.is_json else answer.get_data(as_text=True)
+    return answer.status_code == 400 and REFUSED in said
 
 
 @pytest.fixture
@@ -146,7 +149,7 @@ def test_the_refusal_is_the_service_error_page_or_json(app, signed_in):
         "/dashboard/keys", data={"label": "x"}, headers={"Accept": "application/json"}
     )
     assert as_json.status_code == 400
-    assert as_json.json == {"code": 400, "status": "Bad Request", "message": CSRF_REFUSED}
+    assert as_json.json == {"code": 400, "status": "Bad Request", "message": REFUSED}
 
 
 def test_signing_in_starts_a_new_token(app, client):
@@ -268,7 +271,8 @@ def test_a_new_blueprint_is_protected_without_being_listed(throwaway_app):
         for method in UNSAFE:
             answer = client.open(f"{prefix}/form", method=method, json={"x": 1})
             assert answer.status_code == 400, (prefix, method)
-            assert CSRF_REFUSED in answer.get_data(as_text=True)
+            said = answer.json["message"] if answer.is_json else answer.get_data(as_text=True)
+            assert REFUSED in said
             accepted = client.open(
                 f"{prefix}/form", method=method, json={"x": 1}, headers={"X-CSRFToken": token}
             )

@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import get_locale
 
-from trustseal import numbers_i18n
+from trustseal import labels, numbers_i18n
 from trustseal.extensions import babel
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -74,3 +74,4 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.globals["get_locale"] = get_locale
     numbers_i18n.register_filters(app)
+    labels.init_app(app)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -26,7 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("trustseal.audit")
 
 # The answer to a POST/PUT/PATCH/DELETE without this session's token (see init_app).
-CSRF_REFUSED = "The form expired or did not come from this site; reload it."
+CSRF_REFUSED = _l("The form expired or did not come from this site; reload it.")
 # Machine ingestion has its own durable record (purchases with their source, webhook
 # deliveries); auditing it would double the writes of the hottest paths.
 UNAUDITED_PREFIXES = ("/webhooks/", "/api/v1/orders")
@@ -209,7 +210,7 @@ def init_app(app: Flask) -> None:
         try:
             csrf.protect(apply_exemptions=True)
         except CSRFError as refused:  # Flask-WTF logged the reason (flask_wtf.csrf)
-            refused.description = CSRF_REFUSED
+            refused.description = str(CSRF_REFUSED)
             raise
 
     @app.after_request
