@@ -4,6 +4,10 @@ The form routes are found by walking the URL map, not listed: a POST to each wit
 token (or with another session's) is a 400 that changes nothing. A blueprint registered
 in a throwaway app is protected without being named anywhere. The JSON API and the
 webhooks take no token, with or without a session cookie beside them.
+
+The one exemption, listed below with its reason, is the profile's "Helpful" button: the
+profile sets no cookie, so there is no session to hold a token; the route refuses posts
+from other sites' pages by their Sec-Fetch-Site and Origin headers instead, tested here.
 """
 
 from __future__ import annotations
@@ -30,6 +34,13 @@ from trustseal.api.blueprint import Blueprint as ApiBlueprint
 from trustseal.extensions import db
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+# Page routes exempt from the token, each with why, and what protects it instead. The walk
+# checks that the app exempts exactly these (a new exemption must be listed and tested).
+CSRF_EXEMPT = {
+    "public_reviews.helpful": "cookie-less profile; cross-site posts refused by their "
+    "Sec-Fetch-Site and Origin headers (test_the_helpful_button_takes_no_token_but_"
+    "refuses_other_sites)",
+}
 # Form routes the walk must find (a sample: the walk covers every one the map has).
 KNOWN_FORMS = {
     "accounts.login_page",
@@ -113,18 +124,68 @@ def signed_in(app: Flask) -> dict[str, FlaskClient]:
     return {"merchant": merchant, "staff": staff, "anonymous": anonymous}
 
 
+def _exempt_endpoints(app: Flask) -> set[str]:
+    """The endpoints whose views the app's CSRFProtect exempts."""
+    exempt = app.extensions["csrf"]._exempt_views
+    return {
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if f"{view.__module__}.{view.__name__}" in exempt
+    }
+
+
 def test_every_form_route_refuses_a_post_without_the_token(app, signed_in):
     routes = _page_routes(app)
     assert {endpoint for endpoint, _, _ in routes} >= KNOWN_FORMS
+    assert _exempt_endpoints(app) == set(CSRF_EXEMPT)
+    assert not app.extensions["csrf"]._exempt_blueprints
     before = _row_counts(app)
     not_refused = [
         (who, method, url, answer.status_code)
         for endpoint, method, url in routes
+        if endpoint not in CSRF_EXEMPT
         for who, client in signed_in.items()
         if not _refused(answer := client.open(url, method=method, data={"x": "forged"}))
     ]
     assert not_refused == []
     assert _row_counts(app) == before  # nothing written, nothing audited
+
+
+def test_the_helpful_button_takes_no_token_but_refuses_other_sites(app, client):
+    key = make_merchant(app)[1]
+    review = client.post("/api/v1/reviews", json=review_body(review_link(client, key))).json
+    url = f"/m/bodega/r/{review['id']}/helpful"
+    before = _row_counts(app)
+    forged = [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Sec-Fetch-Site": "none"},
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://trustseal.test.evil.example"},
+        {"Sec-Fetch-Site": "same-origin", "Origin": "https://evil.example"},
+    ]
+    for headers in forged:
+        answer = client.post(url, headers=headers)
+        assert answer.status_code == 403, headers
+        assert "set-cookie" not in answer.headers
+    counted = {"rate_limit_counters"}  # the refused posts count against the limit
+    after = _row_counts(app)
+    assert {t: n for t, n in after.items() if t not in counted} == {
+        t: n for t, n in before.items() if t not in counted
+    }  # not a vote more
+    own = [
+        {},  # no browser page (a script): one vote per visitor all the same
+        {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"},  # as addressed
+        {"Origin": "http://trustseal.test"},  # the public BASE_URL
+    ]
+    for headers in own:
+        answer = client.post(url, headers=headers)
+        assert answer.status_code == 303, headers
+        assert "set-cookie" not in answer.headers
+    assert client.get(f"/api/v1/reviews/{review['id']}").json["helpful_count"] == 1
+    with client.session_transaction() as session:
+        assert "csrf_token" not in session  # no token was ever minted for it
 
 
 def test_a_token_of_another_session_or_a_mangled_one_is_refused(app, signed_in):

@@ -98,6 +98,7 @@ def _wire_domains(app: Flask) -> None:
     (no registry is filled as a side effect of importing a module)."""
     from trustseal.book import service as book
     from trustseal.merchants import service as merchants
+    from trustseal.reviews import notices as review_notices
     from trustseal.reviews import service as reviews
     from trustseal.seals import service as seals
     from trustseal.signals import service as signals
@@ -106,7 +107,7 @@ def _wire_domains(app: Flask) -> None:
         app,
         {"score": reviews.score_summary, "complaints": book.complaints_part, "seal": seals.summary},
     )
-    reviews.wire_published_listeners(app, [signals.queue_scan])
+    reviews.wire_published_listeners(app, [signals.queue_scan, review_notices.alert_negative])
 
 
 def _register_blueprints(app: Flask, api: Api) -> None:

@@ -3,23 +3,36 @@ of an invitation link."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import marshmallow as ma
-from flask import Blueprint, abort, current_app, render_template, request, url_for
-from flask_babel import get_locale
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
-from trustseal.api.fields import refused_for_hidden_characters
-from trustseal.api.pagination import InvalidCursor, decode_cursor
+from trustseal.api.fields import forbidden_character, refused_for_hidden_characters
+from trustseal.api.limits import public_write
 from trustseal.api.uploads import allow_upload
-from trustseal.badging import service as badging
 from trustseal.book import service as book
 from trustseal.extensions import db
 from trustseal.media import images
 from trustseal.merchants import service as merchants
 from trustseal.reviews import presenters, service
+from trustseal.reviews.personal_data import MASK
 from trustseal.reviews.presenters import history_bars
+from trustseal.reviews.same_origin import cross_site_refusal
 from trustseal.reviews.schemas import ReviewCreateSchema
+from trustseal.reviews.search import MAX_QUERY
 from trustseal.seals import service as seals
 
 blp = Blueprint("public_reviews", __name__)
@@ -27,43 +40,187 @@ blp = Blueprint("public_reviews", __name__)
 FORM_UPLOAD_LIMIT = service.MAX_PHOTOS * images.MAX_BYTES + 1024 * 1024
 allow_upload("public_reviews.review_form", FORM_UPLOAD_LIMIT)
 PAGE_SIZE = 20
+_YES = frozenset({"1", "true", "on", "yes"})
+
+
+@dataclass(frozen=True)
+class ProfileQuery:
+    """What the profile's reviews section shows: filters, order and page number."""
+
+    rating: int | None = None
+    sort: service.Sort = service.Sort.RECENT
+    q: str = ""
+    with_photos: bool = False
+    page: int = 1
+
+    @classmethod
+    def parse(cls, args: MultiDict[str, str]) -> ProfileQuery:
+        """Read the query string leniently: a value out of range, unknown or unreadable
+        falls back to its default (a link pasted wrong still shows the reviews)."""
+        rating = args.get("rating", type=int)
+        if rating is not None and not 1 <= rating <= 5:
+            rating = None
+        try:
+            sort = service.Sort(args.get("sort", ""))
+        except ValueError:
+            sort = service.Sort.RECENT
+        q = " ".join(args.get("q", "").split())[:MAX_QUERY]
+        if forbidden_character(q):
+            q = ""
+        page = args.get("page", type=int) or 1
+        return cls(
+            rating=rating,
+            sort=sort,
+            q=q,
+            with_photos=args.get("with_photos", "").lower() in _YES,
+            page=max(page, 1),
+        )
+
+    def filter(self) -> service.ReviewFilter:
+        """The reviews service's filter for this query."""
+        return service.ReviewFilter(
+            rating=self.rating, with_photos=self.with_photos, query=self.q or None, sort=self.sort
+        )
+
+    def params(self, **changes: Any) -> dict[str, Any]:
+        """The query string of this view (with ``changes``), defaults left out."""
+        view = replace(self, **changes)
+        found: dict[str, Any] = {}
+        if view.rating is not None:
+            found["rating"] = view.rating
+        if view.sort is not service.Sort.RECENT:
+            found["sort"] = view.sort.value
+        if view.q:
+            found["q"] = view.q
+        if view.with_photos:
+            found["with_photos"] = 1
+        if view.page > 1:
+            found["page"] = view.page
+        return found
 
 
 @blp.get("/m/<slug>")
 def profile(slug: str) -> str:
-    """A merchant's public profile: score, history, reviews with answers and tombstones."""
+    """A merchant's public profile: score, history, reviews with answers and tombstones —
+    sorted, searched and filtered, on numbered pages. Sets no cookie."""
     merchant = merchants.get_public(slug)
     if merchant is None:
         abort(404)
-    rating = request.args.get("rating", type=int)
-    if rating is not None and not 1 <= rating <= 5:
-        rating = None
-    cursor = request.args.get("cursor")
-    if cursor is not None:
-        try:
-            decode_cursor(cursor)
-        except InvalidCursor:
-            cursor = None
+    query = ProfileQuery.parse(request.args)
     summary = service.merchant_score(merchant)
-    page = service.reviews_page(merchant.id, PAGE_SIZE, cursor, rating)
+    page = service.reviews_numbered(merchant.id, query.filter(), query.page, PAGE_SIZE)
+    query = replace(query, page=page.page)
     profile_url = url_for("public_reviews.profile", slug=slug, _external=False)
     base = current_app.config["TRUSTSEAL_BASE_URL"]
+
+    def link(**changes: Any) -> str:
+        """This profile's URL with the reviews' query changed (back to page 1 unless a
+        page is given), pointing at the reviews."""
+        changes.setdefault("page", 1)
+        params = query.params(**changes)
+        return url_for("public_reviews.profile", slug=slug, _anchor="reviews", **params)
+
+    def helpful_url(review_id: int) -> str:
+        """Where a review's "Helpful" button posts (it comes back to this very view)."""
+        return url_for("public_reviews.helpful", slug=slug, review_id=review_id, **query.params())
+
     return render_template(
         "profile.html",
         merchant=merchant,
         summary=summary,
-        reviews=page["items"],
-        next_cursor=page["next_cursor"],
-        rating=rating,
-        chart=history_bars(summary["history"]),
-        json_ld=presenters.json_ld(merchant, summary, page["items"], base + profile_url),
+        reviews=page.items,
+        page=page,
+        query=query,
+        sorts=[
+            ("recent", _("Most recent")),
+            ("highest", _("Highest rating")),
+            ("lowest", _("Lowest rating")),
+            ("helpful", _("Most helpful")),
+        ],
+        page_numbers=presenters.page_numbers(page.page, page.pages),
+        link=link,
+        helpful_url=helpful_url,
+        voted=request.args.get("voted", type=int),
+        rating=query.rating,
+        chart=history_bars(summary["history"], width=360, height=150, top=14, bottom=28),
+        json_ld=presenters.json_ld(merchant, summary, page.items, base + profile_url),
         awaiting=presenters.awaiting_response,
         verification=presenters.verification_text,
         photo=service.photo_json,
-        snippets=badging.embed_snippets(merchant, str(get_locale() or "es")),
         complaints=book.complaints_summary(merchant),
         criteria=seals.criterion_reviews(merchant),
         praise=[(book.public_name(e), e.detail, e.filed_at) for e in book.praise(merchant, 5)],
+    )
+
+
+@blp.post("/m/<slug>/r/<id:review_id>/helpful")
+@public_write
+def helpful(slug: str, review_id: int) -> Response:
+    """The profile's "Helpful" button, without JavaScript: count the vote, then go back
+    to the review (303) in the view it was cast from.
+
+    No CSRF token: the profile sets no cookie (it stays cacheable and private), so there
+    is no session to keep a token in, and the route is exempt from CSRFProtect (see
+    :func:`_exempt_from_csrf`). What a token would stop — other sites making their
+    visitors' browsers vote — is refused instead from what the browser itself says of the
+    request's origin (``Sec-Fetch-Site``, ``Origin``: :mod:`trustseal.reviews.same_origin`).
+    """
+    if cross_site_refusal():
+        abort(403, description=_("Votes are accepted from this site's own pages only."))
+    merchant = merchants.get_public(slug)
+    if merchant is None:
+        abort(404)
+    try:
+        service.vote_helpful(
+            review_id,
+            address=request.remote_addr,
+            user_agent=request.user_agent.string,
+            merchant_id=merchant.id,
+        )
+    except service.ReviewError:
+        db.session.rollback()
+        abort(404)
+    db.session.commit()
+    back = ProfileQuery.parse(request.args).params()
+    target = url_for(
+        "public_reviews.profile", slug=slug, voted=review_id, _anchor=f"r{review_id}", **back
+    )
+    return redirect(target, code=303)
+
+
+@blp.record_once
+def _exempt_from_csrf(state: Any) -> None:
+    """The "Helpful" button posts without a CSRF token (the profile has no session to
+    keep one in); :func:`helpful` checks the request's origin instead. Said here, by
+    name, where the view is — not by a list elsewhere that could drift from it."""
+    state.app.extensions["csrf"].exempt(helpful)
+
+
+def _receipt_page(merchant: Any, submitted: service.Submitted) -> str:
+    """The page after a review is published: what was published (personal data masked,
+    and why), and the log receipt in plain words with the links to check it — never the
+    raw JSON of the API."""
+    review, receipt = submitted.review, submitted.receipt
+    return render_template(
+        "review_done.html",
+        merchant=merchant,
+        review=review,
+        photo_count=len(review.photos),
+        verification=presenters.verification_text,
+        receipt=receipt,
+        masked=presenters.masked_words(submitted.masked),
+        mask=MASK,
+        links={
+            "profile": url_for(
+                "public_reviews.profile", slug=merchant.slug, _anchor=f"r{review.id}"
+            ),
+            "review": f"/api/v1/reviews/{review.id}",
+            "proof": "/api/v1/log/proof/inclusion?index={}&tree_size={}".format(
+                receipt["leaf_index"], receipt["tree_size"]
+            ),
+            "entry": "/api/v1/log/entries?start={0}&end={0}".format(receipt["leaf_index"]),
+            "transparency": "/transparency",
+        },
     )
 
 
@@ -122,17 +279,12 @@ def review_form(token: str) -> Any:
                 db.session.rollback()
                 return _closed_page(error)
             db.session.commit()
-            return render_template(
-                "review_done.html",
-                merchant=merchant,
-                review=submitted.review,
-                verification=presenters.verification_text,
-                receipt=submitted.receipt,
-            ), 201
+            return _receipt_page(merchant, submitted), 201
     return render_template(
         "review_form.html",
         merchant=merchant,
         purchase=purchase,
+        action=url_for("public_reviews.review_form", token=token, lang=request.args.get("lang")),
         values=values,
         errors=errors,
         hidden_characters=refused_for_hidden_characters(errors),

@@ -23,9 +23,11 @@ from trustseal.api.uploads import allow_upload
 from trustseal.extensions import db
 from trustseal.reviews import presenters, service
 from trustseal.reviews.models import Review
+from trustseal.reviews.same_origin import cross_site_refusal
 from trustseal.reviews.schemas import (
     FlagCreateSchema,
     FlagSchema,
+    HelpfulSchema,
     ModerationSchema,
     PhotoSchema,
     ResponseBodySchema,
@@ -74,6 +76,7 @@ class Reviews(MethodView):
             "status": submitted.review.status,
             "receipt": submitted.receipt,
             "photo_upload": f"/api/v1/reviews/{submitted.review.id}/photos",
+            "masked": list(submitted.masked),
         }
 
 
@@ -133,6 +136,28 @@ class ReviewPhotos(MethodView):
         return shown
 
 
+@blp.route("/<id:review_id>/helpful")
+class ReviewHelpful(MethodView):
+    """ "Helpful" votes."""
+
+    @public_write  # outermost: a request is counted before anything else reads it
+    @blp.response(201, HelpfulSchema)
+    @blp.alt_response(200, schema=HelpfulSchema, description="This visitor had voted already")
+    @blp.alt_response(403, description="Sent by a page of another site")
+    @blp.alt_response(404, description="Unknown or removed review")
+    def post(self, review_id: int) -> Any:
+        """Say a review was helpful: one vote per visitor (no account, no cookie); the
+        same visitor again is 200 with the same count. Not from another site's pages."""
+        refusal = cross_site_refusal()
+        if refusal:
+            abort(403, message=refusal)
+        vote = service.vote_helpful(
+            review_id, address=request.remote_addr, user_agent=request.user_agent.string
+        )
+        db.session.commit()
+        return {"helpful_count": vote.helpful_count}, (201 if vote.counted else 200)
+
+
 @blp.route("/<id:review_id>/response")
 class ReviewResponseView(MethodView):
     """The merchant's public answer."""
@@ -183,9 +208,14 @@ class MerchantReviews(MethodView):
     @merchant_blp.arguments(ReviewListArgsSchema, location="query")
     @merchant_blp.response(200, ReviewPageSchema)
     def get(self, args: dict[str, Any], slug: str) -> dict[str, Any]:
-        """List reviews newest first, removed ones as tombstones; filter by rating/photos."""
+        """List reviews newest first by publication time, removed ones as tombstones, or
+        by rating or helpful votes; filter by rating, photos and words of the text."""
         merchant = merchant_or_404(slug)
-        page = service.reviews_page(
-            merchant.id, args["limit"], args["cursor"], args["rating"], args["with_photos"]
+        wanted = service.ReviewFilter(
+            rating=args["rating"],
+            with_photos=bool(args["with_photos"]),
+            query=args["q"],
+            sort=service.Sort(args["sort"]),
         )
+        page = service.reviews_page(merchant.id, args["limit"], args["cursor"], wanted)
         return {**page, "items": presenters.reviews_json(page["items"])}

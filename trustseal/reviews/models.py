@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from trustseal.clock import utcnow
@@ -20,7 +20,9 @@ class Review(Model):
         Index("ix_reviews_merchant_id_id", "merchant_id", "id"),
         Index("ix_reviews_merchant_rating_id", "merchant_id", "status", "rating", "id"),
         Index("ix_reviews_merchant_photos_id", "merchant_id", "has_photos", "id"),
-        Index("ix_reviews_merchant_created", "merchant_id", "created_at"),
+        # The default order of a shop's reviews (publication time, ties by id) and the
+        # detector's time windows: one index serves both.
+        Index("ix_reviews_merchant_created_id", "merchant_id", "created_at", "id"),
         Index("ix_reviews_merchant_network", "merchant_id", "reviewer_network", "created_at"),
         Index("ix_reviews_merchant_identity", "merchant_id", "identity_key", "created_at"),
         Index("ix_reviews_merchant_text", "merchant_id", "text_key", "created_at"),
@@ -56,6 +58,11 @@ class Review(Model):
     reviewer_network: Mapped[str | None] = mapped_column(String(64))
     identity_key: Mapped[str | None] = mapped_column(String(64))
     text_key: Mapped[str | None] = mapped_column(String(64))
+    # "Helpful" votes, counted in the transaction of each vote (HelpfulVote), so a page of
+    # reviews reads its counts in O(1).
+    helpful_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Title and body folded for search (trustseal.reviews.search); None once erased.
+    search_text: Mapped[str | None] = mapped_column(Text)
 
     photos: Mapped[list[ReviewPhoto]] = relationship(
         back_populates="review", order_by="ReviewPhoto.position"
@@ -78,6 +85,20 @@ class ReviewPhoto(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     review: Mapped[Review] = relationship(back_populates="photos")
+
+
+class HelpfulVote(Model):
+    """One visitor's "helpful" vote on a review. The visitor is a keyed hash (HMAC) of
+    the review, the client's network address and its User-Agent — never the raw values,
+    and not linkable from one review to another."""
+
+    __tablename__ = "review_helpful_votes"
+    __table_args__ = (UniqueConstraint("review_id", "voter_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"))
+    voter_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ReviewResponse(Model):

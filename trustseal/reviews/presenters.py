@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -65,6 +67,7 @@ def review_json(review: Review, salts: Mapping[int, bytes] | None = None) -> dic
         "verification": verification_of(review),
         "log_index": review.log_index,
         "salt": salt.hex() if salt is not None else None,
+        "helpful_count": review.helpful_count,
     }
 
 
@@ -139,28 +142,71 @@ def json_ld(merchant: Merchant, summary: dict[str, Any], reviews: list[Review], 
 
 
 def history_bars(
-    history: list[dict[str, Any]], width: int = 320, height: int = 120
+    history: list[dict[str, Any]],
+    width: int = 320,
+    height: int = 120,
+    top: int = 6,
+    bottom: int = 14,
 ) -> dict[str, Any]:
-    """Geometry of the 12-month history chart (bars = count, dots = average rating)."""
-    top = max([m["count"] for m in history] + [1])
+    """Geometry and labels of the 12-month history chart (bars = count, dots = average
+    rating), ``top`` and ``bottom`` pixels kept for the labels above and below the bars.
+
+    Each bar also carries its month in the current language — ``month_label`` ("ene",
+    "Jan"), ``year_label`` ("2026") and ``month_name`` ("ene 2026", "Jan 2026"), from
+    Babel's calendar data — the position of its count above it (``count_y``), and its
+    average formatted for the language (``average_text``: "4,5" / "4.5"; None without
+    reviews). ``label`` stays the month's number ("01").
+    """
+    top_count = max([m["count"] for m in history] + [1])
     step = width / len(history)
+    area = height - top - bottom
+    base = height - bottom
     bars = []
     for n, month in enumerate(history):
-        bar_height = round((height - 20) * month["count"] / top, 1)
+        bar_height = round(area * month["count"] / top_count, 1)
         average = month["average"]
+        first = date(int(month["month"][:4]), int(month["month"][5:7]), 1)
+        x = round(n * step + 2, 1)
+        w = round(step - 4, 1)
         bars.append(
             {
-                "x": round(n * step + 2, 1),
-                "y": round(height - 14 - bar_height, 1),
-                "w": round(step - 4, 1),
+                "x": x,
+                "y": round(base - bar_height, 1),
+                "w": w,
                 "h": bar_height,
+                "cx": round(x + w / 2, 1),
+                "count_y": round(base - bar_height - 3, 1),
                 "label": month["month"][5:],
+                "month_label": format_date(first, "LLL"),
+                "year_label": format_date(first, "y"),
+                "month_name": format_date(first, "MMM y"),
                 "month": month["month"],
                 "count": month["count"],
                 "average": average,
-                "dot_y": None
-                if average is None
-                else round(height - 14 - (height - 20) * average / 5, 1),
+                "average_text": None if average is None else format_decimal(average, "0.0"),
+                "dot_y": None if average is None else round(base - area * average / 5, 1),
             }
         )
-    return {"width": width, "height": height, "bars": bars}
+    return {"width": width, "height": height, "base": base, "bars": bars}
+
+
+def page_numbers(page: int, pages: int, around: int = 2) -> list[int | None]:
+    """The page numbers a pager shows: the first, the last, and ``around`` on each side
+    of ``page``; None where numbers are left out (``1 … 4 5 [6] 7 8 … 20``)."""
+    shown = sorted({1, pages, *range(max(1, page - around), min(pages, page + around) + 1)})
+    numbers: list[int | None] = []
+    for number in shown:
+        if numbers and number - (numbers[-1] or 0) > 1:
+            numbers.append(None)
+        numbers.append(number)
+    return numbers
+
+
+def masked_words(kinds: Sequence[str]) -> list[str]:
+    """The kinds of personal data hidden in a review, in words of the current language."""
+    words = {
+        "email": _("an email address"),
+        "phone": _("a phone number"),
+        "dni": _("a DNI number"),
+    }
+    return [words[kind] for kind in kinds if kind in words]

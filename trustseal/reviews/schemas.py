@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
 from trustseal.api.fields import StrictSchema, Text, UTCDateTime
-from trustseal.api.pagination import PageArgsSchema, page_schema
+from trustseal.api.pagination import InvalidCursor, PageArgsSchema, page_schema
 from trustseal.merchants.schemas import ComplaintsSummarySchema, SealSummarySchema
 from trustseal.orders.schemas import VerificationSchema
-from trustseal.reviews.service import FlagReason, RemovalReason
+from trustseal.reviews import listing
+from trustseal.reviews.personal_data import MASK, Kind
+from trustseal.reviews.search import MAX_QUERY
+from trustseal.reviews.service import FlagReason, RemovalReason, Sort
 
 MAX_BODY = 5000
 _rating = ma.validate.Range(min=1, max=5)
@@ -53,6 +58,15 @@ class ReviewCreatedSchema(ma.Schema):
     status = ma.fields.String()
     receipt = ma.fields.Nested(ReceiptSchema)
     photo_upload = ma.fields.String(metadata={"description": "where to POST photos"})
+    masked = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf([k.value for k in Kind])),
+        metadata={
+            "description": "the kinds of personal data found in the title, body or display "
+            f"name and hidden before publication (each shows as {MASK!r}; a display name "
+            "holding any is replaced by the default one): email, phone (a Peruvian mobile "
+            "number), dni (eight digits standing alone)"
+        },
+    )
 
 
 class PhotoSchema(ma.Schema):
@@ -110,6 +124,9 @@ class ReviewSchema(ma.Schema):
             "dashboard or a store webhook, whose secret the shop holds)"
         },
     )
+    helpful_count = ma.fields.Integer(
+        metadata={"description": "visitors who found the review helpful (one vote each)"}
+    )
 
 
 ReviewPageSchema = page_schema(ReviewSchema, "ReviewPageSchema")
@@ -120,6 +137,56 @@ class ReviewListArgsSchema(PageArgsSchema):
 
     rating = ma.fields.Integer(load_default=None, validate=_rating)
     with_photos = ma.fields.Boolean(load_default=None)
+    sort = ma.fields.String(
+        load_default=Sort.RECENT.value,
+        validate=ma.validate.OneOf([s.value for s in Sort]),
+        metadata={
+            "description": "recent: newest first by publication time (the default); "
+            "highest / lowest: by rating, then newest; helpful: most helpful votes first, "
+            "then newest. A removed review comes last in the last three"
+        },
+    )
+    q = Text(
+        load_default=None,
+        validate=ma.validate.Length(max=MAX_QUERY),
+        metadata={
+            "description": "words that must all occur in the title or body (case and "
+            "accents ignored); lists published reviews only"
+        },
+    )
+
+    # The reviews' cursor carries its order's position (the page's own format): it
+    # replaces the generic check of PageArgsSchema.
+    @ma.validates("cursor")
+    def _valid_cursor(self, value: str | None, **kwargs: Any) -> None:
+        if value is not None:
+            try:
+                listing.decode_cursor(value)
+            except InvalidCursor as exc:
+                raise ma.ValidationError("Not a cursor from this list.") from exc
+
+    @ma.validates_schema
+    def _cursor_of_this_order(self, data: dict[str, Any], **kwargs: Any) -> None:
+        cursor = data.get("cursor")
+        if cursor is None:
+            return
+        try:
+            sort, _ = listing.decode_cursor(cursor)
+        except InvalidCursor:
+            return  # reported by the field's own check
+        if sort.value != data.get("sort", Sort.RECENT.value):
+            raise ma.ValidationError(
+                "This cursor belongs to another sort order; start again without it.",
+                field_name="cursor",
+            )
+
+
+class HelpfulSchema(ma.Schema):
+    """Answer to a "helpful" vote."""
+
+    helpful_count = ma.fields.Integer(
+        metadata={"description": "the review's helpful votes, this one included"}
+    )
 
 
 class ResponseBodySchema(StrictSchema):

@@ -18,11 +18,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
-from trustseal.api.pagination import keyset_page
 from trustseal.clock import rfc3339, utcnow
+from trustseal.dbutil import insert_ignoring_duplicate
 from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
@@ -31,8 +31,12 @@ from trustseal.media import images
 from trustseal.media.storage import storage
 from trustseal.merchants import service as merchants
 from trustseal.orders import service as orders
-from trustseal.reviews import score
+from trustseal.reviews import listing, personal_data, score
+from trustseal.reviews.listing import NumberedPage as NumberedPage
+from trustseal.reviews.listing import ReviewFilter as ReviewFilter
+from trustseal.reviews.listing import Sort as Sort
 from trustseal.reviews.models import (
+    HelpfulVote,
     ModerationAction,
     ResponseRevision,
     Review,
@@ -40,6 +44,7 @@ from trustseal.reviews.models import (
     ReviewPhoto,
     ReviewResponse,
 )
+from trustseal.reviews.search import search_text
 from trustseal.transparency import numbers
 from trustseal.transparency import service as log
 from trustseal.transparency.verify import ClaimSource, LoggedClaim
@@ -79,10 +84,13 @@ class ReviewError(DomainError):
 
 @dataclass(frozen=True)
 class Submitted:
-    """A published review and its transparency-log receipt."""
+    """A published review, its transparency-log receipt, and the kinds of personal data
+    (:class:`personal_data.Kind` values: ``email``, ``phone``, ``dni``) masked in it
+    before publication."""
 
     review: Review
     receipt: dict[str, Any]
+    masked: tuple[str, ...] = ()
 
 
 _REFUSAL_CODES = {"unknown": 404, "used": 409, "expired": 410, "cancelled": 410}
@@ -203,6 +211,36 @@ def text_key(title: str | None, body: str | None) -> str | None:
     return _keyed("text", folded) if folded else None
 
 
+@dataclass(frozen=True)
+class PublicTexts:
+    """What a review will publish once its personal data is masked."""
+
+    title: str | None
+    body: str
+    display_name: str | None
+    masked: tuple[str, ...]
+
+
+def public_texts(title: str | None, body: str, display_name: str | None) -> PublicTexts:
+    """Mask the personal data (emails, mobile numbers, DNIs) of a review's public texts
+    with :data:`personal_data.MASK`. A display name holding any is dropped (the default
+    name from the order is shown instead). The private suggestion is not public and is
+    left as written."""
+    masked_title = personal_data.mask(title) if title else None
+    masked_body = personal_data.mask(body)
+    masked_name = personal_data.mask(display_name) if display_name else None
+    kinds = set(masked_body.kinds)
+    for part in (masked_title, masked_name):
+        if part is not None:
+            kinds |= part.kinds
+    return PublicTexts(
+        title=masked_title.text if masked_title else None,
+        body=masked_body.text,
+        display_name=None if masked_name is None or masked_name.kinds else masked_name.text,
+        masked=tuple(personal_data.in_order(kinds)),
+    )
+
+
 def submit(
     token: str,
     *,
@@ -218,8 +256,15 @@ def submit(
 ) -> Submitted:
     """Publish a review through its invitation token (once per purchase), with photos
     already checked by :func:`images.process_photo`. ``at`` backdates an import;
-    ``client_address`` is kept only as a keyed hash of its network."""
+    ``client_address`` is kept only as a keyed hash of its network.
+
+    Personal data in the title, body and display name is masked first
+    (:func:`public_texts`): what is stored, shown and committed to in the log leaf is the
+    masked text; :attr:`Submitted.masked` says which kinds were hidden.
+    """
     purchase, merchant = _purchase_and_merchant(orders.claim_invitation, token)
+    shown = public_texts(title or None, body, display_name or None)
+    title, body = shown.title, shown.body
     verification = orders.verification(purchase)
     review = Review(
         merchant_id=merchant.id,
@@ -229,7 +274,7 @@ def submit(
         title=title or None,
         body=body,
         suggestion=suggestion or None,
-        display_name=display_name or default_display_name(purchase.customer_name),
+        display_name=shown.display_name or default_display_name(purchase.customer_name),
         locale=purchase.customer_locale,
         status="published",
         created_at=at or utcnow(),
@@ -238,6 +283,7 @@ def submit(
         reviewer_network=network_key(client_address),
         identity_key=identity_key(purchase.customer_email),
         text_key=text_key(title, body),
+        search_text=search_text(title, body),
     )
     db.session.add(review)
     db.session.flush()
@@ -263,7 +309,7 @@ def submit(
         _attach(review, processed, position)
     for listener in current_app.extensions.get(PUBLISHED_LISTENERS, ()):
         listener(review)
-    return Submitted(review, log.receipt(appended))
+    return Submitted(review, log.receipt(appended), shown.masked)
 
 
 def get(review_id: int) -> Review | None:
@@ -437,33 +483,95 @@ def moderate(review_id: int, staff: StaffUser, action: str, reason: str) -> Revi
     return review
 
 
-def reviews_query(
-    merchant_id: int, rating: int | None = None, with_photos: bool | None = None
-) -> Select[Review]:
-    """The statement listing a merchant's reviews (paginate newest first by id)."""
-    stmt = (
-        select(Review)
-        .where(Review.merchant_id == merchant_id)
-        .options(selectinload(Review.photos), selectinload(Review.response))
-    )
-    if rating is not None:
-        stmt = stmt.where(Review.status == "published", Review.rating == rating)
-    if with_photos:
-        stmt = stmt.where(Review.has_photos.is_(True))
-    return stmt
-
-
 def reviews_page(
     merchant_id: int,
     limit: int,
     cursor: str | None,
-    rating: int | None = None,
-    with_photos: bool | None = None,
+    wanted: ReviewFilter | None = None,
 ) -> dict[str, Any]:
-    """One page of a merchant's reviews, newest first, and the next page's cursor
-    (``InvalidCursor`` for a cursor this service did not give)."""
-    stmt = reviews_query(merchant_id, rating, with_photos)
-    return keyset_page(stmt, Review.id, limit, cursor)
+    """One page of a merchant's reviews (``wanted``: filters and order, newest first by
+    default) and the next page's cursor. Raises ``InvalidCursor`` for a cursor this
+    service did not give, or gave for another order."""
+    return listing.keyset_page(merchant_id, wanted or ReviewFilter(), limit, cursor)
+
+
+def reviews_numbered(
+    merchant_id: int, wanted: ReviewFilter, page: int, per_page: int
+) -> NumberedPage:
+    """Page ``page`` (from 1; past the end: the last) of a merchant's reviews as
+    ``wanted`` filters and orders them, with the number of pages."""
+    return listing.numbered_page(merchant_id, wanted, page, per_page)
+
+
+# --- "helpful" votes ---
+
+
+@dataclass(frozen=True)
+class HelpfulVoteResult:
+    """The review's count after a vote, and whether this vote was new."""
+
+    review_id: int
+    helpful_count: int
+    counted: bool
+
+
+def _visitor_address(address: str | None) -> str:
+    """The address a visitor is known by: an IPv6 one by its /64 (one subscriber's
+    network, whose addresses rotate at will), an IPv4-mapped one as IPv4."""
+    if not address:
+        return ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network((ip, 64), strict=False))
+    return str(ip)
+
+
+def voter_key(review_id: int, address: str | None, user_agent: str | None) -> str:
+    """Who votes, as a keyed hash (HMAC, the detector's key derived from the app's
+    secret) of the review, the client's address and its User-Agent: one vote per
+    visitor and review, without keeping either value, and no way to follow one visitor
+    from review to review (the review is in the hash)."""
+    visitor = f"{review_id}|{_visitor_address(address)}|{(user_agent or '')[:300]}"
+    return _keyed("helpful", visitor)
+
+
+def vote_helpful(
+    review_id: int,
+    *,
+    address: str | None,
+    user_agent: str | None,
+    merchant_id: int | None = None,
+) -> HelpfulVoteResult:
+    """Count one visitor's "helpful" vote on a published review; the same visitor again
+    changes nothing (``counted`` False, same count). The count is kept on the review in
+    the vote's transaction. Raises :class:`ReviewError` 404 for an unknown or removed
+    review, one of a shop that is not public, or not of ``merchant_id`` when given."""
+    review = get(review_id)
+    if review is None or review.status != "published":
+        raise ReviewError(404, "No such review.")
+    if merchant_id is not None and review.merchant_id != merchant_id:
+        raise ReviewError(404, "No such review.")
+    new = insert_ignoring_duplicate(
+        HelpfulVote,
+        {"review_id": review.id, "voter_hash": voter_key(review.id, address, user_agent)},
+        ["review_id", "voter_hash"],
+    )
+    if new is None:
+        current = db.session.scalar(select(Review.helpful_count).where(Review.id == review.id))
+        return HelpfulVoteResult(review.id, int(current or 0), False)
+    counted = db.session.execute(
+        update(Review)
+        .where(Review.id == review.id)
+        .values(helpful_count=Review.helpful_count + 1)
+        .returning(Review.helpful_count)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    return HelpfulVoteResult(review.id, int(counted), True)
 
 
 def review_token_matches(review: Review, token: str) -> bool:
@@ -509,12 +617,12 @@ def score_summary(merchant: Merchant) -> dict[str, Any]:
 
 
 def latest_published(merchant_id: int, limit: int = 3) -> list[Review]:
-    """The newest published reviews of a merchant (for testimonials)."""
+    """The newest published reviews of a merchant, by publication time (testimonials)."""
     return list(
         db.session.scalars(
             select(Review)
             .where(Review.merchant_id == merchant_id, Review.status == "published")
-            .order_by(Review.id.desc())
+            .order_by(Review.created_at.desc(), Review.id.desc())
             .limit(limit)
         )
     )
@@ -545,6 +653,7 @@ def erase_personal_data(purchase_ids: list[int]) -> int:
         review.display_name = ERASED_NAME
         review.erased_at = utcnow()
         review.reviewer_network = review.identity_key = review.text_key = None
+        review.search_text = None
         if review.log_index is not None:
             log.forget_text(review.log_index)
         for photo in review.photos:
