@@ -76,7 +76,7 @@ def test_forms_without_csrf_are_refused_and_change_nothing(app, client):
     sign_in(client, "duena@bodega.pe", "clave-segura-123")
     answer = client.post("/dashboard/keys", data={"label": "forged"})
     assert answer.status_code == 400
-    assert "The form expired or did not come from this site" in answer.get_data(as_text=True)
+    assert "El formulario venció o no vino de este sitio" in answer.get_data(as_text=True)
     from trustseal.merchants.models import ApiKey
 
     with app.app_context():

@@ -269,7 +269,7 @@ def test_forms_without_csrf_and_unknown_entries_are_refused(app, book_world, cer
     for action, data in (("contact", {"message": "x"}), ("notes", {"body": "x"})):
         forged = staff.post(f"{url}/{action}", data=data)
         assert forged.status_code == 400, action
-        assert "reload" in forged.get_data(as_text=True)
+        assert "vuelve a cargarlo" in forged.get_data(as_text=True)
     assert _queued(app) == 0 and _notes(app) == []
     assert staff.get("/console/complaints/999999").status_code == 404
     assert (

@@ -556,6 +556,7 @@ def test_every_page_in_spanish(app, client, recorder, monkeypatch):
 
 def email_contexts(app: Flask, s: Seeded) -> dict[str, list[dict[str, Any]]]:
     """Every email template with the context(s) its senders give it, from real objects."""
+    from trustseal.book import display as book_display
     from trustseal.book import service as book
     from trustseal.merchants import service as merchants
     from trustseal.orders import service as orders
@@ -597,7 +598,12 @@ def email_contexts(app: Flask, s: Seeded) -> dict[str, list[dict[str, Any]]]:
         monitor.Breach(rule, "Suspensión automática por la regla publicada.", {})
         for rule in monitor.TITLES
     ]
-    book_context = {"entry": entry, "merchant": merchant, "number": number}
+    book_context = {
+        "entry": entry,
+        "merchant": merchant,
+        "number": number,
+        **book_display.template_helpers(),
+    }
     return {
         "book_answer": [book_context],
         "book_copy": [

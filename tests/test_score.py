@@ -133,7 +133,12 @@ def test_score_endpoint_shape(app, client):
     assert len(body["history"]) == 12 and body["history"][-1]["month"] == datetime.now(
         UTC
     ).strftime("%Y-%m")
-    assert body["complaints"] == {"received_12m": 0, "answered_on_time_rate": None}
+    assert body["complaints"] == {
+        "received_12m": 0,
+        "reclamos_12m": 0,
+        "quejas_12m": 0,
+        "answered_on_time_rate": None,
+    }
     assert body["seal"]["status"] == "none"
     for n in range(5):
         client.post(

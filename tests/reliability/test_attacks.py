@@ -90,6 +90,7 @@ SECRET_URLS = (
     "/api/v1/book/{code}",
     "/libro/{code}",
     "/libro/{code}.pdf",
+    "/libro?code={code}",
     "/login/reset/{reset}",
     "/signup/confirm/{signup}",
 )

@@ -158,6 +158,8 @@ def _pages(w: World) -> list[tuple[str, FlaskClient, int, bool]]:
         (f"/m/{slug}/libro", a, 200, True),  # its form carries the visitor's CSRF token
         (f"/verify/{slug}", a, 200, False),
         ("/verify/nadie", a, 404, False),
+        ("/libro", a, 200, False),  # type a follow-up code (a GET form, no token)
+        ("/libro?code=AAAA-BBBB-CCCC-DDDD", a, 404, True),  # a code in its URL
         (f"/libro/{code}", a, 200, True),
         ("/libro/no-such-code", a, 404, True),
         (f"/r/{token}", a, 200, True),

@@ -22,9 +22,19 @@ def is_business_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _peru(day.year)
 
 
+def lima_time(moment: datetime) -> datetime:
+    """The date and wall-clock time in Lima of an aware moment (aware, in America/Lima).
+
+    Every date and time a Hoja de Reclamación shows — its pages, emails, PDF copy and the
+    merchant's register — comes from here: the law counts in Lima's calendar, whatever
+    the server's or the reader's time zone.
+    """
+    return moment.astimezone(LIMA)
+
+
 def lima_date(moment: datetime) -> date:
     """The calendar date in Lima of an aware moment."""
-    return moment.astimezone(LIMA).date()
+    return lima_time(moment).date()
 
 
 def add_business_days(start: date, days: int) -> date:

@@ -1,6 +1,8 @@
 """The book's documents: the consumer's copy (PDF), the register (PDF, CSV).
 
-Text is drawn as text (never interpreted as markup), with DejaVu Sans for Spanish.
+Text is drawn as text (never interpreted as markup), with DejaVu Sans for Spanish. The
+documents are the legal record, in Spanish whatever the reader's language; every date in
+them is the date in Lima (:func:`~trustseal.book.deadlines.lima_time`).
 """
 
 from __future__ import annotations
@@ -8,12 +10,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from fpdf import FPDF
 
 from badges.widths import FONTS
-from trustseal.book.deadlines import lima_date
+from trustseal.book.deadlines import lima_date, lima_time
 from trustseal.book.service import format_number, state
 
 if TYPE_CHECKING:
@@ -21,6 +24,13 @@ if TYPE_CHECKING:
     from trustseal.merchants.models import Merchant
 
 KIND_NAMES = {"reclamo": "Reclamo", "queja": "Queja", "felicitacion": "Felicitación"}
+# How the register names an entry's state (a felicitación needs no answer).
+STATE_NAMES = {
+    "open": "pendiente de respuesta",
+    "overdue": "vencido sin respuesta",
+    "answered": "respondido",
+}
+PRAISE_STATE = "no requiere respuesta"
 NOTICE = (
     "La formulación del reclamo no impide acudir a otras vías de solución de controversias "
     "ni es requisito previo para interponer una denuncia ante el INDECOPI. El proveedor debe "
@@ -67,6 +77,16 @@ def _line(pdf: FPDF, label: str, value: object) -> None:
     )
 
 
+def lima_stamp(moment: datetime) -> str:
+    """``2026-03-01 22:30 (hora de Lima)``: when something happened, as the documents say it."""
+    return f"{lima_time(moment):%Y-%m-%d %H:%M} (hora de Lima)"
+
+
+def state_name(entry: BookEntry) -> str:
+    """The entry's state in the register's words."""
+    return PRAISE_STATE if entry.kind == "felicitacion" else STATE_NAMES[state(entry)]
+
+
 def _header(pdf: FPDF, merchant: Merchant, title: str) -> None:
     pdf.set_font("DejaVu", "B", 14)
     pdf.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
@@ -87,7 +107,7 @@ def entry_pdf(entry: BookEntry, merchant: Merchant) -> bytes:
     pdf.add_page()
     _header(pdf, merchant, "Libro de Reclamaciones — Hoja de Reclamación")
     _line(pdf, "Número", f"{format_number(entry)} — {KIND_NAMES[entry.kind]}")
-    _line(pdf, "Fecha", lima_date(entry.filed_at).isoformat())
+    _line(pdf, "Fecha", lima_stamp(entry.filed_at))
     _line(
         pdf,
         "1. Consumidor",
@@ -135,20 +155,25 @@ def register_pdf(entries: Iterable[BookEntry], merchant: Merchant) -> bytes:
             0,
             6,
             f"{format_number(entry)} · {KIND_NAMES[entry.kind]} · "
-            f"{lima_date(entry.filed_at).isoformat()} · {state(entry)}",
+            f"{lima_date(entry.filed_at).isoformat()} · {state_name(entry)}",
             new_x="LMARGIN",
             new_y="NEXT",
         )
-        pdf.set_font("DejaVu", "", 9)
-        pdf.multi_cell(
-            0,
-            4.5,
+        lines = [
             f"{entry.consumer_name or '—'} ({entry.document_type or ''} "
-            f"{entry.document_number or ''})\n{entry.detail or ''}\n"
-            f"Pedido: {entry.request or '—'}\nRespuesta: {entry.answer or '—'}",
-            new_x="LMARGIN",
-            new_y="NEXT",
-        )
+            f"{entry.document_number or ''})",
+            entry.detail or "",
+            f"Pedido: {entry.request or '—'}",
+            f"Respuesta: {entry.answer or '—'}",
+        ]
+        if entry.due_at:
+            lines.append(f"Plazo de respuesta: {entry.due_at.isoformat()}")
+        if entry.answered_at:
+            lines.append(
+                f"Fecha de comunicación de la respuesta: {lima_date(entry.answered_at).isoformat()}"
+            )
+        pdf.set_font("DejaVu", "", 9)
+        pdf.multi_cell(0, 4.5, "\n".join(lines), new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
     return bytes(pdf.output())
 

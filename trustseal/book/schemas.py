@@ -88,18 +88,30 @@ class BookConsumerSchema(_IdentifiedSchema):
         validate=ma.validate.Regexp(_PHONE, error="A phone number."),
     )
     address = _text(300, required=False)
-    minor = ma.fields.Boolean(load_default=False)
+    minor = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "The consumer is a minor: a parent or guardian files too."},
+    )
     guardian = ma.fields.Nested(
         BookGuardianSchema,
         load_default=None,
         allow_none=True,
-        metadata={"description": "Required when minor is true."},
+        metadata={
+            "description": "The parent or guardian (padre, madre o apoderado): required when "
+            "minor is true, refused otherwise."
+        },
     )
 
     @ma.validates_schema(skip_on_field_errors=False)
     def _guardian_of_minor(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("minor") and not data.get("guardian"):
             raise ma.ValidationError("A minor files through a parent or guardian.", "guardian")
+        if not data.get("minor") and data.get("guardian") is not None:
+            raise ma.ValidationError(
+                "Only a minor files through a parent or guardian: set minor to true, "
+                "or leave guardian out.",
+                "guardian",
+            )
 
     @ma.post_load
     def _normalize(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

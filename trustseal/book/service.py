@@ -19,7 +19,7 @@ from flask_babel import gettext
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from trustseal.book import deadlines
+from trustseal.book import deadlines, display
 from trustseal.book.models import BookCounter, BookEntry, BookStaffNote
 from trustseal.clock import utcnow
 from trustseal.dbutil import execute_dml
@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 COMPLAINTS = ("reclamo", "queja")
 KINDS = (*COMPLAINTS, "felicitacion")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud safely
+CODE_LENGTH = 16
+# What people type between the groups of a code: spaces of any kind, and the dashes a
+# phone's keyboard or a word processor may turn the hyphen into.
+_CODE_SEPARATORS = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2212")
 COPY_JOB, MERCHANT_JOB, REMINDER_JOB, ANSWER_JOB = (
     "book.consumer_copy",
     "book.merchant_notice",
@@ -82,8 +86,23 @@ def new_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
 
 
+def _compact_code(text: str) -> str:
+    """A code as typed, without separators, in upper case (``k7qm 4xpa…`` → ``K7QM4XPA…``)."""
+    return "".join(ch for ch in text.upper() if not ch.isspace() and ch not in _CODE_SEPARATORS)
+
+
+def normalize_code(text: str) -> str | None:
+    """The follow-up code someone typed or pasted, written as it was given (``K7QM-4XPA-
+    92HD-MW3R``): case, spaces and dashes do not matter, and a pasted follow-up link
+    gives its code. None when the text cannot be a code (wrong length or characters)."""
+    compact = _compact_code(text.strip().rstrip("/").rpartition("/")[2]).removesuffix(".PDF")
+    if len(compact) != CODE_LENGTH or not set(compact) <= set(CODE_ALPHABET):
+        return None
+    return "-".join(compact[i : i + 4] for i in range(0, CODE_LENGTH, 4))
+
+
 def _code_hash(code: str) -> str:
-    return hash_token(code.strip().upper().replace("-", "").replace(" ", ""))
+    return hash_token(_compact_code(code))
 
 
 def _next_number(merchant_id: int, year: int) -> int:
@@ -284,11 +303,18 @@ def public_name(entry: BookEntry) -> str:
 
 
 def complaints_summary(merchant: Merchant) -> dict[str, Any]:
-    """Received in 12 months, share answered on time, median answer days — no personal data."""
+    """Received in 12 months (``received_12m``, the sum of ``reclamos_12m`` and
+    ``quejas_12m``), share answered on time, median answer days — no personal data."""
     since = utcnow() - timedelta(days=365)
     today = today_lima()
     rows = db.session.execute(
-        select(BookEntry.filed_at, BookEntry.due_at, BookEntry.answered_at, BookEntry.status).where(
+        select(
+            BookEntry.kind,
+            BookEntry.filed_at,
+            BookEntry.due_at,
+            BookEntry.answered_at,
+            BookEntry.status,
+        ).where(
             BookEntry.merchant_id == merchant.id,
             BookEntry.kind.in_(COMPLAINTS),
             BookEntry.filed_at >= since,
@@ -301,8 +327,11 @@ def complaints_summary(merchant: Merchant) -> dict[str, Any]:
         if r.answered_at and r.due_at and deadlines.lima_date(r.answered_at) <= r.due_at
     ]
     days = [(r.answered_at - r.filed_at).total_seconds() / 86400 for r in rows if r.answered_at]
+    reclamos = sum(1 for r in rows if r.kind == "reclamo")
     return {
         "received_12m": len(rows),
+        "reclamos_12m": reclamos,
+        "quejas_12m": len(rows) - reclamos,
         "answered_on_time_rate": round(len(on_time) / len(decided), 3) if decided else None,
         "median_answer_days": round(median(days), 1) if days else None,
     }
@@ -515,10 +544,10 @@ def contact_merchant(entry_id: int, staff_id: int, message: str = "") -> BookSta
     email = mail.render(
         "book_overdue_staff",
         "es",
+        **display.template_helpers(),
         entry=entry,
         merchant=merchant,
         number=format_number(entry),
-        filed_on=deadlines.lima_date(entry.filed_at),
         days=days_overdue(entry, today),
         message=body,
         dashboard_url=f"{_base_url()}/dashboard/complaints",
@@ -596,17 +625,24 @@ def _base_url() -> str:
     return str(current_app.config["TRUSTSEAL_BASE_URL"])
 
 
+def lookup_url() -> str:
+    """The page where a consumer types a follow-up code (``/libro``), as a full URL."""
+    return f"{_base_url()}/libro"
+
+
 def _queue_copy(entry: BookEntry, merchant: Merchant, code: str) -> None:
     """Queue the consumer's copy, with the number and the follow-up code."""
     assert entry.email  # the callers checked it
     message = mail.render(
         "book_copy",
         entry.locale,
+        **display.template_helpers(),
         entry=entry,
         merchant=merchant,
         number=format_number(entry),
         code=code,
         follow_url=f"{_base_url()}/libro/{code}",
+        lookup_url=lookup_url(),
     )
     mail.queue(entry.email, message, entry.locale)
 
@@ -628,7 +664,12 @@ def notify_merchant(payload: dict[str, Any]) -> None:
         return
     entry, merchant = found
     message = mail.render(
-        "book_merchant", "es", entry=entry, merchant=merchant, number=format_number(entry)
+        "book_merchant",
+        "es",
+        **display.template_helpers(),
+        entry=entry,
+        merchant=merchant,
+        number=format_number(entry),
     )
     mail.queue(merchant.contact_email, message, "es")
 
@@ -643,6 +684,7 @@ def remind_merchant(payload: dict[str, Any]) -> None:
     message = mail.render(
         "book_reminder",
         "es",
+        **display.template_helpers(),
         entry=entry,
         merchant=merchant,
         number=format_number(entry),
@@ -661,12 +703,23 @@ def send_answer(payload: dict[str, Any]) -> None:
     if not entry.email or not entry.answer:
         return
     message = mail.render(
-        "book_answer", entry.locale, entry=entry, merchant=merchant, number=format_number(entry)
+        "book_answer",
+        entry.locale,
+        **display.template_helpers(),
+        entry=entry,
+        merchant=merchant,
+        number=format_number(entry),
+        lookup_url=lookup_url(),
     )
     mail.queue(entry.email, message, entry.locale)
 
 
 def complaints_part(merchant: Merchant) -> dict[str, Any]:
-    """The ``complaints`` part of a merchant's public summary."""
+    """The ``complaints`` part of a merchant's public summary: ``received_12m`` (reclamos
+    and quejas filed in the last 12 months), ``reclamos_12m``, ``quejas_12m`` and
+    ``answered_on_time_rate``."""
     summary = complaints_summary(merchant)
-    return {k: summary[k] for k in ("received_12m", "answered_on_time_rate")}
+    return {
+        k: summary[k]
+        for k in ("received_12m", "reclamos_12m", "quejas_12m", "answered_on_time_rate")
+    }

@@ -70,6 +70,8 @@ class ComplaintsSummarySchema(ma.Schema):
     """How the merchant handles its complaints book (no personal data)."""
 
     received_12m = ma.fields.Integer()
+    reclamos_12m = ma.fields.Integer()
+    quejas_12m = ma.fields.Integer()
     answered_on_time_rate = ma.fields.Float(allow_none=True)
 
 

@@ -297,7 +297,12 @@ SUMMARY_PARTS = "trustseal.summary_parts"  # app.extensions key
 _DEFAULT_PARTS: dict[str, SummaryPart] = {
     "seal": lambda merchant: {"status": "none", "valid_until": None},
     "score": lambda merchant: {"score": None, "rating_count": 0},
-    "complaints": lambda merchant: {"received_12m": 0, "answered_on_time_rate": None},
+    "complaints": lambda merchant: {
+        "received_12m": 0,
+        "reclamos_12m": 0,
+        "quejas_12m": 0,
+        "answered_on_time_rate": None,
+    },
 }
 
 
