@@ -56,3 +56,16 @@ def reminder_moment(filed_at: datetime, business_day: int) -> datetime:
     """9:00 in Lima of the given business day after filing (for reminder jobs)."""
     day = add_business_days(lima_date(filed_at), business_day)
     return datetime(day.year, day.month, day.day, 9, 0, tzinfo=LIMA)
+
+
+def business_days_between(start: date, end: date) -> int:
+    """Business days after ``start`` up to ``end`` included (negative when ``end`` is
+    before ``start``): on the day a deadline falls, 0 are left; the day after it, 1 late."""
+    if end < start:
+        return -business_days_between(end, start)
+    day, counted = start, 0
+    while day < end:
+        day += timedelta(days=1)
+        if is_business_day(day):
+            counted += 1
+    return counted

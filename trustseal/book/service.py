@@ -227,6 +227,51 @@ def unanswered(merchant_id: int, status: str | None = None) -> list[BookEntry]:
     return list(db.session.scalars(stmt.order_by(BookEntry.due_at)))
 
 
+TABS = ("open", "overdue", "answered")
+
+
+@dataclass(frozen=True)
+class DeskEntry:
+    """A complaint as the merchant works on it: the entry, its number, and the business
+    days left until its deadline (negative: days overdue; None once answered)."""
+
+    entry: BookEntry
+    number: str
+    business_days_left: int | None
+
+
+def merchant_desk(merchant_id: int, tab: str, limit: int = 200) -> list[DeskEntry]:
+    """A merchant's reclamos and quejas in one of :data:`TABS`: the open and overdue ones
+    earliest due first, the answered ones latest answered first."""
+    stmt = entries_query(merchant_id, tab)
+    if tab == "answered":
+        stmt = stmt.order_by(BookEntry.answered_at.desc(), BookEntry.id.desc())
+    else:
+        stmt = stmt.order_by(BookEntry.due_at, BookEntry.id)
+    today = today_lima()
+    return [
+        DeskEntry(
+            entry,
+            format_number(entry),
+            None
+            if entry.status == "answered" or entry.due_at is None
+            else deadlines.business_days_between(today, entry.due_at),
+        )
+        for entry in db.session.scalars(stmt.limit(limit))
+    ]
+
+
+def desk_counts(merchant_id: int) -> dict[str, int]:
+    """How many of a merchant's reclamos and quejas are in each of :data:`TABS`."""
+    return {
+        tab: db.session.scalar(
+            entries_query(merchant_id, tab).with_only_columns(func.count(BookEntry.id))
+        )
+        or 0
+        for tab in TABS
+    }
+
+
 def entries_query(merchant_id: int | None, status: str | None) -> Select[BookEntry]:
     """A merchant's entries (all merchants' when None), filtered by state."""
     stmt = select(BookEntry)

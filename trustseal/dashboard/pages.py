@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from trustseal.accounts import web
 from trustseal.api.fields import forbidden_character
 from trustseal.badging import service as badging
+from trustseal.book import display as book_display
 from trustseal.book import service as book
 from trustseal.book.schemas import AnswerSchema
 from trustseal.clock import utcnow
@@ -25,9 +26,6 @@ from trustseal.stores import service as stores
 from trustseal.transparency import numbers
 
 if TYPE_CHECKING:
-    from datetime import date
-
-    from trustseal.book.models import BookEntry
     from trustseal.merchants.models import Merchant
 
 blp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -56,12 +54,6 @@ def _typed_answer(schema: type[ma.Schema]) -> str | None:
         return None
 
 
-def _days_left(entry: BookEntry, today: date) -> int:
-    """Days until an open complaint's deadline (an open one always has one)."""
-    assert entry.due_at is not None
-    return (entry.due_at - today).days
-
-
 def _since(moment: Any) -> str:
     hours = (utcnow() - moment).total_seconds() / 3600
     return _("%(n)s h", n=int(hours)) if hours < 48 else _("%(n)s days", n=int(hours // 24))
@@ -72,16 +64,18 @@ def _since(moment: Any) -> str:
 def home() -> str:
     """Overview: seal, score, what waits for an answer."""
     merchant = _merchant()
-    today = book.today_lima()
-    waiting = book.unanswered(merchant.id, "open")
+    waiting = book.merchant_desk(merchant.id, "overdue", 5) + book.merchant_desk(
+        merchant.id, "open", 5
+    )
     return render_template(
         "dashboard/home.html",
         merchant=merchant,
         score=reviews.merchant_score(merchant),
         unanswered=reviews.reviews_for_answering(merchant.id, 5),
         since=_since,
-        complaints=[(e, book.format_number(e), _days_left(e, today)) for e in waiting[:5]],
+        complaints=waiting[:5],
         counts=book.counts(merchant.id),
+        **book_display.template_helpers(),
     )
 
 
@@ -117,17 +111,19 @@ def answer_review(review_id: int) -> Any:
 @blp.get("/complaints")
 @web.page_required("merchant")
 def complaint_list() -> str:
-    """Open and overdue complaints with the days left."""
+    """Complaints by tab (open, overdue, answered), each with what it takes to resolve it:
+    the consumer's contact and document, the amount and order, the business days left."""
     merchant = _merchant()
-    today = book.today_lima()
-    entries = book.unanswered(merchant.id)
+    tab = request.args.get("tab", "open")
+    if tab not in book.TABS:
+        tab = "open"
     return render_template(
         "dashboard/complaints.html",
         merchant=merchant,
-        entries=[
-            (e, book.format_number(e), (e.due_at - today).days if e.due_at else None)
-            for e in entries
-        ],
+        tab=tab,
+        counts=book.desk_counts(merchant.id),
+        entries=book.merchant_desk(merchant.id, tab),
+        **book_display.template_helpers(),
     )
 
 
@@ -144,7 +140,7 @@ def answer_complaint(number: str) -> Any:
         abort(error.code, description=str(error))
     db.session.commit()
     flash(_("Answer sent to the consumer."), "ok")
-    return redirect("/dashboard/complaints")
+    return redirect("/dashboard/complaints?tab=answered")
 
 
 @blp.route("/stores", methods=["GET", "POST"])
