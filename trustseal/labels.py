@@ -25,6 +25,8 @@ LABELS: Mapping[str, Mapping[str, object]] = {
         "cancelled": _l("cancelled"),
         "expired": _l("expired"),
     },
+    "badge_style": {"compact": _l("Compact"), "seal": _l("Round seal"), "card": _l("Card")},
+    "language": {"es": _l("Spanish"), "en": _l("English")},
     "store_status": {"active": _l("active"), "disabled": _l("disabled")},
     "order_source": {"api": _l("your API")},
     "review_reason": {

@@ -390,12 +390,13 @@ def shown_elsewhere(referrer: str | None, domain: str, own_urls: Iterable[str]) 
 def embed_snippets(merchant: Merchant, lang: str = "es") -> dict[str, str]:
     """The HTML to paste, per style: a link to the live verification around the image."""
     base = current_app.config["TRUSTSEAL_BASE_URL"]
-    sizes = {"compact": None, "seal": (120, 120), "card": (320, 214)}
+    # The card's height follows what it shows (a shop without a valid seal gets a shorter
+    # one): its width alone is fixed, the browser keeps the proportions.
+    sizes = {"compact": "", "seal": ' width="120" height="120"', "card": ' width="320"'}
     alt = f"{labels(lang)['seal_full']}: {merchant.name}"
     snippets = {}
     for style in STYLES:
-        size = sizes[style]
-        dims = Markup(f' width="{size[0]}" height="{size[1]}"') if size else Markup("")
+        dims = Markup(sizes[style])
         snippets[style] = str(
             Markup(
                 '<a href="{verify}" target="_blank" rel="noopener">'
@@ -408,3 +409,17 @@ def embed_snippets(merchant: Merchant, lang: str = "es") -> dict[str, str]:
             )
         )
     return snippets
+
+
+def book_link_snippet(merchant: Merchant) -> str:
+    """The HTML to paste for the Libro de Reclamaciones button (its image links to the
+    shop's complaints book form, as the law asks of a shop that sells online)."""
+    base = current_app.config["TRUSTSEAL_BASE_URL"]
+    return str(
+        Markup(
+            '<a href="{form}" target="_blank" rel="noopener">'
+            '<img src="{src}" alt="Libro de Reclamaciones" height="40" loading="lazy"></a>'
+        ).format(
+            form=f"{base}/m/{merchant.slug}/libro", src=f"{base}/badges/{merchant.slug}/libro.svg"
+        )
+    )

@@ -299,10 +299,14 @@ def seal() -> Any:
 @blp.get("/badge")
 @web.page_required("merchant")
 def badge() -> str:
-    """Embed snippets for each style, with a live preview."""
+    """Each style in each language, live, with the snippet to paste; the Libro de
+    Reclamaciones button's snippet."""
     merchant = _merchant()
     return render_template(
-        "dashboard/badge.html", merchant=merchant, snippets=badging.embed_snippets(merchant)
+        "dashboard/badge.html",
+        merchant=merchant,
+        snippets={lang: badging.embed_snippets(merchant, lang) for lang in badging.LANGS},
+        book_snippet=badging.book_link_snippet(merchant),
     )
 
 
