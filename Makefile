@@ -26,7 +26,15 @@ COMPILED := $(CATALOGS:.po=.mo)
 $(COMPILED): %.mo: %.po $(STAMP)
 	$(BIN)/python -c "from trustseal.i18n import compile_catalogs; compile_catalogs()"
 
-install: $(STAMP) $(COMPILED)
+# axe-core for the browser tests' accessibility checks (skipped with a reason without npm;
+# .ci/run installs it).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+
+$(AXE): tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/browser --silent --no-audit --no-fund \
+	  && touch $(AXE); else echo "npm not found: the browser journeys skip their accessibility checks"; fi
+
+install: $(STAMP) $(COMPILED) $(AXE)
 
 ## make run: create the venv, migrate SQLite in instance/, load the demo, serve on :8000
 ## (make run PORT=8080 HOST=0.0.0.0). Absolute links (emails, badges, webhook addresses)

@@ -268,7 +268,9 @@ def finalize(values: dict[str, Any], instance_path: Path) -> dict[str, Any]:
         # If the limiter's storage (Redis) is down, serve rather than fail every request.
         "RATELIMIT_SWALLOW_ERRORS": True,
         "BABEL_DEFAULT_LOCALE": values["DEFAULT_LOCALE"],
-        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        # Pages and emails show dates as a reader in Peru lives them (a review written at
+        # 22:00 in Lima is not dated the next day); the API keeps UTC (RFC 3339).
+        "BABEL_DEFAULT_TIMEZONE": "America/Lima",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production or values["BASE_URL"].startswith("https://"),

@@ -13,6 +13,7 @@ from flask_babel import ngettext
 from trustseal.accounts import service as accounts
 from trustseal.accounts import totp, web
 from trustseal.api.fields import forbidden_character
+from trustseal.book import display as book_display
 from trustseal.book import service as book
 from trustseal.clock import utcnow
 from trustseal.extensions import db
@@ -288,7 +289,11 @@ def review_decision(review_id: int) -> Any:
 def complaints() -> str:
     """Overdue complaints across merchants, the longest overdue first, each linking to its
     page."""
-    return render_template("console/complaints.html", entries=book.overdue_for_staff())
+    return render_template(
+        "console/complaints.html",
+        entries=book.overdue_for_staff(),
+        **book_display.template_helpers(),
+    )
 
 
 def _complaint_page(entry_id: int, error: str | None = None, status: int = 200) -> Any:
