@@ -64,6 +64,7 @@ NOT_PAGES: dict[str, str] = {
     "media.media": "review photos (images)",
     "web.set_language": "a redirect that stores the language choice",
     "public_book.copy_pdf": "the complaint's copy as a PDF, not HTML",
+    "dashboard.reviews_csv": "the merchant's reviews as CSV, not HTML",
 }
 # Pages under an API prefix that are HTML for people.
 PAGES_UNDER_API = {"web.docs"}
@@ -463,6 +464,8 @@ def extra_visits(s: Seeded) -> list[tuple[str, str, str, str, int]]:
         ("error 500", "anonymous", "GET", "/score", 500),
         ("/dashboard (pending shop)", "pending", "GET", "/dashboard", 200),
         ("/dashboard/domain (pending shop)", "pending", "GET", "/dashboard/domain", 200),
+        ("/dashboard/reviews (flagged)", "merchant", "GET", "/dashboard/reviews?tab=flagged", 200),
+        ("/dashboard/reviews?q= (none)", "merchant", "GET", "/dashboard/reviews?q=zzzz", 200),
         ("/console/m/<slug> (pending shop)", "staff", "GET", "/console/m/pendiente", 200),
     ]
 

@@ -52,6 +52,7 @@ KNOWN_FORMS = {
     "public_book.book_form",
     "dashboard.keys",
     "dashboard.answer_review",
+    "dashboard.flag_review",
     "console.signal_decision",
     "console.enroll_totp",
 }

@@ -45,6 +45,7 @@ LABELS: Mapping[str, Mapping[str, object]] = {
         "consumer_secret": _l("REST API consumer secret"),
         "completed_means": _l("An order marked “completed” means"),
         "delivered_status": _l("The order status that means delivered"),
+        "account": _l("VTEX account name (…myvtex.com)"),
         "app_key": _l("App key (X-VTEX-API-AppKey)"),
         "app_token": _l("App token (X-VTEX-API-AppToken)"),
     },

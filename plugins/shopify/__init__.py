@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode
 import marshmallow as ma
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from plugins.common import check_hmac_base64, full_name, locale_of, parse_time, text_id
 from trustseal.platforms import (
@@ -149,6 +150,31 @@ class ShopifyPlatform(Platform):
     settings_schema = ShopifySettings
     can_fetch = True  # with the store's Admin API access token
     attests = True  # the Admin API on <shop>.myshopify.com is run by Shopify
+    # Where the merchant finds each value (the dashboard shows it beside the form).
+    credential_help = (
+        _l(
+            "In your Shopify admin go to Settings → Apps and sales channels → Develop apps "
+            "and open your store's custom app. (Since 1 January 2026 Shopify no longer lets "
+            "you create new apps there: new apps are made in Shopify's Dev Dashboard.)"
+        ),
+        _l(
+            "Configure its Admin API scopes: tick read_orders, save, and install the app on "
+            "your store."
+        ),
+        _l(
+            "In its API credentials tab, reveal the Admin API access token (Shopify shows it "
+            "only once) and paste it in “Admin API access token”."
+        ),
+        _l(
+            "In the same tab copy the API secret key, which signs the webhooks, into “App "
+            "client secret”. (An app made in the Dev Dashboard shows it as Client secret, "
+            "under Settings.)"
+        ),
+        _l(
+            "Shop domain: the address ending in .myshopify.com, listed in your admin under "
+            "Settings → Domains."
+        ),
+    )
 
     def create(self, data: Mapping[str, Any], webhook_url: str) -> NewStore:
         """Keep the client secret (encrypted) that Shopify signs webhooks with."""

@@ -23,6 +23,7 @@ import marshmallow as ma
 import requests
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from plugins.common import full_name, locale_of, parse_time, text_id
 from trustseal.platforms import (
@@ -136,6 +137,27 @@ class VtexPlatform(Platform):
     settings_schema = VtexSettings
     can_fetch = True
     attests = True
+    # Where the merchant finds each value (the dashboard shows it beside the form).
+    credential_help = (
+        _l(
+            "Account name: the first part of your VTEX admin address, e.g. mitienda in "
+            "https://mitienda.myvtex.com."
+        ),
+        _l(
+            "In the VTEX admin click your profile avatar at the top, then Account settings → "
+            "API keys (in older admins: Account settings → Account → Security → Application "
+            "keys)."
+        ),
+        _l(
+            "In the Generated tab click Generate key, name it (e.g. trustseal) and give it a "
+            "role that can read orders: the OMS resources View order and List orders "
+            "(OMSViewer and ListOrders)."
+        ),
+        _l(
+            "Copy the API key into “App key” and the API token into “App token”: VTEX shows the "
+            "token only once, through a single-use link."
+        ),
+    )
 
     def create(self, data: Mapping[str, Any], webhook_url: str) -> NewStore:
         """Keep the app key and token; generate the hook's secret header (shown once)."""

@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 import marshmallow as ma
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from plugins.common import check_hmac_base64, full_name, locale_of, parse_time, text_id
 from trustseal.platforms import (
@@ -117,6 +118,23 @@ class WooCommercePlatform(Platform):
     settings_schema = WooSettings
     # Self-hosted: its REST API is the shop's own server, so nothing from it is attested.
     attests = False
+    # Where the merchant finds each value (the dashboard shows it beside the form).
+    credential_help = (
+        _l(
+            "Store address: your shop's https address, as in WordPress → Settings → General "
+            "→ Site Address (URL)."
+        ),
+        _l("In WordPress go to WooCommerce → Settings → Advanced → REST API and click Add key."),
+        _l(
+            "Write a description (e.g. trustseal), choose a user who can see the orders, and "
+            "set Permissions to Read."
+        ),
+        _l(
+            "Click Generate API key and copy the Consumer key and the Consumer secret into the "
+            "fields of the same names now: WooCommerce does not show the secret again."
+        ),
+        _l("The REST API needs permalinks other than Plain (WordPress → Settings → Permalinks)."),
+    )
 
     def create(self, data: Mapping[str, Any], webhook_url: str) -> NewStore:
         """Generate the webhook secret (shown once) and keep the optional REST keys."""

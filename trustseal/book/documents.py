@@ -18,6 +18,7 @@ from fpdf import FPDF
 from badges.widths import FONTS
 from trustseal.book.deadlines import lima_date, lima_time
 from trustseal.book.service import format_number, state
+from trustseal.spreadsheets import safe_cell
 
 if TYPE_CHECKING:
     from trustseal.book.models import BookEntry
@@ -178,12 +179,6 @@ def register_pdf(entries: Iterable[BookEntry], merchant: Merchant) -> bytes:
     return bytes(pdf.output())
 
 
-def _cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (``=``, ``+``, ``-``, ``@``)."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def register_csv(entries: Iterable[BookEntry]) -> str:
     """The register as CSV (UTF-8), one row per entry."""
     out = io.StringIO()
@@ -191,7 +186,7 @@ def register_csv(entries: Iterable[BookEntry]) -> str:
     writer.writerow(CSV_COLUMNS)
     for e in entries:
         writer.writerow(
-            _cell(value)
+            safe_cell(value)
             for value in [
                 format_number(e),
                 e.kind,

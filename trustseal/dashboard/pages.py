@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
-from flask import Blueprint, abort, flash, redirect, render_template, request
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 
 from trustseal.accounts import web
 from trustseal.api.fields import forbidden_character
 from trustseal.badging import service as badging
 from trustseal.book import display as book_display
 from trustseal.book import service as book
+from trustseal.book.deadlines import lima_time
 from trustseal.book.schemas import AnswerSchema
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
 from trustseal.orders import service as orders
+from trustseal.reviews import presenters
 from trustseal.reviews import service as reviews
 from trustseal.reviews.presenters import history_bars
-from trustseal.reviews.schemas import ResponseBodySchema
+from trustseal.reviews.schemas import FlagCreateSchema, ResponseBodySchema
 from trustseal.seals import service as seals
+from trustseal.spreadsheets import safe_cell
+from trustseal.stores import forms as store_forms
 from trustseal.stores import service as stores
 from trustseal.transparency import numbers
 
@@ -79,33 +88,175 @@ def home() -> str:
     )
 
 
+REVIEWS_PER_PAGE = 20
+REVIEW_CSV_COLUMNS = (
+    "id",
+    "date",
+    "rating",
+    "process_rating",
+    "title",
+    "body",
+    "name",
+    "verification_level",
+    "status",
+    "answer",
+    "answer_date",
+    "helpful_count",
+    "log_index",
+)
+
+
+def _review_view(args: Any) -> dict[str, Any]:
+    """The list's tab, search and page as ``args`` (query string or form) give them,
+    anything unknown back to its default."""
+    tab = args.get("tab", "all")
+    query = str(args.get("q", "")).strip()[:100]
+    return {
+        "tab": tab if tab in {t.value for t in reviews.MerchantTab} else "all",
+        "q": query,
+        "page": max(1, args.get("page", 1, type=int) or 1),
+    }
+
+
+def _reviews_url(view: dict[str, Any], review_id: int | None = None, **changes: Any) -> str:
+    """The reviews list with ``view`` changed (defaults left out of the address)."""
+    wanted = {**view, **changes}
+    params = {
+        "tab": wanted["tab"] if wanted["tab"] != "all" else None,
+        "q": wanted["q"] or None,
+        "page": wanted["page"] if wanted["page"] > 1 else None,
+    }
+    anchor = f"r{review_id}" if review_id is not None else None
+    return url_for("dashboard.review_list", _anchor=anchor, **params)
+
+
 @blp.get("/reviews")
 @web.page_required("merchant")
 def review_list() -> str:
-    """Reviews waiting for an answer: negative ones first, with the time since posting."""
+    """All the shop's reviews (removed ones marked), by tab (all, unanswered, negative,
+    flagged) with counts, searched and on numbered pages; each with its answer form and
+    a form to report it to the certifier."""
     merchant = _merchant()
+    view = _review_view(request.args)
+    tab = reviews.MerchantTab(view["tab"])
+    page = reviews.merchant_reviews(merchant.id, tab, view["q"], view["page"], REVIEWS_PER_PAGE)
+    view["page"] = page.page
     return render_template(
         "dashboard/reviews.html",
         merchant=merchant,
-        reviews=reviews.reviews_for_answering(merchant.id),
-        since=_since,
+        view=view,
+        tabs=[
+            ("all", _("All")),
+            ("unanswered", _("Unanswered")),
+            ("negative", _("Negative (1-2 stars)")),
+            ("flagged", _("Reported")),
+        ],
+        counts=reviews.merchant_review_counts(merchant.id, view["q"]),
+        page=page,
+        page_numbers=presenters.page_numbers(page.page, page.pages),
+        link=lambda **changes: _reviews_url(view, **changes),
+        flagged_by_me=reviews.flagged_by(merchant.id, (r.id for r in page.items)),
+        flag_reasons=[r.value for r in reviews.FlagReason],
+        verification=presenters.verification_text,
+        **book_display.template_helpers(),
     )
 
 
 @blp.post("/reviews/<int:review_id>/answer")
 @web.page_required("merchant")
 def answer_review(review_id: int) -> Any:
-    """Answer a review in public."""
+    """Answer a review in public, or edit the answer (every version is kept)."""
+    back = _reviews_url(_review_view(request.form), review_id)
     text = _typed_answer(ResponseBodySchema)
     if text is None:
-        return redirect("/dashboard/reviews")
+        return redirect(back)
+    merchant = _merchant()
+    review = reviews.merchant_review(review_id, merchant.id)
+    edited = review is not None and review.response is not None
     try:
-        reviews.respond(review_id, _merchant().id, text)
+        reviews.respond(review_id, merchant.id, text)
     except reviews.ReviewError as error:
         abort(error.code, description=str(error))
     db.session.commit()
-    flash(_("Your answer is public."), "ok")
-    return redirect("/dashboard/reviews")
+    if edited:
+        flash(_("Your answer was updated. Every version is kept."), "ok")
+    else:
+        flash(_("Your answer is public."), "ok")
+    return redirect(back)
+
+
+@blp.post("/reviews/<int:review_id>/flag")
+@web.page_required("merchant")
+def flag_review(review_id: int) -> Any:
+    """Report a review to the certifier for a reason; it stays visible while staff look."""
+    back = _reviews_url(_review_view(request.form), review_id)
+    merchant = _merchant()
+    review = reviews.merchant_review(review_id, merchant.id)
+    if review is None:
+        abort(404)
+    if review.status != "published":
+        flash(_("This review was removed already; there is nothing to report."), "error")
+        return redirect(back)
+    if review_id in reviews.flagged_by(merchant.id, [review_id]):
+        flash(_("You reported this review already; the certifier is looking at it."), "error")
+        return redirect(back)
+    detail = request.form.get("detail", "")[:2000]
+    try:
+        data = FlagCreateSchema().load(
+            {"reason": request.form.get("reason", ""), "detail": detail if detail.strip() else None}
+        )
+    except ma.ValidationError as error:
+        if "reason" in error.messages:
+            flash(_("Choose why you report this review."), "error")
+        else:
+            flash(_("Remove the invisible control or text-direction characters."), "error")
+        return redirect(back)
+    reviews.flag(review_id, merchant.id, reviews.FlagReason(data["reason"]), data["detail"])
+    db.session.commit()
+    flash(
+        _(
+            "Review reported: the certifier will look at it. It stays published meanwhile, "
+            "and your report is not public."
+        ),
+        "ok",
+    )
+    return redirect(back)
+
+
+@blp.get("/reviews.csv")
+@web.page_required("merchant")
+def reviews_csv() -> Response:
+    """All the shop's reviews as CSV (UTF-8), one row per review, dates in Lima time;
+    cells that a spreadsheet would run as formulas are neutralized."""
+    merchant = _merchant()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(REVIEW_CSV_COLUMNS)
+    for r in reviews.merchant_export(merchant.id):
+        answer = r.response
+        writer.writerow(
+            safe_cell(value)
+            for value in (
+                r.id,
+                lima_time(r.created_at).isoformat(),
+                r.rating,
+                r.process_rating,
+                r.title,
+                r.body,
+                r.display_name,
+                r.verification_level,
+                r.status,
+                answer.body if answer else None,
+                lima_time(answer.updated_at).isoformat() if answer else None,
+                r.helpful_count,
+                r.log_index,
+            )
+        )
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="resenas-{merchant.slug}.csv"'},
+    )
 
 
 @blp.get("/complaints")
@@ -143,39 +294,100 @@ def answer_complaint(number: str) -> Any:
     return redirect("/dashboard/complaints?tab=answered")
 
 
-@blp.route("/stores", methods=["GET", "POST"])
-@web.page_required("merchant", *OWNER_ONLY)
-def store_list() -> Any:
-    """Connected stores, and connecting one (with the plugin's instructions)."""
-    merchant = _merchant()
-    created = None
-    error = None
-    if request.method == "POST":
-        name = request.form.get("platform", "")
-        fields = {
-            k: v.strip()
-            for k, v in request.form.items()
-            if k not in ("platform", "csrf_token") and v.strip()
-        }
-        try:
-            plugin = stores.platform(name)
-            created = stores.create_store(merchant, name, plugin.settings_schema().load(fields))
-            db.session.commit()
-        except stores.StoreError:
-            error = _("Unknown platform.")
-        except ma.ValidationError as invalid:
-            db.session.rollback()
-            per_field = invalid.messages_dict.items()  # a schema's errors, by field
-            error = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in per_field)
+# Settings refilled after a refusal: never one that holds a secret.
+_SECRET_PARTS = ("secret", "token", "key", "password")
+
+
+_MACHINE_NAME = re.compile(r"\b([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b")
+
+
+def _credential_help(plugin: Any) -> list[Markup]:
+    """A plugin's steps to find each value (its optional ``credential_help``), escaped, with
+    machine names such as ``read_orders`` shown as code."""
+    return [
+        Markup(_MACHINE_NAME.sub(r"<code>\1</code>", str(escape(str(step)))))
+        for step in getattr(plugin, "credential_help", ())
+    ]
+
+
+def _stores_page(merchant: Merchant, **shown: Any) -> str:
+    """The stores page: each store with its re-sync, and a form per platform."""
+    listed = stores.stores_of(merchant)
     return render_template(
         "dashboard/stores.html",
         merchant=merchant,
-        created=created,
-        error=error,
-        stores=stores.stores_of(merchant),
+        stores=listed,
+        syncs={s.id: stores.sync_state(s) for s in listed},
+        can_sync={s.id: stores.can_sync(s) for s in listed},
+        sync_since=(utcnow() - timedelta(days=30)).date().isoformat(),
+        sync_reason=store_forms.sync_reason,
         platforms=stores.platforms(),
+        help_of=_credential_help,
         webhook_url=stores.webhook_url,
+        **{"created": None, "errors": {}, "typed": {}, "chosen": None, **shown},
     )
+
+
+@blp.route("/stores", methods=["GET", "POST"])
+@web.page_required("merchant", *OWNER_ONLY)
+def store_list() -> Any:
+    """Connected stores, and connecting one (with where to find each value, per platform);
+    a refusal is said beside each field, in the reader's language."""
+    merchant = _merchant()
+    if request.method == "GET":
+        return _stores_page(merchant)
+    name = request.form.get("platform", "")
+    fields = {
+        k: v.strip()
+        for k, v in request.form.items()
+        if k not in ("platform", "csrf_token") and v.strip()
+    }
+    typed = {k: v for k, v in fields.items() if not any(p in k for p in _SECRET_PARTS)}
+    try:
+        plugin = stores.platform(name)
+        created = stores.create_store(merchant, name, plugin.settings_schema().load(fields))
+        db.session.commit()
+    except stores.StoreError:
+        errors = {store_forms.FORM: [_("Unknown platform.")]}
+        return _stores_page(merchant, errors=errors, chosen=name), 400
+    except ma.ValidationError as invalid:
+        db.session.rollback()
+        errors = store_forms.field_errors(invalid)
+        return _stores_page(merchant, errors=errors, typed=typed, chosen=name), 422
+    return _stores_page(merchant, created=created)
+
+
+@blp.post("/stores/<int:store_id>/sync")
+@web.page_required("merchant", *OWNER_ONLY)
+def store_sync(store_id: int) -> Any:
+    """Re-fetch a store's orders since a date, as a job; its progress shows on the page."""
+    merchant = _merchant()
+    typed = request.form.get("since", "").strip()
+    today = utcnow().date()
+    try:
+        day = date.fromisoformat(typed) if typed else today - timedelta(days=30)
+    except ValueError:
+        day = None
+    if day is None or day > today or (today - day).days > stores.SYNC_MAX_DAYS:
+        flash(_("Choose a date in the last %(days)s days.", days=stores.SYNC_MAX_DAYS), "error")
+        return _stores_page(merchant), 422
+    try:
+        stores.request_sync(merchant, store_id, datetime.combine(day, time(), tzinfo=UTC))
+    except stores.StoreError as error:
+        db.session.rollback()
+        if error.code == 404:
+            abort(404)
+        message = {
+            409: _("A re-sync of this store is already queued or running; wait until it ends."),
+            422: _(
+                "Add the store's API credentials first: without them its orders cannot be listed."
+            ),
+        }.get(error.code, _("This store cannot be re-synced."))
+        flash(message, "error")
+        return _stores_page(merchant), error.code
+    db.session.commit()
+    flash(_("Re-sync queued: its progress shows in the store's row."), "ok")
+    return redirect("/dashboard/stores", code=303)
 
 
 @blp.get("/orders")

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from trustseal.clock import rfc3339, utcnow
@@ -44,7 +44,7 @@ from trustseal.reviews.models import (
     ReviewPhoto,
     ReviewResponse,
 )
-from trustseal.reviews.search import search_text
+from trustseal.reviews.search import search_terms, search_text
 from trustseal.transparency import numbers
 from trustseal.transparency import service as log
 from trustseal.transparency.verify import ClaimSource, LoggedClaim
@@ -1034,3 +1034,115 @@ def logged_claims() -> Iterator[LoggedClaim]:
 def claim_source() -> ClaimSource:
     """The reviews domain's claims; every ``review.published`` leaf must name a review."""
     return ClaimSource(logged_claims, complete={"review.published": "review_id"})
+
+
+# --- the merchant's own list of its reviews (the dashboard) ---
+
+
+class MerchantTab(StrEnum):
+    """The tabs of a merchant's reviews: all, without an answer, negative (1 or 2 stars),
+    flagged (an open flag of this merchant, or staff looking at it)."""
+
+    ALL = "all"
+    UNANSWERED = "unanswered"
+    NEGATIVE = "negative"
+    FLAGGED = "flagged"
+
+
+def _open_flag(merchant_id: int | None = None) -> ColumnElement[bool]:
+    """Whether a review has an open flag (of ``merchant_id`` when given)."""
+    wanted = [ReviewFlag.review_id == Review.id, ReviewFlag.status == "open"]
+    if merchant_id is not None:
+        wanted.append(ReviewFlag.merchant_id == merchant_id)
+    return select(ReviewFlag.id).where(*wanted).exists()
+
+
+def _tab_condition(tab: MerchantTab, merchant_id: int) -> ColumnElement[bool] | None:
+    if tab is MerchantTab.UNANSWERED:
+        answered = select(ReviewResponse.id).where(ReviewResponse.review_id == Review.id)
+        return and_(Review.status == "published", ~answered.exists())
+    if tab is MerchantTab.NEGATIVE:
+        return Review.rating <= 2
+    if tab is MerchantTab.FLAGGED:
+        return or_(Review.open_flags > 0, _open_flag(merchant_id))
+    return None
+
+
+def _merchant_search(merchant_id: int, query: str | None) -> list[ColumnElement[bool]]:
+    """The merchant's reviews whose folded text holds every word of ``query`` (removed
+    ones included: the merchant sees its tombstones' texts; erased ones have none)."""
+    conditions: list[ColumnElement[bool]] = [Review.merchant_id == merchant_id]
+    for term in search_terms(query):
+        conditions.append(Review.search_text.contains(term, autoescape=True))
+    return conditions
+
+
+def merchant_review_counts(merchant_id: int, query: str | None = None) -> dict[str, int]:
+    """How many of a merchant's reviews (matching ``query``) each tab lists."""
+    columns = [func.count()] + [
+        func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+        for tab in MerchantTab
+        if (condition := _tab_condition(tab, merchant_id)) is not None
+    ]
+    row = db.session.execute(
+        select(*columns).select_from(Review).where(*_merchant_search(merchant_id, query))
+    ).one()
+    return {tab.value: int(n or 0) for tab, n in zip(MerchantTab, row, strict=True)}
+
+
+def merchant_reviews(
+    merchant_id: int, tab: MerchantTab, query: str | None, page: int, per_page: int
+) -> NumberedPage:
+    """Page ``page`` (from 1; past the end: the last) of a merchant's reviews in ``tab``
+    matching ``query``, newest first, removed ones included, photos and answer loaded."""
+    conditions = _merchant_search(merchant_id, query)
+    extra = _tab_condition(tab, merchant_id)
+    if extra is not None:
+        conditions.append(extra)
+    total = int(db.session.scalar(select(func.count()).select_from(Review).where(*conditions)) or 0)
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    rows = db.session.scalars(
+        listing.statement(merchant_id, ReviewFilter())  # the profile's order and loading
+        .where(*conditions)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return NumberedPage(list(rows), total, page, pages)
+
+
+def merchant_review(review_id: int, merchant_id: int) -> Review | None:
+    """One of the merchant's reviews, with its answer (None if not this merchant's)."""
+    return db.session.scalars(
+        select(Review)
+        .where(Review.id == review_id, Review.merchant_id == merchant_id)
+        .options(selectinload(Review.response))
+    ).one_or_none()
+
+
+def flagged_by(merchant_id: int, review_ids: Iterable[int]) -> set[int]:
+    """Which of ``review_ids`` the merchant has flagged and staff have not decided yet."""
+    ids = list(review_ids)
+    if not ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(ReviewFlag.review_id).where(
+                ReviewFlag.review_id.in_(ids),
+                ReviewFlag.merchant_id == merchant_id,
+                ReviewFlag.status == "open",
+            )
+        )
+    )
+
+
+def merchant_export(merchant_id: int) -> Iterator[Review]:
+    """Every review of a merchant, removed ones included, with its answer, oldest first
+    (streamed)."""
+    yield from db.session.scalars(
+        select(Review)
+        .where(Review.merchant_id == merchant_id)
+        .options(selectinload(Review.response))
+        .order_by(Review.created_at, Review.id)
+        .execution_options(yield_per=1_000)
+    )

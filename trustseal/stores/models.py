@@ -41,3 +41,23 @@ class WebhookDelivery(Model):
     dedup_key: Mapped[str] = mapped_column(String(300))
     topic: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StoreSync(Model):
+    """A store's latest re-sync of its orders (the dashboard's button), one row per store.
+
+    ``status``: ``queued``, ``running`` (``orders`` counts those recorded so far), ``done``
+    or ``failed`` (``error`` is a reason code, never the platform's own words: they may
+    carry URLs). The job's payload holds only the store's id and the date.
+    """
+
+    __tablename__ = "store_syncs"
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(10))
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    orders: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(String(40))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from trustseal import secretbox
 from trustseal.clock import utcnow
-from trustseal.dbutil import insert_ignoring_duplicate
+from trustseal.dbutil import execute_dml, insert_ignoring_duplicate
 from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
@@ -24,12 +25,13 @@ from trustseal.platforms import (
     BadPayload,
     Parsed,
     Platform,
+    PlatformError,
     SignatureInvalid,
     StoreContext,
     WebhookRequest,
 )
 from trustseal.reviews import service as reviews
-from trustseal.stores.models import Store, WebhookDelivery
+from trustseal.stores.models import Store, StoreSync, WebhookDelivery
 
 if TYPE_CHECKING:
     from trustseal.merchants.models import Merchant
@@ -37,6 +39,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("trustseal.webhooks")
 FETCH_JOB = "stores.fetch_order"
 PRIVACY_JOB = "stores.privacy"
+SYNC_JOB = "stores.sync"
+SYNC_ACTIVE = ("queued", "running")
+# A sync still queued or running after this long lost its worker (or it has none): it
+# shows as stopped, and the merchant may ask again.
+SYNC_STALE = timedelta(hours=6)
+SYNC_MAX_DAYS = 366
 LAST_EVENT_PRECISION = timedelta(minutes=1)
 
 
@@ -291,3 +299,154 @@ def reconcile(store: Store, since: datetime, progress: Callable[[int], None] | N
         if count % 200 == 0:
             db.session.commit()
     return count
+
+
+# --- re-sync from the dashboard: reconcile as a job, with its progress kept -------------
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """What the dashboard shows of a store's latest re-sync."""
+
+    status: str  # queued | running | done | failed
+    orders: int
+    error: str | None  # a reason code (see :func:`sync_reason`)
+    since: datetime
+    requested_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        """Queued or running: a second run is refused."""
+        return self.status in SYNC_ACTIVE
+
+
+def _owned(merchant: Merchant, store_id: int) -> Store:
+    store = db.session.get(Store, store_id)
+    if store is None or store.merchant_id != merchant.id:
+        raise StoreError(404, "No such store.")
+    return store
+
+
+def can_sync(store: Store) -> bool:
+    """Whether the store is active and its plugin can list its orders with its credentials."""
+    if store.status != "active":
+        return False
+    plugin = platforms().get(store.platform)
+    return plugin is not None and plugin.fetches(context(store))
+
+
+def sync_state(store: Store, now: datetime | None = None) -> SyncState | None:
+    """The store's latest re-sync (None if never asked); a stale active one reads failed."""
+    row = db.session.get(StoreSync, store.id)
+    if row is None:
+        return None
+    status, error = row.status, row.error
+    if status in SYNC_ACTIVE and (now or utcnow()) - row.requested_at > SYNC_STALE:
+        status, error = "failed", "stopped"
+    return SyncState(status, row.orders, error, row.since, row.requested_at, row.finished_at)
+
+
+def request_sync(merchant: Merchant, store_id: int, since: datetime) -> int:
+    """Queue a re-sync of a store's orders since a date (in the caller's transaction); the
+    job's id. :class:`StoreError` 404 (not the merchant's), 409 (one queued or running, or
+    the store disabled), 422 (its platform cannot list orders with its credentials)."""
+    store = _owned(merchant, store_id)
+    if store.status != "active":
+        raise StoreError(409, "This store is disabled.")
+    if not can_sync(store):
+        raise StoreError(422, "This store has no API credentials to list its orders.")
+    now = utcnow()
+    values: dict[str, Any] = {
+        "status": "queued",
+        "since": since,
+        "orders": 0,
+        "error": None,
+        "requested_at": now,
+        "started_at": None,
+        "finished_at": None,
+    }
+    row = db.session.get(StoreSync, store.id)
+    if row is None:
+        taken = insert_ignoring_duplicate(StoreSync, {"store_id": store.id, **values}, ["store_id"])
+    else:  # compare-and-set: two clicks at once queue one job
+        taken = execute_dml(
+            update(StoreSync)
+            .where(StoreSync.store_id == store.id)
+            .where(
+                or_(
+                    StoreSync.status.not_in(SYNC_ACTIVE),
+                    StoreSync.requested_at < now - SYNC_STALE,
+                )
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.expire(row)
+    if not taken:
+        raise StoreError(409, "A re-sync of this store is already queued or running.")
+    return jobs.enqueue(SYNC_JOB, {"store_id": store.id, "since": since.isoformat()})
+
+
+def _set_sync(store_id: int, **values: Any) -> None:
+    execute_dml(
+        update(StoreSync)
+        .where(StoreSync.store_id == store_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_ANSWERED = re.compile(r" answered (\d{3})")
+
+
+def sync_reason(error: BaseException) -> str:
+    """A short reason code for a failed re-sync (the platform's message may hold URLs):
+    ``credentials``, ``refused``, ``timeout``, ``unreachable``, ``http_<status>``,
+    ``bad_answer``, ``platform`` or ``internal``."""
+    if not isinstance(error, PlatformError):
+        return "internal"
+    text = str(error)
+    answered = _ANSWERED.search(text)
+    if answered:
+        return "refused" if answered.group(1) in ("401", "403") else f"http_{answered.group(1)}"
+    for needle, code in (
+        ("did not answer in time", "timeout"),
+        ("cannot be reached", "unreachable"),
+        ("did not answer JSON", "bad_answer"),
+        ("access token", "credentials"),
+        ("credentials", "credentials"),
+    ):
+        if needle in text:
+            return code
+    return "platform"
+
+
+@jobs.handler(SYNC_JOB)
+def sync_orders(payload: dict[str, Any]) -> None:
+    """Job: re-fetch a store's orders since a date (:func:`reconcile`), keeping its progress
+    in the store's :class:`StoreSync` row. A failure is final (the merchant may ask again)."""
+    store_id = int(payload["store_id"])
+    store = db.session.get(Store, store_id)
+    if store is None or db.session.get(StoreSync, store_id) is None:
+        return
+    _set_sync(store_id, status="running", started_at=utcnow())
+    db.session.commit()  # the page shows it running while the platform answers
+    seen = 0
+
+    def progress(step: int) -> None:
+        nonlocal seen
+        seen += step
+        if seen % 50 == 0:  # committed with reconcile's own batches
+            _set_sync(store_id, orders=seen)
+
+    try:
+        count = reconcile(store, datetime.fromisoformat(payload["since"]), progress)
+    except Exception as error:
+        db.session.rollback()
+        reason = sync_reason(error)
+        log.warning("store re-sync failed", extra={"store_id": store_id, "reason": reason})
+        _set_sync(store_id, status="failed", error=reason, finished_at=utcnow(), orders=seen)
+        db.session.commit()
+        raise jobs.PermanentJobError(f"re-sync of store {store_id} failed: {reason}") from error
+    _set_sync(store_id, status="done", orders=count, error=None, finished_at=utcnow())
