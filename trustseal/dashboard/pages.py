@@ -63,6 +63,34 @@ def _typed_answer(schema: type[ma.Schema]) -> str | None:
         return None
 
 
+def _onboarding(merchant: Merchant) -> list[tuple[str, str, bool, str]]:
+    """The first steps of a shop, each (id, words, done, where), done as trustseal sees it:
+    the domain proved, a store connected, the badge found on the shop's home page by the
+    last site check, the seal applied for (or held)."""
+    site = seals.latest_site_check(merchant) or {}
+    return [
+        (
+            "domain",
+            _("Prove that you control your domain"),
+            merchants.is_public(merchant),
+            "/dashboard/domain",
+        ),
+        ("store", _("Connect your store"), bool(stores.stores_of(merchant)), "/dashboard/stores"),
+        (
+            "badge",
+            _("Embed the badge on your home page"),
+            bool(site.get("badge_shown")),
+            "/dashboard/badge",
+        ),
+        (
+            "seal",
+            _("Apply for the Online Trust Seal"),
+            seals.summary(merchant)["status"] != "none",
+            "/dashboard/seal",
+        ),
+    ]
+
+
 def _since(moment: Any) -> str:
     hours = (utcnow() - moment).total_seconds() / 3600
     return _("%(n)s h", n=int(hours)) if hours < 48 else _("%(n)s days", n=int(hours // 24))
@@ -78,6 +106,7 @@ def home() -> str:
     )
     return render_template(
         "dashboard/home.html",
+        onboarding=_onboarding(merchant),
         merchant=merchant,
         score=reviews.merchant_score(merchant),
         unanswered=reviews.reviews_for_answering(merchant.id, 5),

@@ -583,10 +583,12 @@ def _queued(row: SiteCheck) -> bool:
 _STATE = func.coalesce(SiteCheck.result["state"].as_string(), "done")
 
 
-def _check_now(url: str, ruc: str | None) -> dict[str, Any]:
+def _check_now(url: str, ruc: str | None, slug: str) -> dict[str, Any]:
     """Run the checker (network I/O: only ever in a job or a CLI command)."""
     allow_private = current_app.config["TRUSTSEAL_SITE_CHECK_ALLOW_PRIVATE"]
-    result = sitecheck.check(url, allow_private=allow_private, ruc=ruc)
+    result = sitecheck.check(
+        url, allow_private=allow_private, ruc=ruc, badge_path=f"/badges/{slug}"
+    )
     return {**result, "state": "done", "checked_at": utcnow().isoformat()}
 
 
@@ -596,7 +598,7 @@ def run_site_check(merchant: Merchant, url: str | None = None) -> dict[str, Any]
     For the CLI and scripts only; web requests use :func:`request_site_check`.
     """
     target = url or f"https://{merchant.domain}/"
-    result = _check_now(target, merchant.ruc)
+    result = _check_now(target, merchant.ruc, merchant.slug)
     db.session.add(SiteCheck(merchant_id=merchant.id, url=target, result=result))
     apply_site_check(merchant, result)
     return result
@@ -652,9 +654,9 @@ def run_requested_site_check(payload: dict[str, Any]) -> None:
     row = db.session.get(SiteCheck, int(check_id))
     if row is None or row.merchant_id != merchant.id or not _queued(row):
         return
-    url, ruc = row.url, merchant.ruc
+    url, ruc, slug = row.url, merchant.ruc, merchant.slug
     db.session.rollback()  # hold no transaction while the site answers (up to its deadline)
-    result = _check_now(url, ruc)
+    result = _check_now(url, ruc, slug)
     row = db.session.scalars(
         select(SiteCheck)
         .where(SiteCheck.id == int(check_id))

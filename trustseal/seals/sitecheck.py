@@ -23,7 +23,15 @@ from trustseal import netguard
 # replace them here to steer the site check alone.
 from trustseal.netguard import Resolver, address_problem, open_connection, resolve, url_problem
 
-__all__ = ["SIGNALS", "CheckRefused", "address_problem", "check", "ruc_shown", "url_problem"]
+__all__ = [
+    "SIGNALS",
+    "CheckRefused",
+    "address_problem",
+    "badge_shown",
+    "check",
+    "ruc_shown",
+    "url_problem",
+]
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = netguard.MAX_REDIRECTS
@@ -72,6 +80,14 @@ def ruc_shown(body: bytes, ruc: str | None) -> bool:
     return re.search(rf"(?<!\d){digits}(?!\d)", body.decode("utf-8", "replace")) is not None
 
 
+def badge_shown(body: bytes, badge_path: str | None) -> bool:
+    """Whether a page embeds the badge at ``badge_path`` (``/badges/SLUG``; not another
+    slug that merely starts the same)."""
+    if not badge_path:
+        return False
+    return re.search(re.escape(badge_path.encode()) + rb"(?![a-z0-9-])", body) is not None
+
+
 def check(
     url: str,
     *,
@@ -80,13 +96,15 @@ def check(
     deadline: float = DEADLINE_SECONDS,
     resolver: Resolver | None = None,
     ruc: str | None = None,
+    badge_path: str | None = None,
 ) -> dict[str, Any]:
     """Fetch a home page and report what a certifier needs; never raises on site faults.
 
     A refused target (bad address, non-public address, also after a redirect), a timeout,
     a TLS or HTTP failure is reported in ``errors`` (``refused`` is set for a refusal).
     ``resolver`` replaces :func:`resolve` (tests use a stub: no real DNS). With ``ruc``,
-    ``ruc_shown`` says whether the page shows that RUC (its 11 digits, standing alone).
+    ``ruc_shown`` says whether the page shows that RUC (its 11 digits, standing alone);
+    with ``badge_path`` (``/badges/SLUG``), ``badge_shown`` whether the page embeds it.
     """
     fetched = netguard.fetch(
         url,
@@ -109,6 +127,7 @@ def check(
         "status": fetched.status,
         "links": {name: False for name in SIGNALS},
         "ruc_shown": False,
+        "badge_shown": False,
     }
     for hop in fetched.hops:
         if hop.tls:
@@ -138,6 +157,7 @@ def check(
         text = " ".join(parser.found)
         result["links"] = {name: any(k in text for k in keys) for name, keys in SIGNALS.items()}
         result["ruc_shown"] = ruc_shown(fetched.body, ruc)
+        result["badge_shown"] = badge_shown(fetched.body, badge_path)
     result["fast_enough"] = (
         result["load_seconds"] < LOAD_GOAL_SECONDS and result["status"] == 200 and not fetched.cut
     )
