@@ -638,6 +638,14 @@ def email_contexts(app: Flask, s: Seeded) -> dict[str, list[dict[str, Any]]]:
         "response_notice": [
             {"merchant": merchant, "review": review, "profile_url": f"{base}/m/{DEMO}"}
         ],
+        "review_removed": [
+            {
+                "merchant": merchant,
+                "review": review,
+                "profile_url": f"{base}/m/{DEMO}#r1",
+                "rules_url": f"{base}/score",
+            }
+        ],
         "review_alert": [
             {"merchant": merchant, "review": review, "url": f"{base}/dashboard/reviews#r1"}
         ],

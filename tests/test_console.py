@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import email as email_lib
 from datetime import UTC, datetime, timedelta
+from email import policy as email_policy
 
 import pytest
 from sqlalchemy import select, update
@@ -190,7 +192,7 @@ def test_moderator_cannot_decide_seals(app, client, merchant_key):
     assert client.get("/api/v1/merchants/bodega").json["seal"]["status"] == "none"
 
 
-def test_moderation_queue_remove_and_keep(app, certifier, merchant_key, client):
+def test_moderation_queue_remove_and_keep(app, certifier, merchant_key, client, tmp_path):
     first = post_review(client, review_link(client, merchant_key, "M-1"), rating=1).json["id"]
     second = post_review(client, review_link(client, merchant_key, "M-2"), rating=2).json["id"]
     for review_id in (first, second):
@@ -199,13 +201,31 @@ def test_moderation_queue_remove_and_keep(app, certifier, merchant_key, client):
             json={"reason": "not_genuine"},
             headers=bearer(merchant_key),
         )
-    assert f'id="r{first}"' in certifier.get("/console/moderation").get_data(as_text=True)
-    post_form(
+    queue = certifier.get("/console/moderation").get_data(as_text=True)
+    assert f'id="r{first}"' in queue
+    assert '<option value="not_genuine" selected>' in queue  # the reason the flag gave
+    post_form(  # not confirmed: nothing happens
         certifier,
         f"/console/reviews/{first}/decision",
         {"decision": "remove", "reason": "spam"},
         token_from="/console/moderation",
     )
+    assert client.get(f"/api/v1/reviews/{first}").json["status"] == "published"
+    app.config["TRUSTSEAL_OUTBOX_DIR"] = str(tmp_path)
+    post_form(
+        certifier,
+        f"/console/reviews/{first}/decision",
+        {"decision": "remove", "reason": "spam", "confirm": "yes"},
+        token_from="/console/moderation",
+    )
+    with app.app_context():
+        jobs.run_due_jobs()
+    told = [
+        email_lib.message_from_bytes(p.read_bytes(), policy=email_policy.default)
+        for p in tmp_path.glob("*.eml")
+    ]
+    removed = [m for m in told if "fue retirada" in str(m["Subject"])]
+    assert len(removed) == 1 and "spam" in removed[0].get_body(("plain",)).get_content()
     post_form(
         certifier,
         f"/console/reviews/{second}/decision",

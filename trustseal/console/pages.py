@@ -272,6 +272,9 @@ def review_decision(review_id: int) -> Any:
     decision = request.form.get("decision")
     try:
         if decision == "remove":
+            if request.form.get("confirm") != "yes":
+                flash(_("Tick the confirmation: a removal is public and logged."), "error")
+                return redirect(f"/console/moderation#r{review_id}")
             reviews.moderate(review_id, _staff(), "remove", request.form.get("reason", ""))
         elif decision == "keep":
             reviews.keep(review_id, _staff(), _typed("note") or "kept")

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 MAX_PHOTOS = 5
 PHOTO_WINDOW = timedelta(hours=24)
 RESPONSE_NOTICE_JOB = "reviews.response_notice"
+REMOVAL_NOTICE_JOB = "reviews.removal_notice"
 
 
 class RemovalReason(StrEnum):
@@ -461,6 +462,7 @@ def moderate(review_id: int, staff: StaffUser, action: str, reason: str) -> Revi
         score.count_removed(review)
         review.status, review.removal_reason, review.removed_at = "removed", reason, now
         log.append(_review_event("review.removed", review, merchant, reason=reason))
+        jobs.enqueue(REMOVAL_NOTICE_JOB, {"review_id": review.id})
     elif action == "restore":
         if review.status != "removed":
             raise ReviewError(409, "The review is published already.")
@@ -606,6 +608,29 @@ def send_response_notice(payload: dict[str, Any]) -> None:
         profile_url=f"{current_app.config['TRUSTSEAL_BASE_URL']}/m/{merchant.slug}#r{review.id}"
         if merchant
         else "",
+    )
+    mail.queue(purchase.customer_email, message, review.locale)
+
+
+@jobs.handler(REMOVAL_NOTICE_JOB)
+def send_removal_notice(payload: dict[str, Any]) -> None:
+    """Job: tell the reviewer that the certifier removed the review, and the reason it
+    published (unless the review was restored meanwhile)."""
+    review = get(payload["review_id"])
+    if review is None or review.status != "removed":
+        return
+    purchase = orders.purchase(review.purchase_id)
+    merchant = merchants.get(review.merchant_id)
+    if purchase is None or not purchase.customer_email or merchant is None:
+        return
+    base = current_app.config["TRUSTSEAL_BASE_URL"]
+    message = mail.render(
+        "review_removed",
+        review.locale,
+        merchant=merchant,
+        review=review,
+        profile_url=f"{base}/m/{merchant.slug}#r{review.id}",
+        rules_url=f"{base}/score",
     )
     mail.queue(purchase.customer_email, message, review.locale)
 
