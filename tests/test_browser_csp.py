@@ -143,9 +143,11 @@ def test_browser_dashboard_copy_buttons_work_under_the_csp(
     page.goto(f"{live_server}/dashboard/badge")
     _assert_clean(page, watch)
     assert page.locator("script:not([src])").count() == 0
-    page.wait_for_function(
-        "[...document.images].every(i => i.complete && i.naturalWidth > 0)"
-    )  # the previews load (img-src) from the service itself
+    # The previews load (img-src) from the service itself; the lazy ones once in view.
+    for image in page.locator("main img").all():
+        image.scroll_into_view_if_needed()
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
     button = page.locator("button.copy").first
     snippet = button.get_attribute("data-copy")
     assert button.inner_text() != "✓"

@@ -235,6 +235,9 @@ def page_problems(response: Any, private: bool, base_origin: str) -> list[str]:
     return problems
 
 
+DOWNLOADS = [("/dashboard/reviews.csv", "dashboard.reviews_csv", "text/csv")]
+
+
 def test_security_headers_on_every_html_route(app: Flask, world: World) -> None:
     """Every HTML GET route of the URL map answers with the full header set."""
     adapter = app.url_map.bind("trustseal.test")
@@ -250,6 +253,16 @@ def test_security_headers_on_every_html_route(app: Flask, world: World) -> None:
             problems.append(f"status {response.status_code}, expected {status}")
         if problems:
             failures[url] = problems
+
+    # Downloads behind a sign-in are no pages: asked as their owner, each is its file,
+    # never sniffed as something else.
+    for url, endpoint, content_type in DOWNLOADS:
+        response = world.merchant.get(url)
+        visited.add(endpoint)
+        if not (response.content_type or "").startswith(content_type):
+            failures[url] = [f"not {content_type}"]
+        elif response.headers.get("X-Content-Type-Options") != "nosniff":
+            failures[url] = ["X-Content-Type-Options missing on a download"]
 
     # Completeness: every GET route not walked above is asked with the same real data;
     # one that answers with a page (even an error page) is a page the walk forgot.
