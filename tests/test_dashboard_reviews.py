@@ -221,3 +221,19 @@ def test_the_list_and_the_csv_are_for_signed_in_merchants_only(app, client):
     make_merchant_user(app)
     for path in ("/dashboard/reviews", "/dashboard/reviews.csv"):
         assert client.get(path).status_code in (302, 401, 403)
+
+
+def test_a_review_removed_for_personal_data_keeps_its_text_even_from_the_merchant(app, client):
+    key = make_merchant_user(app)[0]
+    leaked = post_review(
+        client,
+        review_link(client, key, "P-1"),
+        rating=1,
+        body="Mi vecina Ana vive en Jr. Lampa 123.",
+    ).json["id"]
+    _remove(app, leaked, "personal_data")
+    desk = _desk(app)
+    page = desk.get("/dashboard/reviews?tab=all").get_data(as_text=True)
+    assert "Jr. Lampa 123" not in page and "not even to you" in page
+    exported = desk.get("/dashboard/reviews.csv").get_data(as_text=True)
+    assert "Jr. Lampa 123" not in exported

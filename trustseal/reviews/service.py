@@ -635,6 +635,12 @@ def send_removal_notice(payload: dict[str, Any]) -> None:
     mail.queue(purchase.customer_email, message, review.locale)
 
 
+def text_withheld(review: Review) -> bool:
+    """Whether even the merchant no longer sees a review's title and body: it was removed
+    because it held personal data (the certifier's reason), which nobody should keep."""
+    return review.status == "removed" and review.removal_reason == RemovalReason.PERSONAL_DATA
+
+
 def score_summary(merchant: Merchant) -> dict[str, Any]:
     """The ``score`` part of a merchant's public summary: score and count."""
     full = score.score_of(merchant.id, utcnow())
