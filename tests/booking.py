@@ -31,3 +31,36 @@ def entry_body(kind: str = "reclamo", **changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+# The complaints book's HTML form, filled as a consumer would (a queja about a service).
+BOOK_FORM = {
+    "kind": "queja",
+    "consumer.name": "Rosa Mendoza",
+    "consumer.document_type": "DNI",
+    "consumer.document_number": "45678912",
+    "consumer.email": "rosa@example.pe",
+    "item.type": "servicio",
+    "item.description": "Atención al cliente",
+    "detail": "No contestan",
+    "request": "Que me llamen",
+    "consent_email": "on",
+}
+
+
+def spy_on_emails(monkeypatch: Any) -> dict[str, list[Any]]:
+    """Every email rendered from now on (``mail.render``), by template, as sent."""
+    from collections import defaultdict
+
+    from trustseal.mail import service as mail
+
+    rendered: dict[str, list[Any]] = defaultdict(list)
+    real = mail.render
+
+    def spy(template: str, locale: str, **context: Any) -> Any:
+        message = real(template, locale, **context)
+        rendered[template].append(message)
+        return message
+
+    monkeypatch.setattr(mail, "render", spy)
+    return rendered

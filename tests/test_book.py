@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.booking import CONSUMER_DNI, CONSUMER_EMAIL, entry_body
+from tests.booking import BOOK_FORM, CONSUMER_DNI, CONSUMER_EMAIL, entry_body
 from tests.helpers import bearer, make_merchant, make_staff, pass_all_criteria
 from tests.signing_in import post_form
 from trustseal.book import deadlines
@@ -244,9 +244,14 @@ def test_a_filing_whose_email_fails_is_kept_and_retried(app, client, key):
         result = jobs.run_due_jobs()
         assert result.retried >= 1  # the deliveries: copy and merchant notice
         assert db.session.scalars(select(BookEntry)).one().number == 1
-        assert db.session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
-        ) == 2
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.sent_at.is_(None))
+            )
+            == 2
+        )
 
 
 def test_praise_published_only_with_consent(client, key):
@@ -373,18 +378,7 @@ def test_form_page_errors_in_spanish_with_values_kept(client, key):
     ok = post_form(
         client,
         "/m/bodega/libro",
-        {
-            "kind": "queja",
-            "consumer.name": "Rosa Mendoza",
-            "consumer.document_type": "DNI",
-            "consumer.document_number": "45678912",
-            "consumer.email": "rosa@example.pe",
-            "item.type": "servicio",
-            "item.description": "Atención al cliente",
-            "detail": "No contestan",
-            "request": "Que me llamen",
-            "consent_email": "on",
-        },
+        BOOK_FORM,
     )
     assert ok.status_code == 201
     assert "000001-" in ok.get_data(as_text=True)

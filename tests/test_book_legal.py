@@ -10,7 +10,6 @@ import csv
 import io
 import re
 import zlib
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from tests.booking import entry_body
+from tests.booking import entry_body, spy_on_emails
 from tests.helpers import bearer, make_merchant
 from tests.signing_in import post_form
 from trustseal import clock
@@ -75,16 +74,7 @@ def key(app: Flask) -> str:
 @pytest.fixture
 def rendered(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[mail.Message]]:
     """Every email the book renders, by template (what goes into the outbox)."""
-    messages: dict[str, list[mail.Message]] = defaultdict(list)
-    real = mail.render
-
-    def spy(template: str, locale: str, **context: Any) -> mail.Message:
-        message = real(template, locale, **context)
-        messages[template].append(message)
-        return message
-
-    monkeypatch.setattr(mail, "render", spy)
-    return messages
+    return spy_on_emails(monkeypatch)
 
 
 @dataclass

@@ -5,7 +5,6 @@ never a 500; lookups are rate-limited like every use of a code."""
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,14 +13,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from tests.booking import entry_body
+from tests.booking import BOOK_FORM, entry_body, spy_on_emails
 from tests.helpers import bearer, make_merchant
 from tests.signing_in import post_form
 from trustseal.book import service as book
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.jobs.models import Job
-from trustseal.mail import service as mail
 
 BASE = "http://trustseal.test"  # TRUSTSEAL_BASE_URL of the tests
 LOOKUP_LINK = re.compile(re.escape(BASE) + r"/libro(?![/\w])")
@@ -167,30 +165,11 @@ def test_codes_are_normalised_as_the_lookup_stores_them(text, code):
 def test_the_confirmation_page_and_the_emails_link_the_lookup(
     app, client, key, monkeypatch, tmp_path
 ):
-    rendered: dict[str, list[mail.Message]] = defaultdict(list)
-    real = mail.render
-
-    def spy(template: str, locale: str, **context: Any) -> mail.Message:
-        message = real(template, locale, **context)
-        rendered[template].append(message)
-        return message
-
-    monkeypatch.setattr(mail, "render", spy)
+    rendered = spy_on_emails(monkeypatch)
     done = post_form(
         client,
         "/m/bodega/libro",
-        {
-            "kind": "queja",
-            "consumer.name": "Rosa Mendoza",
-            "consumer.document_type": "DNI",
-            "consumer.document_number": "45678912",
-            "consumer.email": "rosa@example.pe",
-            "item.type": "servicio",
-            "item.description": "Atención al cliente",
-            "detail": "No contestan",
-            "request": "Que me llamen",
-            "consent_email": "on",
-        },
+        BOOK_FORM,
     )
     assert done.status_code == 201
     assert re.search(r'<a href="/libro" id="lookup-link">', done.get_data(as_text=True))

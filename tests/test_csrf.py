@@ -25,7 +25,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from tests import plugin_payloads as pp
-from tests.booking import entry_body
+from tests.booking import BOOK_FORM, entry_body
 from tests.conftest import make_app
 from tests.helpers import bearer, make_merchant, order_body
 from tests.reviewing import review_body, review_link
@@ -55,18 +55,6 @@ KNOWN_FORMS = {
     "dashboard.flag_review",
     "console.signal_decision",
     "console.enroll_totp",
-}
-BOOK_FORM = {
-    "kind": "queja",
-    "consumer.name": "Rosa Mendoza",
-    "consumer.document_type": "DNI",
-    "consumer.document_number": "45678912",
-    "consumer.email": "rosa@example.pe",
-    "item.type": "servicio",
-    "item.description": "Atención al cliente",
-    "detail": "No contestan",
-    "request": "Que me llamen",
-    "consent_email": "on",
 }
 
 # The refusal (``accounts.web.CSRF_REFUSED``) in Spanish, the default language.
