@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from tests.helpers import bearer, make_merchant, make_staff
+from trustseal.validators import HOSTNAME_PATTERN, normalize_domain
 
 VALID = {"name": "Librería Ñandú", "domain": "nandu.pe", "contact_email": "hola@nandu.pe"}
 
@@ -48,12 +50,23 @@ def test_explicit_taken_slug_is_409(app, client):
     assert answer.json["errors"]["json"]["slug"]
 
 
+# 253 characters of valid labels: the longest host name a merchant can have.
+LONGEST_HOST = ".".join(["a" * 63] * 3) + "." + "b" * 61
+
+
+def test_a_host_name_is_at_most_253_characters_though_the_pattern_does_not_say_it():
+    assert len(LONGEST_HOST) == 253 and normalize_domain(LONGEST_HOST) == LONGEST_HOST
+    assert normalize_domain(LONGEST_HOST + "x") is None
+    assert re.fullmatch(HOSTNAME_PATTERN, LONGEST_HOST + "x")  # length is checked apart
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
         ({"name": ""}, "name"),
         ({"domain": "https://nandu.pe/shop"}, "domain"),
         ({"domain": "localhost"}, "domain"),
+        ({"domain": LONGEST_HOST + "x"}, "domain"),
         ({"contact_email": "not-an-email"}, "contact_email"),
         ({"ruc": "20100070971"}, "ruc"),
         ({"ruc": "123"}, "ruc"),

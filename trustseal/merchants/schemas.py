@@ -7,7 +7,12 @@ from typing import Any
 import marshmallow as ma
 
 from trustseal.api.fields import Ruc, StrictSchema, Text, UTCDateTime
-from trustseal.validators import HOSTNAME_PATTERN, SLUG_PATTERN, normalize_domain
+from trustseal.validators import (
+    HOSTNAME_MAX_LENGTH,
+    HOSTNAME_PATTERN,
+    SLUG_PATTERN,
+    normalize_domain,
+)
 
 DOMAIN_MESSAGE = "A host name such as 'tienda.pe' (no scheme or path)."
 
@@ -18,7 +23,7 @@ class MerchantCreateSchema(StrictSchema):
     name = Text(required=True, blank=False, validate=ma.validate.Length(max=200))
     domain = ma.fields.String(
         required=True,
-        validate=ma.validate.Length(min=1, max=253),
+        validate=ma.validate.Length(min=1, max=HOSTNAME_MAX_LENGTH),
         metadata={
             "pattern": HOSTNAME_PATTERN,
             "description": "A host name such as 'tienda.pe' (no scheme, path or port); "
