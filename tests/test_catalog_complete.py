@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import flask_babel
@@ -642,6 +643,15 @@ def email_contexts(app: Flask, s: Seeded) -> dict[str, list[dict[str, Any]]]:
             {
                 "merchant": merchant,
                 "review": review,
+                "profile_url": f"{base}/m/{DEMO}#r1",
+                "rules_url": f"{base}/score",
+            }
+        ],
+        "review_redacted": [
+            {
+                "merchant": merchant,
+                "review": SimpleNamespace(redaction_reason="personal_data"),
+                "mark": "[…]",
                 "profile_url": f"{base}/m/{DEMO}#r1",
                 "rules_url": f"{base}/score",
             }

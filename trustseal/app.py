@@ -108,6 +108,7 @@ def _wire_domains(app: Flask) -> None:
         {"score": reviews.score_summary, "complaints": book.complaints_part, "seal": seals.summary},
     )
     reviews.wire_published_listeners(app, [signals.queue_scan, review_notices.alert_negative])
+    app.jinja_env.globals["redaction_mark"] = reviews.REDACTION_MARK  # what hidden text reads
 
 
 def _register_blueprints(app: Flask, api: Api) -> None:

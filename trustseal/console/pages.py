@@ -265,25 +265,46 @@ def signal_decision(signal_id: int) -> Any:
     return redirect("/console/moderation#signals")
 
 
+_REDACTION_REFUSALS = {
+    "passages": _l(
+        "Copy each passage to hide exactly as the review writes it, one per line. To hide "
+        "the whole text, remove the review instead."
+    ),
+    "reason": _l("Choose the published reason."),
+    None: _l("This review has no text left to hide."),
+}
+
+
 @blp.post("/reviews/<int:review_id>/decision")
 @web.page_required("staff", *ANY_STAFF)
 def review_decision(review_id: int) -> Any:
-    """Remove a flagged review for a published reason, or keep it."""
+    """Remove a flagged review for a published reason, hide passages of its text for a
+    published reason, or keep it."""
     decision = request.form.get("decision")
     try:
+        if decision in ("remove", "redact") and request.form.get("confirm") != "yes":
+            flash(_("Tick the confirmation: the decision is public and logged."), "error")
+            return redirect(f"/console/moderation#r{review_id}")
         if decision == "remove":
-            if request.form.get("confirm") != "yes":
-                flash(_("Tick the confirmation: a removal is public and logged."), "error")
-                return redirect(f"/console/moderation#r{review_id}")
             reviews.moderate(review_id, _staff(), "remove", request.form.get("reason", ""))
+        elif decision == "redact":
+            passages = request.form.get("passages", "").splitlines()
+            reviews.redact(review_id, _staff(), passages, request.form.get("reason", ""))
         elif decision == "keep":
             reviews.keep(review_id, _staff(), _typed("note") or "kept")
         else:
             abort(422)
     except reviews.ReviewError as error:
         db.session.rollback()
-        abort(error.code, description=str(error))
+        refused = decision == "redact" and error.code in (409, 422)
+        refusal = _REDACTION_REFUSALS.get(error.field) if refused else None
+        if refusal is None:
+            abort(error.code, description=str(error))
+        flash(str(refusal), "error")
+        return redirect(f"/console/moderation#r{review_id}")
     db.session.commit()
+    if decision == "redact":
+        flash(_("The passages are hidden; the change is logged and the author told why."), "ok")
     return redirect("/console/moderation")
 
 

@@ -195,8 +195,12 @@ class ReviewModeration(MethodView):
     @blp.arguments(ModerationSchema)
     @blp.response(200, ReviewSchema)
     def post(self, data: dict[str, Any], review_id: int) -> dict[str, Any]:
-        """Remove a review for a published reason, or restore it; both are logged."""
-        review = service.moderate(review_id, current_staff(), data["action"], data["reason"])
+        """Remove a review for a published reason, restore it, or hide passages of its
+        text (redact) for a published reason; each is logged."""
+        if data["action"] == "redact":
+            review = service.redact(review_id, current_staff(), data["passages"], data["reason"])
+        else:
+            review = service.moderate(review_id, current_staff(), data["action"], data["reason"])
         db.session.commit()
         return presenters.review_json(_review(review.id))
 

@@ -45,6 +45,11 @@ class Review(Model):
     has_photos: Mapped[bool] = mapped_column(default=False)
     open_flags: Mapped[int] = mapped_column(default=0)
     log_index: Mapped[int | None]
+    # When staff hid part of the text (reviews.service.redact): the latest
+    # ``review.redacted`` leaf, which commits to the title and body shown now, and its
+    # published reason. None: the ``review.published`` leaf commits to them.
+    text_log_index: Mapped[int | None]
+    redaction_reason: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The purchase's provenance when reviewed (a later upgrade of the purchase does not
     # change it): "platform" (attested) or "declared", and its source ("shopify", "api"…;
@@ -142,7 +147,8 @@ class ReviewFlag(Model):
 
 
 class ModerationAction(Model):
-    """A staff decision to remove or restore a review, with its public reason."""
+    """A staff decision on a review (remove, restore, redact part of its text, keep it),
+    with its public reason."""
 
     __tablename__ = "review_moderation"
 

@@ -31,16 +31,19 @@ def awaiting_response(review: Review) -> bool:
 def review_json(review: Review, salts: Mapping[int, bytes] | None = None) -> dict[str, Any]:
     """The public shape of a review; a removed one is a tombstone without text.
 
-    ``log_index`` is its ``review.published`` leaf; ``salt`` (hex) the salt of that leaf's
-    text commitments, so anyone can check the title and body against the log — null once
-    the text is erased or the review removed. ``salts``: looked up already (a page's, in
-    one query); otherwise this review's is.
+    ``log_index`` is its ``review.published`` leaf; ``text_log_index`` the leaf that
+    commits to the title and body shown (that one, or the latest ``review.redacted`` leaf
+    once staff hid part of the text), and ``salt`` (hex) the salt of its text commitments,
+    so anyone can check the text against the log — null once the text is erased or the
+    review removed. ``salts``: looked up already (a page's, in one query); otherwise this
+    review's is.
     """
     removed = review.status == "removed"
     response = review.response
+    text_index = text_log_index(review)
     if salts is None:
-        salts = log.salts([review.log_index])
-    index = None if removed or review.erased_at is not None else review.log_index
+        salts = log.salts([text_index])
+    index = None if removed or review.erased_at is not None else text_index
     salt = None if index is None else salts.get(index)
     return {
         "id": review.id,
@@ -66,6 +69,8 @@ def review_json(review: Review, salts: Mapping[int, bytes] | None = None) -> dic
         "removed_at": review.removed_at,
         "verification": verification_of(review),
         "log_index": review.log_index,
+        "text_log_index": text_index,
+        "redaction_reason": None if removed else review.redaction_reason,
         "salt": salt.hex() if salt is not None else None,
         "helpful_count": review.helpful_count,
     }
@@ -73,8 +78,13 @@ def review_json(review: Review, salts: Mapping[int, bytes] | None = None) -> dic
 
 def reviews_json(reviews: Sequence[Review]) -> list[dict[str, Any]]:
     """The public shapes of a page of reviews, their salts read in one query."""
-    salts = log.salts(r.log_index for r in reviews)
+    salts = log.salts(text_log_index(r) for r in reviews)
     return [review_json(r, salts) for r in reviews]
+
+
+def text_log_index(review: Review) -> int | None:
+    """The leaf whose ``text_sha256`` commits to the review's title and body as shown."""
+    return review.text_log_index if review.text_log_index is not None else review.log_index
 
 
 def verification_of(review: Review) -> dict[str, str]:

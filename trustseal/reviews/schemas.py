@@ -13,7 +13,7 @@ from trustseal.orders.schemas import VerificationSchema
 from trustseal.reviews import listing
 from trustseal.reviews.personal_data import MASK, Kind
 from trustseal.reviews.search import MAX_QUERY
-from trustseal.reviews.service import FlagReason, RemovalReason, Sort
+from trustseal.reviews.service import REDACTION_MARK, FlagReason, RemovalReason, Sort
 
 MAX_BODY = 5000
 _rating = ma.validate.Range(min=1, max=5)
@@ -109,11 +109,26 @@ class ReviewSchema(ma.Schema):
     log_index = ma.fields.Integer(
         allow_none=True, metadata={"description": "the index of its review.published leaf"}
     )
+    text_log_index = ma.fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "the leaf that commits to the title and body shown: log_index, "
+            "or the latest review.redacted leaf once staff hid part of the text"
+        },
+    )
+    redaction_reason = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "the published reason staff hid part of the text (each hidden "
+            f"passage reads {REDACTION_MARK}); null when nothing was hidden"
+        },
+    )
     salt = ma.fields.String(
         allow_none=True,
         metadata={
-            "description": "hex salt of the leaf's text_sha256 commitments (SHA-256 of the "
-            "salt followed by the UTF-8 text); null once erased or removed"
+            "description": "hex salt of the text_sha256 commitments of the text_log_index "
+            "leaf (SHA-256 of the salt followed by the UTF-8 text); null once erased or "
+            "removed"
         },
     )
     verification = ma.fields.Nested(
@@ -220,13 +235,32 @@ class FlagSchema(ma.Schema):
 class ModerationSchema(StrictSchema):
     """Body of ``POST /api/v1/reviews/{id}/moderation``."""
 
-    action = ma.fields.String(required=True, validate=ma.validate.OneOf(["remove", "restore"]))
+    action = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(["remove", "restore", "redact"])
+    )
     reason = Text(
         required=True,
         blank=False,
         validate=ma.validate.Length(max=300),
-        metadata={"description": "remove: " + " | ".join(r.value for r in RemovalReason)},
+        metadata={
+            "description": "remove and redact: " + " | ".join(r.value for r in RemovalReason)
+        },
     )
+    passages = ma.fields.List(
+        Text(blank=False, validate=ma.validate.Length(max=1000)),
+        validate=ma.validate.Length(min=1, max=20),
+        metadata={
+            "description": "redact: the passages of the title or body to hide, as written; "
+            f"each occurrence becomes {REDACTION_MARK}"
+        },
+    )
+
+    @ma.validates_schema
+    def _passages_for_redact(self, data: dict[str, Any], **_: Any) -> None:
+        if (data.get("action") == "redact") != ("passages" in data):
+            raise ma.ValidationError(
+                "passages goes with action redact, and only with it.", "passages"
+            )
 
 
 class HistoryMonthSchema(ma.Schema):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
@@ -57,7 +58,8 @@ if TYPE_CHECKING:
 MAX_PHOTOS = 5
 PHOTO_WINDOW = timedelta(hours=24)
 RESPONSE_NOTICE_JOB = "reviews.response_notice"
-REMOVAL_NOTICE_JOB = "reviews.removal_notice"
+# The job's name predates redaction; kept so that notices queued before still run.
+MODERATION_NOTICE_JOB = "reviews.removal_notice"
 
 
 class RemovalReason(StrEnum):
@@ -462,7 +464,7 @@ def moderate(review_id: int, staff: StaffUser, action: str, reason: str) -> Revi
         score.count_removed(review)
         review.status, review.removal_reason, review.removed_at = "removed", reason, now
         log.append(_review_event("review.removed", review, merchant, reason=reason))
-        jobs.enqueue(REMOVAL_NOTICE_JOB, {"review_id": review.id})
+        jobs.enqueue(MODERATION_NOTICE_JOB, {"review_id": review.id, "action": "remove"})
     elif action == "restore":
         if review.status != "removed":
             raise ReviewError(409, "The review is published already.")
@@ -471,6 +473,12 @@ def moderate(review_id: int, staff: StaffUser, action: str, reason: str) -> Revi
         log.append(_review_event("review.restored", review, merchant, reason=reason))
     else:
         raise ReviewError(422, "action is remove or restore.", field="action")
+    _decided(review, staff, action, reason, now)
+    return review
+
+
+def _decided(review: Review, staff: StaffUser, action: str, reason: str, now: datetime) -> None:
+    """Record a staff decision on a review; it answers the review's open flags."""
     db.session.add(
         ModerationAction(
             review_id=review.id, staff_id=staff.id, action=action, reason=reason, created_at=now
@@ -482,6 +490,70 @@ def moderate(review_id: int, staff: StaffUser, action: str, reason: str) -> Revi
         .values(status="resolved", resolved_at=now)
     )
     review.open_flags = 0
+
+
+# What a hidden passage becomes in the text: the same in every language.
+REDACTION_MARK = "[…]"
+
+
+def redact(review_id: int, staff: StaffUser, passages: Iterable[str], reason: str) -> Review:
+    """Hide passages of a published review's title and body for a published reason (a
+    phone number, an insult): every occurrence becomes :data:`REDACTION_MARK`; the rating
+    and the rest of the text stay, and the reviewer is told why.
+
+    Logged as a ``review.redacted`` leaf that names the reason and the fields changed and
+    commits to the new title and body; the salts of the earlier texts' commitments are
+    forgotten, so nobody can test a guess of what was hidden. To hide all of a text,
+    remove the review (its tombstone stays) instead.
+    """
+    review = _lock(review_id)
+    if review.status == "removed" or review.erased_at is not None:
+        raise ReviewError(409, "The review has no text left to redact.")
+    if reason not in {r.value for r in RemovalReason}:
+        raise ReviewError(
+            422,
+            "Redaction needs a published reason: " + ", ".join(r.value for r in RemovalReason),
+            field="reason",
+        )
+    wanted = [p.strip() for p in passages if p and p.strip()]
+    if not wanted:
+        raise ReviewError(422, "Give the passage to hide, as it is written.", field="passages")
+    before = {"title": review.title or "", "body": review.body or ""}
+    after = dict(before)
+    for passage in wanted:
+        if not any(passage in text for text in after.values()):
+            raise ReviewError(
+                422, f"The text does not contain {passage!r}: copy it as written.", field="passages"
+            )
+        after = {name: text.replace(passage, REDACTION_MARK) for name, text in after.items()}
+    if not after["body"].replace(REDACTION_MARK, "").strip():
+        raise ReviewError(
+            422, "Nothing of the text would be left: remove the review instead.", field="passages"
+        )
+    merchant = merchants.get(review.merchant_id)
+    assert merchant is not None
+    earlier = review.text_log_index if review.text_log_index is not None else review.log_index
+    review.title, review.body = after["title"] or None, after["body"]
+    review.search_text = search_text(review.title, review.body)
+    texts = {"body": review.body, **({"title": review.title} if review.title else {})}
+    appended = log.append(
+        log.Event(
+            "review.redacted",
+            merchant=merchant.slug,
+            data={
+                "review_id": review.id,
+                "reason": reason,
+                "fields": sorted(name for name in before if before[name] != after[name]),
+            },
+            texts=texts,
+        )
+    )
+    if earlier is not None:
+        log.forget_text(earlier)
+    review.text_log_index, review.redaction_reason = appended.index, reason
+    _decided(review, staff, "redact", reason, utcnow())
+    jobs.enqueue(MODERATION_NOTICE_JOB, {"review_id": review.id, "action": "redact"})
+    merchants.bump_public_version(merchant.id)  # a testimonial may show the text
     return review
 
 
@@ -612,12 +684,13 @@ def send_response_notice(payload: dict[str, Any]) -> None:
     mail.queue(purchase.customer_email, message, review.locale)
 
 
-@jobs.handler(REMOVAL_NOTICE_JOB)
-def send_removal_notice(payload: dict[str, Any]) -> None:
-    """Job: tell the reviewer that the certifier removed the review, and the reason it
-    published (unless the review was restored meanwhile)."""
+@jobs.handler(MODERATION_NOTICE_JOB)
+def send_moderation_notice(payload: dict[str, Any]) -> None:
+    """Job: tell the reviewer that the certifier removed the review or hid part of its
+    text, and the reason it published (unless the review was restored meanwhile)."""
     review = get(payload["review_id"])
-    if review is None or review.status != "removed":
+    redacted = payload.get("action") == "redact"
+    if review is None or review.status != ("published" if redacted else "removed"):
         return
     purchase = orders.purchase(review.purchase_id)
     merchant = merchants.get(review.merchant_id)
@@ -625,10 +698,11 @@ def send_removal_notice(payload: dict[str, Any]) -> None:
         return
     base = current_app.config["TRUSTSEAL_BASE_URL"]
     message = mail.render(
-        "review_removed",
+        "review_redacted" if redacted else "review_removed",
         review.locale,
         merchant=merchant,
         review=review,
+        mark=REDACTION_MARK,
         profile_url=f"{base}/m/{merchant.slug}#r{review.id}",
         rules_url=f"{base}/score",
     )
@@ -685,8 +759,9 @@ def erase_personal_data(purchase_ids: list[int]) -> int:
         review.erased_at = utcnow()
         review.reviewer_network = review.identity_key = review.text_key = None
         review.search_text = None
-        if review.log_index is not None:
-            log.forget_text(review.log_index)
+        for index in (review.log_index, review.text_log_index):
+            if index is not None:
+                log.forget_text(index)
         for photo in review.photos:
             store.delete(photo.key)
             store.delete(photo.thumbnail_key)
@@ -721,18 +796,7 @@ def open_flags_of(review_id: int) -> list[ReviewFlag]:
 def keep(review_id: int, staff: StaffUser, reason: str) -> Review:
     """Staff looked at the flags and keep the review: flags resolved, the decision kept."""
     review = _lock(review_id)
-    now = utcnow()
-    db.session.add(
-        ModerationAction(
-            review_id=review.id, staff_id=staff.id, action="keep", reason=reason, created_at=now
-        )
-    )
-    db.session.execute(
-        update(ReviewFlag)
-        .where(ReviewFlag.review_id == review.id, ReviewFlag.status == "open")
-        .values(status="resolved", resolved_at=now)
-    )
-    review.open_flags = 0
+    _decided(review, staff, "keep", reason, utcnow())
     return review
 
 
@@ -939,6 +1003,7 @@ def flag_for_moderation(review_ids: list[int], reason: str) -> list[int]:
 _STREAM = {"yield_per": 5_000}
 RESPONSE_EVENTS = frozenset({"response.created", "response.edited"})
 MODERATION_EVENTS = frozenset({"review.removed", "review.restored"})
+REDACTION_EVENTS = frozenset({"review.redacted"})
 
 
 def _slugs() -> Callable[[int], str | None]:
@@ -969,6 +1034,7 @@ def _review_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
             Review.title,
             Review.body,
             Review.erased_at,
+            Review.text_log_index,
         )
         .where(Review.log_index.is_not(None))
         .order_by(Review.id)
@@ -989,7 +1055,10 @@ def _review_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
                     "source": row.verification_source,
                 },
             },
-            texts={} if row.erased_at else {"title": row.title, "body": row.body},
+            # Once redacted, a later leaf commits to the text shown (_redaction_claims).
+            texts={}
+            if row.erased_at or row.text_log_index is not None
+            else {"title": row.title, "body": row.body},
         )
 
 
@@ -1052,6 +1121,54 @@ def _moderation_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClai
         )
 
 
+def _redaction_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
+    """Each redaction of a review is one ``review.redacted`` leaf, in order; and the
+    review's ``text_log_index`` names the last one, which commits to the title and body
+    shown now (the earlier ones' salts are forgotten)."""
+    rows = db.session.execute(
+        select(
+            Review.id,
+            Review.merchant_id,
+            Review.title,
+            Review.body,
+            Review.erased_at,
+            Review.text_log_index,
+            ModerationAction.reason,
+        )
+        .join(ModerationAction, ModerationAction.review_id == Review.id)
+        .where(ModerationAction.action == "redact")
+        .order_by(Review.merchant_id, Review.id, ModerationAction.id)
+        .execution_options(**_STREAM)
+    )
+    previous: Any = None
+    for row in chain(rows, [None]):
+        if previous is not None and (row is None or row.id != previous.id):
+            yield LoggedClaim(
+                name=f"text of review {previous.id} (text_log_index {previous.text_log_index})",
+                kind="review.redacted",
+                index=previous.text_log_index,
+                merchant_slug=slug(previous.merchant_id),
+                ids={"review_id": previous.id},
+                fields={"reason": previous.reason},
+                texts={}
+                if previous.erased_at
+                else {"title": previous.title, "body": previous.body},
+                # Without an index (lost), one claim more than the review's leaves.
+                family=REDACTION_EVENTS if previous.text_log_index is None else frozenset(),
+            )
+        if row is not None:
+            yield LoggedClaim(
+                name=f"redaction of review {row.id}",
+                kind="review.redacted",
+                index=None,
+                merchant_slug=slug(row.merchant_id),
+                ids={"review_id": row.id},
+                fields={"reason": row.reason},
+                family=REDACTION_EVENTS,
+            )
+        previous = row
+
+
 def logged_claims() -> Iterator[LoggedClaim]:
     """What the reviews domain says the log holds: every review's ``review.published``
     leaf (by its ``log_index``), every answer's versions and every removal and restore
@@ -1060,6 +1177,7 @@ def logged_claims() -> Iterator[LoggedClaim]:
     yield from _review_claims(slug)
     yield from _response_claims(slug)
     yield from _moderation_claims(slug)
+    yield from _redaction_claims(slug)
 
 
 def claim_source() -> ClaimSource:

@@ -40,6 +40,7 @@ T = TypeVar("T")
 EVENT_TYPES = numbers.NUMBER_TYPES | frozenset(
     {
         "response.edited",
+        "review.redacted",
         "book.filed",
         "book.answered",
         "key.rotated",
