@@ -237,3 +237,28 @@ def test_a_review_removed_for_personal_data_keeps_its_text_even_from_the_merchan
     assert "Jr. Lampa 123" not in page and "not even to you" in page
     exported = desk.get("/dashboard/reviews.csv").get_data(as_text=True)
     assert "Jr. Lampa 123" not in exported
+
+
+def test_the_fraud_detectors_flags_are_never_shown_to_the_shop(app, client):
+    """A confirmed fraud signal sends reviews to moderation; the shop must not learn which
+    of its reviews look bought: no "reported" tab entry, no note, and it can still report
+    the review itself."""
+    ids, _ = _three_reviews(app, client)
+    suspect = ids["broken"]
+    with app.app_context():
+        assert reviews.flag_for_moderation([suspect], "burst: 12 reviews in an hour") == [suspect]
+        db.session.commit()
+        assert [r.id for r in reviews.flagged()] == [suspect]  # staff see it
+    desk = _desk(app)
+    page = desk.get("/dashboard/reviews").get_data(as_text=True)
+    assert "Reported (0)" in page
+    assert "certifier is looking" not in page and "burst" not in page
+    assert f'action="/dashboard/reviews/{suspect}/flag"' in page
+    assert f'id="r{suspect}"' not in desk.get("/dashboard/reviews?tab=flagged").get_data(
+        as_text=True
+    )
+    post_form(
+        desk, f"/dashboard/reviews/{suspect}/flag", {"reason": "spam"}, "/dashboard/reviews"
+    )
+    flagged = desk.get("/dashboard/reviews?tab=flagged").get_data(as_text=True)
+    assert "Reported (1)" in flagged and f'id="r{suspect}"' in flagged

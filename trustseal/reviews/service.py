@@ -19,7 +19,7 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, select, update
 from sqlalchemy.orm import selectinload
 
 from trustseal.clock import rfc3339, utcnow
@@ -1190,7 +1190,8 @@ def claim_source() -> ClaimSource:
 
 class MerchantTab(StrEnum):
     """The tabs of a merchant's reviews: all, without an answer, negative (1 or 2 stars),
-    flagged (an open flag of this merchant, or staff looking at it)."""
+    flagged (the merchant's own open flags; never the fraud detector's, which would tell a
+    shop which of its reviews look bought)."""
 
     ALL = "all"
     UNANSWERED = "unanswered"
@@ -1198,12 +1199,22 @@ class MerchantTab(StrEnum):
     FLAGGED = "flagged"
 
 
-def _open_flag(merchant_id: int | None = None) -> ColumnElement[bool]:
-    """Whether a review has an open flag (of ``merchant_id`` when given)."""
-    wanted = [ReviewFlag.review_id == Review.id, ReviewFlag.status == "open"]
-    if merchant_id is not None:
-        wanted.append(ReviewFlag.merchant_id == merchant_id)
-    return select(ReviewFlag.id).where(*wanted).exists()
+def _merchant_flag(merchant_id: int) -> ColumnElement[bool]:
+    """A flag the merchant itself raised (the detector's carry the merchant's id too)."""
+    return and_(ReviewFlag.merchant_id == merchant_id, ReviewFlag.reason != DETECTOR_FLAG)
+
+
+def _open_merchant_flag(merchant_id: int) -> ColumnElement[bool]:
+    """Whether a review has an open flag the merchant raised."""
+    return (
+        select(ReviewFlag.id)
+        .where(
+            ReviewFlag.review_id == Review.id,
+            ReviewFlag.status == "open",
+            _merchant_flag(merchant_id),
+        )
+        .exists()
+    )
 
 
 def _tab_condition(tab: MerchantTab, merchant_id: int) -> ColumnElement[bool] | None:
@@ -1213,7 +1224,7 @@ def _tab_condition(tab: MerchantTab, merchant_id: int) -> ColumnElement[bool] | 
     if tab is MerchantTab.NEGATIVE:
         return Review.rating <= 2
     if tab is MerchantTab.FLAGGED:
-        return or_(Review.open_flags > 0, _open_flag(merchant_id))
+        return _open_merchant_flag(merchant_id)
     return None
 
 
@@ -1278,7 +1289,7 @@ def flagged_by(merchant_id: int, review_ids: Iterable[int]) -> set[int]:
         db.session.scalars(
             select(ReviewFlag.review_id).where(
                 ReviewFlag.review_id.in_(ids),
-                ReviewFlag.merchant_id == merchant_id,
+                _merchant_flag(merchant_id),
                 ReviewFlag.status == "open",
             )
         )
