@@ -204,9 +204,8 @@ class ShopifyPlatform(Platform):
                 "secret that signs the webhooks)."
             ),
             _(
-                "To fill gaps, add an Admin API access token with read_orders and run: "
-                "trustseal stores reconcile %(id)s --since YYYY-MM-DD",
-                id=store.id,
+                "To fetch orders a webhook missed, add an Admin API access token with "
+                'read_orders, then use "Re-sync orders" on the Stores page of your dashboard.'
             ),
         ]
 

@@ -163,9 +163,9 @@ class WooCommercePlatform(Platform):
                 "completed when they ship."
             ),
             _(
-                "WooCommerce does not retry failed deliveries: add a REST API key (read) and run "
-                "trustseal stores reconcile %(id)s --since YYYY-MM-DD to fill gaps.",
-                id=store.id,
+                "WooCommerce does not retry failed deliveries: add a REST API key (read), then "
+                '"Re-sync orders" on the Stores page of your dashboard fetches the orders a '
+                "delivery missed."
             ),
         ]
 
