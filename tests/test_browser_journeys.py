@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import require
+from tests.helpers import bearer
 from tests.signing_in import make_merchant_user, make_staff_user
 
 AXE = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
@@ -143,26 +144,49 @@ def test_browser_merchant_answers_from_the_dashboard(app, live_server, browser, 
         ("/dashboard/stores", "stores"),
         ("/dashboard/badge", "badge"),
         ("/dashboard/seal", "seal"),
+        ("/dashboard/analytics", "analytics"),
+        ("/dashboard/domain", "domain"),
+        ("/dashboard/keys", "keys"),
     ):
         walk.go(path, what)
     walk.page.context.close()
-    assert walk.steps == 9
+    assert walk.steps == 12
     assert not walk.problems, "\n".join(walk.problems)
 
 
-@pytest.mark.usefixtures("axe", "demo")
+@pytest.mark.usefixtures("axe")
 @pytest.mark.parametrize("size", list(SIZES))
-def test_browser_certifier_walks_the_console(app, live_server, browser, size):
+def test_browser_certifier_walks_the_console(app, client, live_server, browser, size, demo):
     email, password = make_staff_user(app, "certifier")
+    items = client.get(f"/api/v1/merchants/{DEMO}/reviews?limit=20").json["items"]
+    review = next(r for r in items if r["body"] and len(r["body"].split()) > 2)
+    passage = review["body"].split()[1]
+    reported = client.post(
+        f"/api/v1/reviews/{review['id']}/flags",
+        json={"reason": "personal_data", "detail": "Publica datos de una persona"},
+        headers=bearer(demo),
+    )
+    assert reported.status_code == 202, reported.json
     walk = journey(browser, live_server, "certifier", size)
     sign_in(walk, email, password)
     walk.check("console")
     for path, what in (
         (f"/console/m/{DEMO}", "merchant"),
         ("/console/moderation", "moderation"),
-        ("/console/complaints", "complaints"),
     ):
         walk.go(path, what)
+    # The flag's reason (personal data) opens the form to hide a passage, not all of it.
+    card = walk.page.locator(f"#r{review['id']}")
+    card.get_by_label("Pasajes que se ocultarán").fill(passage)
+    card.locator("details.redact").get_by_role("checkbox").check()
+    card.get_by_role("button", name="Ocultar estos pasajes").click()
+    walk.check("redacted")
+    assert "Los pasajes quedaron ocultos" in walk.page.locator("main").inner_text()
+    for path, what in (("/console/complaints", "complaints"), ("/console/audit", "audit")):
+        walk.go(path, what)
+    walk.page.goto(f"{walk.base}/m/{DEMO}#r{review['id']}")
+    shown = walk.page.locator(f"#r{review['id']}").inner_text()
+    assert "[…]" in shown and "Parte de este texto fue ocultada" in shown
     walk.page.context.close()
-    assert walk.steps == 5
+    assert walk.steps == 7
     assert not walk.problems, "\n".join(walk.problems)
