@@ -292,6 +292,7 @@ class Seeded:
     signup_token: str
     review_id: int
     signal_id: int
+    unsubscribe_token: str
 
 
 def _tokens_from(rendered: list[dict[str, Any]], marker: str) -> str:
@@ -411,7 +412,15 @@ def seed(app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> Se
         signup_token=_tokens_from(rendered, "/signup/confirm/"),
         review_id=review_id,
         signal_id=signal_id,
+        unsubscribe_token=_unsubscribe_token(app),
     )
+
+
+def _unsubscribe_token(app: Flask) -> str:
+    from trustseal.mail import service as mail
+
+    with app.test_request_context():
+        return mail.unsubscribe_url("rosa@example.pe").rsplit("/", 1)[1]
 
 
 # --- the pages --------------------------------------------------------------------------
@@ -425,6 +434,7 @@ def _argument(endpoint: str, name: str, s: Seeded) -> str:
         ("accounts.signup_confirm_page", "token"): s.signup_token,
         ("public_book.follow_up", "code"): s.answered_code,
         ("console.complaint", "entry_id"): s.entry_id,
+        ("public_unsubscribe.page", "token"): s.unsubscribe_token,
     }
     if (endpoint, name) in fillers:
         return str(fillers[(endpoint, name)])
@@ -676,6 +686,16 @@ def email_contexts(app: Flask, s: Seeded) -> dict[str, list[dict[str, Any]]]:
                 "purchase": purchase,
                 "customer_name": name,
                 "link": link,
+            }
+            for name in (purchase.customer_name, None)
+        ],
+        "review_reminder": [
+            {
+                "merchant": merchant,
+                "purchase": purchase,
+                "customer_name": name,
+                "link": link,
+                "unsubscribe_url": "http://trustseal.test/unsubscribe/x",
             }
             for name in (purchase.customer_name, None)
         ],

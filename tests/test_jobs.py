@@ -306,6 +306,7 @@ def test_an_email_keeps_its_message_id_across_retries_and_is_sent_once(app, clie
     from trustseal.mail.models import OutboxMessage
 
     smtp = FakeSmtp(lambda n, message_id: "defer" if n == 1 else "accept")
+    app.config["TRUSTSEAL_INVITATION_REMINDER_DAYS"] = 0  # the invitation's jobs only
     try:
         app.config.update(smtp.settings())
         _, key = make_merchant(app)
@@ -414,6 +415,7 @@ def test_a_sent_email_is_not_sent_again_when_its_job_cannot_be_marked_done(
     from sqlalchemy.exc import OperationalError
 
     smtp = FakeSmtp()
+    app.config["TRUSTSEAL_INVITATION_REMINDER_DAYS"] = 0  # the invitation's jobs only
     try:
         app.config.update(smtp.settings())
         _, key = make_merchant(app)

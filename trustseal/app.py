@@ -125,6 +125,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.public import home as public_home
     from trustseal.public import reviews as public_reviews
     from trustseal.public import seal as public_seal
+    from trustseal.public import unsubscribe as public_unsubscribe
     from trustseal.reviews.api import blp as reviews_blp
     from trustseal.reviews.api import merchant_blp as merchant_reviews_blp
     from trustseal.seals.api import blp as seals_blp
@@ -157,6 +158,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         public_reviews.blp,
         public_book.blp,
         public_seal.blp,
+        public_unsubscribe.blp,
         transparency_pages,
         media_pages,
         badging_pages,

@@ -130,6 +130,8 @@ DEFAULTS: dict[str, Any] = {
     # Review invitations.
     "INVITATION_TTL_DAYS": 60,
     "INVITATION_EMAIL_DELAY_HOURS": 72,
+    # One reminder this long after an invitation email that was not used (0: none).
+    "INVITATION_REMINDER_DAYS": 7,
     # Background jobs. A claimed job belongs to its worker for the lease; attempts are
     # counted when claimed, so a job that kills its worker fails after JOB_MAX_ATTEMPTS.
     "JOB_MAX_ATTEMPTS": 8,

@@ -141,6 +141,14 @@ def _entry_id(app: Flask, number: str) -> int:
         return entry.id
 
 
+def _unsubscribe_path(w: World) -> str:
+    """The path of the unsubscribe link a consumer's email carries."""
+    from trustseal.mail import service as mail
+
+    with w.anonymous.application.test_request_context():
+        return urlsplit(mail.unsubscribe_url("rosa@example.pe")).path
+
+
 def _pages(w: World) -> list[tuple[str, FlaskClient, int, bool]]:
     """Every HTML GET page: (URL, who asks, expected status, private?)."""
     a, m, s = w.anonymous, w.merchant, w.staff
@@ -164,6 +172,8 @@ def _pages(w: World) -> list[tuple[str, FlaskClient, int, bool]]:
         ("/libro/no-such-code", a, 404, True),
         (f"/r/{token}", a, 200, True),
         ("/r/no-such-token", a, 404, True),
+        (_unsubscribe_path(w), a, 200, True),  # the link names the address: private
+        ("/unsubscribe/not-ours", a, 404, True),
         ("/login", a, 200, True),
         ("/login/reset", a, 200, True),
         ("/login/reset/not-a-real-token", a, 200, True),

@@ -678,9 +678,11 @@ def lookup_url() -> str:
 def _queue_copy(entry: BookEntry, merchant: Merchant, code: str) -> None:
     """Queue the consumer's copy, with the number and the follow-up code."""
     assert entry.email  # the callers checked it
-    message = mail.render(
+    mail.queue_to_consumer(
+        entry.email,
         "book_copy",
         entry.locale,
+        required_by_law=True,  # the consumer's copy of the Hoja de Reclamación
         **display.template_helpers(),
         entry=entry,
         merchant=merchant,
@@ -689,7 +691,6 @@ def _queue_copy(entry: BookEntry, merchant: Merchant, code: str) -> None:
         follow_url=f"{_base_url()}/libro/{code}",
         lookup_url=lookup_url(),
     )
-    mail.queue(entry.email, message, entry.locale)
 
 
 @jobs.handler(COPY_JOB)
@@ -747,16 +748,17 @@ def send_answer(payload: dict[str, Any]) -> None:
     entry, merchant = found
     if not entry.email or not entry.answer:
         return
-    message = mail.render(
+    mail.queue_to_consumer(
+        entry.email,
         "book_answer",
         entry.locale,
+        required_by_law=True,  # the merchant's answer to the complaint
         **display.template_helpers(),
         entry=entry,
         merchant=merchant,
         number=format_number(entry),
         lookup_url=lookup_url(),
     )
-    mail.queue(entry.email, message, entry.locale)
 
 
 def complaints_part(merchant: Merchant) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import io
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 import marshmallow as ma
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -460,11 +461,24 @@ def order_invitation(order_id: int) -> Any:
             flash(str(refused), "error")
         return redirect("/dashboard/orders")
     db.session.commit()
-    flash(
-        _("Review link for order %(order)s: %(url)s", order=purchase.external_id, url=link.url),
-        "ok",
+    merchant = _merchant()
+    message = _(
+        "Hello %(name)s, thank you for your purchase at %(merchant)s. Would you tell other "
+        "shoppers how your order %(order)s went? %(url)s",
+        name=purchase.customer_name or _("customer"),
+        merchant=merchant.name,
+        order=purchase.external_id,
+        url=link.url,
     )
-    return redirect("/dashboard/orders")
+    page = render_template(
+        "dashboard/review_link.html",
+        merchant=merchant,
+        purchase=purchase,
+        link=link,
+        message=message,
+        whatsapp_url="https://wa.me/?" + urlencode({"text": message}, quote_via=quote),
+    )
+    return page, 200, {"Cache-Control": "no-store"}  # the link is shown once
 
 
 @blp.route("/keys", methods=["GET", "POST"])

@@ -28,3 +28,17 @@ class OutboxMessage(Model):
     sealed: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class SuppressedAddress(Model):
+    """An address that asked for no more emails (Ley 29733): honoured for every merchant.
+
+    Kept as a hash of the normalized address (``mail.service.address_hash``), not the
+    address itself; unkeyed so that rotating the secret key never forgets a request.
+    """
+
+    __tablename__ = "suppressed_addresses"
+
+    address_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    how: Mapped[str] = mapped_column(String(10))  # page|one_click
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

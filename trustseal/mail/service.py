@@ -7,6 +7,11 @@ transaction, and records it as sent (clearing the stored message) right after th
 accepts it, so a later retry finds it sent and does not send it again. Only a crash in
 the instant between the server's acceptance and that record can send it twice — and
 then with the same Message-ID, which mail systems use to drop the duplicate.
+
+Consumers' emails go through :func:`queue_to_consumer`: each carries an unsubscribe link
+(in its text and in ``List-Unsubscribe``, RFC 8058 one-click), and an address that used one
+gets no more of them from any merchant — only what the law requires (the copy and the
+answer of its own complaint) still reaches it.
 """
 
 from __future__ import annotations
@@ -26,14 +31,16 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import delete, update
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import delete, select, update
 
 from trustseal import secretbox
 from trustseal.clock import utcnow
-from trustseal.dbutil import execute_dml, insert_row
+from trustseal.dbutil import execute_dml, insert_ignoring_duplicate, insert_row
+from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
-from trustseal.mail.models import OutboxMessage
+from trustseal.mail.models import OutboxMessage, SuppressedAddress
 
 DELIVER_JOB = "mail.deliver"
 
@@ -46,15 +53,25 @@ class Message:
     text: str
     html: str
     template: str = ""
+    unsubscribe_url: str | None = None
 
 
 def render(template: str, locale: str, **context: Any) -> Message:
-    """Render ``templates/email/<template>.{subject,txt,html}`` in ``locale``."""
+    """Render ``templates/email/<template>.{subject,txt,html}`` in ``locale``; with an
+    ``unsubscribe_url`` in the context, both parts end with it (``_unsubscribe.txt``, the
+    HTML layout) and the message carries it (``List-Unsubscribe``)."""
+    unsubscribe_url: str | None = context.pop("unsubscribe_url", None)
     with force_locale(locale):
         subject = render_template(f"email/{template}.subject.txt", **context).strip()
         text = render_template(f"email/{template}.txt", **context)
-        html = render_template(f"email/{template}.html", subject=subject, **context)
-    return Message(" ".join(subject.split()), text, html, template)
+        html = render_template(
+            f"email/{template}.html", subject=subject, unsubscribe_url=unsubscribe_url, **context
+        )
+        if unsubscribe_url:
+            text = text.rstrip("\n") + "\n\n" + render_template(
+                "email/_unsubscribe.txt", unsubscribe_url=unsubscribe_url
+            )
+    return Message(" ".join(subject.split()), text, html, template, unsubscribe_url)
 
 
 def _domain() -> str:
@@ -71,6 +88,9 @@ def _build(to: str, message: Message, locale: str, message_id: str) -> EmailMess
     email["Date"] = formatdate(usegmt=True)
     email["Message-ID"] = message_id
     email["Content-Language"] = locale
+    if message.unsubscribe_url:  # RFC 2369 and RFC 8058 (one click, by POST)
+        email["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.text)
     email.add_alternative(message.html, subtype="html")
     return email
@@ -95,6 +115,74 @@ def queue(to: str, message: Message, locale: str) -> int:
     )
     jobs.enqueue(DELIVER_JOB, {"outbox_id": outbox_id})
     return outbox_id
+
+
+class NotUnsubscribeLink(DomainError):
+    """A token this service did not sign (404)."""
+
+
+_UNSUBSCRIBE_SALT = "trustseal.unsubscribe"
+
+
+def address_hash(email: str) -> str:
+    """SHA-256 (hex) of the address, trimmed and lower-cased: how the suppression list
+    knows it without keeping it."""
+    normalized = email.strip().lower()
+    return hashlib.sha256(f"trustseal:suppression:{normalized}".encode()).hexdigest()
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_url(email: str) -> str:
+    """The address's unsubscribe link: its hash, signed (nobody can forge one for an
+    address they do not receive mail at)."""
+    token = _signer().dumps(address_hash(email))
+    return f"{current_app.config['TRUSTSEAL_BASE_URL']}/unsubscribe/{token}"
+
+
+def _hash_of(token: str) -> str:
+    try:
+        hashed = _signer().loads(token)
+    except BadSignature:
+        raise NotUnsubscribeLink(404, "This unsubscribe link is not ours.") from None
+    if not isinstance(hashed, str) or len(hashed) != 64:
+        raise NotUnsubscribeLink(404, "This unsubscribe link is not ours.")
+    return hashed
+
+
+def check_unsubscribe_link(token: str) -> bool:
+    """Whether the link's address is unsubscribed already; raises
+    :class:`NotUnsubscribeLink` for a link this service did not sign."""
+    return db.session.get(SuppressedAddress, _hash_of(token)) is not None
+
+
+def unsubscribe(token: str, how: str = "page") -> bool:
+    """Put the link's address on the suppression list (in the caller's transaction):
+    True the first time, False when it was there. Raises :class:`NotUnsubscribeLink`."""
+    row = {"address_hash": _hash_of(token), "how": how, "created_at": utcnow()}
+    return insert_ignoring_duplicate(SuppressedAddress, row, ["address_hash"]) is not None
+
+
+def is_suppressed(email: str) -> bool:
+    """Whether the address asked for no more emails."""
+    found = select(SuppressedAddress.address_hash).where(
+        SuppressedAddress.address_hash == address_hash(email)
+    )
+    return db.session.scalar(found) is not None
+
+
+def queue_to_consumer(
+    to: str, template: str, locale: str, *, required_by_law: bool = False, **context: Any
+) -> int | None:
+    """Render and queue an email to a consumer (a shopper, a complainant), with its
+    unsubscribe link; None (nothing queued) when the address is on the suppression list,
+    unless the law requires the message (the copy and the answer of a complaint)."""
+    if not required_by_law and is_suppressed(to):
+        return None
+    message = render(template, locale, unsubscribe_url=unsubscribe_url(to), **context)
+    return queue(to, message, locale)
 
 
 def _send_smtp(email: EmailMessage) -> None:

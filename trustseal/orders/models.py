@@ -76,6 +76,7 @@ class ReviewInvitation(Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its one reminder
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     purchase: Mapped[Purchase] = relationship(back_populates="invitation")

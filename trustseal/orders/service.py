@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from trustseal.merchants.models import Merchant
 
 INVITATION_EMAIL_JOB = "orders.invitation_email"
+INVITATION_REMINDER_JOB = "orders.invitation_reminder"
 # An invitation email of a shop that has not proved its domain waits, and is asked again.
 UNVERIFIED_HOLD = timedelta(hours=6)
 
@@ -522,17 +523,46 @@ def send_invitation_email(payload: dict[str, Any]) -> None:
     if held is not None:  # asked again later: nothing is lost, nothing goes out now
         jobs.enqueue(INVITATION_EMAIL_JOB, payload, delay=held)
         return
-    link = _new_link(invitation, "email")
-    message = mail.render(
-        "review_invitation",
+    if _email_link(invitation, merchant, "review_invitation") is None:
+        return  # the address unsubscribed: no email, no reminder
+    invitation.sent_at = utcnow()
+    days = current_app.config["TRUSTSEAL_INVITATION_REMINDER_DAYS"]
+    if days > 0:
+        jobs.enqueue(INVITATION_REMINDER_JOB, payload, delay=timedelta(days=days))
+
+
+def _email_link(invitation: ReviewInvitation, merchant: Merchant, template: str) -> int | None:
+    """Email the customer a fresh review link (``template``: the invitation or its
+    reminder), unless the address unsubscribed (None then)."""
+    purchase = invitation.purchase
+    assert purchase.customer_email is not None
+    if mail.is_suppressed(purchase.customer_email):
+        return None
+    return mail.queue_to_consumer(
+        purchase.customer_email,
+        template,
         purchase.customer_locale,
         merchant=merchant,
         purchase=purchase,
         customer_name=purchase.customer_name,
-        link=link,
+        link=_new_link(invitation, "email"),
     )
-    mail.queue(purchase.customer_email, message, purchase.customer_locale)
-    invitation.sent_at = utcnow()
+
+
+@jobs.handler(INVITATION_REMINDER_JOB)
+def send_invitation_reminder(payload: dict[str, Any]) -> None:
+    """Job: the one reminder of an invitation emailed and not used since (none once it is
+    used, cancelled, expired, reminded already, or the address unsubscribed)."""
+    invitation = db.session.get(ReviewInvitation, payload["invitation_id"], with_for_update=True)
+    if invitation is None or invitation.reminded_at is not None:
+        return
+    if invitation_status(invitation) != "sent" or not invitation.purchase.customer_email:
+        return
+    merchant = merchants.get(invitation.purchase.merchant_id)
+    if merchant is None or not merchants.is_public(merchant):
+        return
+    if _email_link(invitation, merchant, "review_reminder") is not None:
+        invitation.reminded_at = utcnow()
 
 
 def _hold_invitation_email(purchase: Purchase, merchant: Merchant) -> timedelta | None:

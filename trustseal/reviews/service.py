@@ -672,7 +672,8 @@ def send_response_notice(payload: dict[str, Any]) -> None:
     if purchase is None or not purchase.customer_email:
         return
     merchant = merchants.get(review.merchant_id)
-    message = mail.render(
+    mail.queue_to_consumer(
+        purchase.customer_email,
         "response_notice",
         review.locale,
         merchant=merchant,
@@ -681,7 +682,6 @@ def send_response_notice(payload: dict[str, Any]) -> None:
         if merchant
         else "",
     )
-    mail.queue(purchase.customer_email, message, review.locale)
 
 
 @jobs.handler(MODERATION_NOTICE_JOB)
@@ -697,7 +697,8 @@ def send_moderation_notice(payload: dict[str, Any]) -> None:
     if purchase is None or not purchase.customer_email or merchant is None:
         return
     base = current_app.config["TRUSTSEAL_BASE_URL"]
-    message = mail.render(
+    mail.queue_to_consumer(
+        purchase.customer_email,
         "review_redacted" if redacted else "review_removed",
         review.locale,
         merchant=merchant,
@@ -706,7 +707,6 @@ def send_moderation_notice(payload: dict[str, Any]) -> None:
         profile_url=f"{base}/m/{merchant.slug}#r{review.id}",
         rules_url=f"{base}/score",
     )
-    mail.queue(purchase.customer_email, message, review.locale)
 
 
 def text_withheld(review: Review) -> bool:
