@@ -139,10 +139,20 @@ def test_browser_shopper_finds_reads_votes_reviews_and_files(
     walk.go(f"/r/{token}", "review-form")
     page.check("input[name=rating][value='5']")
     page.check("input[name=process_rating][value='5']")
+    # The new questions take one short row; the rest waits, folded, under "Más detalles".
+    on_time = page.locator("fieldset:has(input[name=on_time])")
+    assert on_time.bounding_box()["height"] < 120
+    assert not page.locator("input[name=recommend]").first.is_visible()
+    page.get_by_label("Sí", exact=True).check()
+    page.locator("details.more-answers summary").click()
+    page.check("input[name=recommend][value='9']")
+    page.check("input[name=dimension_delivery][value='5']")
     page.fill("#body", "Todo llegó a tiempo y bien embalado.")
     page.click("main button[type=submit]")
     walk.check("receipt")
     assert "Tu opinión está publicada" in page.locator("main").inner_text()
+    mine = client.get(f"/api/v1/merchants/{DEMO}/reviews?limit=1").json["items"][0]
+    assert (mine["on_time"], mine["recommend"], mine["dimensions"]) == (True, 9, {"delivery": 5})
     page.context.close()
     assert walk.steps == 15
     assert not walk.problems, "\n".join(walk.problems)

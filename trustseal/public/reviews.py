@@ -228,6 +228,32 @@ def _closed_page(error: service.ReviewError) -> tuple[str, int]:
     return render_template("review_closed.html", message=str(error), code=error.code), error.code
 
 
+TEXT_FIELDS = ("title", "body", "suggestion", "display_name")
+NUMBER_FIELDS = ("rating", "process_rating", "recommend")
+DIMENSION_FIELDS = {f"dimension_{name}": name for name in service.DIMENSIONS}
+FORM_FIELDS = (*TEXT_FIELDS, *NUMBER_FIELDS, "on_time", *DIMENSION_FIELDS)
+
+
+def _typed_answers(values: dict[str, str]) -> dict[str, Any]:
+    """The form's strings as the API's body: numbers as numbers, "yes"/"no" as booleans,
+    the sub-ratings under ``dimensions``; what is left blank is not sent (a number field
+    holding something else is sent as typed, for the schema to refuse)."""
+    typed: dict[str, Any] = {k: values[k] for k in TEXT_FIELDS if values[k] != ""}
+    for name in NUMBER_FIELDS:
+        if values[name] != "":
+            typed[name] = int(values[name]) if values[name].isdigit() else values[name]
+    if values["on_time"] in ("yes", "no"):
+        typed["on_time"] = values["on_time"] == "yes"
+    dimensions = {
+        name: int(values[field])
+        for field, name in DIMENSION_FIELDS.items()
+        if values[field].isdigit()
+    }
+    if dimensions:
+        typed["dimensions"] = dimensions
+    return typed
+
+
 @blp.route("/r/<token>", methods=["GET", "POST"])
 def review_form(token: str) -> Any:
     """The review form of an invitation link (works without JavaScript)."""
@@ -238,23 +264,10 @@ def review_form(token: str) -> Any:
     values: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        values = {
-            k: request.form.get(k, "")
-            for k in ("rating", "process_rating", "title", "body", "suggestion", "display_name")
-        }
+        values = {k: request.form.get(k, "") for k in FORM_FIELDS}
         uploads = [f for f in request.files.getlist("photos") if f and f.filename]
         try:
-            data = ReviewCreateSchema().load(
-                {
-                    "token": token,
-                    **{k: v for k, v in values.items() if v != ""},
-                    **{
-                        k: int(values[k])
-                        for k in ("rating", "process_rating")
-                        if values[k].isdigit()
-                    },
-                }
-            )
+            data = ReviewCreateSchema().load({"token": token, **_typed_answers(values)})
         except ma.ValidationError as invalid:
             errors = {
                 k: v if isinstance(v, list) else [str(v)]

@@ -33,6 +33,14 @@ class Review(Model):
     purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), unique=True)
     rating: Mapped[int]
     process_rating: Mapped[int]
+    # Optional answers (API.md "Delivery, resolution and satisfaction"), in the log leaf when
+    # given: did it arrive by the promised date, 1-5 for product, delivery and service, and
+    # 0-10 "would you recommend this shop?".
+    on_time: Mapped[bool | None]
+    product_rating: Mapped[int | None]
+    delivery_rating: Mapped[int | None]
+    service_rating: Mapped[int | None]
+    recommend: Mapped[int | None]
     title: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str | None] = mapped_column(Text)
     suggestion: Mapped[str | None] = mapped_column(Text)  # private, for the merchant only

@@ -49,6 +49,9 @@ def review_json(review: Review, salts: Mapping[int, bytes] | None = None) -> dic
         "id": review.id,
         "rating": None if removed else review.rating,
         "process_rating": None if removed else review.process_rating,
+        "on_time": None if removed else review.on_time,
+        "dimensions": None if removed else _dimensions(review),
+        "recommend": None if removed else review.recommend,
         "title": None if removed else review.title,
         "body": None if removed else review.body,
         "display_name": None if removed else review.display_name,
@@ -74,6 +77,12 @@ def review_json(review: Review, salts: Mapping[int, bytes] | None = None) -> dic
         "salt": salt.hex() if salt is not None else None,
         "helpful_count": review.helpful_count,
     }
+
+
+def _dimensions(review: Review) -> dict[str, int] | None:
+    """The sub-ratings given (null when none was)."""
+    given = {k: v for k, v in service.dimensions_of(review).items() if v is not None}
+    return given or None
 
 
 def reviews_json(reviews: Sequence[Review]) -> list[dict[str, Any]]:

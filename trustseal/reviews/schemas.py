@@ -19,6 +19,14 @@ MAX_BODY = 5000
 _rating = ma.validate.Range(min=1, max=5)
 
 
+class DimensionsSchema(StrictSchema):
+    """Optional 1-5 sub-ratings of a review."""
+
+    product = ma.fields.Integer(strict=True, validate=_rating, allow_none=True)
+    delivery = ma.fields.Integer(strict=True, validate=_rating, allow_none=True)
+    service = ma.fields.Integer(strict=True, validate=_rating, allow_none=True)
+
+
 class ReviewCreateSchema(StrictSchema):
     """Body of ``POST /api/v1/reviews``."""
 
@@ -36,6 +44,21 @@ class ReviewCreateSchema(StrictSchema):
         validate=ma.validate.Length(max=2000),
     )
     display_name = Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=80))
+    on_time = ma.fields.Boolean(
+        load_default=None,
+        allow_none=True,
+        truthy={True},
+        falsy={False},
+        metadata={"description": "did it arrive by the date the shop promised?"},
+    )
+    dimensions = ma.fields.Nested(DimensionsSchema, load_default=None, allow_none=True)
+    recommend = ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=ma.validate.Range(min=0, max=10),
+        metadata={"description": "would you recommend this shop? 0 (no) to 10 (surely)"},
+    )
 
 
 class ReceiptSchema(ma.Schema):
@@ -109,6 +132,9 @@ class ReviewSchema(ma.Schema):
     log_index = ma.fields.Integer(
         allow_none=True, metadata={"description": "the index of its review.published leaf"}
     )
+    on_time = ma.fields.Boolean(allow_none=True)
+    dimensions = ma.fields.Nested(DimensionsSchema, allow_none=True)
+    recommend = ma.fields.Integer(allow_none=True)
     text_log_index = ma.fields.Integer(
         allow_none=True,
         metadata={

@@ -11,7 +11,7 @@ import hmac
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -244,6 +244,25 @@ def public_texts(title: str | None, body: str, display_name: str | None) -> Publ
     )
 
 
+DIMENSIONS = ("product", "delivery", "service")  # the optional 1-5 sub-ratings
+
+
+def answers_in_leaf(
+    on_time: bool | None, dimensions: Mapping[str, int | None], recommend: int | None
+) -> dict[str, Any]:
+    """What a ``review.published`` leaf says of the optional questions: only those
+    answered (``on_time``, ``dimensions`` {product, delivery, service}, ``recommend``)."""
+    answered: dict[str, Any] = {}
+    if on_time is not None:
+        answered["on_time"] = on_time
+    given = {name: dimensions[name] for name in DIMENSIONS if dimensions.get(name) is not None}
+    if given:
+        answered["dimensions"] = given
+    if recommend is not None:
+        answered["recommend"] = recommend
+    return answered
+
+
 def submit(
     token: str,
     *,
@@ -253,13 +272,18 @@ def submit(
     title: str | None = None,
     suggestion: str | None = None,
     display_name: str | None = None,
+    on_time: bool | None = None,
+    dimensions: Mapping[str, int | None] | None = None,
+    recommend: int | None = None,
     photos: tuple[images.ProcessedPhoto, ...] = (),
     at: datetime | None = None,
     client_address: str | None = None,
 ) -> Submitted:
     """Publish a review through its invitation token (once per purchase), with photos
     already checked by :func:`images.process_photo`. ``at`` backdates an import;
-    ``client_address`` is kept only as a keyed hash of its network.
+    ``client_address`` is kept only as a keyed hash of its network. The optional answers
+    (on time, ``dimensions`` 1-5 by :data:`DIMENSIONS`, ``recommend`` 0-10) go into the
+    leaf when given (:func:`answers_in_leaf`).
 
     Personal data in the title, body and display name is masked first
     (:func:`public_texts`): what is stored, shown and committed to in the log leaf is the
@@ -269,11 +293,17 @@ def submit(
     shown = public_texts(title or None, body, display_name or None)
     title, body = shown.title, shown.body
     verification = orders.verification(purchase)
+    dimensions = dimensions or {}
     review = Review(
         merchant_id=merchant.id,
         purchase_id=purchase.id,
         rating=rating,
         process_rating=process_rating,
+        on_time=on_time,
+        product_rating=dimensions.get("product"),
+        delivery_rating=dimensions.get("delivery"),
+        service_rating=dimensions.get("service"),
+        recommend=recommend,
         title=title or None,
         body=body,
         suggestion=suggestion or None,
@@ -301,6 +331,7 @@ def submit(
                 "process_rating": process_rating,
                 "purchase_id": purchase.id,
                 "verification": verification,
+                **answers_in_leaf(on_time, dimensions, recommend),
             },
             texts=texts,
             at=review.created_at,
@@ -1035,6 +1066,11 @@ def _review_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
             Review.body,
             Review.erased_at,
             Review.text_log_index,
+            Review.on_time,
+            Review.product_rating,
+            Review.delivery_rating,
+            Review.service_rating,
+            Review.recommend,
         )
         .where(Review.log_index.is_not(None))
         .order_by(Review.id)
@@ -1047,7 +1083,12 @@ def _review_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
             index=row.log_index,
             merchant_slug=slug(row.merchant_id),
             ids={"review_id": row.id},
-            fields={"rating": row.rating, "process_rating": row.process_rating},
+            fields={
+                "rating": row.rating,
+                "process_rating": row.process_rating,
+                # An answer the database holds must be in the leaf, as given.
+                **answers_in_leaf(row.on_time, dimensions_of(row), row.recommend),
+            },
             extra={
                 "purchase_id": row.purchase_id,
                 "verification": {
@@ -1167,6 +1208,15 @@ def _redaction_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim
                 family=REDACTION_EVENTS,
             )
         previous = row
+
+
+def dimensions_of(review: Any) -> dict[str, int | None]:
+    """A review's (or a row's) sub-ratings by :data:`DIMENSIONS`."""
+    return {
+        "product": review.product_rating,
+        "delivery": review.delivery_rating,
+        "service": review.service_rating,
+    }
 
 
 def logged_claims() -> Iterator[LoggedClaim]:
