@@ -116,12 +116,15 @@ def load(purchase_count: int = 300, seed: int = 2026) -> str:
         rating = rng.choices([5, 4, 3, 2, 1], weights=[50, 25, 10, 9, 6])[0]
         title, body = OPINIONS[rating]
         at = delivered_at + timedelta(days=rng.uniform(0.5, 4))
+        answered = rng.random() < 0.7  # most reviewers answer the optional questions
         submitted = reviews.submit(
             token,
             rating=rating,
             process_rating=max(1, rating - rng.randint(0, 1)),
             title=title,
             body=body,
+            on_time=rng.random() < 0.75 + 0.05 * rating if answered else None,
+            recommend=min(10, max(0, 2 * rating + rng.randint(-2, 1))) if answered else None,
             at=min(at, now),
         )
         reviewed += 1
