@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from trustseal.platforms import BadPayload, SignatureInvalid
+from trustseal.platforms import BadPayload, ShippingData, SignatureInvalid
 
 
 def check_hmac_base64(secret: str, body: bytes, claimed: str | None) -> None:
@@ -53,3 +53,19 @@ def text_id(value: object) -> str:
     if isinstance(value, (bool, float)) or value in (None, ""):
         raise BadPayload(f"not an id: {value!r}")
     return str(value)
+
+
+def shipping(
+    carrier: object = None,
+    tracking_url: object = None,
+    promised_by: date | None = None,
+    shipped_at: datetime | None = None,
+) -> ShippingData | None:
+    """A shipment from a platform's values, kept only when usable: a carrier name (cut to
+    100 characters), a tracking page on https (at most 2000); None when nothing is left."""
+    name = str(carrier).strip()[:100] if isinstance(carrier, str) and carrier.strip() else None
+    url = tracking_url if isinstance(tracking_url, str) else None
+    if url is not None and (not url.startswith("https://") or len(url) > 2000):
+        url = None
+    found = ShippingData(name, url, promised_by, shipped_at)
+    return found if (name or url or promised_by or shipped_at) else None

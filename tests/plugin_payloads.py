@@ -497,6 +497,7 @@ def vtex_order(
                 "invoiceValue": 4990,
                 "issuanceDate": "2026-11-03T10:00:00.0000000+00:00",
                 "trackingNumber": "OLV99887766",
+                "trackingUrl": "https://tracking.olvacourier.com/?tracking=OLV99887766",
                 "type": "Output",
                 "courierStatus": {
                     "status": "Entregado" if finished else "En ruta",
@@ -546,7 +547,18 @@ def vtex_order(
             "userProfileId": "5a3692de-358a-4bea-8885-044bce33bb93",
         },
         "clientPreferencesData": {"locale": locale, "optinNewsLetter": False},
-        "shippingData": {"address": {"city": "Lima", "country": "PER"}},
+        "shippingData": {
+            "address": {"city": "Lima", "country": "PER"},
+            "logisticsInfo": [
+                {
+                    "itemIndex": 0,
+                    "selectedSla": "Normal",
+                    "deliveryCompany": "Olva",
+                    "shippingEstimate": "5bd",
+                    "shippingEstimateDate": "2026-11-08T14:00:00.0000000+00:00",
+                }
+            ],
+        },
         "packageAttachment": {"packages": packages},
     }
 

@@ -8,7 +8,7 @@ records them. This module imports nothing from trustseal, so both can depend on 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -36,6 +36,18 @@ class ItemData:
 
 
 @dataclass(frozen=True)
+class ShippingData:
+    """What a source says of an order's shipment, each part when it knows it: the
+    carrier, a tracking page, the delivery date promised to the customer and when it
+    left (docs/plugins.md says what each platform gives)."""
+
+    carrier: str | None = None
+    tracking_url: str | None = None
+    promised_by: date | None = None
+    shipped_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class PurchaseEvent:
     """What a source says about one order at one moment (normalized)."""
 
@@ -47,3 +59,4 @@ class PurchaseEvent:
     customer_locale: str = "es"
     delivered_at: datetime | None = None
     items: tuple[ItemData, ...] = field(default_factory=tuple)
+    shipping: ShippingData | None = None

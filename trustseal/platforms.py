@@ -35,7 +35,7 @@ from urllib3.util import Retry
 
 from trustseal.clock import utcnow
 from trustseal.orders.service import DECLARED_ORIGINS
-from trustseal.platform_types import ItemData, PurchaseEvent, Status
+from trustseal.platform_types import ItemData, PurchaseEvent, ShippingData, Status
 
 __all__ = [
     "BadPayload",
@@ -46,6 +46,7 @@ __all__ = [
     "PlatformError",
     "PrivacyRequest",
     "PurchaseEvent",
+    "ShippingData",
     "SignatureInvalid",
     "Status",
     "StoreContext",

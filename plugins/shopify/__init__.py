@@ -27,7 +27,14 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from plugins.common import check_hmac_base64, full_name, locale_of, parse_time, text_id
+from plugins.common import (
+    check_hmac_base64,
+    full_name,
+    locale_of,
+    parse_time,
+    shipping,
+    text_id,
+)
 from trustseal.platforms import (
     BadPayload,
     ItemData,
@@ -37,6 +44,7 @@ from trustseal.platforms import (
     PlatformError,
     PrivacyRequest,
     PurchaseEvent,
+    ShippingData,
     SignatureInvalid,
     Status,
     StoreContext,
@@ -95,6 +103,26 @@ def delivered_fulfillment(order: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+def fulfillment_shipping(fulfillment: Mapping[str, Any]) -> ShippingData | None:
+    """The shipment a fulfilment describes: carrier, tracking page, and when it was created
+    (it left). Shopify's REST fulfilment carries no promised delivery date."""
+    urls = fulfillment.get("tracking_urls") or []
+    url = fulfillment.get("tracking_url") or (urls[0] if isinstance(urls, list) and urls else None)
+    return shipping(
+        fulfillment.get("tracking_company"),
+        url,
+        shipped_at=parse_time(fulfillment.get("created_at")),
+    )
+
+
+def order_shipping(order: Mapping[str, Any]) -> ShippingData | None:
+    """The shipment of an order: its first fulfilment (the first parcel that left)."""
+    for fulfillment in order.get("fulfillments") or []:
+        if isinstance(fulfillment, Mapping):
+            return fulfillment_shipping(fulfillment)
+    return None
+
+
 def order_status(order: Mapping[str, Any]) -> Status:
     """A Shopify order's status in trustseal's terms (delivered: a fulfilment's shipment
     status says so, as in ``fulfillments/update``)."""
@@ -139,6 +167,7 @@ def order_event(order: Mapping[str, Any], status: Status | None = None) -> Purch
         customer_name=full_name(customer.get("first_name"), customer.get("last_name")),
         customer_locale=locale_of(order.get("customer_locale")),
         items=items,
+        shipping=order_shipping(order),
     )
 
 
@@ -304,6 +333,7 @@ def _status_only(body: Mapping[str, Any], status: Status) -> PurchaseEvent:
         status=status,
         placed_at=parse_time(body.get("created_at")) or utcnow(),
         delivered_at=moment if status is Status.DELIVERED else None,
+        shipping=fulfillment_shipping(body) if "tracking_company" in body else None,
     )
 
 

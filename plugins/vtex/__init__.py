@@ -25,7 +25,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from plugins.common import full_name, locale_of, parse_time, text_id
+from plugins.common import full_name, locale_of, parse_time, shipping, text_id
 from trustseal.platforms import (
     BadPayload,
     ItemData,
@@ -33,6 +33,7 @@ from trustseal.platforms import (
     Parsed,
     Platform,
     PurchaseEvent,
+    ShippingData,
     SignatureInvalid,
     Status,
     StoreContext,
@@ -90,6 +91,28 @@ def delivered_at(order: Mapping[str, Any]) -> datetime | None:
     return None
 
 
+def order_shipping(order: Mapping[str, Any]) -> ShippingData | None:
+    """The shipment of an OMS order: the first package's courier, tracking page and
+    invoice time (VTEX invoices a package when it leaves), and the promise: the latest
+    ``shippingEstimateDate`` of its logistics lines (its UTC date)."""
+    attachment = order.get("packageAttachment") or {}
+    packages = [p for p in attachment.get("packages") or [] if isinstance(p, Mapping)]
+    first: Mapping[str, Any] = packages[0] if packages else {}
+    data = order.get("shippingData") or {}
+    estimates = [
+        parse_time(line.get("shippingEstimateDate"))
+        for line in (data.get("logisticsInfo") or [] if isinstance(data, Mapping) else [])
+        if isinstance(line, Mapping)
+    ]
+    known = [moment for moment in estimates if moment is not None]
+    return shipping(
+        first.get("courier"),
+        first.get("trackingUrl"),
+        max(known).date() if known else None,
+        parse_time(first.get("issuanceDate")),
+    )
+
+
 def order_event(order: Mapping[str, Any]) -> PurchaseEvent:
     """An OMS order as an event."""
     if not isinstance(order, Mapping) or "orderId" not in order:
@@ -118,6 +141,7 @@ def order_event(order: Mapping[str, Any]) -> PurchaseEvent:
         status=status,
         placed_at=parse_time(order.get("creationDate")) or utcnow(),
         delivered_at=done,
+        shipping=order_shipping(order),
         customer_email=email or None,
         customer_name=full_name(profile.get("firstName"), profile.get("lastName")),
         customer_locale=locale_of(

@@ -51,6 +51,7 @@ def present(purchase: Purchase, items: Sequence[Any] | None = None) -> dict[str,
         },
         "placed_at": purchase.placed_at,
         "delivered_at": purchase.delivered_at,
+        "shipping": service.shipping_of(purchase),
         "created_at": purchase.created_at,
         "updated_at": purchase.updated_at,
         "items": [
@@ -77,6 +78,7 @@ def _event(data: dict[str, Any]) -> service.PurchaseEvent:
         customer_name=customer["name"],
         customer_locale=customer["locale"],
         items=tuple(service.ItemData(**item) for item in data["items"]),
+        shipping=service.ShippingData(**data["shipping"]) if data["shipping"] else None,
     )
 
 

@@ -50,6 +50,34 @@ class ItemSchema(StrictSchema):
     image_url = ma.fields.URL(load_default=None, validate=ma.validate.Length(max=2000))
 
 
+class ShippingSchema(StrictSchema):
+    """The shipment of an order, each part optional (what the shop or platform knows)."""
+
+    carrier = Text(load_default=None, allow_none=True, validate=ma.validate.Length(max=100))
+    tracking_url = ma.fields.URL(
+        load_default=None,
+        allow_none=True,
+        schemes={"https"},
+        validate=ma.validate.Length(max=2000),
+        metadata={"description": "the carrier's tracking page (https)"},
+    )
+    promised_by = ma.fields.Date(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the delivery date promised to the customer"},
+    )
+    shipped_at = UTCDateTime(load_default=None, allow_none=True)
+
+
+class ShippingOutSchema(ma.Schema):
+    """The shipment of an order as recorded."""
+
+    carrier = ma.fields.String(allow_none=True)
+    tracking_url = ma.fields.String(allow_none=True)
+    promised_by = ma.fields.Date(allow_none=True)
+    shipped_at = UTCDateTime(allow_none=True)
+
+
 class OrderCreateSchema(StrictSchema):
     """Body of ``POST /api/v1/orders``."""
 
@@ -61,6 +89,7 @@ class OrderCreateSchema(StrictSchema):
     items = ma.fields.List(
         ma.fields.Nested(ItemSchema), required=True, validate=ma.validate.Length(min=1, max=250)
     )
+    shipping = ma.fields.Nested(ShippingSchema, load_default=None, allow_none=True)
 
 
 class InvitationSummarySchema(ma.Schema):
@@ -125,6 +154,7 @@ class OrderSchema(ma.Schema):
     created_at = UTCDateTime()
     updated_at = UTCDateTime()
     items = ma.fields.List(ma.fields.Nested(OrderItemOutSchema))
+    shipping = ma.fields.Nested(ShippingOutSchema, allow_none=True)
     invitation = ma.fields.Nested(InvitationSummarySchema, allow_none=True)
 
 

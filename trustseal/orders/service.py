@@ -32,7 +32,7 @@ from trustseal.orders.models import (
     PurchaseItem,
     ReviewInvitation,
 )
-from trustseal.platform_types import ItemData, PurchaseEvent, Status
+from trustseal.platform_types import ItemData, PurchaseEvent, ShippingData, Status
 from trustseal.tokens import hash_token, issue_token
 
 if TYPE_CHECKING:
@@ -173,6 +173,7 @@ def record_purchase_event(
             "customer_locale": event.customer_locale,
             "placed_at": event.placed_at,
             "delivered_at": (event.delivered_at or now) if delivered else None,
+            **shipping_values(event.shipping),
             "created_at": now,
             "updated_at": now,
         },
@@ -197,6 +198,8 @@ def record_purchase_event(
         .execution_options(populate_existing=True)
     ).one()
     completed = _complete(purchase, event)
+    for name, value in shipping_values(event.shipping).items():
+        setattr(purchase, name, value)  # what the source says now, part by part
     changed = _advance(purchase, event, now)
     upgraded = _upgrade(purchase, event, provenance)
     return Recorded(
@@ -206,6 +209,22 @@ def record_purchase_event(
         delivered=changed and purchase.status == Status.DELIVERED.value,
         upgraded=upgraded,
     )
+
+
+SHIPPING_FIELDS = ("carrier", "tracking_url", "promised_by", "shipped_at")
+
+
+def shipping_values(shipping: ShippingData | None) -> dict[str, Any]:
+    """The shipment's parts an event gives (a part it does not give is kept as it was)."""
+    if shipping is None:
+        return {}
+    return {name: getattr(shipping, name) for name in SHIPPING_FIELDS if getattr(shipping, name)}
+
+
+def shipping_of(purchase: Purchase) -> dict[str, Any] | None:
+    """A purchase's shipment as the API shows it; None when no source said anything."""
+    shown = {name: getattr(purchase, name) for name in SHIPPING_FIELDS}
+    return shown if any(value is not None for value in shown.values()) else None
 
 
 def record_purchase_events(
