@@ -145,7 +145,7 @@ def test_a_mail_programs_one_click_post_unsubscribes(
         assert db.session.scalars(select(SuppressedAddress.how)).one() == "one_click"
 
 
-@pytest.mark.parametrize("token", ["nada", "eyJhIjoxfQ.forged", "x" * 300])
+@pytest.mark.parametrize("token", ["nada", "eyJhIjoxfQ.forged", "x" * 300, "señal"])
 def test_a_forged_or_broken_link_is_404_and_changes_nothing(
     app: Flask, client: FlaskClient, token: str
 ):

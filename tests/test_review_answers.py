@@ -52,6 +52,12 @@ def test_the_answers_are_kept_shown_and_logged(
     result = runner.invoke(args=["log", "verify"])
     assert result.exit_code == 1 and "has recommend 7, not 10" in result.output
 
+    with app.app_context():  # or drops the detractor's answer altogether
+        db.session.execute(update(Review).values(recommend=None, on_time=None))
+        db.session.commit()
+    result = runner.invoke(args=["log", "verify"])
+    assert result.exit_code == 1 and "has on_time False, not None" in result.output
+
 
 def test_a_review_without_answers_keeps_the_leaf_as_it_was(client: FlaskClient, key: str):
     created = post_review(client, review_link(client, key, "A-1"))
@@ -98,6 +104,22 @@ def test_the_form_takes_the_answers(client: FlaskClient, key: str):
     shown = client.get("/api/v1/merchants/bodega/reviews").json["items"][0]
     assert shown["on_time"] is False and shown["recommend"] == 8
     assert shown["dimensions"] == {"service": 4}
+
+
+@pytest.mark.parametrize("typed", ["²", "9" * 5000, "-1", "8.5", "diez"])
+def test_a_strange_number_in_the_form_is_refused_not_a_500(
+    client: FlaskClient, key: str, typed: str
+):
+    token = review_link(client, key, "A-1")
+    form = {
+        "rating": "4",
+        "process_rating": "3",
+        "body": "Bien.",
+        "recommend": typed,
+        "dimension_product": typed,
+        "csrf_token": csrf(client, f"/r/{token}"),
+    }
+    assert client.post(f"/r/{token}", data=form).status_code == 422
 
 
 def test_the_form_keeps_the_answers_when_a_field_is_wrong(client: FlaskClient, key: str):

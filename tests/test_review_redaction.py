@@ -125,8 +125,9 @@ def test_log_verify_holds_a_redacted_text_to_its_new_leaf(
         db.session.commit()
     result = runner.invoke(args=["log", "verify"])
     assert result.exit_code == 1
-    assert f"text of review {review_id} (text_log_index " in result.output
-    assert "the stored body does not match" in result.output
+    assert f"redaction of review {review_id} (the text shown): the stored body does not" in (
+        result.output
+    )
 
 
 def test_log_verify_notices_a_redaction_leaf_without_its_record(
@@ -144,9 +145,46 @@ def test_log_verify_notices_a_redaction_leaf_without_its_record(
     result = runner.invoke(args=["log", "verify"])
     assert result.exit_code == 1
     assert (
-        f"text of review {review_id} (text_log_index None): no review.redacted leaf left for it"
-        in result.output
+        f"redaction of review {review_id} (the text shown): its text_log_index is None, not "
+        "its last redaction's leaf" in result.output
     )
+
+
+def test_log_verify_notices_a_redaction_undone_or_pointed_back(
+    app: Flask, client: FlaskClient, runner: Any, review_id: int
+):
+    """The operator's other ways out: point the text at an earlier redaction (whose salt is
+    gone) and write what it likes, or delete the redactions' records altogether."""
+    from sqlalchemy import delete
+
+    from trustseal.reviews.models import ModerationAction
+
+    moderator = make_staff(app, "moderator")
+    first = _redact(client, moderator, review_id, passages=[ADDRESS]).json["text_log_index"]
+    assert _redact(client, moderator, review_id, passages=["no contestan"]).status_code == 200
+    with app.app_context():
+        db.session.execute(
+            update(Review)
+            .where(Review.id == review_id)
+            .values(text_log_index=first, body="Todo perfecto.")
+        )
+        db.session.commit()
+    result = runner.invoke(args=["log", "verify"])
+    assert result.exit_code == 1
+    assert f"its text_log_index is {first}, not its last redaction's leaf" in result.output
+
+    with app.app_context():
+        db.session.execute(delete(ModerationAction).where(ModerationAction.action == "redact"))
+        db.session.execute(
+            update(Review)
+            .where(Review.id == review_id)
+            .values(text_log_index=None, redaction_reason=None)
+        )
+        db.session.commit()
+    result = runner.invoke(args=["log", "verify"])
+    assert result.exit_code == 1
+    assert f"review {review_id}: the review.redacted leaf at index" in result.output
+    assert "names a record that is not in the database" in result.output
 
 
 @pytest.mark.parametrize(
@@ -155,6 +193,7 @@ def test_log_verify_notices_a_redaction_leaf_without_its_record(
         ({"passages": ["no está en el texto"]}, 422, "passages"),
         ({"passages": ["   "]}, 422, "passages"),
         ({"passages": [BODY]}, 422, "passages"),  # all of it: remove the review instead
+        ({"passages": ["[…]"]}, 422, "passages"),  # nothing would change
         ({"passages": [ADDRESS], "reason": "no me gusta"}, 422, "reason"),
         ({}, 422, "passages"),
         ({"action": "remove", "passages": [ADDRESS]}, 422, "passages"),

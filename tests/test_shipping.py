@@ -90,6 +90,9 @@ def test_vtex_gives_the_package_and_the_promised_date():
         date(2026, 11, 8),
         datetime(2026, 11, 3, 10, 0, tzinfo=UTC),
     )
+    late = vtex_order("1234567890-03", "invoiced", finished=False)
+    late["shippingData"]["logisticsInfo"][0]["shippingEstimateDate"] = "2026-11-09T03:00:00Z"
+    assert vtex_event(late).shipping.promised_by == date(2026, 11, 8)  # 22:00 in Lima
     bare = vtex_order("1234567890-02", "handling", finished=None)
     bare["shippingData"] = {"address": {"city": "Lima"}}
     assert vtex_event(bare).shipping is None

@@ -333,7 +333,9 @@ def _status_only(body: Mapping[str, Any], status: Status) -> PurchaseEvent:
         status=status,
         placed_at=parse_time(body.get("created_at")) or utcnow(),
         delivered_at=moment if status is Status.DELIVERED else None,
-        shipping=fulfillment_shipping(body) if "tracking_company" in body else None,
+        # No shipment here: an order may have several parcels, and each fulfilment's own
+        # webhook would overwrite the others'. The order's events (orders/updated) carry
+        # its first fulfilment, which is the one kept.
     )
 
 

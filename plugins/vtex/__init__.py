@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 import marshmallow as ma
 import requests
@@ -76,6 +77,9 @@ class VtexSettings(ma.Schema):
     app_token = ma.fields.String(required=True, validate=ma.validate.Length(min=4, max=400))
 
 
+LIMA = ZoneInfo("America/Lima")
+
+
 def api_base(account: str) -> str:
     """The OMS API root of an account (configurable so tests can use a local server)."""
     return str(current_app.config["TRUSTSEAL_VTEX_API_BASE"]).format(account=account).rstrip("/")
@@ -94,7 +98,8 @@ def delivered_at(order: Mapping[str, Any]) -> datetime | None:
 def order_shipping(order: Mapping[str, Any]) -> ShippingData | None:
     """The shipment of an OMS order: the first package's courier, tracking page and
     invoice time (VTEX invoices a package when it leaves), and the promise: the latest
-    ``shippingEstimateDate`` of its logistics lines (its UTC date)."""
+    ``shippingEstimateDate`` of its logistics lines, as a date in Lima (trustseal's
+    shops are Peruvian first; a promise "by the 8th" ends at midnight there)."""
     attachment = order.get("packageAttachment") or {}
     packages = [p for p in attachment.get("packages") or [] if isinstance(p, Mapping)]
     first: Mapping[str, Any] = packages[0] if packages else {}
@@ -108,7 +113,7 @@ def order_shipping(order: Mapping[str, Any]) -> ShippingData | None:
     return shipping(
         first.get("courier"),
         first.get("trackingUrl"),
-        max(known).date() if known else None,
+        max(known).astimezone(LIMA).date() if known else None,
         parse_time(first.get("issuanceDate")),
     )
 

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 
 import marshmallow as ma
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
@@ -462,14 +463,15 @@ def order_invitation(order_id: int) -> Any:
         return redirect("/dashboard/orders")
     db.session.commit()
     merchant = _merchant()
-    message = _(
-        "Hello %(name)s, thank you for your purchase at %(merchant)s. Would you tell other "
-        "shoppers how your order %(order)s went? %(url)s",
-        name=purchase.customer_name or _("customer"),
-        merchant=merchant.name,
-        order=purchase.external_id,
-        url=link.url,
-    )
+    with force_locale(purchase.customer_locale):  # the customer's language, not the shop's
+        message = _(
+            "Hello %(name)s, thank you for your purchase at %(merchant)s. Would you tell "
+            "other shoppers how your order %(order)s went? %(url)s",
+            name=purchase.customer_name or _("customer"),
+            merchant=merchant.name,
+            order=purchase.external_id,
+            url=link.url,
+        )
     page = render_template(
         "dashboard/review_link.html",
         merchant=merchant,

@@ -578,7 +578,11 @@ def send_invitation_reminder(payload: dict[str, Any]) -> None:
     if invitation_status(invitation) != "sent" or not invitation.purchase.customer_email:
         return
     merchant = merchants.get(invitation.purchase.merchant_id)
-    if merchant is None or not merchants.is_public(merchant):
+    if merchant is None:
+        return
+    held = _hold_invitation_email(invitation.purchase, merchant)
+    if held is not None:  # as the invitation: a declared purchase counts against the limit
+        jobs.enqueue(INVITATION_REMINDER_JOB, payload, delay=held)
         return
     if _email_link(invitation, merchant, "review_reminder") is not None:
         invitation.reminded_at = utcnow()

@@ -3,6 +3,7 @@ of an invitation link."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -241,17 +242,23 @@ def _typed_answers(values: dict[str, str]) -> dict[str, Any]:
     typed: dict[str, Any] = {k: values[k] for k in TEXT_FIELDS if values[k] != ""}
     for name in NUMBER_FIELDS:
         if values[name] != "":
-            typed[name] = int(values[name]) if values[name].isdigit() else values[name]
+            typed[name] = _small_number(values[name])
     if values["on_time"] in ("yes", "no"):
         typed["on_time"] = values["on_time"] == "yes"
     dimensions = {
-        name: int(values[field])
+        name: _small_number(values[field])
         for field, name in DIMENSION_FIELDS.items()
-        if values[field].isdigit()
+        if values[field] != ""
     }
     if dimensions:
         typed["dimensions"] = dimensions
     return typed
+
+
+def _small_number(value: str) -> int | str:
+    """An answer of up to three ASCII digits as a number; anything else as typed (the
+    schema refuses it; ``int`` would take "²" or a 5,000-digit string)."""
+    return int(value) if re.fullmatch(r"[0-9]{1,3}", value) else value
 
 
 @blp.route("/r/<token>", methods=["GET", "POST"])

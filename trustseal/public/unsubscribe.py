@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, render_template, request
 
-from trustseal.api.limits import public_write
 from trustseal.extensions import db
 from trustseal.mail import service as mail
 
@@ -26,10 +25,13 @@ def page(token: str) -> Any:
 
 
 @blp.post("/unsubscribe/<token>")
-@public_write
 def unsubscribe(token: str) -> Any:
     """Put the address on the suppression list: the page's button, or a mail program's
-    one-click POST (body ``List-Unsubscribe=One-Click``, no cookie, no token)."""
+    one-click POST (body ``List-Unsubscribe=One-Click``, no cookie, no token).
+
+    Not rate-limited per client address: the one-click POSTs of a whole mailbox provider
+    come from a few of its servers, and a lost unsubscribe is a broken promise. Only the
+    recipient holds a valid token, and a second use changes nothing."""
     try:
         mail.unsubscribe(token, "one_click" if _one_click() else "page")
     except mail.NotUnsubscribeLink:

@@ -166,6 +166,7 @@ class ModerationAction(Model):
     action: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    log_index: Mapped[int | None]  # a redaction's review.redacted leaf
 
 
 class ScoreAggregate(Model):

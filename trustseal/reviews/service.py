@@ -245,6 +245,7 @@ def public_texts(title: str | None, body: str, display_name: str | None) -> Publ
 
 
 DIMENSIONS = ("product", "delivery", "service")  # the optional 1-5 sub-ratings
+ANSWER_KEYS = ("on_time", "dimensions", "recommend")  # the optional answers in a leaf
 
 
 def answers_in_leaf(
@@ -508,11 +509,24 @@ def moderate(review_id: int, staff: StaffUser, action: str, reason: str) -> Revi
     return review
 
 
-def _decided(review: Review, staff: StaffUser, action: str, reason: str, now: datetime) -> None:
-    """Record a staff decision on a review; it answers the review's open flags."""
+def _decided(
+    review: Review,
+    staff: StaffUser,
+    action: str,
+    reason: str,
+    now: datetime,
+    log_index: int | None = None,
+) -> None:
+    """Record a staff decision on a review (``log_index``: a redaction's leaf); it answers
+    the review's open flags."""
     db.session.add(
         ModerationAction(
-            review_id=review.id, staff_id=staff.id, action=action, reason=reason, created_at=now
+            review_id=review.id,
+            staff_id=staff.id,
+            action=action,
+            reason=reason,
+            created_at=now,
+            log_index=log_index,
         )
     )
     db.session.execute(
@@ -534,8 +548,9 @@ def redact(review_id: int, staff: StaffUser, passages: Iterable[str], reason: st
 
     Logged as a ``review.redacted`` leaf that names the reason and the fields changed and
     commits to the new title and body; the salts of the earlier texts' commitments are
-    forgotten, so nobody can test a guess of what was hidden. To hide all of a text,
-    remove the review (its tombstone stays) instead.
+    forgotten, so the service no longer lets anyone test a guess of what was hidden (one
+    who copied the old salt before still can). To hide all of a text, remove the review
+    (its tombstone stays) instead. Refused (422) when nothing would change.
     """
     review = _lock(review_id)
     if review.status == "removed" or review.erased_at is not None:
@@ -561,6 +576,8 @@ def redact(review_id: int, staff: StaffUser, passages: Iterable[str], reason: st
         raise ReviewError(
             422, "Nothing of the text would be left: remove the review instead.", field="passages"
         )
+    if after == before:
+        raise ReviewError(422, "These passages are hidden already.", field="passages")
     merchant = merchants.get(review.merchant_id)
     assert merchant is not None
     earlier = review.text_log_index if review.text_log_index is not None else review.log_index
@@ -582,7 +599,7 @@ def redact(review_id: int, staff: StaffUser, passages: Iterable[str], reason: st
     if earlier is not None:
         log.forget_text(earlier)
     review.text_log_index, review.redaction_reason = appended.index, reason
-    _decided(review, staff, "redact", reason, utcnow())
+    _decided(review, staff, "redact", reason, utcnow(), log_index=appended.index)
     jobs.enqueue(MODERATION_NOTICE_JOB, {"review_id": review.id, "action": "redact"})
     merchants.bump_public_version(merchant.id)  # a testimonial may show the text
     return review
@@ -781,6 +798,7 @@ def erase_personal_data(purchase_ids: list[int]) -> int:
             select(Review)
             .where(Review.purchase_id.in_(purchase_ids))
             .options(selectinload(Review.photos))
+            .with_for_update(of=Review)  # a redaction at the same time forgets its salt too
         )
     )
     store = storage()
@@ -1034,7 +1052,6 @@ def flag_for_moderation(review_ids: list[int], reason: str) -> list[int]:
 _STREAM = {"yield_per": 5_000}
 RESPONSE_EVENTS = frozenset({"response.created", "response.edited"})
 MODERATION_EVENTS = frozenset({"review.removed", "review.restored"})
-REDACTION_EVENTS = frozenset({"review.redacted"})
 
 
 def _slugs() -> Callable[[int], str | None]:
@@ -1077,6 +1094,7 @@ def _review_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
         .execution_options(**_STREAM)
     )
     for row in rows:
+        answered = answers_in_leaf(row.on_time, dimensions_of(row), row.recommend)
         yield LoggedClaim(
             name=f"review {row.id}",
             kind="review.published",
@@ -1087,7 +1105,7 @@ def _review_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
                 "rating": row.rating,
                 "process_rating": row.process_rating,
                 # An answer the database holds must be in the leaf, as given.
-                **answers_in_leaf(row.on_time, dimensions_of(row), row.recommend),
+                **answered,
             },
             extra={
                 "purchase_id": row.purchase_id,
@@ -1095,6 +1113,8 @@ def _review_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
                     "level": row.verification_level,
                     "source": row.verification_source,
                 },
+                # An answer the leaf holds and the database lost is a mismatch too.
+                **{name: None for name in ANSWER_KEYS if name not in answered},
             },
             # Once redacted, a later leaf commits to the text shown (_redaction_claims).
             texts={}
@@ -1163,9 +1183,10 @@ def _moderation_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClai
 
 
 def _redaction_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
-    """Each redaction of a review is one ``review.redacted`` leaf, in order; and the
-    review's ``text_log_index`` names the last one, which commits to the title and body
-    shown now (the earlier ones' salts are forgotten)."""
+    """Each redaction names its ``review.redacted`` leaf (reason and all); the review's
+    last one must be its ``text_log_index`` and commit to the title and body shown now,
+    with its salt still there unless the text was erased on request. A review pointing at
+    a redaction it has no record of is a problem too."""
     rows = db.session.execute(
         select(
             Review.id,
@@ -1174,40 +1195,58 @@ def _redaction_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim
             Review.body,
             Review.erased_at,
             Review.text_log_index,
+            Review.redaction_reason,
             ModerationAction.reason,
+            ModerationAction.log_index,
         )
         .join(ModerationAction, ModerationAction.review_id == Review.id)
         .where(ModerationAction.action == "redact")
-        .order_by(Review.merchant_id, Review.id, ModerationAction.id)
+        .order_by(Review.merchant_id, Review.id, ModerationAction.log_index)
         .execution_options(**_STREAM)
     )
     previous: Any = None
     for row in chain(rows, [None]):
-        if previous is not None and (row is None or row.id != previous.id):
-            yield LoggedClaim(
-                name=f"text of review {previous.id} (text_log_index {previous.text_log_index})",
-                kind="review.redacted",
-                index=previous.text_log_index,
-                merchant_slug=slug(previous.merchant_id),
-                ids={"review_id": previous.id},
-                fields={"reason": previous.reason},
-                texts={}
-                if previous.erased_at
-                else {"title": previous.title, "body": previous.body},
-                # Without an index (lost), one claim more than the review's leaves.
-                family=REDACTION_EVENTS if previous.text_log_index is None else frozenset(),
-            )
-        if row is not None:
-            yield LoggedClaim(
-                name=f"redaction of review {row.id}",
-                kind="review.redacted",
-                index=None,
-                merchant_slug=slug(row.merchant_id),
-                ids={"review_id": row.id},
-                fields={"reason": row.reason},
-                family=REDACTION_EVENTS,
-            )
+        if previous is not None:
+            last = row is None or row.id != previous.id
+            yield _redaction_claim(previous, last, slug)
         previous = row
+    unrecorded = db.session.execute(
+        select(Review.id, Review.merchant_id, Review.text_log_index).where(
+            Review.text_log_index.is_not(None),
+            ~select(ModerationAction.id)
+            .where(ModerationAction.review_id == Review.id, ModerationAction.action == "redact")
+            .exists(),
+        )
+    )
+    for review_id, merchant_id, text_index in unrecorded:
+        yield LoggedClaim(
+            name=f"text of review {review_id}",
+            kind="review.redacted",
+            index=text_index,
+            merchant_slug=slug(merchant_id),
+            record_problem=f"its text_log_index is {text_index}, but no redaction is recorded",
+        )
+
+
+def _redaction_claim(row: Any, last: bool, slug: Callable[[int], str | None]) -> LoggedClaim:
+    """The claim of one redaction (``last``: the review's latest, which the text shown and
+    its ``text_log_index`` and public reason must match)."""
+    problem = None
+    if last and row.text_log_index != row.log_index:
+        problem = f"its text_log_index is {row.text_log_index}, not its last redaction's leaf"
+    elif last and row.redaction_reason != row.reason:
+        problem = f"its public reason is {row.redaction_reason!r}, not {row.reason!r}"
+    return LoggedClaim(
+        name=f"redaction of review {row.id}" + (" (the text shown)" if last else ""),
+        kind="review.redacted",
+        index=row.log_index,
+        merchant_slug=slug(row.merchant_id),
+        ids={"review_id": row.id},
+        fields={"reason": row.reason},
+        texts={"title": row.title, "body": row.body} if last and not row.erased_at else {},
+        salt_required=last and not row.erased_at,
+        record_problem=problem,
+    )
 
 
 def dimensions_of(review: Any) -> dict[str, int | None]:
@@ -1231,8 +1270,12 @@ def logged_claims() -> Iterator[LoggedClaim]:
 
 
 def claim_source() -> ClaimSource:
-    """The reviews domain's claims; every ``review.published`` leaf must name a review."""
-    return ClaimSource(logged_claims, complete={"review.published": "review_id"})
+    """The reviews domain's claims; every ``review.published`` leaf must name a review,
+    and every ``review.redacted`` leaf a redaction of one."""
+    return ClaimSource(
+        logged_claims,
+        complete={"review.published": "review_id", "review.redacted": "review_id"},
+    )
 
 
 # --- the merchant's own list of its reviews (the dashboard) ---

@@ -200,7 +200,10 @@ class LoggedClaim:
     (then it is the n-th claim of its sequence: the leaves of ``family`` for the same
     merchant and ``ids``, in log order). ``fields`` must be in the leaf and equal;
     ``extra`` is compared only when the leaf has it (leaves written before the field
-    existed); ``texts`` are checked against the leaf's salted commitments.
+    existed); ``texts`` are checked against the leaf's salted commitments, and with
+    ``salt_required`` the salt must still be there (the text shown is not erased).
+    ``record_problem``: what the domain found wrong among its own records (reported as
+    is).
     """
 
     name: str
@@ -212,6 +215,8 @@ class LoggedClaim:
     extra: Mapping[str, Any] = field(default_factory=dict)
     texts: Mapping[str, str | None] = field(default_factory=dict)
     family: frozenset[str] = frozenset()
+    salt_required: bool = False
+    record_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +248,8 @@ def claim_problem(
     claim: LoggedClaim, index: int, leaf: Mapping[str, Any] | None, salt: bytes | None
 ) -> str | None:
     """The first way the leaf at ``index`` (None: absent) fails ``claim``, or None."""
+    if claim.record_problem:
+        return f"{claim.name}: {claim.record_problem}"
     where = f"{claim.kind} leaf at index {index}"
     if leaf is None:
         return f"{claim.name}: no {where} (the log has no such entry)"
@@ -268,7 +275,10 @@ def text_problem(
     claim: LoggedClaim, index: int, leaf: Mapping[str, Any], salt: bytes | None
 ) -> str | None:
     """Does every stored text match the leaf's commitment? Skipped once the salt is
-    erased (or when the record keeps no texts any more, e.g. erased on request)."""
+    erased (or when the record keeps no texts any more, e.g. erased on request), unless
+    the claim says its salt must be there."""
+    if salt is None and claim.salt_required and claim.texts:
+        return f"{claim.name}: leaf {index} has no salt left, so its text cannot be checked"
     if salt is None or not claim.texts:
         return None
     committed: Mapping[str, str] = leaf.get("text_sha256") or {}
