@@ -265,13 +265,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     """Serve the app on a loopback port in a thread; yield its base URL."""
-    import threading
-
     from werkzeug.serving import make_server
 
+    from tests.helpers import serve_in_background
+
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    thread = serve_in_background(server)
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:

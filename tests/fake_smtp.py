@@ -10,6 +10,8 @@ from collections import Counter
 from collections.abc import Callable
 from email import policy
 
+from tests.helpers import serve_in_background
+
 
 class FakeSmtp:
     """Accepts messages (``250`` after the data) unless ``on_data`` says otherwise.
@@ -58,7 +60,7 @@ class FakeSmtp:
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serve_in_background(self.server)
 
     def _finish(self, raw: bytes, out) -> bool:
         message = email.message_from_bytes(raw, policy=policy.default)

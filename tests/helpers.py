@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socketserver
+import threading
 from typing import Any
 
 from flask import Flask
@@ -63,3 +65,17 @@ def pass_all_criteria(app: Flask, slug: str = "bodega", verdict: str = "pass") -
         changes = [seals.VerdictChange(c.id, verdict) for c in checklist.CRITERIA]
         seals.set_verdicts(merchant, changes, None)
         db.session.commit()
+
+
+# How often a test server looks for shutdown(): socketserver's default, 0.5 s, made every
+# test with a server wait up to half a second at its end.
+SHUTDOWN_POLL_SECONDS = 0.02
+
+
+def serve_in_background(server: socketserver.BaseServer) -> threading.Thread:
+    """Serve ``server`` on a daemon thread (started), quick to ``shutdown()``."""
+    thread = threading.Thread(
+        target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True
+    )
+    thread.start()
+    return thread

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from tests.helpers import bearer
+from tests.helpers import bearer, serve_in_background
 from trustseal.extensions import db
 from trustseal.orders.models import Purchase
 
@@ -614,8 +613,7 @@ def fake_server(respond: Callable[[Seen], tuple[Any, ...]]) -> Iterator[FakeServ
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
+    thread = serve_in_background(server)
     fake.url = f"http://127.0.0.1:{server.server_port}"
     try:
         yield fake

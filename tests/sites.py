@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.helpers import serve_in_background
 
 HOME = b"""<!doctype html><html><body>
 <a href="/libro">Libro de Reclamaciones</a> <a href="/terminos">T&eacute;rminos y condiciones</a>
@@ -54,7 +55,7 @@ def shop_site(
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
     finally:

@@ -12,7 +12,6 @@ import email
 import json
 import re
 import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.helpers import bearer, make_merchant, make_staff
+from tests.helpers import bearer, make_merchant, make_staff, serve_in_background
 from tests.signing_in import make_staff_user, post_form, sign_in
 from tests.sites import LoopbackConnector, StubResolver
 from tests.test_accounts import SIGNUP
@@ -120,7 +119,7 @@ def site(
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     try:
         yield server.server_address[1], asked
     finally:

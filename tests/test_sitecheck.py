@@ -6,12 +6,12 @@ pinning the connection (the checker still sees and checks the public address).
 
 from __future__ import annotations
 
-import threading
 import time
 from urllib.parse import urlsplit
 
 import pytest
 
+from tests.helpers import serve_in_background
 from tests.sites import LoopbackConnector, StubResolver, shop_site
 from trustseal.seals import sitecheck
 
@@ -208,7 +208,7 @@ def test_a_server_dripping_its_headers_is_cut_at_the_deadline():
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Drip)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serve_in_background(server)
     try:
         started = time.perf_counter()
         result = sitecheck.check(
