@@ -40,7 +40,7 @@ def review_json(review: Review, salts: Mapping[int, bytes] | None = None) -> dic
     """
     removed = review.status == "removed"
     response = review.response
-    text_index = text_log_index(review)
+    text_index = service.text_leaf_index(review)
     if salts is None:
         salts = log.salts([text_index])
     index = None if removed or review.erased_at is not None else text_index
@@ -87,13 +87,8 @@ def _dimensions(review: Review) -> dict[str, int] | None:
 
 def reviews_json(reviews: Sequence[Review]) -> list[dict[str, Any]]:
     """The public shapes of a page of reviews, their salts read in one query."""
-    salts = log.salts(text_log_index(r) for r in reviews)
+    salts = log.salts(service.text_leaf_index(r) for r in reviews)
     return [review_json(r, salts) for r in reviews]
-
-
-def text_log_index(review: Review) -> int | None:
-    """The leaf whose ``text_sha256`` commits to the review's title and body as shown."""
-    return review.text_log_index if review.text_log_index is not None else review.log_index
 
 
 def verification_of(review: Review) -> dict[str, str]:

@@ -321,7 +321,6 @@ def submit(
     )
     db.session.add(review)
     db.session.flush()
-    texts = {"body": body, **({"title": title} if title else {})}
     appended = log.append(
         log.Event(
             "review.published",
@@ -334,7 +333,7 @@ def submit(
                 "verification": verification,
                 **answers_in_leaf(on_time, dimensions, recommend),
             },
-            texts=texts,
+            texts=committed_texts(title, body),
             at=review.created_at,
         )
     )
@@ -345,6 +344,17 @@ def submit(
     for listener in current_app.extensions.get(PUBLISHED_LISTENERS, ()):
         listener(review)
     return Submitted(review, log.receipt(appended), shown.masked)
+
+
+def committed_texts(title: str | None, body: str) -> dict[str, str]:
+    """The texts a review's leaf commits to: the body, and the title when there is one."""
+    return {"body": body, **({"title": title} if title else {})}
+
+
+def text_leaf_index(review: Review) -> int | None:
+    """The leaf whose ``text_sha256`` commits to the review's title and body as shown: the
+    latest ``review.redacted`` leaf, else its ``review.published`` leaf."""
+    return review.text_log_index if review.text_log_index is not None else review.log_index
 
 
 def get(review_id: int) -> Review | None:
@@ -580,10 +590,9 @@ def redact(review_id: int, staff: StaffUser, passages: Iterable[str], reason: st
         raise ReviewError(422, "These passages are hidden already.", field="passages")
     merchant = merchants.get(review.merchant_id)
     assert merchant is not None
-    earlier = review.text_log_index if review.text_log_index is not None else review.log_index
+    earlier = text_leaf_index(review)
     review.title, review.body = after["title"] or None, after["body"]
     review.search_text = search_text(review.title, review.body)
-    texts = {"body": review.body, **({"title": review.title} if review.title else {})}
     appended = log.append(
         log.Event(
             "review.redacted",
@@ -593,7 +602,7 @@ def redact(review_id: int, staff: StaffUser, passages: Iterable[str], reason: st
                 "reason": reason,
                 "fields": sorted(name for name in before if before[name] != after[name]),
             },
-            texts=texts,
+            texts=committed_texts(review.title, review.body),
         )
     )
     if earlier is not None:
