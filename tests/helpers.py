@@ -79,3 +79,11 @@ def serve_in_background(server: socketserver.BaseServer) -> threading.Thread:
     )
     thread.start()
     return thread
+
+
+def tamper(app: Flask, *statements: Any) -> None:
+    """Run statements on the database and commit, as an operator with access would."""
+    with app.app_context():
+        for statement in statements:
+            db.session.execute(statement)
+        db.session.commit()

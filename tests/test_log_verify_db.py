@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import delete, select, update
 
-from tests.helpers import bearer, make_staff, pass_all_criteria
+from tests.helpers import bearer, make_staff, pass_all_criteria, tamper
 from tests.reviewing import post_review, review_link, shop
 from trustseal.extensions import db
 from trustseal.reviews import service as reviews
@@ -81,13 +81,6 @@ def busy_shop(app: Flask, client: FlaskClient) -> Shop:
         )
         assert decided.status_code == 200, decided.json
     return Shop(answered, restored, removed, erased, plain)
-
-
-def _tamper(app: Flask, *statements: Any) -> None:
-    with app.app_context():
-        for statement in statements:
-            db.session.execute(statement)
-        db.session.commit()
 
 
 def test_a_sound_shop_matches_its_log(app: Flask, runner: FlaskCliRunner, busy_shop: Shop):
@@ -162,7 +155,7 @@ def test_an_edited_database_is_caught(
     app: Flask, runner: FlaskCliRunner, busy_shop: Shop, attack: str
 ):
     statements, expected = ATTACKS[attack](app, busy_shop)
-    _tamper(app, *statements)
+    tamper(app, *statements)
     result = runner.invoke(args=["log", "verify"])
     assert result.exit_code == 1, result.output
     assert expected in result.output, result.output

@@ -12,10 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from tests.helpers import make_merchant
+from tests.helpers import make_merchant, tamper
 from tests.reviewing import post_review, review_link
 from tests.signing_in import csrf
-from trustseal.extensions import db
 from trustseal.reviews.models import Review
 
 ANSWERS = {"on_time": False, "dimensions": {"product": 5, "delivery": 2}, "recommend": 7}
@@ -46,15 +45,11 @@ def test_the_answers_are_kept_shown_and_logged(
     assert "no llegó a tiempo · producto 5/5 · entrega 2/5 · la recomendaría: 7/10" in page
     assert runner.invoke(args=["log", "verify"]).exit_code == 0
 
-    with app.app_context():  # the operator turns a detractor into a promoter
-        db.session.execute(update(Review).values(recommend=10))
-        db.session.commit()
+    tamper(app, update(Review).values(recommend=10))  # a detractor made a promoter
     result = runner.invoke(args=["log", "verify"])
     assert result.exit_code == 1 and "has recommend 7, not 10" in result.output
 
-    with app.app_context():  # or drops the detractor's answer altogether
-        db.session.execute(update(Review).values(recommend=None, on_time=None))
-        db.session.commit()
+    tamper(app, update(Review).values(recommend=None, on_time=None))  # or the answer dropped
     result = runner.invoke(args=["log", "verify"])
     assert result.exit_code == 1 and "has on_time False, not None" in result.output
 
@@ -88,18 +83,22 @@ def test_a_wrong_answer_is_422_and_the_link_still_works(
     assert post_review(client, token).status_code == 201
 
 
-def test_the_form_takes_the_answers(client: FlaskClient, key: str):
+def _post_form(client: FlaskClient, key: str, **fields: str) -> Any:
+    """Fill the review form of a new delivered order (4 and 3 stars) and send it."""
     token = review_link(client, key, "A-1")
-    form = {
-        "rating": "4",
-        "process_rating": "3",
-        "body": "Bien, pero tarde.",
-        "on_time": "no",
-        "dimension_service": "4",
-        "recommend": "8",
-        "csrf_token": csrf(client, f"/r/{token}"),
-    }
-    page = client.post(f"/r/{token}", data=form)
+    form = {"rating": "4", "process_rating": "3", "csrf_token": csrf(client, f"/r/{token}")}
+    return client.post(f"/r/{token}", data={**form, **fields})
+
+
+def test_the_form_takes_the_answers(client: FlaskClient, key: str):
+    page = _post_form(
+        client,
+        key,
+        body="Bien, pero tarde.",
+        on_time="no",
+        dimension_service="4",
+        recommend="8",
+    )
     assert page.status_code == 201, page.get_data(as_text=True)[:500]
     shown = client.get("/api/v1/merchants/bodega/reviews").json["items"][0]
     assert shown["on_time"] is False and shown["recommend"] == 8
@@ -110,29 +109,12 @@ def test_the_form_takes_the_answers(client: FlaskClient, key: str):
 def test_a_strange_number_in_the_form_is_refused_not_a_500(
     client: FlaskClient, key: str, typed: str
 ):
-    token = review_link(client, key, "A-1")
-    form = {
-        "rating": "4",
-        "process_rating": "3",
-        "body": "Bien.",
-        "recommend": typed,
-        "dimension_product": typed,
-        "csrf_token": csrf(client, f"/r/{token}"),
-    }
-    assert client.post(f"/r/{token}", data=form).status_code == 422
+    page = _post_form(client, key, body="Bien.", recommend=typed, dimension_product=typed)
+    assert page.status_code == 422
 
 
 def test_the_form_keeps_the_answers_when_a_field_is_wrong(client: FlaskClient, key: str):
-    token = review_link(client, key, "A-1")
-    form = {
-        "rating": "4",
-        "process_rating": "3",
-        "body": "",
-        "on_time": "yes",
-        "recommend": "10",
-        "csrf_token": csrf(client, f"/r/{token}"),
-    }
-    page = client.post(f"/r/{token}", data=form)
+    page = _post_form(client, key, body="", on_time="yes", recommend="10")
     assert page.status_code == 422
     html = page.get_data(as_text=True)
     assert 'name="on_time" value="yes" checked' in html

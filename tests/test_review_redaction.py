@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
-from tests.helpers import bearer, make_staff
+from tests.helpers import bearer, make_staff, tamper
 from tests.reviewing import post_review, review_link
 from tests.signing_in import make_merchant_user, make_staff_user, post_form, sign_in
 from trustseal.extensions import db
@@ -111,6 +111,15 @@ def test_a_redaction_hides_the_passage_keeps_the_rating_and_is_logged(
     assert "contenía datos personales" in text and "[…]" in text and ADDRESS not in text
 
 
+def _forget_redaction(review_id: int) -> Any:
+    """The statement that makes a review look never redacted."""
+    return (
+        update(Review)
+        .where(Review.id == review_id)
+        .values(text_log_index=None, redaction_reason=None)
+    )
+
+
 def test_log_verify_holds_a_redacted_text_to_its_new_leaf(
     app: Flask, client: FlaskClient, runner: Any, review_id: int
 ):
@@ -120,9 +129,8 @@ def test_log_verify_holds_a_redacted_text_to_its_new_leaf(
     result = runner.invoke(args=["log", "verify"])
     assert result.exit_code == 0, result.output
 
-    with app.app_context():  # the operator puts the address back
-        db.session.execute(update(Review).where(Review.id == review_id).values(body=BODY))
-        db.session.commit()
+    # the operator puts the address back
+    tamper(app, update(Review).where(Review.id == review_id).values(body=BODY))
     result = runner.invoke(args=["log", "verify"])
     assert result.exit_code == 1
     assert f"redaction of review {review_id} (the text shown): the stored body does not" in (
@@ -135,13 +143,7 @@ def test_log_verify_notices_a_redaction_leaf_without_its_record(
 ):
     moderator = make_staff(app, "moderator")
     assert _redact(client, moderator, review_id, passages=[ADDRESS]).status_code == 200
-    with app.app_context():  # the operator hides that a redaction happened
-        db.session.execute(
-            update(Review)
-            .where(Review.id == review_id)
-            .values(text_log_index=None, redaction_reason=None)
-        )
-        db.session.commit()
+    tamper(app, _forget_redaction(review_id))  # the operator hides that it happened
     result = runner.invoke(args=["log", "verify"])
     assert result.exit_code == 1
     assert (
@@ -162,25 +164,21 @@ def test_log_verify_notices_a_redaction_undone_or_pointed_back(
     moderator = make_staff(app, "moderator")
     first = _redact(client, moderator, review_id, passages=[ADDRESS]).json["text_log_index"]
     assert _redact(client, moderator, review_id, passages=["no contestan"]).status_code == 200
-    with app.app_context():
-        db.session.execute(
-            update(Review)
-            .where(Review.id == review_id)
-            .values(text_log_index=first, body="Todo perfecto.")
-        )
-        db.session.commit()
+    tamper(
+        app,
+        update(Review)
+        .where(Review.id == review_id)
+        .values(text_log_index=first, body="Todo perfecto."),
+    )
     result = runner.invoke(args=["log", "verify"])
     assert result.exit_code == 1
     assert f"its text_log_index is {first}, not its last redaction's leaf" in result.output
 
-    with app.app_context():
-        db.session.execute(delete(ModerationAction).where(ModerationAction.action == "redact"))
-        db.session.execute(
-            update(Review)
-            .where(Review.id == review_id)
-            .values(text_log_index=None, redaction_reason=None)
-        )
-        db.session.commit()
+    tamper(
+        app,
+        delete(ModerationAction).where(ModerationAction.action == "redact"),
+        _forget_redaction(review_id),
+    )
     result = runner.invoke(args=["log", "verify"])
     assert result.exit_code == 1
     assert f"review {review_id}: the review.redacted leaf at index" in result.output

@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import delete, func, select, text, update
 
+from tests.helpers import tamper
 from trustseal.clock import rfc3339, utcnow
 from trustseal.extensions import db
 from trustseal.signing import jws
@@ -234,10 +235,7 @@ def test_log_verify_passes_on_a_sound_log(app, runner):
 
 
 def _tamper(app, statements):
-    with app.app_context():
-        for statement in statements if isinstance(statements, list) else [statements]:
-            db.session.execute(statement)
-        db.session.commit()
+    tamper(app, *(statements if isinstance(statements, list) else [statements]))
 
 
 @pytest.mark.parametrize(
