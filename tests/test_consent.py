@@ -73,13 +73,19 @@ def _unsubscribe_path(message: EmailMessage) -> str:
     return found.group(2)
 
 
-def test_the_invitation_carries_the_unsubscribe_link_and_one_click_headers(
-    app: Flask, client: FlaskClient, outbox: Path
-):
+def _invited(app: Flask, client: FlaskClient, outbox: Path) -> EmailMessage:
+    """A shop (bodega), one delivered order and its invitation email, sent."""
     key = make_merchant(app)[1]
     _delivered(client, key, "A-1")
     _run_jobs(app)
     (invitation,) = _sent(outbox)
+    return invitation
+
+
+def test_the_invitation_carries_the_unsubscribe_link_and_one_click_headers(
+    app: Flask, client: FlaskClient, outbox: Path
+):
+    invitation = _invited(app, client, outbox)
     assert invitation["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     path = _unsubscribe_path(invitation)
     assert path in invitation.get_body(("plain",)).get_content()
@@ -91,10 +97,7 @@ def test_the_invitation_carries_the_unsubscribe_link_and_one_click_headers(
 def test_unsubscribing_stops_every_merchants_invitations_but_not_the_legal_copies(
     app: Flask, client: FlaskClient, outbox: Path
 ):
-    key = make_merchant(app)[1]
-    _delivered(client, key, "A-1")
-    _run_jobs(app)
-    path = _unsubscribe_path(_sent(outbox)[0])
+    path = _unsubscribe_path(_invited(app, client, outbox))
 
     page = client.get(path)  # a mail scanner opening the link changes nothing
     assert page.status_code == 200 and "Dar de baja esta dirección" in page.get_data(as_text=True)
@@ -130,10 +133,7 @@ def test_unsubscribing_stops_every_merchants_invitations_but_not_the_legal_copie
 def test_a_mail_programs_one_click_post_unsubscribes(
     app: Flask, client: FlaskClient, outbox: Path
 ):
-    key = make_merchant(app)[1]
-    _delivered(client, key, "A-1")
-    _run_jobs(app)
-    path = _unsubscribe_path(_sent(outbox)[0])
+    path = _unsubscribe_path(_invited(app, client, outbox))
     answer = client.post(
         path,
         data="List-Unsubscribe=One-Click",
@@ -158,10 +158,7 @@ def test_a_forged_or_broken_link_is_404_and_changes_nothing(
 def test_one_reminder_for_an_unused_invitation_and_never_again(
     app: Flask, client: FlaskClient, outbox: Path
 ):
-    key = make_merchant(app)[1]
-    _delivered(client, key, "A-1")
-    _run_jobs(app)
-    assert len(_sent(outbox)) == 1
+    _invited(app, client, outbox)
     _run_jobs(app)  # not due yet: 7 days
     assert len(_sent(outbox)) == 1
     _run_jobs(app, everything_due=True)
