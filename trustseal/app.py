@@ -98,6 +98,7 @@ def _wire_domains(app: Flask) -> None:
     (no registry is filled as a side effect of importing a module)."""
     from trustseal.book import service as book
     from trustseal.merchants import service as merchants
+    from trustseal.resolutions import service as resolutions
     from trustseal.reviews import notices as review_notices
     from trustseal.reviews import service as reviews
     from trustseal.seals import service as seals
@@ -108,6 +109,17 @@ def _wire_domains(app: Flask) -> None:
         {"score": reviews.score_summary, "complaints": book.complaints_part, "seal": seals.summary},
     )
     reviews.wire_published_listeners(app, [signals.queue_scan, review_notices.alert_negative])
+    resolutions.wire_subjects(
+        app,
+        {
+            "review": resolutions.Subject(
+                reviews.resolution_case, reviews.record_update, takes_rating=True
+            ),
+            "book": resolutions.Subject(
+                book.resolution_case, book.record_confirmation, takes_rating=False
+            ),
+        },
+    )
     app.jinja_env.globals["redaction_mark"] = reviews.REDACTION_MARK  # what hidden text reads
 
 
@@ -123,9 +135,11 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.orders.api import blp as orders_blp
     from trustseal.public import book as public_book
     from trustseal.public import home as public_home
+    from trustseal.public import resolve as public_resolve
     from trustseal.public import reviews as public_reviews
     from trustseal.public import seal as public_seal
     from trustseal.public import unsubscribe as public_unsubscribe
+    from trustseal.resolutions.api import blp as resolutions_blp
     from trustseal.reviews.api import blp as reviews_blp
     from trustseal.reviews.api import merchant_blp as merchant_reviews_blp
     from trustseal.seals.api import blp as seals_blp
@@ -150,6 +164,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         transparency_blp,
         signing_blp,
         signals_blp,
+        resolutions_blp,
     ):
         api.register_blueprint(blp)
     for pages in (
@@ -159,6 +174,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         public_book.blp,
         public_seal.blp,
         public_unsubscribe.blp,
+        public_resolve.blp,
         transparency_pages,
         media_pages,
         badging_pages,

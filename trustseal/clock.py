@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+LIMA = ZoneInfo("America/Lima")  # the calendar a Peruvian shop and its customers read
 
 
 def utcnow() -> datetime:
@@ -16,3 +19,8 @@ def rfc3339(value: datetime | None) -> str | None:
         return None
     # isoformat, not strftime("%Y"): that writes the year 469 as "469", not "0469".
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+
+
+def lima_date(moment: datetime) -> date:
+    """The calendar day in Lima of an aware moment."""
+    return moment.astimezone(LIMA).date()

@@ -132,6 +132,8 @@ DEFAULTS: dict[str, Any] = {
     "INVITATION_EMAIL_DELAY_HOURS": 72,
     # One reminder this long after an invitation email that was not used (0: none).
     "INVITATION_REMINDER_DAYS": 7,
+    # How long the consumer's "was it resolved?" link works after the merchant's answer.
+    "RESOLUTION_LINK_DAYS": 60,
     # Background jobs. A claimed job belongs to its worker for the lease; attempts are
     # counted when claimed, so a job that kills its worker fails after JOB_MAX_ATTEMPTS.
     "JOB_MAX_ATTEMPTS": 8,

@@ -167,7 +167,7 @@ def checked_numbers(
         state = log.replayed(slug)
         logged = state.numbers(now)
         difference = numbers.first_difference(
-            logged, stored_numbers(merchant, now, None if attempt else stored)
+            numbers.kept_twice(logged), stored_numbers(merchant, now, None if attempt else stored)
         )
         if difference is None:
             return logged, state
@@ -190,6 +190,8 @@ def stored_numbers(
     stored["seal"] = {"status": seal["status"], "valid_until": rfc3339(seal["valid_until"])}
     stored["criteria_passed"] = seals.passed_criteria(merchant)
     stored.pop("complaints", None)  # the book's numbers are not part of the replay (yet)
+    for name in (*numbers.KPI_GROUPS, "kpi_min_sample"):  # kept only by the replay
+        stored.pop(name, None)
     return stored
 
 
@@ -295,6 +297,7 @@ def assertion_claims(
         "formula_version": numbers.FORMULA_VERSION,
         "criteria": seals.criteria_claim(logged.get("criteria_passed", [])) if merchant else None,
         "history": list(badge.history),
+        "kpis": logged.get("kpis") or numbers.kpis(numbers.ReviewSums(), numbers.KpiSums()),
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
         "log": head,

@@ -54,6 +54,8 @@ def follow_up(entry: BookEntry) -> dict[str, Any]:
         "due_at": entry.due_at,
         "answer": entry.answer,
         "answered_at": entry.answered_at,
+        "consumer_confirmation": entry.consumer_confirmation,
+        "confirmed_at": entry.confirmed_at,
     }
 
 
@@ -78,6 +80,7 @@ def full(entry: BookEntry) -> dict[str, Any]:
         },
         "detail": entry.detail,
         "request": entry.request,
+        "confirmation_comment": entry.confirmation_comment,
         "order_ref": entry.order_ref,
     }
 

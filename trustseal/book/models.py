@@ -67,6 +67,11 @@ class BookEntry(Model):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     log_index: Mapped[int | None]
+    # 5. the consumer's word on the answer (the resolution loop, a ``book.confirmed`` leaf):
+    # resolved | not_resolved, and a private comment for the merchant.
+    consumer_confirmation: Mapped[str | None] = mapped_column(String(12))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmation_comment: Mapped[str | None] = mapped_column(Text)
 
 
 class BookStaffNote(Model):

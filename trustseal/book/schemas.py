@@ -183,11 +183,22 @@ class FollowUpSchema(ma.Schema):
     due_at = ma.fields.Date(allow_none=True)
     answer = ma.fields.String(allow_none=True)
     answered_at = UTCDateTime(allow_none=True)
+    consumer_confirmation = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "resolved | not_resolved: what the consumer said of the answer "
+            "(the resolution loop); null until they do"
+        },
+    )
+    confirmed_at = UTCDateTime(allow_none=True)
 
 
 class BookEntrySchema(FollowUpSchema):
     """An entry as the merchant and staff see it (personal data included)."""
 
+    confirmation_comment = ma.fields.String(
+        allow_none=True, metadata={"description": "the consumer's private comment"}
+    )
     consumer = ma.fields.Dict()
     item = ma.fields.Dict()
     detail = ma.fields.String(allow_none=True)

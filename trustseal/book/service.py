@@ -21,13 +21,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from trustseal.book import deadlines, display
 from trustseal.book.models import BookCounter, BookEntry, BookStaffNote
-from trustseal.clock import utcnow
+from trustseal.clock import rfc3339, utcnow
 from trustseal.dbutil import execute_dml
 from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
+from trustseal.resolutions import service as resolutions
 from trustseal.staff import service as staff_service
 from trustseal.tokens import hash_token
 from trustseal.transparency import service as log
@@ -314,9 +315,11 @@ def answer(
                 "kind": entry.kind,
                 "answered_on": deadlines.lima_date(when).isoformat(),
                 "on_time": on_time,
+                "filed_at": rfc3339(entry.filed_at),  # first-response time: to this leaf's
             },
         )
     )
+    merchants.bump_public_version(merchant.id)  # the first-response numbers moved
     if entry.email:
         jobs.enqueue(ANSWER_JOB, {"entry_id": entry.id})
     return entry
@@ -404,6 +407,7 @@ def erase_expired(now: datetime | None = None) -> int:
             order_ref=None,
             answer=None,
             amount=None,
+            confirmation_comment=None,
             erased_at=now or utcnow(),
         )
     )
@@ -748,6 +752,7 @@ def send_answer(payload: dict[str, Any]) -> None:
     entry, merchant = found
     if not entry.email or not entry.answer:
         return
+    token = resolutions.offer("book", entry.id, merchant.id)
     mail.queue_to_consumer(
         entry.email,
         "book_answer",
@@ -758,7 +763,59 @@ def send_answer(payload: dict[str, Any]) -> None:
         merchant=merchant,
         number=format_number(entry),
         lookup_url=lookup_url(),
+        resolve_url=resolutions.link(token) if token else None,
     )
+
+
+def resolution_case(entry_id: int) -> dict[str, Any] | None:
+    """What the resolution page shows of an answered complaint: the shop, the entry's
+    number and kind, the answer (None when there is nothing to confirm)."""
+    found = _entry_and_merchant(entry_id)
+    if found is None:
+        return None
+    entry, merchant = found
+    if entry.status != "answered" or entry.kind not in COMPLAINTS or entry.erased_at:
+        return None
+    return {
+        "merchant": merchant.name,
+        "slug": merchant.slug,
+        "number": format_number(entry),
+        "kind": entry.kind,
+        "answer": entry.answer,
+        "answered_at": entry.answered_at,
+    }
+
+
+def record_confirmation(entry_id: int, outcome: resolutions.Outcome) -> dict[str, Any]:
+    """The consumer's word on the answer to a complaint (the resolution loop): resolved or
+    not, logged as ``book.confirmed``; the comment is kept for the merchant only. In the
+    caller's transaction."""
+    entry = db.session.scalar(
+        select(BookEntry).where(BookEntry.id == entry_id).with_for_update()
+    )
+    merchant = merchants.get(entry.merchant_id) if entry else None
+    if entry is None or merchant is None or entry.kind not in COMPLAINTS:
+        raise BookError(404, "No such entry.")
+    if entry.status != "answered" or entry.consumer_confirmation is not None:
+        raise BookError(409, "This entry cannot be confirmed now.")
+    now = utcnow().replace(microsecond=0)
+    appended = log.append(
+        log.Event(
+            "book.confirmed",
+            merchant=merchant.slug,
+            at=now,
+            data={
+                "number": format_number(entry),
+                "kind": entry.kind,
+                "resolved": outcome.resolved,
+                "filed_at": rfc3339(entry.filed_at),
+            },
+        )
+    )
+    entry.consumer_confirmation = "resolved" if outcome.resolved else "not_resolved"
+    entry.confirmed_at, entry.confirmation_comment = now, outcome.comment
+    merchants.bump_public_version(merchant.id)  # the resolution numbers moved
+    return {"log_index": appended.index}
 
 
 def complaints_part(merchant: Merchant) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from trustseal.clock import utcnow
+from trustseal.clock import lima_date, utcnow
 from trustseal.dbutil import execute_dml, insert_entity, insert_ignoring_duplicate, insert_rows
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
@@ -219,6 +219,17 @@ def shipping_values(shipping: ShippingData | None) -> dict[str, Any]:
     if shipping is None:
         return {}
     return {name: getattr(shipping, name) for name in SHIPPING_FIELDS if getattr(shipping, name)}
+
+
+def delivery_dates(purchase: Purchase) -> dict[str, str]:
+    """The purchase's days a review's leaf carries for the delivery KPIs (Lima dates,
+    ``YYYY-MM-DD``): ``placed_on``, ``delivered_on`` and ``promised_by``, those known."""
+    days = {
+        "placed_on": lima_date(purchase.placed_at),
+        "delivered_on": lima_date(purchase.delivered_at) if purchase.delivered_at else None,
+        "promised_by": purchase.promised_by,
+    }
+    return {name: day.isoformat() for name, day in days.items() if day is not None}
 
 
 def shipping_of(purchase: Purchase) -> dict[str, Any] | None:

@@ -242,11 +242,11 @@ def _typed_answers(values: dict[str, str]) -> dict[str, Any]:
     typed: dict[str, Any] = {k: values[k] for k in TEXT_FIELDS if values[k] != ""}
     for name in NUMBER_FIELDS:
         if values[name] != "":
-            typed[name] = _small_number(values[name])
+            typed[name] = form_number(values[name])
     if values["on_time"] in ("yes", "no"):
         typed["on_time"] = values["on_time"] == "yes"
     dimensions = {
-        name: _small_number(values[field])
+        name: form_number(values[field])
         for field, name in DIMENSION_FIELDS.items()
         if values[field] != ""
     }
@@ -255,7 +255,7 @@ def _typed_answers(values: dict[str, str]) -> dict[str, Any]:
     return typed
 
 
-def _small_number(value: str) -> int | str:
+def form_number(value: str) -> int | str:
     """An answer of up to three ASCII digits as a number; anything else as typed (the
     schema refuses it; ``int`` would take "²" or a 5,000-digit string)."""
     return int(value) if re.fullmatch(r"[0-9]{1,3}", value) else value

@@ -41,6 +41,18 @@ class Review(Model):
     delivery_rating: Mapped[int | None]
     service_rating: Mapped[int | None]
     recommend: Mapped[int | None]
+    # What the review adds to the delivery KPIs, as numbers.delivery_facts reads its leaf
+    # (the purchase's platform dates, else the reviewer's on_time answer).
+    delivered_on_time: Mapped[bool | None]
+    delivery_days: Mapped[int | None]
+    # The reviewer's answer to the resolution loop (one ``review.updated`` leaf): resolved or
+    # not, and optionally an updated rating (which the score uses) and text, shown beside
+    # the original.
+    consumer_resolved: Mapped[bool | None]
+    update_rating: Mapped[int | None]
+    update_body: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    update_log_index: Mapped[int | None]
     title: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str | None] = mapped_column(Text)
     suggestion: Mapped[str | None] = mapped_column(Text)  # private, for the merchant only
@@ -81,6 +93,11 @@ class Review(Model):
         back_populates="review", order_by="ReviewPhoto.position"
     )
     response: Mapped[ReviewResponse | None] = relationship(back_populates="review")
+
+    @property
+    def current_rating(self) -> int:
+        """The rating the score counts: the reviewer's update, else the original."""
+        return self.update_rating if self.update_rating is not None else self.rating
 
 
 class ReviewPhoto(Model):

@@ -42,7 +42,7 @@ def review_json(review: Review, salts: Mapping[int, bytes] | None = None) -> dic
     response = review.response
     text_index = service.text_leaf_index(review)
     if salts is None:
-        salts = log.salts([text_index])
+        salts = log.salts(_leaf_indexes(review))
     index = None if removed or review.erased_at is not None else text_index
     salt = None if index is None else salts.get(index)
     return {
@@ -65,6 +65,7 @@ def review_json(review: Review, salts: Mapping[int, bytes] | None = None) -> dic
             "created_at": response.created_at,
             "updated_at": response.updated_at,
         },
+        "update": None if removed else update_json(review, salts),
         "awaiting_response": awaiting_response(review),
         "status": review.status,
         "erased": review.erased_at is not None,
@@ -79,6 +80,29 @@ def review_json(review: Review, salts: Mapping[int, bytes] | None = None) -> dic
     }
 
 
+def update_json(review: Review, salts: Mapping[int, bytes]) -> dict[str, Any] | None:
+    """The reviewer's update through the resolution loop, shown beside the original: its
+    rating (null: only said whether it was resolved), text, ``resolved``, time, and its
+    ``review.updated`` leaf with the salt of the text's commitment; null when none."""
+    if review.updated_at is None:
+        return None
+    index = review.update_log_index
+    salt = salts.get(index) if index is not None and review.update_body else None
+    return {
+        "rating": review.update_rating,
+        "body": review.update_body,
+        "resolved": review.consumer_resolved,
+        "created_at": review.updated_at,
+        "log_index": index,
+        "salt": salt.hex() if salt is not None else None,
+    }
+
+
+def _leaf_indexes(review: Review) -> list[int | None]:
+    """The leaves whose salts a review's public shape shows."""
+    return [service.text_leaf_index(review), review.update_log_index]
+
+
 def _dimensions(review: Review) -> dict[str, int] | None:
     """The sub-ratings given (null when none was)."""
     given = {k: v for k, v in service.dimensions_of(review).items() if v is not None}
@@ -87,7 +111,7 @@ def _dimensions(review: Review) -> dict[str, int] | None:
 
 def reviews_json(reviews: Sequence[Review]) -> list[dict[str, Any]]:
     """The public shapes of a page of reviews, their salts read in one query."""
-    salts = log.salts(service.text_leaf_index(r) for r in reviews)
+    salts = log.salts(index for r in reviews for index in _leaf_indexes(r))
     return [review_json(r, salts) for r in reviews]
 
 

@@ -109,6 +109,21 @@ class ResponseSchema(ma.Schema):
     updated_at = UTCDateTime()
 
 
+class ReviewUpdateSchema(ma.Schema):
+    """The reviewer's answer to the resolution loop, shown beside the original."""
+
+    rating = ma.fields.Integer(
+        allow_none=True, metadata={"description": "the updated rating the score counts"}
+    )
+    body = ma.fields.String(allow_none=True)
+    resolved = ma.fields.Boolean(metadata={"description": "did the answer resolve it?"})
+    created_at = UTCDateTime()
+    log_index = ma.fields.Integer(metadata={"description": "its review.updated leaf"})
+    salt = ma.fields.String(
+        allow_none=True, metadata={"description": "hex salt of the body's commitment"}
+    )
+
+
 class ReviewSchema(ma.Schema):
     """A review as anyone sees it (never an email; no text once removed)."""
 
@@ -122,6 +137,7 @@ class ReviewSchema(ma.Schema):
     created_at = UTCDateTime()
     photos = ma.fields.List(ma.fields.Nested(PhotoSchema))
     response = ma.fields.Nested(ResponseSchema, allow_none=True)
+    update = ma.fields.Nested(ReviewUpdateSchema, allow_none=True)
     awaiting_response = ma.fields.Boolean()
     status = ma.fields.String()
     erased = ma.fields.Boolean(
@@ -306,6 +322,52 @@ class ProvenanceSchema(ma.Schema):
     declared = ma.fields.Integer(metadata={"description": "declared by the merchant itself"})
 
 
+def _share(description: str) -> ma.fields.Float:
+    return ma.fields.Float(allow_none=True, metadata={"description": description})
+
+
+def _measured(description: str) -> ma.fields.Integer:
+    return ma.fields.Integer(metadata={"description": description})
+
+
+class DeliveryKpiSchema(ma.Schema):
+    """Delivered on time and days to deliver (docs/verify.md, "The service KPIs")."""
+
+    on_time_rate = _share("share delivered by the promised day")
+    measured = _measured("reviews that say whether it arrived on time")
+    median_days_to_deliver = ma.fields.Integer(allow_none=True)
+    days_measured = _measured("platform-attested purchases with order and delivery days")
+
+
+class SatisfactionKpiSchema(ma.Schema):
+    """CSAT and NPS."""
+
+    csat = _share("share of published ratings of 4 or 5")
+    measured = _measured("published reviews")
+    nps = ma.fields.Integer(
+        allow_none=True, metadata={"description": "% promoters (9-10) minus % detractors (0-6)"}
+    )
+    nps_measured = _measured("reviews that answered 'would you recommend?'")
+
+
+class FirstResponseKpiSchema(ma.Schema):
+    """How soon the shop first answers reviews and complaints."""
+
+    median_hours = ma.fields.Float(allow_none=True)
+    within_24h_rate = _share("share answered within 24 hours")
+    measured = _measured("first answers to reviews and complaints")
+
+
+class ResolutionKpiSchema(ma.Schema):
+    """What consumers said after the shop answered."""
+
+    rate = _share("share of consumers who said it was resolved")
+    median_days = ma.fields.Integer(
+        allow_none=True, metadata={"description": "from the review or complaint to 'resolved'"}
+    )
+    measured = _measured("consumers who answered the resolution link")
+
+
 class ScoreSchema(ma.Schema):
     """``GET /api/v1/merchants/{slug}/score``."""
 
@@ -325,3 +387,10 @@ class ScoreSchema(ma.Schema):
     )
     seal = ma.fields.Nested(SealSummarySchema)
     formula_version = ma.fields.String()
+    delivery = ma.fields.Nested(DeliveryKpiSchema)
+    satisfaction = ma.fields.Nested(SatisfactionKpiSchema)
+    first_response = ma.fields.Nested(FirstResponseKpiSchema)
+    resolution = ma.fields.Nested(ResolutionKpiSchema)
+    kpi_min_sample = ma.fields.Integer(
+        metadata={"description": "a KPI is null until this many events measure it"}
+    )

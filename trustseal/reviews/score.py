@@ -47,15 +47,19 @@ def logged_time(review: Review) -> datetime:
     return review.created_at.replace(microsecond=0)
 
 
-def _count_review(review: Review, sign: int, answered: bool, removed_delta: int) -> None:
-    """Add (sign=1) or take away (sign=-1) a review's part of the sums, atomically."""
+def _count_review(
+    review: Review, sign: int, answered: bool, removed_delta: int, rating: int | None = None
+) -> None:
+    """Add (sign=1) or take away (sign=-1) a review's part of the sums, atomically, with
+    its current rating (or ``rating``)."""
+    rating = review.current_rating if rating is None else rating
     moment = logged_time(review)
     month = month_of(moment)
     _ensure_rows(review.merchant_id, month)
     g = growth(moment)
-    negative = review.rating <= NEGATIVE_MAX
+    negative = rating <= NEGATIVE_MAX
     agg = ScoreAggregate
-    dist = getattr(agg, f"dist_{review.rating}")
+    dist = getattr(agg, f"dist_{rating}")
     db.session.execute(
         update(agg)
         .where(agg.merchant_id == review.merchant_id)
@@ -63,11 +67,11 @@ def _count_review(review: Review, sign: int, answered: bool, removed_delta: int)
             {
                 agg.published: agg.published + sign,
                 agg.removed: agg.removed + removed_delta,
-                agg.rating_sum: agg.rating_sum + sign * review.rating,
+                agg.rating_sum: agg.rating_sum + sign * rating,
                 agg.process_sum: agg.process_sum + sign * review.process_rating,
                 dist: dist + sign,
                 agg.decay_weight: agg.decay_weight + sign * g,
-                agg.decay_rating: agg.decay_rating + sign * review.rating * g,
+                agg.decay_rating: agg.decay_rating + sign * rating * g,
                 agg.negative: agg.negative + (sign if negative else 0),
                 agg.negative_answered: agg.negative_answered
                 + (sign if negative and answered else 0),
@@ -81,7 +85,7 @@ def _count_review(review: Review, sign: int, answered: bool, removed_delta: int)
         update(ScoreMonth)
         .where(ScoreMonth.merchant_id == review.merchant_id, ScoreMonth.month == month)
         .values(
-            count=ScoreMonth.count + sign, rating_sum=ScoreMonth.rating_sum + sign * review.rating
+            count=ScoreMonth.count + sign, rating_sum=ScoreMonth.rating_sum + sign * rating
         )
     )
 
@@ -99,6 +103,17 @@ def count_removed(review: Review) -> None:
 def count_restored(review: Review) -> None:
     """A removed review was restored."""
     _count_review(review, 1, answered=review.response is not None, removed_delta=-1)
+
+
+def count_update(review: Review, previous_rating: int) -> None:
+    """The reviewer updated the rating of a published, answered review (formula 2026-12:
+    the score counts the update): its part moves from the previous rating to the new."""
+    if review.current_rating == previous_rating:
+        merchants.bump_public_version(review.merchant_id)  # the resolution numbers moved
+        return
+    answered = review.response is not None
+    _count_review(review, -1, answered, 0, rating=previous_rating)
+    _count_review(review, 1, answered, 0)
 
 
 def count_first_answer(review: Review, at: datetime) -> None:
@@ -119,7 +134,7 @@ def count_first_answer(review: Review, at: datetime) -> None:
         )
         .values(count=ResponseTimeBucket.count + 1)
     )
-    if review.status == "published" and review.rating <= NEGATIVE_MAX:
+    if review.status == "published" and review.current_rating <= NEGATIVE_MAX:
         db.session.execute(
             update(ScoreAggregate)
             .where(ScoreAggregate.merchant_id == review.merchant_id)

@@ -32,6 +32,7 @@ from trustseal.media import images
 from trustseal.media.storage import storage
 from trustseal.merchants import service as merchants
 from trustseal.orders import service as orders
+from trustseal.resolutions import service as resolutions
 from trustseal.reviews import listing, personal_data, score
 from trustseal.reviews.listing import NumberedPage as NumberedPage
 from trustseal.reviews.listing import ReviewFilter as ReviewFilter
@@ -147,13 +148,17 @@ def _review_event(kind: str, review: Review, merchant: Merchant, **data: Any) ->
 
 
 def _effect(review: Review) -> dict[str, Any]:
-    """What a review's later leaves repeat of its ``review.published`` leaf."""
+    """What a review's later leaves repeat of its ``review.published`` leaf (with the
+    rating its author's update gave it): :data:`numbers.REVIEW_EFFECT`."""
     return {
         "published_index": review.log_index,
-        "rating": review.rating,
+        "rating": review.current_rating,
         "process_rating": review.process_rating,
         "reviewed_at": rfc3339(review.created_at),
         "level": review.verification_level,
+        "recommend": review.recommend,
+        "delivered_on_time": review.delivered_on_time,
+        "delivery_days": review.delivery_days,
     }
 
 
@@ -295,6 +300,13 @@ def submit(
     title, body = shown.title, shown.body
     verification = orders.verification(purchase)
     dimensions = dimensions or {}
+    delivery = orders.delivery_dates(purchase)
+    facts = {
+        "verification": verification,
+        **answers_in_leaf(on_time, dimensions, recommend),
+        **({"delivery": delivery} if delivery else {}),
+    }
+    delivered_on_time, delivery_days = numbers.delivery_facts(facts)
     review = Review(
         merchant_id=merchant.id,
         purchase_id=purchase.id,
@@ -305,6 +317,8 @@ def submit(
         delivery_rating=dimensions.get("delivery"),
         service_rating=dimensions.get("service"),
         recommend=recommend,
+        delivered_on_time=delivered_on_time,
+        delivery_days=delivery_days,
         title=title or None,
         body=body,
         suggestion=suggestion or None,
@@ -330,8 +344,7 @@ def submit(
                 "rating": rating,
                 "process_rating": process_rating,
                 "purchase_id": purchase.id,
-                "verification": verification,
-                **answers_in_leaf(on_time, dimensions, recommend),
+                **facts,
             },
             texts=committed_texts(title, body),
             at=review.created_at,
@@ -716,6 +729,9 @@ def merchant_score(merchant: Merchant, now: datetime | None = None) -> dict[str,
     result = score.score_of(merchant.id, now or utcnow())
     result["complaints"] = merchants.summary_part("complaints", merchant)
     result["seal"] = merchants.summary_part("seal", merchant)
+    kpis = log.merchant_kpis(merchant.slug)
+    result["kpi_min_sample"] = kpis.pop("min_sample")
+    result.update(kpis)
     return result
 
 
@@ -729,16 +745,76 @@ def send_response_notice(payload: dict[str, Any]) -> None:
     if purchase is None or not purchase.customer_email:
         return
     merchant = merchants.get(review.merchant_id)
+    if merchant is None:
+        return
+    token = None
+    if review.current_rating <= resolutions.OFFER_MAX_RATING:
+        token = resolutions.offer("review", review.id, merchant.id)
     mail.queue_to_consumer(
         purchase.customer_email,
         "response_notice",
         review.locale,
         merchant=merchant,
         review=review,
-        profile_url=f"{current_app.config['TRUSTSEAL_BASE_URL']}/m/{merchant.slug}#r{review.id}"
-        if merchant
-        else "",
+        profile_url=f"{current_app.config['TRUSTSEAL_BASE_URL']}/m/{merchant.slug}#r{review.id}",
+        resolve_url=resolutions.link(token) if token else None,
     )
+
+
+def resolution_case(review_id: int) -> dict[str, Any] | None:
+    """What the resolution page shows of a review: the shop, the review and the answer
+    (None when the review is gone or removed)."""
+    review = get(review_id)
+    if review is None or review.status != "published" or review.response is None:
+        return None
+    merchant = merchants.get(review.merchant_id)
+    assert merchant is not None
+    return {
+        "merchant": merchant.name,
+        "slug": merchant.slug,
+        "rating": review.rating,
+        "title": review.title,
+        "body": review.body,
+        "answer": review.response.body,
+        "answered_at": review.response.created_at,
+    }
+
+
+def record_update(review_id: int, outcome: resolutions.Outcome) -> dict[str, Any]:
+    """The reviewer's answer to the resolution loop: resolved or not, and optionally an
+    updated rating and text, shown beside the original. One ``review.updated`` leaf logs
+    it (the text as a salted commitment); the score counts the updated rating (formula
+    2026-12). In the caller's transaction."""
+    review = _lock(review_id)
+    if review.status != "published":
+        raise ReviewError(409, "The review was removed; it cannot be updated.")
+    if review.updated_at is not None:
+        raise ReviewError(409, "The review was updated already.")
+    merchant = merchants.get(review.merchant_id)
+    assert merchant is not None
+    now = utcnow().replace(microsecond=0)  # whole seconds, as in the leaf
+    body = public_texts(None, outcome.comment, None).body if outcome.comment else None
+    appended = log.append(
+        log.Event(
+            "review.updated",
+            merchant=merchant.slug,
+            data={
+                "review_id": review.id,
+                **_effect(review),
+                "answered": review.response is not None,
+                "new_rating": outcome.rating,
+                "resolved": outcome.resolved,
+            },
+            texts={"body": body} if body else None,
+            at=now,
+        )
+    )
+    previous = review.current_rating
+    review.consumer_resolved = outcome.resolved
+    review.update_rating, review.update_body = outcome.rating, body
+    review.updated_at, review.update_log_index = now, appended.index
+    score.count_update(review, previous)
+    return {"log_index": appended.index}
 
 
 @jobs.handler(MODERATION_NOTICE_JOB)
@@ -812,12 +888,12 @@ def erase_personal_data(purchase_ids: list[int]) -> int:
     )
     store = storage()
     for review in reviews:
-        review.title = review.body = review.suggestion = None
+        review.title = review.body = review.suggestion = review.update_body = None
         review.display_name = ERASED_NAME
         review.erased_at = utcnow()
         review.reviewer_network = review.identity_key = review.text_key = None
         review.search_text = None
-        for index in (review.log_index, review.text_log_index):
+        for index in (review.log_index, review.text_log_index, review.update_log_index):
             if index is not None:
                 log.forget_text(index)
         for photo in review.photos:

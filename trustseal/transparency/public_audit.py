@@ -123,6 +123,7 @@ def compare(report: Report, claims: dict[str, Any], computed: dict[str, Any]) ->
         ("rating_count", claims.get("rating_count"), computed["rating_count"]),
         ("provenance", claims.get("provenance"), computed["provenance"]),
         ("history", claims.get("history"), [m["count"] for m in computed["history"]]),
+        ("kpis", claims.get("kpis"), computed["kpis"]),
         ("seal_status", claims.get("seal_status"), seal["status"]),
         ("valid_until", claims.get("valid_until"), seal["valid_until"]),
         (
