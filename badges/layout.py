@@ -105,6 +105,7 @@ class BadgeView:
     history: tuple[int, ...] = ()
     testimonials: tuple[Testimonial, ...] = ()
     response_rate: float | None = None
+    kpis: tuple[str, ...] = ()  # the card's service indicators, worded (at most two)
     verify_url: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -283,13 +284,21 @@ def card(view: BadgeView) -> Layout:
         else:
             shapes += _lines(pad, 80, view.labels["no_score"], 160, 11, INK)[0]
         shapes.append(_text(pad, 104, text.fit(_count(view), 160, 9.5), 9.5, MUTED))
+        below = 116.0
         if view.response_rate is not None:
             rate = view.labels["answers"].replace(
                 "{rate}", text.number(round(view.response_rate * 100), view.lang)
             )
-            shapes += _lines(pad, 116, rate, 166, 8.5, MUTED)[0]
+            answered, below = _lines(pad, 116, rate, 166, 8.5, MUTED)
+            shapes += answered
         shapes += _chart(view, x=186, baseline=104, w=122, h=44)
         y = 146.0
+        if view.kpis:  # under the answer rate, across the card; testimonials move down
+            below = max(below, 128.0) + 2
+            for line in view.kpis[:2]:
+                shapes.append(_text(pad, below, text.fit(line, inner, 9, bold=True), 9, INK, True))
+                below += 12
+            y = below + 16
         for quote in view.testimonials[:2]:
             line = f"“{text.clean(quote.text)}”"
             shapes += stars(pad, y, 9, quote.rating)

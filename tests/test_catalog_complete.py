@@ -293,6 +293,7 @@ class Seeded:
     review_id: int
     signal_id: int
     unsubscribe_token: str
+    resolution_token: str
 
 
 def _tokens_from(rendered: list[dict[str, Any]], marker: str) -> str:
@@ -413,6 +414,7 @@ def seed(app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> Se
         review_id=review_id,
         signal_id=signal_id,
         unsubscribe_token=_unsubscribe_token(app),
+        resolution_token=_resolution_token(app, filed["reclamo"]["code"]),
     )
 
 
@@ -421,6 +423,20 @@ def _unsubscribe_token(app: Flask) -> str:
 
     with app.test_request_context():
         return mail.unsubscribe_url("rosa@example.pe").rsplit("/", 1)[1]
+
+
+def _resolution_token(app: Flask, code: str) -> str:
+    """A resolution link for the answered reclamo, as its answer's email carries one."""
+    from trustseal.book import service as book
+    from trustseal.resolutions import service as resolutions
+
+    with app.test_request_context():
+        entry = book.by_code(code)
+        assert entry is not None and entry.status == "answered"
+        token = resolutions.offer("book", entry.id, entry.merchant_id)
+        db.session.commit()
+        assert token is not None
+        return token
 
 
 # --- the pages --------------------------------------------------------------------------
@@ -435,6 +451,7 @@ def _argument(endpoint: str, name: str, s: Seeded) -> str:
         ("public_book.follow_up", "code"): s.answered_code,
         ("console.complaint", "entry_id"): s.entry_id,
         ("public_unsubscribe.page", "token"): s.unsubscribe_token,
+        ("public_resolve.resolve", "token"): s.resolution_token,
     }
     if (endpoint, name) in fillers:
         return str(fillers[(endpoint, name)])
@@ -619,7 +636,7 @@ def email_contexts(app: Flask, s: Seeded) -> dict[str, list[dict[str, Any]]]:
         **book_display.template_helpers(),
     }
     return {
-        "book_answer": [book_context],
+        "book_answer": [book_context, {**book_context, "resolve_url": f"{base}/resolve/rs_x"}],
         "book_copy": [
             {**book_context, "code": s.open_code, "follow_url": f"{base}/libro/{s.open_code}"}
         ],
@@ -647,7 +664,13 @@ def email_contexts(app: Flask, s: Seeded) -> dict[str, list[dict[str, Any]]]:
         "numbers_alert": [{"slug": merchant.slug, "problem": "score 4.1 ≠ 4.2"}],
         "password_reset": [{"url": f"{base}/login/reset/{s.reset_token}"}],
         "response_notice": [
-            {"merchant": merchant, "review": review, "profile_url": f"{base}/m/{DEMO}"}
+            {"merchant": merchant, "review": review, "profile_url": f"{base}/m/{DEMO}"},
+            {
+                "merchant": merchant,
+                "review": review,
+                "profile_url": f"{base}/m/{DEMO}",
+                "resolve_url": f"{base}/resolve/rs_x",
+            },
         ],
         "review_removed": [
             {

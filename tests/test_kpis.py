@@ -42,7 +42,14 @@ def later(kind: str, review_id: int, time: str, **extra: Any) -> dict[str, Any]:
 
 
 def book(kind: str, number: str, time: str, **extra: Any) -> dict[str, Any]:
-    return {"type": kind, "merchant": SLUG, "time": time, "number": number, "kind": "reclamo", **extra}
+    return {
+        "type": kind,
+        "merchant": SLUG,
+        "time": time,
+        "number": number,
+        "kind": "reclamo",
+        **extra,
+    }
 
 
 def replayed(leaves: list[dict[str, Any]]) -> MerchantState:
@@ -116,7 +123,11 @@ def test_first_response_counts_reviews_and_complaints_by_hand() -> None:
     kpis = replayed(leaves).numbers(START)["kpis"]
     # 11 answers; 8 within 24 h (the book's included). Median: the 6th of the sorted
     # buckets 1 2 3 5 5 10 20 23 30 48 50 is the 10-11 h bucket: 10.5.
-    assert kpis["first_response"] == {"median_hours": 10.5, "within_24h_rate": 0.727, "measured": 11}
+    assert kpis["first_response"] == {
+        "median_hours": 10.5,
+        "within_24h_rate": 0.727,
+        "measured": 11,
+    }
 
 
 def test_every_kpi_is_null_below_the_minimum_sample() -> None:
@@ -208,9 +219,7 @@ def test_the_kept_state_folds_leaves_as_the_full_replay_does() -> None:
             full, problem = completing._complete_book(index, leaf)
         assert problem is None
         kept.apply(index, full)
-    assert MerchantState.from_json(kept.to_json()).numbers(START) == run.states[SLUG].numbers(
-        START
-    )
+    assert MerchantState.from_json(kept.to_json()).numbers(START) == run.states[SLUG].numbers(START)
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,12 @@ def test_a_low_review_answered_gets_one_link_its_update_is_logged_shown_and_scor
 
     done = client.post(
         "/api/v1/resolutions",
-        json={"token": token, "resolved": True, "rating": 5, "comment": "Me cambiaron el producto."},
+        json={
+            "token": token,
+            "resolved": True,
+            "rating": 5,
+            "comment": "Me cambiaron el producto.",
+        },
     )
     assert done.status_code == 201, done.json
     assert done.json["subject"] == "review" and done.json["resolved"] is True
@@ -180,7 +185,8 @@ def test_a_complaint_answered_gets_a_link_and_its_confirmation_is_logged(
     assert filed.status_code == 201, filed.json
     number = filed.json["number"]
     answered = client.put(
-        f"/api/v1/book/{number}/response", json={"body": "Le cambiamos la licuadora."},
+        f"/api/v1/book/{number}/response",
+        json={"body": "Le cambiamos la licuadora."},
         headers=bearer(key),
     )
     assert answered.status_code == 200

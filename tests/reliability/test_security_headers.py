@@ -174,6 +174,7 @@ def _pages(w: World) -> list[tuple[str, FlaskClient, int, bool]]:
         ("/r/no-such-token", a, 404, True),
         (_unsubscribe_path(w), a, 200, True),  # the link names the address: private
         ("/unsubscribe/not-ours", a, 404, True),
+        ("/resolve/not-ours", a, 404, True),  # a resolution link names the consumer's case
         ("/login", a, 200, True),
         ("/login/reset", a, 200, True),
         ("/login/reset/not-a-real-token", a, 200, True),

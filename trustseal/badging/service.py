@@ -32,6 +32,7 @@ from markupsafe import Markup
 
 from badges import assertion, png, svg
 from badges import layout as layouts
+from badges import text as badge_text
 from badges.verify import host_within, normalize_host
 from trustseal.clock import rfc3339, utcnow
 from trustseal.errors import DomainError
@@ -97,6 +98,10 @@ def labels(lang: str) -> dict[str, str]:
             "explain_revoked": gettext("The certifier revoked this shop's seal."),
             "explain_expired": gettext("This shop's seal has expired."),
             "answers": gettext("Answers {rate}% of negative reviews"),
+            "kpi_on_time": gettext("{rate}% delivered on time"),
+            "kpi_resolved": gettext("{rate}% resolved, customers say"),
+            "kpi_first_response": gettext("{rate}% answered within 24 h"),
+            "kpi_csat": gettext("{rate}% rate it 4 or 5 stars"),
             "last_12": gettext("Last 12 months"),
             "no_score": gettext("No score yet"),
             "verify_at": gettext("Verify at trustseal"),
@@ -224,6 +229,30 @@ def _etag(*parts: Any) -> str:
     return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
 
 
+# The card's indicators in order of what a hesitant shopper asks first: will it arrive,
+# will they fix it, will they answer, are others happy. Only measured ones are shown.
+CARD_KPIS = (
+    ("kpi_on_time", "delivery", "on_time_rate"),
+    ("kpi_resolved", "resolution", "rate"),
+    ("kpi_first_response", "first_response", "within_24h_rate"),
+    ("kpi_csat", "satisfaction", "csat"),
+)
+CARD_KPI_COUNT = 2
+
+
+def card_kpis(kpis: dict[str, Any] | None, words: dict[str, str], lang: str) -> tuple[str, ...]:
+    """At most :data:`CARD_KPI_COUNT` signed indicators for the card, worded: the first
+    measured ones (not null: past the minimum sample) in :data:`CARD_KPIS` order."""
+    lines = []
+    for label, group, name in CARD_KPIS:
+        value = ((kpis or {}).get(group) or {}).get(name)
+        if value is not None:
+            lines.append(
+                words[label].replace("{rate}", badge_text.number(round(value * 100), lang))
+            )
+    return tuple(lines[:CARD_KPI_COUNT])
+
+
 def view(
     merchant: Merchant | None, lang: str, summary: dict[str, Any] | None = None
 ) -> layouts.BadgeView:
@@ -257,6 +286,7 @@ def view(
         history=tuple(m["count"] for m in summary["history"]),
         testimonials=testimonials,
         response_rate=summary["response_rate"],
+        kpis=card_kpis(summary.get("kpis"), words, lang),
         verify_url=f"{base}/verify/{merchant.slug}",
     )
 

@@ -9,6 +9,7 @@ from flask import Blueprint, render_template, request
 
 from trustseal.clock import utcnow
 from trustseal.merchants import service as merchants
+from trustseal.resolutions import service as resolutions
 from trustseal.signals import service as signals
 from trustseal.transparency import numbers as score_formula
 
@@ -54,5 +55,9 @@ def score_page() -> str:
     """How the score is computed, who vouches for each purchase, and the fraud rules: the
     published rules of several domains, on one page."""
     return render_template(
-        "score.html", s=score_formula, now=utcnow(), signal_rules=signals.published_rules()
+        "score.html",
+        s=score_formula,
+        now=utcnow(),
+        signal_rules=signals.published_rules(),
+        resolution_max=resolutions.OFFER_MAX_RATING,
     )
