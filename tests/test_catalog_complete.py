@@ -624,6 +624,9 @@ def email_contexts(app: Flask, s: Seeded) -> dict[str, list[dict[str, Any]]]:
             {"since": "2026-11-20", "days": 1, "https": True, "complaints_book": False},
         ),
         monitor.Caution(monitor.SCORE_BELOW_FLOOR, {"score": 2.7, "rating_count": 40}),
+        monitor.Caution(
+            monitor.SERVICE_BELOW_FLOOR, {"on_time": 0.75, "first_response": 0.55}
+        ),
     ]
     breaches = [
         monitor.Breach(rule, "Suspensión automática por la regla publicada.", {})

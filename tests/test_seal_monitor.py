@@ -384,6 +384,27 @@ def test_score_below_the_floor_with_enough_reviews_suspends(app, client, certifi
     assert f"puntaje {score['score']}" in last["reason"] and "with 6 reviews" in last["reason"]
 
 
+def test_a_measured_service_kpi_below_its_floor_suspends(app, client, certified):
+    key = certified["key"]
+    for n in range(9):
+        token = review_link(client, key, f"T-{n}")
+        assert post_review(client, token, on_time=n < 6).status_code == 201
+    assert statuses(run_monitor(app)) == {"bodega": ("ok", [])}  # 9 answers: not measured
+    assert post_review(client, review_link(client, key, "T-9"), on_time=False).status_code == 201
+    score = client.get("/api/v1/merchants/bodega/score").json
+    assert score["delivery"]["on_time_rate"] == 0.6  # 6 of 10
+    app.config["TRUSTSEAL_SEAL_RULE_ON_TIME_FLOOR"] = 0.55  # within the warning margin
+    assert statuses(run_monitor(app)) == {"bodega": ("warned", ["service_below_floor"])}
+    warning = body_of(emails(app, "seal_warning")[-1])
+    assert "60" in warning and "55" in warning
+    app.config["TRUSTSEAL_SEAL_RULE_ON_TIME_FLOOR"] = 0.7
+    assert statuses(run_monitor(app)) == {"bodega": ("suspended", ["service_below_floor"])}
+    last = client.get("/api/v1/merchants/bodega/seal/history").json[-1]
+    assert last["automatic"] is True and last["rule"] == "service_below_floor"
+    assert "entregas a tiempo 60 % (mínimo 70 %)" in last["reason"]
+    assert "delivered on time 60% (floor 70%)" in last["reason"]
+
+
 # --------------------------------------------------------------------------- scope, job, CLI
 
 
@@ -444,12 +465,22 @@ def test_rules_are_published_as_data(app, client):
         ("complaints_overdue", {"count": 3, "days": 10, "warn_business_days": 2}),
         ("site_check_failing", {"days": 3, "warn_days": 1}),
         ("score_below_floor", {"floor": 2.5, "min_reviews": 20, "warn_margin": 0.3}),
+        (
+            "service_below_floor",
+            {
+                "on_time_floor": 0.7,
+                "first_response_floor": 0.5,
+                "resolution_floor": 0.4,
+                "warn_margin": 0.1,
+            },
+        ),
     ]
     english = client.get("/api/v1/seal/rules?lang=en").json
     assert english[0]["description"].startswith("Complaints (reclamos and quejas)")
     assert "3 or more are overdue" in english[0]["description"]
     assert "more than 10 calendar days" in english[0]["description"]
     assert "below 2.5 with at least 20" in english[2]["description"]
+    assert "delivered on time below 70%" in english[3]["description"]
     app.config["TRUSTSEAL_SEAL_RULE_OVERDUE_COMPLAINTS"] = 4
     changed = client.get("/api/v1/seal/rules?lang=en").json[0]
     assert changed["threshold"]["count"] == 4 and "4 or more" in changed["description"]
@@ -462,7 +493,7 @@ def test_rules_page(client):
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
     assert '<html lang="es">' in html
-    for rule in ("complaints_overdue", "site_check_failing", "score_below_floor"):
+    for rule in monitor.RULE_IDS:
         assert f'id="{rule}"' in html
     assert "2,5" in html and "/api/v1/seal/rules" in html
     english = client.get("/sello/reglas?lang=en").get_data(as_text=True)

@@ -98,6 +98,13 @@ DEFAULTS: dict[str, Any] = {
     "SEAL_RULE_SCORE_FLOOR": 2.5,
     "SEAL_RULE_SCORE_MIN_REVIEWS": 20,
     "SEAL_RULE_SCORE_WARN_MARGIN": 0.3,
+    # service_below_floor: a signed service KPI, once measured (its minimum sample), below
+    # its floor: delivered on time, first answered within 24 h, resolved as customers say
+    # (warned below the floor plus SEAL_RULE_SERVICE_WARN_MARGIN).
+    "SEAL_RULE_ON_TIME_FLOOR": 0.7,
+    "SEAL_RULE_FIRST_RESPONSE_FLOOR": 0.5,
+    "SEAL_RULE_RESOLUTION_FLOOR": 0.4,
+    "SEAL_RULE_SERVICE_WARN_MARGIN": 0.1,
     # Domain verification: how long a DNS lookup or the file fetch may take, and how often
     # a merchant may ask (each check queries DNS and fetches a file from its server: a few
     # at a time, never a tool to hammer anyone's DNS).

@@ -1,7 +1,7 @@
 """Continuous monitoring of active seals: the published rules that suspend a seal
 automatically, their evaluation, and the warnings that come before.
 
-Three rules, their thresholds from the configuration (``TRUSTSEAL_SEAL_RULE_*``) and
+Four rules, their thresholds from the configuration (``TRUSTSEAL_SEAL_RULE_*``) and
 published as they are (``GET /api/v1/seal/rules``, ``/sello/reglas``):
 
 - ``complaints_overdue``: reclamos and quejas unanswered past their legal deadline — at
@@ -9,7 +9,9 @@ published as they are (``GET /api/v1/seal/rules``, ``/sello/reglas``):
 - ``site_check_failing``: the automatic site check failing HTTPS or the complaints-book
   link on ``days`` consecutive days (Lima dates from its first failure after the last
   pass to the moment evaluated);
-- ``score_below_floor``: the score below ``floor`` with at least ``min_reviews`` reviews.
+- ``score_below_floor``: the score below ``floor`` with at least ``min_reviews`` reviews;
+- ``service_below_floor``: a signed service KPI, once measured, below its floor (delivered
+  on time, first answered within 24 h, resolved as customers say).
 
 :func:`monitor` evaluates them for every active seal as of a moment. A breach suspends
 the seal (``automatic``, ``rule``; logged like a staff decision) with a reason naming the
@@ -20,7 +22,8 @@ remembered (:class:`~trustseal.seals.models.SealMonitorWarning`).
 
 The rules read other domains only through their doors: the book's
 :func:`~trustseal.book.service.overdue_summary`, the score's
-:func:`~trustseal.reviews.score.score_of`, the seal's site check results.
+:func:`~trustseal.reviews.score.score_of`, the log's
+:func:`~trustseal.transparency.service.merchant_kpis`, the seal's site check results.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from trustseal.reviews import score as scores
 from trustseal.seals import service as seals
 from trustseal.seals.models import SealMonitorWarning
 from trustseal.staff import service as staff_service
+from trustseal.transparency import service as transparency
 
 if TYPE_CHECKING:
     from trustseal.merchants.models import Merchant
@@ -55,7 +59,24 @@ log = logging.getLogger("trustseal.seals.monitor")
 COMPLAINTS_OVERDUE = "complaints_overdue"
 SITE_CHECK_FAILING = "site_check_failing"
 SCORE_BELOW_FLOOR = "score_below_floor"
-RULE_IDS = (COMPLAINTS_OVERDUE, SITE_CHECK_FAILING, SCORE_BELOW_FLOOR)
+SERVICE_BELOW_FLOOR = "service_below_floor"
+RULE_IDS = (COMPLAINTS_OVERDUE, SITE_CHECK_FAILING, SCORE_BELOW_FLOOR, SERVICE_BELOW_FLOOR)
+# The KPIs service_below_floor reads: threshold name → (KPI group, KPI, what it is)
+SERVICE_FLOORS = {
+    "on_time_floor": ("delivery", "on_time_rate", "entregas a tiempo", "delivered on time"),
+    "first_response_floor": (
+        "first_response",
+        "within_24h_rate",
+        "primeras respuestas en menos de 24 h",
+        "first answers within 24 h",
+    ),
+    "resolution_floor": (
+        "resolution",
+        "rate",
+        "casos resueltos según los clientes",
+        "cases resolved as customers say",
+    ),
+}
 NOTIFIED_ROLES = (staff_service.Role.ADMIN, staff_service.Role.CERTIFIER)
 # How far back the site check rule reads results: a failure this old with nothing since
 # is not evidence of today's site.
@@ -71,6 +92,7 @@ TITLES: dict[str, LazyString] = {
     COMPLAINTS_OVERDUE: _l("Complaints unanswered past their legal deadline"),
     SITE_CHECK_FAILING: _l("The automatic site check failing"),
     SCORE_BELOW_FLOOR: _l("Score below the published floor"),
+    SERVICE_BELOW_FLOOR: _l("Service indicators below the published floor"),
 }
 
 # What each threshold means, for the page that explains the rules.
@@ -88,6 +110,12 @@ THRESHOLD_LABELS: dict[str, dict[str, LazyString]] = {
         "floor": _l("Lowest score kept (out of 5)"),
         "min_reviews": _l("Reviews needed for the rule to apply"),
         "warn_margin": _l("The shop is warned when its score is less than this above the floor"),
+    },
+    SERVICE_BELOW_FLOOR: {
+        "on_time_floor": _l("Lowest share of orders delivered on time kept"),
+        "first_response_floor": _l("Lowest share of first answers within 24 hours kept"),
+        "resolution_floor": _l("Lowest share of cases resolved, as customers say, kept"),
+        "warn_margin": _l("The shop is warned when an indicator is less than this above its floor"),
     },
 }
 
@@ -122,6 +150,12 @@ def rules() -> list[Rule]:
         "floor": float(config["TRUSTSEAL_SEAL_RULE_SCORE_FLOOR"]),
         "min_reviews": int(config["TRUSTSEAL_SEAL_RULE_SCORE_MIN_REVIEWS"]),
         "warn_margin": float(config["TRUSTSEAL_SEAL_RULE_SCORE_WARN_MARGIN"]),
+    }
+    service: dict[str, int | float] = {
+        "on_time_floor": float(config["TRUSTSEAL_SEAL_RULE_ON_TIME_FLOOR"]),
+        "first_response_floor": float(config["TRUSTSEAL_SEAL_RULE_FIRST_RESPONSE_FLOOR"]),
+        "resolution_floor": float(config["TRUSTSEAL_SEAL_RULE_RESOLUTION_FLOOR"]),
+        "warn_margin": float(config["TRUSTSEAL_SEAL_RULE_SERVICE_WARN_MARGIN"]),
     }
     return [
         Rule(
@@ -164,6 +198,23 @@ def rules() -> list[Rule]:
                 margin=floor["warn_margin"],
             ),
             floor,
+        ),
+        Rule(
+            SERVICE_BELOW_FLOOR,
+            TITLES[SERVICE_BELOW_FLOOR],
+            _l(
+                "A service indicator signed in the badge, once measured on its published "
+                "minimum sample, falls below its floor: orders delivered on time below "
+                "%(on_time)s%%, first answers to reviews and complaints within 24 hours "
+                "below %(first)s%%, or cases resolved, as customers say, below "
+                "%(resolved)s%%. The seal is suspended. The merchant is warned when an "
+                "indicator is less than %(margin)s points above its floor.",
+                on_time=round(service["on_time_floor"] * 100),
+                first=round(service["first_response_floor"] * 100),
+                resolved=round(service["resolution_floor"] * 100),
+                margin=round(service["warn_margin"] * 100),
+            ),
+            service,
         ),
     ]
 
@@ -305,6 +356,39 @@ def _score(merchant: Merchant, at: datetime, threshold: dict[str, Any]) -> Asses
     return Assessment([], [])
 
 
+def _service(merchant: Merchant, at: datetime, threshold: dict[str, Any]) -> Assessment:
+    """The signed KPIs against their floors (a KPI still null, below its minimum sample,
+    is not judged)."""
+    kpis = transparency.merchant_kpis(merchant.slug)
+    figures: dict[str, Any] = {}
+    below_es: list[str] = []
+    below_en: list[str] = []
+    near = False
+    for name, (group, kpi, words_es, words_en) in SERVICE_FLOORS.items():
+        value = kpis[group][kpi]
+        if value is None:
+            continue
+        floor = threshold[name]
+        figures[name.removesuffix("_floor")] = value
+        if value < floor:
+            below_es.append(f"{words_es} {round(value * 100)} % (mínimo {round(floor * 100)} %)")
+            below_en.append(f"{words_en} {round(value * 100)}% (floor {round(floor * 100)}%)")
+        elif value < floor + threshold["warn_margin"]:
+            near = True
+    if below_es:
+        reason = (
+            f"Suspensión automática por la regla publicada {SERVICE_BELOW_FLOOR}: "
+            f"{'; '.join(below_es)}, según los indicadores firmados del registro de "
+            f"transparencia. / Automatic suspension under the published rule "
+            f"{SERVICE_BELOW_FLOOR}: {'; '.join(below_en)}, as the signed indicators of the "
+            f"transparency log say."
+        )
+        return Assessment([Breach(SERVICE_BELOW_FLOOR, reason, figures)], [])
+    if near:
+        return Assessment([], [Caution(SERVICE_BELOW_FLOOR, figures)])
+    return Assessment([], [])
+
+
 def assess(merchant: Merchant, at: datetime) -> Assessment:
     """Every rule for one merchant as of ``at``: the breaches, and the rules about to trip
     (cautions). Reads only; writes nothing."""
@@ -315,6 +399,7 @@ def assess(merchant: Merchant, at: datetime) -> Assessment:
         (COMPLAINTS_OVERDUE, _complaints),
         (SITE_CHECK_FAILING, _site_check),
         (SCORE_BELOW_FLOOR, _score),
+        (SERVICE_BELOW_FLOOR, _service),
     ):
         found = check(merchant, at, threshold[rule])
         breaches += found.breaches
