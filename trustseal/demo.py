@@ -6,15 +6,19 @@ import random
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from trustseal.clock import utcnow
+from trustseal.book import service as book
+from trustseal.clock import lima_date, utcnow
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
 from trustseal.orders import service as orders
+from trustseal.platform_types import ShippingData
+from trustseal.resolutions import service as resolutions
 from trustseal.reviews import service as reviews
 from trustseal.staff import service as staff_service
 from trustseal.stores import service as stores
 
 if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
     from trustseal.orders.models import Purchase
 
 DEMO_SLUG = "tienda-demo"
@@ -49,6 +53,13 @@ ANSWERS = {
     2: "Lamentamos la demora. Reforzamos el equipo de atención y le enviamos un cupón.",
     1: "Disculpe el error: ya le enviamos el producto faltante sin costo.",
 }
+
+
+COMPLAINTS = (
+    ("El paquete llegó abierto.", "Le reenviamos el pedido completo sin costo."),
+    ("Me cobraron dos veces.", "Devolvimos el cobro duplicado a su tarjeta."),
+    ("No me entregaron la factura.", None),
+)
 
 
 def load(purchase_count: int = 300, seed: int = 2026) -> str:
@@ -93,6 +104,12 @@ def load(purchase_count: int = 300, seed: int = 2026) -> str:
             items=(orders.ItemData(product_id, title, rng.randint(1, 3)),),
         )
         source, provenance = channels[1] if n % 8 == 7 else channels[0]
+        # Shopify's fulfilment gives the carrier, the tracking page and the promised day
+        base["shipping"] = ShippingData(
+            carrier="Olva Courier",
+            tracking_url=f"https://tracking.olvacourier.com/D-{10000 + n}",
+            promised_by=lima_date(placed + timedelta(days=rng.choice((3, 4, 5)))),
+        )
         orders.record_purchase_event(
             merchant_id, source, orders.PurchaseEvent(status=S.PLACED, **base), provenance
         )
@@ -109,6 +126,7 @@ def load(purchase_count: int = 300, seed: int = 2026) -> str:
             if status is S.DELIVERED:
                 delivered_purchases.append((recorded.purchase, step_time))
     reviewed = 0
+    answered_low: list[int] = []
     for purchase, delivered_at in delivered_purchases:
         if purchase.status != S.DELIVERED.value or rng.random() > 0.6:
             continue  # refunded later, or the customer did not write
@@ -133,8 +151,17 @@ def load(purchase_count: int = 300, seed: int = 2026) -> str:
                 submitted.review.id,
                 merchant_id,
                 ANSWERS[rating],
-                at=min(submitted.review.created_at + timedelta(hours=rng.uniform(2, 60)), now),
+                at=min(submitted.review.created_at + timedelta(hours=rng.uniform(1, 30)), now),
             )
+            if rating <= resolutions.OFFER_MAX_RATING:
+                answered_low.append(submitted.review.id)
+    # Some reviewers of an answered low review said, through their link, whether it was
+    # resolved (the real loop: a single-use token, then the answer).
+    for review_id in answered_low[: len(answered_low) * 2 // 3]:
+        resolved = rng.random() < 0.7
+        new_rating = rng.choice((4, 5)) if resolved and rng.random() < 0.6 else None
+        _resolve("review", review_id, merchant_id, resolved, new_rating)
+    _complaints(created.merchant, rng)
     moderator = staff_service.create_staff(
         "moderacion@trustseal.demo", staff_service.Role.MODERATOR
     )
@@ -150,6 +177,38 @@ def load(purchase_count: int = 300, seed: int = 2026) -> str:
         f"demo merchant {DEMO_SLUG}: {purchase_count} purchases, {reviewed + 1} reviews "
         f"(one removed as spam)\nprofile: /m/{DEMO_SLUG}\napi key: {created.api_key}"
     )
+
+
+def _resolve(
+    subject: str, subject_id: int, merchant_id: int, resolved: bool, rating: int | None = None
+) -> None:
+    token = resolutions.offer(subject, subject_id, merchant_id)
+    assert token is not None
+    resolutions.submit(token, resolutions.Outcome(resolved, rating))
+
+
+def _complaints(merchant: Merchant, rng: random.Random) -> None:
+    """Three reclamos: two answered (one confirmed resolved by the consumer), one open."""
+    for n, (detail, answer) in enumerate(COMPLAINTS):
+        filed = book.file_entry(
+            merchant,
+            {
+                "kind": "reclamo",
+                "consumer": {
+                    "name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                    "document_type": "DNI",
+                    "document_number": f"4567891{n}",
+                    "email": f"cliente{n}@example.com",
+                },
+                "item": {"type": "producto", "description": "Café de Villa Rica 500 g"},
+                "detail": detail,
+                "consent_email": True,
+            },
+        )
+        if answer:
+            entry = book.answer(merchant, book.format_number(filed.entry), answer)
+            if n == 0:
+                _resolve("book", entry.id, merchant.id, resolved=True)
 
 
 def _first_unreviewed(merchant_id: int) -> Purchase:
