@@ -153,9 +153,32 @@ def test_browser_shopper_finds_reads_votes_reviews_and_files(
     assert "Tu opinión está publicada" in page.locator("main").inner_text()
     mine = client.get(f"/api/v1/merchants/{DEMO}/reviews?limit=1").json["items"][0]
     assert (mine["on_time"], mine["recommend"], mine["dimensions"]) == (True, 9, {"delivery": 5})
+    # A low review the shop answered: its author's single-use link, "was it resolved?"
+    walk.go(f"/resolve/{_resolution_link(app, client)}", "resolve-form")
+    page.get_by_label("Sí", exact=True).check()
+    page.check("input[name=rating][value='4']")
+    page.fill("#comment", "Me cambiaron el producto al día siguiente.")
+    page.click("main button[type=submit]")
+    walk.check("resolved")
+    assert "Gracias: tu respuesta quedó registrada" in page.locator("h1").inner_text()
     page.context.close()
-    assert walk.steps == 15
+    assert walk.steps == 17
     assert not walk.problems, "\n".join(walk.problems)
+
+
+def _resolution_link(app: Any, client: Any) -> str:
+    """A fresh resolution link for a low demo review the shop answered and nobody judged."""
+    from trustseal.extensions import db
+    from trustseal.resolutions import service as resolutions
+
+    items = client.get(f"/api/v1/merchants/{DEMO}/reviews?sort=lowest&limit=50").json["items"]
+    review = next(r for r in items if r["response"] and r["update"] is None and r["rating"] <= 3)
+    with app.test_request_context():
+        merchant_id = client.get(f"/api/v1/merchants/{DEMO}").json["id"]
+        token = resolutions.offer("review", review["id"], merchant_id)
+        db.session.commit()
+    assert token is not None
+    return token
 
 
 @pytest.mark.usefixtures("axe", "demo")
