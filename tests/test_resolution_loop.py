@@ -19,14 +19,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from tests.booking import entry_body
-from tests.helpers import bearer
+from tests.helpers import bearer, tamper
 from tests.reviewing import post_review, review_link, shop
 from tests.signing_in import post_form
+from trustseal.book.models import BookEntry
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.jobs.models import Job
 from trustseal.resolutions.models import ResolutionRequest
+from trustseal.reviews.models import Review
 from trustseal.transparency import numbers
 
 LINK = re.compile(r"http://trustseal\.test(/resolve/(rs_[A-Za-z0-9_-]+))")
@@ -177,9 +179,11 @@ def test_unknown_expired_and_removed_links_are_refused_and_change_nothing(
     assert client.get("/api/v1/merchants/bodega/score").json["resolution"]["measured"] == 0
 
 
-def test_a_complaint_answered_gets_a_link_and_its_confirmation_is_logged(
+def _answered_complaint(
     app: Flask, client: FlaskClient, outbox: Path
-) -> None:
+) -> tuple[dict[str, Any], str]:
+    """A shop's reclamo answered by the shop, and the one resolution token its answer's
+    email carries."""
     key = shop(app)
     filed = client.post("/api/v1/merchants/bodega/book", json=entry_body())
     assert filed.status_code == 201, filed.json
@@ -193,7 +197,13 @@ def test_a_complaint_answered_gets_a_link_and_its_confirmation_is_logged(
     _run_jobs(app)
     tokens = [t for text in _texts(outbox, number) for t in _links(text)]
     assert len(tokens) == 1
-    token = tokens[0]
+    return filed.json, tokens[0]
+
+
+def test_a_complaint_answered_gets_a_link_and_its_confirmation_is_logged(
+    app: Flask, client: FlaskClient, outbox: Path
+) -> None:
+    filed, token = _answered_complaint(app, client, outbox)
     assert "Le cambiamos la licuadora." in client.get(f"/resolve/{token}").text
     rated = client.post("/api/v1/resolutions", json={"token": token, "resolved": True, "rating": 5})
     assert rated.status_code == 422 and "rating" in rated.json["errors"]["json"]
@@ -202,7 +212,7 @@ def test_a_complaint_answered_gets_a_link_and_its_confirmation_is_logged(
         json={"token": token, "resolved": True, "comment": "Gracias, todo bien."},
     )
     assert done.status_code == 201, done.json
-    follow = client.get(f"/api/v1/book/{filed.json['code']}").json
+    follow = client.get(f"/api/v1/book/{filed['code']}").json
     assert follow["consumer_confirmation"] == "resolved"
     leaves = _entries(client)
     confirmed = leaves[done.json["log_index"]]
@@ -212,3 +222,28 @@ def test_a_complaint_answered_gets_a_link_and_its_confirmation_is_logged(
     score = client.get("/api/v1/merchants/bodega/score").json
     assert score["resolution"]["measured"] == 1
     assert score["first_response"]["measured"] == 1
+
+
+def test_log_verify_notices_an_update_edited_in_the_database(
+    app: Flask, client: FlaskClient, outbox: Path, runner: Any
+) -> None:
+    _, review_id, (token,) = _answered_review(app, client, outbox, rating=2)
+    body = {"token": token, "resolved": True, "rating": 3, "comment": "Bien."}
+    assert client.post("/api/v1/resolutions", json=body).status_code == 201
+    assert runner.invoke(args=["log", "verify"]).exit_code == 0
+    tamper(app, update(Review).where(Review.id == review_id).values(update_rating=5))
+    edited = runner.invoke(args=["log", "verify"])
+    assert edited.exit_code == 1 and f"update of review {review_id}" in edited.output
+
+
+def test_log_verify_notices_a_confirmation_edited_in_the_database(
+    app: Flask, client: FlaskClient, outbox: Path, runner: Any
+) -> None:
+    filed, token = _answered_complaint(app, client, outbox)
+    body = {"token": token, "resolved": False}
+    assert client.post("/api/v1/resolutions", json=body).status_code == 201
+    assert runner.invoke(args=["log", "verify"]).exit_code == 0
+    tamper(app, update(BookEntry).values(consumer_confirmation="resolved"))
+    edited = runner.invoke(args=["log", "verify"])
+    assert edited.exit_code == 1
+    assert f"confirmation of book entry {filed['number']}" in edited.output

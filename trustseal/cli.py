@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from trustseal.badging import service as badging
+from trustseal.book import service as book
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
 from trustseal.merchants import service as merchants
@@ -248,7 +249,9 @@ def log_verify(start: int) -> None:
     has its leaf, every stored text matches its leaf's commitment, and every merchant's
     numbers (score sums, history, answer times, seal, criteria) equal the log's replay."""
     audit = transparency.audit(
-        start, [reviews.claim_source(), seals.claim_source()], badging.numbers_source()
+        start,
+        [reviews.claim_source(), seals.claim_source(), book.claim_source()],
+        badging.numbers_source(),
     )
     db.session.rollback()
     if not audit.ok:
@@ -484,8 +487,6 @@ def book_group() -> None:
 def book_erase_expired() -> None:
     """Erase consumers' personal data of entries past the retention period (keeps number,
     dates and kind). Run it daily."""
-    from trustseal.book import service as book
-
     count = book.erase_expired()
     db.session.commit()
     click.echo(f"erased the personal data of {count} entries")

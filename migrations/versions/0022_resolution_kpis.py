@@ -60,6 +60,7 @@ def upgrade():
         batch.add_column(sa.Column('consumer_confirmation', sa.String(length=12), nullable=True))
         batch.add_column(sa.Column('confirmed_at', UTC_TIME, nullable=True))
         batch.add_column(sa.Column('confirmation_comment', sa.Text(), nullable=True))
+        batch.add_column(sa.Column('confirmation_log_index', sa.Integer(), nullable=True))
     bind = op.get_bind()
     _delivery_facts(bind)
     _replay_states(bind)
@@ -143,6 +144,7 @@ def downgrade():
             .values(state=json.dumps(data, sort_keys=True, separators=(",", ":")))
         )
     with op.batch_alter_table('book_entries') as batch:
+        batch.drop_column('confirmation_log_index')
         batch.drop_column('confirmation_comment')
         batch.drop_column('confirmed_at')
         batch.drop_column('consumer_confirmation')

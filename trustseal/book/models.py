@@ -72,6 +72,7 @@ class BookEntry(Model):
     consumer_confirmation: Mapped[str | None] = mapped_column(String(12))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmation_comment: Mapped[str | None] = mapped_column(Text)
+    confirmation_log_index: Mapped[int | None]
 
 
 class BookStaffNote(Model):

@@ -9,6 +9,7 @@ leaf with no personal data (number, kind, dates).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import median
@@ -32,6 +33,7 @@ from trustseal.resolutions import service as resolutions
 from trustseal.staff import service as staff_service
 from trustseal.tokens import hash_token
 from trustseal.transparency import service as log
+from trustseal.transparency.verify import ClaimSource, LoggedClaim
 
 if TYPE_CHECKING:
     from trustseal.merchants.models import Merchant
@@ -814,8 +816,37 @@ def record_confirmation(entry_id: int, outcome: resolutions.Outcome) -> dict[str
     )
     entry.consumer_confirmation = "resolved" if outcome.resolved else "not_resolved"
     entry.confirmed_at, entry.confirmation_comment = now, outcome.comment
+    entry.confirmation_log_index = appended.index
     merchants.bump_public_version(merchant.id)  # the resolution numbers moved
     return {"log_index": appended.index}
+
+
+def logged_claims() -> Iterator[LoggedClaim]:
+    """What the book says the log holds of the consumers' confirmations: each one's
+    ``book.confirmed`` leaf, with its entry's number and verdict. Streamed, for
+    ``trustseal log verify``."""
+    slug_of = merchants.slug_lookup()
+    rows = db.session.scalars(
+        select(BookEntry)
+        .where(BookEntry.confirmation_log_index.is_not(None))
+        .order_by(BookEntry.id)
+        .execution_options(yield_per=1000)
+    )
+    for entry in rows:
+        number, slug = format_number(entry), slug_of(entry.merchant_id)
+        yield LoggedClaim(
+            name=f"confirmation of book entry {number} of {slug}",
+            kind="book.confirmed",
+            index=entry.confirmation_log_index,
+            merchant_slug=slug,
+            ids={"number": number},
+            fields={"resolved": entry.consumer_confirmation == "resolved"},
+        )
+
+
+def claim_source() -> ClaimSource:
+    """The book's claims; every ``book.confirmed`` leaf must name an entry's confirmation."""
+    return ClaimSource(logged_claims, complete={"book.confirmed": "number"})
 
 
 def complaints_part(merchant: Merchant) -> dict[str, Any]:

@@ -763,3 +763,17 @@ def search_public(query: str, limit: int = 20) -> ShopSearch:
         )
     )
     return ShopSearch(found[:limit], len(found) > limit)
+
+
+def slug_lookup() -> Callable[[int], str | None]:
+    """A merchant id → slug look-up (None for a merchant gone), each merchant read once:
+    for a long run over many records, such as ``trustseal log verify``."""
+    known: dict[int, str | None] = {}
+
+    def slug(merchant_id: int) -> str | None:
+        if merchant_id not in known:
+            merchant = get(merchant_id)
+            known[merchant_id] = merchant.slug if merchant else None
+        return known[merchant_id]
+
+    return slug

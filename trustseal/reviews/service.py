@@ -1139,19 +1139,6 @@ RESPONSE_EVENTS = frozenset({"response.created", "response.edited"})
 MODERATION_EVENTS = frozenset({"review.removed", "review.restored"})
 
 
-def _slugs() -> Callable[[int], str | None]:
-    """A merchant id → slug look-up through the merchants' door, remembered per run."""
-    known: dict[int, str | None] = {}
-
-    def slug(merchant_id: int) -> str | None:
-        if merchant_id not in known:
-            merchant = merchants.get(merchant_id)
-            known[merchant_id] = merchant.slug if merchant else None
-        return known[merchant_id]
-
-    return slug
-
-
 def _review_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
     """Each review's ``review.published`` leaf: ids, ratings, provenance and texts."""
     rows = db.session.execute(
@@ -1334,6 +1321,37 @@ def _redaction_claim(row: Any, last: bool, slug: Callable[[int], str | None]) ->
     )
 
 
+def _update_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
+    """Each reviewer's update (the resolution loop): its ``review.updated`` leaf says the
+    rating, the verdict and the text shown beside the review."""
+    rows = db.session.execute(
+        select(
+            Review.id,
+            Review.merchant_id,
+            Review.update_log_index,
+            Review.update_rating,
+            Review.consumer_resolved,
+            Review.update_body,
+            Review.erased_at,
+        )
+        .where(Review.update_log_index.is_not(None))
+        .order_by(Review.id)
+        .execution_options(yield_per=1000)
+    )
+    for row in rows:
+        shown = row.update_body is not None and row.erased_at is None
+        yield LoggedClaim(
+            name=f"update of review {row.id}",
+            kind="review.updated",
+            index=row.update_log_index,
+            merchant_slug=slug(row.merchant_id),
+            ids={"review_id": row.id},
+            fields={"new_rating": row.update_rating, "resolved": row.consumer_resolved},
+            texts={"body": row.update_body} if shown else {},
+            salt_required=shown,
+        )
+
+
 def dimensions_of(review: Any) -> dict[str, int | None]:
     """A review's (or a row's) sub-ratings by :data:`DIMENSIONS`."""
     return {
@@ -1345,21 +1363,27 @@ def dimensions_of(review: Any) -> dict[str, int | None]:
 
 def logged_claims() -> Iterator[LoggedClaim]:
     """What the reviews domain says the log holds: every review's ``review.published``
-    leaf (by its ``log_index``), every answer's versions and every removal and restore
-    (in order per review). Streamed, for ``trustseal log verify``."""
-    slug = _slugs()
+    leaf (by its ``log_index``), every answer's versions, every removal and restore (in
+    order per review), every redaction and every update. Streamed, for ``trustseal log verify``."""
+    slug = merchants.slug_lookup()
     yield from _review_claims(slug)
     yield from _response_claims(slug)
     yield from _moderation_claims(slug)
     yield from _redaction_claims(slug)
+    yield from _update_claims(slug)
 
 
 def claim_source() -> ClaimSource:
     """The reviews domain's claims; every ``review.published`` leaf must name a review,
-    and every ``review.redacted`` leaf a redaction of one."""
+    every ``review.redacted`` leaf a redaction of one, every ``review.updated`` leaf an
+    update."""
     return ClaimSource(
         logged_claims,
-        complete={"review.published": "review_id", "review.redacted": "review_id"},
+        complete={
+            "review.published": "review_id",
+            "review.redacted": "review_id",
+            "review.updated": "review_id",
+        },
     )
 
 
