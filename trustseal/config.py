@@ -139,6 +139,9 @@ DEFAULTS: dict[str, Any] = {
     "INVITATION_EMAIL_DELAY_HOURS": 72,
     # One reminder this long after an invitation email that was not used (0: none).
     "INVITATION_REMINDER_DAYS": 7,
+    # How long a process keeps the certified shops' KPI medians (the analytics page's
+    # benchmark) before reading them again (0: every time).
+    "BENCHMARK_SECONDS": 300,
     # How long the consumer's "was it resolved?" link works after the merchant's answer.
     "RESOLUTION_LINK_DAYS": 60,
     # Background jobs. A claimed job belongs to its worker for the lease; attempts are

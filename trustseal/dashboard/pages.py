@@ -23,6 +23,7 @@ from trustseal.book import service as book
 from trustseal.book.deadlines import lima_time
 from trustseal.book.schemas import AnswerSchema
 from trustseal.clock import utcnow
+from trustseal.dashboard.analytics import SECTOR_MIN_SHOPS, merchant_panels
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
 from trustseal.orders import service as orders
@@ -571,7 +572,8 @@ def badge() -> str:
 @blp.get("/analytics")
 @web.page_required("merchant")
 def analytics() -> str:
-    """Rating and answer-time trends, repeat customers, reviews with photos."""
+    """Rating and answer-time trends, repeat customers, reviews with photos, and each
+    service KPI month by month against the certified shops' median."""
     merchant = _merchant()
     now = utcnow()
     summary = reviews.merchant_score(merchant)
@@ -589,6 +591,8 @@ def analytics() -> str:
         answer_hours=answer_hours,
         repeat=orders.repeat_customer_rate(merchant.id, now),
         photos=reviews.photo_share(merchant.id),
+        kpi_panels=merchant_panels(merchant.slug, now),
+        sector_min_shops=SECTOR_MIN_SHOPS,
     )
 
 

@@ -322,10 +322,12 @@ def _add(histogram: dict[int, int], key: int, amount: int = 1) -> None:
         del histogram[key]
 
 
-def net_promoter(promoters: int, detractors: int, total: int) -> int | None:
+def net_promoter(
+    promoters: int, detractors: int, total: int, minimum: int = KPI_MIN_SAMPLE
+) -> int | None:
     """NPS: the percentage of promoters minus that of detractors, a whole number from -100
-    to 100 (half away from zero), or None below :data:`KPI_MIN_SAMPLE`."""
-    if total < KPI_MIN_SAMPLE:
+    to 100 (half away from zero), or None below ``minimum`` answers (at least one)."""
+    if total < max(1, minimum):
         return None
     value = Decimal(100 * (promoters - detractors)) / Decimal(total)
     return int(value.quantize(Decimal("1"), rounding=ROUND_HALF_UP))

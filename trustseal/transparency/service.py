@@ -811,3 +811,22 @@ def check_claims(result: verify.Audit, sources: Iterable[verify.ClaimSource]) ->
 
 
 jobs.periodic("transparency.refresh_head", timedelta(minutes=15))(refresh_head)
+
+
+def kpis_of_merchants(merchant_slugs: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The service KPIs (as :func:`merchant_kpis`) of each merchant named, from their kept
+    replay states in one query: a merchant without such leaves gets the empty state's."""
+    wanted = sorted(set(merchant_slugs))
+    if not wanted:
+        return {}
+    rows = db.session.execute(
+        select(ReplayState.merchant_slug, ReplayState.state).where(
+            ReplayState.merchant_slug.in_(wanted)
+        )
+    )
+    states = {slug: numbers.MerchantState.from_json(text) for slug, text in rows}
+    found: dict[str, dict[str, Any]] = {}
+    for slug in wanted:
+        state = states.get(slug) or numbers.MerchantState()
+        found[slug] = numbers.kpis(state.sums, state.kpi)
+    return found
