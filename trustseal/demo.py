@@ -108,7 +108,7 @@ def load(purchase_count: int = 300, seed: int = 2026) -> str:
         base["shipping"] = ShippingData(
             carrier="Olva Courier",
             tracking_url=f"https://tracking.olvacourier.com/D-{10000 + n}",
-            promised_by=lima_date(placed + timedelta(days=rng.choice((3, 4, 5)))),
+            promised_by=lima_date(placed + timedelta(days=3 + n % 3)),
         )
         orders.record_purchase_event(
             merchant_id, source, orders.PurchaseEvent(status=S.PLACED, **base), provenance
