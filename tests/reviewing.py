@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
@@ -15,6 +16,11 @@ from trustseal.merchants import service as merchants
 from trustseal.orders import api as orders_api
 from trustseal.orders import service as orders
 from trustseal.orders.schemas import OrderCreateSchema
+from trustseal.reviews import service as reviews
+from trustseal.reviews.schemas import ReviewCreateSchema
+
+# The address Flask's test client sends from: what a review posted with it is kept under.
+TEST_CLIENT_ADDRESS = "127.0.0.1"
 
 
 def review_link(client: FlaskClient, key: str, external_id: str = "A-1", **customer: Any) -> str:
@@ -57,6 +63,37 @@ def review_body(token: str, **changes: Any) -> dict[str, Any]:
 def post_review(client: FlaskClient, token: str, **changes: Any) -> Any:
     """Submit a review through the API."""
     return client.post("/api/v1/reviews", json=review_body(token, **changes))
+
+
+def publish_review(
+    client: FlaskClient,
+    key: str,
+    external_id: str = "A-1",
+    *,
+    at: datetime | None = None,
+    photos: tuple[Any, ...] = (),
+    client_address: str | None = TEST_CLIENT_ADDRESS,
+    **changes: Any,
+) -> int:
+    """A published review of a new delivered order of the merchant of API key ``key``;
+    its id. For tests of what reviews lead to (badges, scores, the log); tests of
+    submitting one use :func:`post_review`.
+
+    Through the reviews service door ``POST /api/v1/reviews`` calls, with the endpoint's
+    parsing of :func:`review_body` and the test client's address, so the review is the one
+    :func:`post_review` would publish; ``at`` backdates it (as an import does) and
+    ``photos`` are processed ones (``images.process_photo``)."""
+    token = review_link(client, key, external_id)
+    with client.application.app_context():
+        data = ReviewCreateSchema().load(review_body(token, **changes))
+        del data["token"]
+        submitted = reviews.submit(
+            token, client_address=client_address, at=at, photos=photos, **data
+        )
+        db.session.commit()
+        review_id = submitted.review.id
+        db.session.remove()
+    return review_id
 
 
 def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 32), exif: bool = False) -> bytes:

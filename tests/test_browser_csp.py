@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.reviewing import post_review, review_link
+from tests.reviewing import publish_review
 from tests.signing_in import make_merchant_user, make_staff_user
 
 REPORT_VIOLATIONS = """
@@ -68,9 +68,7 @@ def shop(app: Flask, client: FlaskClient, live_server: str) -> dict[str, str]:
     app.config["TRUSTSEAL_BASE_URL"] = live_server  # embed snippets point here
     key, password = make_merchant_user(app)
     for n, rating in enumerate((5, 4, 2)):
-        post_review(
-            client, review_link(client, key, f"C-{n}"), rating=rating, body="Bien\ny rápido"
-        )
+        publish_review(client, key, f"C-{n}", rating=rating, body="Bien\ny rápido")
     staff_email, staff_password = make_staff_user(app, "certifier")
     return {
         "email": "duena@bodega.pe",

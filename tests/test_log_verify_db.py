@@ -14,7 +14,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import delete, select, update
 
 from tests.helpers import bearer, make_staff, pass_all_criteria, tamper
-from tests.reviewing import post_review, review_link, shop
+from tests.reviewing import post_review, publish_review, review_link, shop
 from trustseal.extensions import db
 from trustseal.reviews import service as reviews
 from trustseal.reviews.models import Review, ReviewResponse
@@ -56,10 +56,7 @@ def busy_shop(app: Flask, client: FlaskClient) -> Shop:
     """Reviews, an answer edited once, a removal, a removal undone, an erased review and
     an approved then suspended seal: everything through the service's doors."""
     key = shop(app)
-    ids = [
-        post_review(client, review_link(client, key, f"A-{n}"), rating=1 + n % 5).json["id"]
-        for n in range(5)
-    ]
+    ids = [publish_review(client, key, f"A-{n}", rating=1 + n % 5) for n in range(5)]
     answered, restored, removed, erased, plain = ids
     _answer(client, key, answered, "Lo sentimos, le escribimos.")
     _answer(client, key, answered, "Ya enviamos el reemplazo.")

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select, update
 
 from tests.helpers import bearer, make_staff, pass_all_criteria
-from tests.reviewing import post_review, review_link, shop
+from tests.reviewing import post_review, publish_review, review_link, shop
 from tests.signing_in import make_staff_user, sign_in
 from trustseal.badging import service as badging
 from trustseal.extensions import db
@@ -61,8 +61,7 @@ def certified(app: Flask, client: FlaskClient) -> str:
     """A certified shop with six reviews (two negative, one answered, one removed)."""
     key = shop(app)
     ids = [
-        post_review(client, review_link(client, key, f"N-{n}"), rating=r).json["id"]
-        for n, r in enumerate((1, 2, 4, 5, 5, 3))
+        publish_review(client, key, f"N-{n}", rating=r) for n, r in enumerate((1, 2, 4, 5, 5, 3))
     ]
     answered = client.put(
         f"/api/v1/reviews/{ids[0]}/response",

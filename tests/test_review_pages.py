@@ -10,7 +10,7 @@ import extruct
 import pytest
 
 from tests.helpers import bearer
-from tests.reviewing import image_bytes, post_review, review_link, shop
+from tests.reviewing import image_bytes, post_review, publish_review, review_link, shop
 from tests.signing_in import post_form
 
 EVIL = [
@@ -69,7 +69,7 @@ def test_profile_escapes_every_text_and_json_ld_stays_data(app, client):
 def test_profile_json_ld_validates_structurally(app, client):
     key = shop(app)
     for n in range(6):
-        post_review(client, review_link(client, key, f"J-{n}"), rating=4 + n % 2)
+        publish_review(client, key, f"J-{n}", rating=4 + n % 2)
     html = client.get("/m/bodega").get_data(as_text=True)
     found = extruct.extract(html, base_url="http://trustseal.test/m/bodega", syntaxes=["json-ld"])
     (org,) = found["json-ld"]
@@ -86,9 +86,7 @@ def test_profile_json_ld_validates_structurally(app, client):
 def test_profile_content_languages_and_weight(app, client):
     key = shop(app)
     for n in range(25):
-        post_review(
-            client, review_link(client, key, f"P-{n}"), rating=1 + n % 5, body="Texto " * 60
-        )
+        publish_review(client, key, f"P-{n}", rating=1 + n % 5, body="Texto " * 60)
     spanish = client.get("/m/bodega")
     html = spanish.get_data(as_text=True)
     assert spanish.status_code == 200

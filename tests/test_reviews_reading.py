@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 
 from tests.conftest import fresh_pg_database, make_app
 from tests.helpers import bearer, make_merchant, make_staff
-from tests.reviewing import image_bytes, review_link, shop
+from tests.reviewing import image_bytes, publish_review, shop
 from trustseal.clock import utcnow
 from trustseal.extensions import db
 from trustseal.media import images
@@ -45,20 +45,21 @@ def _review(
     photo: bool = False,
 ) -> int:
     """A published review written through the service (``at`` backdates it, as an
-    import does); its id."""
-    token = review_link(client, key, external_id)
+    import does), from no known address; its id."""
     with app.app_context():
-        submitted = service.submit(
-            token,
-            rating=rating,
-            process_rating=5,
-            title=title,
-            body=body,
-            at=at,
-            photos=(images.process_photo(image_bytes()),) if photo else (),
-        )
-        db.session.commit()
-        return submitted.review.id
+        photos = (images.process_photo(image_bytes()),) if photo else ()
+    return publish_review(
+        client,
+        key,
+        external_id,
+        rating=rating,
+        process_rating=5,
+        title=title,
+        body=body,
+        at=at,
+        photos=photos,
+        client_address=None,
+    )
 
 
 def _ids(answer: Any) -> list[int]:
