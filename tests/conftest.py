@@ -61,7 +61,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [i for i in items if i not in drop]
     for item in items:
         if "database" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group(f"processes-{item.path.stem}"))
+            join_xdist_group(item, f"processes-{item.path.stem}")
+
+
+def join_xdist_group(item: pytest.Item, group: str) -> None:
+    """Mark ``item`` to run in pytest-xdist's ``group`` (``--dist loadgroup``): every test
+    of a group on one worker, one after the other.
+
+    pytest-xdist (3.8) tells its controller a test's group by appending ``@group`` to the
+    test's node id, assigning ``item._nodeid``; pytest 9.2 reads the id from ``item._id``,
+    so the group was lost without a word: each test of a module of real processes went to
+    any worker and migrated the module's database again, beside its siblings. The id is
+    renamed here as pytest-xdist means it to be (its own rename then changes nothing)."""
+    item.add_marker(pytest.mark.xdist_group(group))
+    if getattr(item.config.option, "loadgroup", False) and hasattr(item, "_id"):
+        from _pytest.nodeid import coerce_node_id  # only on a pytest that has _id
+
+        item._id = coerce_node_id(f"{item.nodeid}@{group}")
 
 
 def require(reason: str | None) -> None:
