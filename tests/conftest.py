@@ -28,7 +28,6 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import text
 
 from trustseal import create_app
 from trustseal.extensions import db, limiter
@@ -220,20 +219,28 @@ _RESTART_SEQUENCES = (
 )
 
 
+# The one row the migrations write.
+_AS_MIGRATED = "INSERT INTO log_state (id, size) VALUES (1, 0)"
+
+
 def _empty_tables(app: Flask) -> None:
     """Back to the state as migrated, in one transaction and (PostgreSQL) one round trip.
     Children before parents (the models' dependency order), so no foreign key objects."""
     with app.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        deletes = "; ".join(f'DELETE FROM "{table}"' for table in tables)
+        if db.engine.dialect.name == "sqlite":
+            # One script, one call into sqlite3: a statement each through SQLAlchemy cost
+            # about three times as much, for every test.
+            raw = db.engine.raw_connection()
+            try:
+                raw.driver_connection.executescript(f"BEGIN; {deletes}; {_AS_MIGRATED}; COMMIT;")
+            finally:
+                raw.close()
+            return
         with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                deletes = "; ".join(f'DELETE FROM "{table}"' for table in tables)
-                conn.exec_driver_sql(f"{deletes}; {_RESTART_SEQUENCES}")
-            else:
-                for table in tables:
-                    conn.exec_driver_sql(f'DELETE FROM "{table}"')
-            conn.execute(text("INSERT INTO log_state (id, size) VALUES (1, 0)"))  # as migrated
+            conn.exec_driver_sql(f"{deletes}; {_RESTART_SEQUENCES}; {_AS_MIGRATED}")
 
 
 @pytest.fixture
