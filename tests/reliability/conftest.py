@@ -24,7 +24,12 @@ import psycopg
 import pytest
 import requests
 
-from tests.conftest import PG_ADMIN_URL, fresh_pg_database
+from tests.conftest import (
+    CHEAP_PASSWORD_MEMORY_KIB,
+    CHEAP_PASSWORD_TIME_COST,
+    PG_ADMIN_URL,
+    fresh_pg_database,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -91,8 +96,8 @@ class Database:
             "TRUSTSEAL_INSTANCE_PATH": str(self.instance),
             "TRUSTSEAL_BASE_URL": "http://trustseal.test",
             "TRUSTSEAL_LOG_LEVEL": "INFO",
-            "TRUSTSEAL_PASSWORD_TIME_COST": "1",
-            "TRUSTSEAL_PASSWORD_MEMORY_KIB": "8192",
+            "TRUSTSEAL_PASSWORD_TIME_COST": str(CHEAP_PASSWORD_TIME_COST),
+            "TRUSTSEAL_PASSWORD_MEMORY_KIB": str(CHEAP_PASSWORD_MEMORY_KIB),
             "PYTHONUNBUFFERED": "1",
         }
         env.update(extra)
