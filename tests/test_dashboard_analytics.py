@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, event
 
+from tests.helpers import bearer, make_staff
 from tests.signing_in import make_merchant_user, sign_in
 from trustseal.clock import utcnow
 from trustseal.dashboard import analytics
@@ -266,14 +267,14 @@ def test_the_kpis_of_many_shops_in_one_query(app, shops):
 
 def test_the_medians_are_remembered_for_a_while(app, shops):
     with app.app_context():
-        assert analytics.certified_benchmarks()["csat"] == Benchmark(0.8, 3, 3)
+        assert analytics.certified_benchmarks().overall["csat"] == Benchmark(0.8, 3, 3)
         app.config["TRUSTSEAL_BENCHMARK_SECONDS"] = 300
         try:
-            assert analytics.certified_benchmarks()["csat"].median == 0.8
+            assert analytics.certified_benchmarks().overall["csat"].median == 0.8
             db.session.execute(delete(Seal).where(Seal.merchant_id != _id_of("bodega")))
-            assert analytics.certified_benchmarks()["csat"].median == 0.8  # remembered
+            assert analytics.certified_benchmarks().overall["csat"].median == 0.8  # remembered
             app.config["TRUSTSEAL_BENCHMARK_SECONDS"] = 0
-            assert analytics.certified_benchmarks()["csat"] == Benchmark(0.75, 1, 1)
+            assert analytics.certified_benchmarks().overall["csat"] == Benchmark(0.75, 1, 1)
         finally:
             analytics._benchmarks.clear()
             db.session.rollback()
@@ -305,7 +306,7 @@ def test_the_page_charts_each_kpi_against_the_certified_median_with_advice(app, 
     assert len(charts) == 5
     assert "median of certified shops: 80%" in charts[1]
     assert "(3 have an active seal)" in page
-    assert "sector benchmark will appear here once at least 10 certified shops" in page
+    assert "it is compared with every certified shop" in page
 
     labelled = datetime.fromisoformat(f"{month}-01")
     name = labelled.strftime("%b %Y")
@@ -350,3 +351,36 @@ def test_the_page_of_a_new_shop_says_nothing_is_measured_yet(app):
     assert page.count("What to do to improve") == 5
     assert page.count("no certified shop has enough data yet") == 5
     assert page.count(": no data</title>") == 60
+
+
+def _kpis_with(csat: float) -> dict[str, Any]:
+    """An answer of numbers.kpis with only a CSAT."""
+    kpis = numbers.kpis(numbers.ReviewSums(), numbers.KpiSums())
+    kpis["satisfaction"]["csat"] = csat
+    return kpis
+
+
+def test_a_sector_with_ten_certified_shops_gets_its_own_medians() -> None:
+    shops = {f"moda-{n}": _kpis_with(0.9) for n in range(10)}
+    shops |= {f"hogar-{n}": _kpis_with(0.5) for n in range(9)}
+    shops |= {"sin-sector": _kpis_with(0.7)}
+    sectors = {slug: slug.split("-")[0] for slug in shops if slug != "sin-sector"}
+    found = analytics.sector_medians(shops, {**sectors, "sin-sector": None})
+    assert found.overall["csat"] == Benchmark(0.8, 20, 20)  # between the 10th and 11th
+    assert set(found.by_sector) == {"moda"}  # hogar has nine: too few
+    assert found.by_sector["moda"]["csat"] == Benchmark(0.9, 10, 10)
+    assert found.for_sector("moda") == (found.by_sector["moda"], "moda")
+    assert found.for_sector("hogar") == (found.overall, None)
+    assert found.for_sector(None) == (found.overall, None)
+
+
+def test_the_api_and_signup_take_a_sector(app, client) -> None:
+    staff = bearer(make_staff(app, "admin", "admin@sello.pe"))
+    body = {"name": "Moda Sol", "domain": "modasol.pe", "contact_email": "hola@modasol.pe"}
+    bad = client.post("/api/v1/merchants", json={**body, "sector": "weapons"}, headers=staff)
+    assert bad.status_code == 422 and "sector" in bad.json["errors"]["json"]
+    made = client.post("/api/v1/merchants", json={**body, "sector": "fashion"}, headers=staff)
+    assert made.status_code == 201 and made.json["sector"] == "fashion"
+    assert client.get(f"/api/v1/merchants/{made.json['slug']}").json["sector"] == "fashion"
+    page = client.get("/signup?lang=en").get_data(as_text=True)
+    assert '<option value="fashion">Fashion and accessories</option>' in page

@@ -128,7 +128,16 @@ def signup() -> Any:
     if request.method == "POST":
         values = {
             k: request.form.get(k, "").strip()
-            for k in ("name", "domain", "contact_email", "legal_name", "ruc", "address", "email")
+            for k in (
+                "name",
+                "domain",
+                "contact_email",
+                "legal_name",
+                "ruc",
+                "address",
+                "sector",
+                "email",
+            )
         }
         password = request.form.get("password", "")
         fields = {k: v for k, v in values.items() if v and k != "email"}
@@ -153,7 +162,8 @@ def signup() -> Any:
             db.session.commit()
             hours = current_app.config["TRUSTSEAL_SIGNUP_CONFIRM_HOURS"]
             return render_template("signup_sent.html", email=values["email"], hours=hours)
-    return render_template("signup.html", values=values, errors=errors), status if errors else 200
+    page = render_template("signup.html", values=values, errors=errors, sectors=merchants.SECTORS)
+    return page, status if errors else 200
 
 
 @blp.get("/signup/confirm/<token>")

@@ -395,10 +395,42 @@ def month_words(month: str) -> tuple[str, str]:
     return format_date(first, "LLL"), format_date(first, "MMM y")
 
 
-_benchmarks: TtlMemo[dict[str, Benchmark]] = TtlMemo(16)
+@dataclass(frozen=True)
+class Benchmarks:
+    """The certified shops' medians of each KPI: over all of them (``overall``), and per
+    declared sector that has at least :data:`SECTOR_MIN_SHOPS` certified shops."""
+
+    overall: dict[str, Benchmark]
+    by_sector: dict[str, dict[str, Benchmark]]
+
+    def for_sector(self, sector: str | None) -> tuple[dict[str, Benchmark], str | None]:
+        """The medians to compare a shop of ``sector`` with, and the sector they are of
+        (None: all certified shops, when the sector has too few)."""
+        if sector is not None and sector in self.by_sector:
+            return self.by_sector[sector], sector
+        return self.overall, None
 
 
-def certified_benchmarks() -> dict[str, Benchmark]:
+def sector_medians(
+    kpis_by_slug: Mapping[str, Mapping[str, Any]], sectors: Mapping[str, str | None]
+) -> Benchmarks:
+    """:class:`Benchmarks` of the certified shops (``kpis_by_slug``: each one's
+    :func:`numbers.kpis`; ``sectors``: each one's declared sector, if any)."""
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for slug, kpis in kpis_by_slug.items():
+        sector = sectors.get(slug)
+        if sector is not None:
+            grouped.setdefault(sector, []).append(kpis)
+    return Benchmarks(
+        medians(kpis_by_slug.values()),
+        {s: medians(found) for s, found in grouped.items() if len(found) >= SECTOR_MIN_SHOPS},
+    )
+
+
+_benchmarks: TtlMemo[Benchmarks] = TtlMemo(16)
+
+
+def certified_benchmarks() -> Benchmarks:
     """The certified shops' (active seal) medians of each KPI, from their replay states
     in one read, remembered for ``TRUSTSEAL_BENCHMARK_SECONDS`` (default 5 minutes) per
     process and database: the page of every shop shares them."""
@@ -406,19 +438,25 @@ def certified_benchmarks() -> dict[str, Benchmark]:
     return _benchmarks.get_or_load(str(db.engine.url), ttl, _read_benchmarks)
 
 
-def _read_benchmarks() -> dict[str, Benchmark]:
-    slugs = [merchant.slug for merchant in seals.active_seal_merchants()]
-    return medians(transparency.kpis_of_merchants(slugs).values())
+def _read_benchmarks() -> Benchmarks:
+    certified = seals.active_seal_merchants()
+    kpis = transparency.kpis_of_merchants([merchant.slug for merchant in certified])
+    return sector_medians(kpis, {merchant.slug: merchant.sector for merchant in certified})
 
 
-def merchant_panels(merchant_slug: str, now: datetime) -> list[Panel]:
+def merchant_panels(
+    merchant_slug: str, now: datetime, sector: str | None = None
+) -> tuple[list[Panel], str | None]:
     """The KPI panels of a shop's analytics page: its last 12 months up to ``now``
-    against the certified shops' medians."""
+    against the certified shops' medians — of its ``sector`` when that has enough
+    certified shops — and the sector they are of (None: all certified shops)."""
     state = transparency.replayed(merchant_slug)
-    return panels(
+    benchmarks, compared = certified_benchmarks().for_sector(sector)
+    shown = panels(
         numbers.kpis(state.sums, state.kpi),
         state.kpi.months,
-        certified_benchmarks(),
+        benchmarks,
         numbers.last_months(now),
         month_words,
     )
+    return shown, compared

@@ -582,6 +582,7 @@ def analytics() -> str:
     answer_chart = history_bars(
         [{"month": m, "count": int(answer_hours[m] or 0), "average": None} for m in months]
     )
+    kpi_panels, benchmark_sector = merchant_panels(merchant.slug, now, merchant.sector)
     return render_template(
         "dashboard/analytics.html",
         merchant=merchant,
@@ -591,7 +592,8 @@ def analytics() -> str:
         answer_hours=answer_hours,
         repeat=orders.repeat_customer_rate(merchant.id, now),
         photos=reviews.photo_share(merchant.id),
-        kpi_panels=merchant_panels(merchant.slug, now),
+        kpi_panels=kpi_panels,
+        benchmark_sector=benchmark_sector,
         sector_min_shops=SECTOR_MIN_SHOPS,
     )
 

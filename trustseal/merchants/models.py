@@ -37,6 +37,7 @@ class Merchant(Model):
     address: Mapped[str | None] = mapped_column(String(500))
     contact_email: Mapped[str] = mapped_column(String(254))
     country: Mapped[str] = mapped_column(String(2), default="PE")
+    sector: Mapped[str | None] = mapped_column(String(20))  # one of merchants.service.SECTORS
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Whether the merchant proved it controls its domain: "pending" (signed up itself:
     # not public yet) or "verified" (created by staff, or proved by DNS, by a file, or

@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from trustseal.api.fields import Ruc, StrictSchema, Text, UTCDateTime
+from trustseal.merchants.service import SECTORS
 from trustseal.validators import (
     HOSTNAME_MAX_LENGTH,
     HOSTNAME_PATTERN,
@@ -37,6 +38,12 @@ class MerchantCreateSchema(StrictSchema):
     address = Text(load_default=None, validate=ma.validate.Length(max=500))
     country = ma.fields.String(
         load_default="PE", validate=ma.validate.Regexp(r"^[A-Z]{2}$", error="ISO 3166 code.")
+    )
+    sector = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=ma.validate.OneOf(SECTORS),
+        metadata={"description": "what the shop sells (its analytics compare it with its sector)"},
     )
     slug = ma.fields.String(
         load_default=None,
@@ -90,6 +97,7 @@ class MerchantPublicSchema(ma.Schema):
     legal_name = ma.fields.String(allow_none=True)
     ruc = ma.fields.String(allow_none=True)
     country = ma.fields.String()
+    sector = ma.fields.String(allow_none=True)
     created_at = UTCDateTime()
     domain_verified = ma.fields.Boolean(
         metadata={"description": "Whether the merchant proved it controls its domain."}

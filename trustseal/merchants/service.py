@@ -138,6 +138,23 @@ def _free_slug(base: str) -> str:
     return f"{base}-{n}"
 
 
+# What a shop sells, as it declares it: its analytics compare it with its sector's
+# certified shops once there are enough of them.
+SECTORS = (
+    "fashion",
+    "electronics",
+    "home",
+    "food",
+    "beauty",
+    "health",
+    "sports",
+    "toys",
+    "books",
+    "services",
+    "other",
+)
+
+
 def create_merchant(
     *,
     name: str,
@@ -147,6 +164,7 @@ def create_merchant(
     ruc: str | None = None,
     address: str | None = None,
     country: str = "PE",
+    sector: str | None = None,
     slug: str | None = None,
     signed_up: bool = False,
 ) -> NewMerchant:
@@ -177,6 +195,7 @@ def create_merchant(
         ruc=ruc,
         address=address,
         country=country,
+        sector=sector,
         domain_status=PENDING if signed_up else VERIFIED,
         domain_token=secrets.token_urlsafe(24),
         domain_method=None if signed_up else "created",
@@ -331,6 +350,7 @@ def public_summary(merchant: Merchant) -> dict[str, Any]:
         "legal_name": merchant.legal_name,
         "ruc": merchant.ruc,
         "country": merchant.country,
+        "sector": merchant.sector,
         "created_at": merchant.created_at,
         "domain_verified": is_public(merchant),
     }
