@@ -470,13 +470,15 @@ def set_verdicts(
         if (change.verdict, note, link) != old:  # a form sent back unchanged changes nothing
             planned.append((change.criterion, change.verdict, note, link))
     now = utcnow()
+    events = []
     for criterion_id, verdict, note, link in planned:
         row = _row(merchant, saved, criterion_id)
         row.verdict, row.verdict_note, row.verdict_evidence_url = verdict, note, link
         row.override = checklist.BY_ID[criterion_id].automatic and verdict != "pending"
         row.verdict_by, row.checked_at = (staff.id if staff else None), now
-        _log_verdict(merchant, row, automatic=False, now=now)
+        events.append(_verdict_event(merchant, row, automatic=False, now=now))
     if planned:
+        log.append_many(events)  # one lock of the log for all the verdicts
         _touch(merchant.id, now)
     return [criterion_id for criterion_id, *_ in planned]
 
@@ -492,26 +494,27 @@ def fail_criterion(merchant: Merchant, criterion: str, note: str) -> bool:
     row = _row(merchant, saved, criterion)
     row.verdict, row.verdict_note, row.override = "fail", note[:2000], False
     row.verdict_by, row.checked_at = None, now
-    _log_verdict(merchant, row, automatic=True, now=now)
+    log.append(_verdict_event(merchant, row, automatic=True, now=now))
     _touch(merchant.id, now)
     return True
 
 
-def _log_verdict(merchant: Merchant, row: CriterionReview, automatic: bool, now: datetime) -> None:
-    log.append(
-        log.Event(
-            "seal.criterion",
-            merchant=merchant.slug,
-            data={
-                "criterion": row.criterion,
-                "verdict": row.verdict,
-                "note": row.verdict_note,
-                "automatic": automatic,
-                "override": row.override,
-                "criteria_version": checklist.VERSION,
-            },
-            at=now,
-        )
+def _verdict_event(
+    merchant: Merchant, row: CriterionReview, automatic: bool, now: datetime
+) -> log.Event:
+    """The ``seal.criterion`` leaf of a verdict just set on ``row``."""
+    return log.Event(
+        "seal.criterion",
+        merchant=merchant.slug,
+        data={
+            "criterion": row.criterion,
+            "verdict": row.verdict,
+            "note": row.verdict_note,
+            "automatic": automatic,
+            "override": row.override,
+            "criteria_version": checklist.VERSION,
+        },
+        at=now,
     )
 
 
@@ -542,7 +545,7 @@ def apply_site_check(merchant: Merchant, result: dict[str, Any]) -> list[str]:
     if not _checked_merchant_site(merchant, str(result.get("url") or "")):
         return []
     saved = _saved_reviews(merchant.id, lock=True)
-    changed = []
+    changed, events = [], []
     now = utcnow()
     for criterion in checklist.CRITERIA:
         verdict = checklist.check_verdict(criterion, result, merchant.ruc)
@@ -554,9 +557,10 @@ def apply_site_check(merchant: Merchant, result: dict[str, Any]) -> list[str]:
             continue
         row = _row(merchant, saved, criterion.id)
         row.verdict, row.verdict_note, row.verdict_by, row.checked_at = verdict, None, None, now
-        _log_verdict(merchant, row, automatic=True, now=now)
+        events.append(_verdict_event(merchant, row, automatic=True, now=now))
         changed.append(criterion.id)
     if changed:
+        log.append_many(events)  # one lock of the log for all the verdicts
         _touch(merchant.id, now)
     return changed
 
