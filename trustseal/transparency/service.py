@@ -311,11 +311,6 @@ def merchant_kpis(merchant_slug: str) -> dict[str, Any]:
     return numbers.kpis(state.sums, state.kpi)
 
 
-def merchant_kpi_months(merchant_slug: str) -> dict[str, dict[str, int]]:
-    """A merchant's KPI counts per calendar month (UTC), as its leaves add up."""
-    return replayed(merchant_slug).kpi.months
-
-
 def head_of(state: numbers.MerchantState) -> dict[str, Any]:
     """``{tree_size, root_hash}`` of the log right after the last leaf ``state`` reflects:
     a head that includes every event its numbers reflect and no later one."""
