@@ -1,20 +1,22 @@
 """Offline verification of a badge (SVG or PNG) or a bare assertion (JWS).
 
 Only the standard library and ``cryptography`` are needed (through
-:mod:`trustseal.signing.jws`, itself pure, and the stdlib-only helpers of
-:mod:`badges.assertion`): the algorithm is written out in ``docs/verify.md``.
+:mod:`trustseal.signing.jws` and the log's format modules, all pure, and the
+stdlib-only helpers of :mod:`badges.assertion`): the algorithm is written out in
+``docs/verify.md``.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from badges import assertion
 from trustseal.signing import jws
+from trustseal.transparency import checkpoint, merkle, monitor, note
 
 PNG_MAGIC = assertion.PNG_MAGIC
 MAX_LIFETIME = 7 * 86400  # exp - iat of an assertion, at most (seconds)
@@ -171,14 +173,59 @@ def check_domain(claims: Mapping[str, Any], domain: str) -> Iterator[Check]:
         yield False, f"the badge names the domain {signed}, not {domain}"
 
 
+def check_witnessed(
+    claims: Mapping[str, Any],
+    jwks: Mapping[str, Any],
+    witnesses: Sequence[note.Verifier],
+    quorum: int,
+) -> Iterator[Check]:
+    """The badge's log head is in a checkpoint of this issuer's log that the log signed
+    and ``quorum`` of ``witnesses`` cosigned: ``log.witnessed`` carries that checkpoint
+    and the consistency proof from the head to it."""
+    logged = claims.get("log")
+    head: Mapping[str, Any] = logged if isinstance(logged, dict) else {}
+    found = head.get("witnessed")
+    if not isinstance(found, dict) or not isinstance(found.get("checkpoint"), str):
+        yield False, "the badge names no witnessed log head"
+        return
+    try:
+        witnessed = monitor.witnessed_checkpoint(found["checkpoint"], dict(jwks), witnesses, quorum)
+    except monitor.Alarm as alarm:
+        yield False, f"witnessed head refused: {alarm}"
+        return
+    cp = witnessed.checkpoint
+    expected = checkpoint.origin_of(str(claims.get("iss", "")))
+    if cp.origin != expected:
+        yield False, f"the witnessed checkpoint is of log {cp.origin}, not {expected}"
+        return
+    size, root = head.get("tree_size"), head.get("root_hash")
+    try:
+        proof = [bytes.fromhex(h) for h in found.get("consistency", [])]
+        if not _is_int(size) or not isinstance(root, str) or not 0 < size <= cp.size:
+            raise ValueError("the badge's log head is not in the witnessed tree")
+        ok = merkle.verify_consistency(size, cp.size, bytes.fromhex(root), cp.root_hash, proof)
+    except (ValueError, TypeError, merkle.ProofError):
+        ok = False
+    if not ok:
+        yield False, f"the badge's log head is not in the witnessed checkpoint of size {cp.size}"
+        return
+    yield True, (
+        f"log head {size} is in the checkpoint of size {cp.size} cosigned by "
+        + ", ".join(witnessed.cosigners)
+    )
+
+
 def verify(
     data: bytes,
     jwks: Mapping[str, Any],
     now: float | None = None,
     domain: str | None = None,
+    witnesses: Sequence[note.Verifier] = (),
+    quorum: int = 0,
 ) -> Verdict:
     """Check signature, key id and retirement, issue and expiry times, the picture (SVG or
-    PNG), the seal status when issued, and (``domain``) the domain the badge names."""
+    PNG), the seal status when issued, (``domain``) the domain the badge names, and (with
+    ``quorum`` > 0) that its log head was cosigned by ``quorum`` of ``witnesses``."""
     found = extract(data)
     verdict = Verdict(found.kind)
     if found.problem or not found.token:
@@ -196,4 +243,6 @@ def verify(
     verdict.add(check_picture(found, claims))
     if domain is not None:
         verdict.add(check_domain(claims, domain))
+    if quorum > 0:
+        verdict.add(check_witnessed(claims, jwks, witnesses, quorum))
     return verdict

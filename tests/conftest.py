@@ -31,6 +31,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from trustseal import create_app
 from trustseal.extensions import db, limiter
+from trustseal.transparency import witnessing
 
 PG_ADMIN_URL = os.environ.get(
     "TRUSTSEAL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -259,6 +260,7 @@ def app(migrated_app: Flask) -> Iterator[Flask]:
     migrated_app.config.clear()
     migrated_app.config.update(saved)
     _empty_tables(migrated_app)
+    witnessing.forget_tiles(migrated_app)
     shutil.rmtree(Path(migrated_app.instance_path) / "media", ignore_errors=True)
 
 

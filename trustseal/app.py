@@ -103,6 +103,8 @@ def _wire_domains(app: Flask) -> None:
     from trustseal.reviews import service as reviews
     from trustseal.seals import service as seals
     from trustseal.signals import service as signals
+    from trustseal.transparency import service as transparency
+    from trustseal.transparency import witnessing
 
     merchants.wire_summary_parts(
         app,
@@ -120,6 +122,11 @@ def _wire_domains(app: Flask) -> None:
             ),
         },
     )
+    try:
+        witnessing.check_config(app.config)
+    except ValueError as error:
+        raise config_module.ConfigError(str(error)) from error
+    transparency.wire_head_listeners(app, [witnessing.submit_to_witnesses])
     app.jinja_env.globals["redaction_mark"] = reviews.REDACTION_MARK  # what hidden text reads
 
 
@@ -149,6 +156,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.stores.api import webhooks as webhooks_blp
     from trustseal.transparency.api import blp as transparency_blp
     from trustseal.transparency.pages import blp as transparency_pages
+    from trustseal.transparency.tlog import blp as tlog_blp
     from trustseal.web import blp as web_blp
 
     for blp in (
@@ -176,6 +184,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         public_unsubscribe.blp,
         public_resolve.blp,
         transparency_pages,
+        tlog_blp,
         media_pages,
         badging_pages,
         accounts_pages,

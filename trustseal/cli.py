@@ -24,7 +24,7 @@ from trustseal.reviews import service as reviews
 from trustseal.seals import service as seals
 from trustseal.signing import service as signing
 from trustseal.staff import service as staff_service
-from trustseal.transparency import monitor
+from trustseal.transparency import monitor, note
 from trustseal.transparency import service as transparency
 
 
@@ -293,6 +293,47 @@ def log_audit(base_url: str, slug: str) -> None:
     raise SystemExit(public_audit.MATCH if report.ok else public_audit.MISMATCH)
 
 
+def _witness_options(command: Any) -> Any:
+    """``--witness VKEY`` (repeatable) and ``--quorum N``."""
+    command = click.option(
+        "--quorum",
+        type=click.IntRange(min=1),
+        default=None,
+        help="How many of the witnesses must have cosigned (default: all of them).",
+    )(command)
+    return click.option(
+        "--witness",
+        "witness_keys",
+        multiple=True,
+        metavar="VKEY",
+        help="A witness's cosignature/v1 verifier key (repeatable).",
+    )(command)
+
+
+def _witness_policy(
+    witness_keys: tuple[str, ...], quorum: int | None
+) -> tuple[list[note.Verifier], int]:
+    """The witnesses' keys and the quorum (0: no witness asked for)."""
+    if not witness_keys:
+        if quorum:
+            raise click.UsageError("--quorum needs at least one --witness")
+        return [], 0
+    verifiers: list[note.Verifier] = []
+    for vkey in witness_keys:
+        try:
+            verifier = note.Verifier.from_vkey(vkey)
+        except note.NoteError as error:
+            raise click.BadParameter(f"{vkey}: {error}", param_hint="--witness") from error
+        if verifier.sig_type != note.COSIGNATURE_V1:
+            raise click.BadParameter(f"{vkey} is not a cosignature/v1 key", param_hint="--witness")
+        if verifier not in verifiers:
+            verifiers.append(verifier)
+    needed = len(verifiers) if quorum is None else quorum
+    if needed > len(verifiers):
+        raise click.BadParameter(f"{needed} > {len(verifiers)} witnesses", param_hint="--quorum")
+    return verifiers, needed
+
+
 @log_group.command("watch")
 @click.argument("url")
 @click.option(
@@ -313,13 +354,31 @@ def log_audit(base_url: str, slug: str) -> None:
     show_default=True,
     help="Alarm when the latest signed head is older than this many hours.",
 )
-def log_watch(url: str, state_file: str, interval: float, once: bool, max_age_hours: float) -> None:
+@_witness_options
+def log_watch(
+    url: str,
+    state_file: str,
+    interval: float,
+    once: bool,
+    max_age_hours: float,
+    witness_keys: tuple[str, ...],
+    quorum: int | None,
+) -> None:
     """Monitor a trustseal log from outside: fail loudly if a new head is not consistent,
-    goes back in time or is stale (the log signs its head again at least hourly)."""
+    goes back in time or is stale (the log signs its head again at least hourly).
+
+    With --witness, also require the log's checkpoint to carry a quorum of those
+    witnesses' cosignatures, and its tiles to hash to it: a log rewritten or forked
+    after it was witnessed is then caught even on a first run."""
+    witnesses, needed = _witness_policy(witness_keys, quorum)
     while True:
         try:
-            old, new = monitor.watch_once(
-                url, Path(state_file), max_age=timedelta(hours=max_age_hours)
+            old, new, witnessed = monitor.watch_once(
+                url,
+                Path(state_file),
+                max_age=timedelta(hours=max_age_hours),
+                witnesses=witnesses,
+                quorum=needed,
             )
         except monitor.Alarm as alarm:
             click.echo(f"ALARM: {alarm}", err=True)
@@ -330,7 +389,14 @@ def log_watch(url: str, state_file: str, interval: float, once: bool, max_age_ho
                 raise SystemExit(1) from error
         else:
             before = old.tree_size if old else "-"
-            click.echo(f"OK {before} -> {new.tree_size} root {new.root_hash} at {new.timestamp}")
+            line = f"OK {before} -> {new.tree_size} root {new.root_hash} at {new.timestamp}"
+            if witnessed is not None:
+                line += (
+                    f"; witnessed at size {witnessed.checkpoint.size} by "
+                    f"{len(witnessed.cosigners)} of {len(witnesses)}: "
+                    + ", ".join(witnessed.cosigners)
+                )
+            click.echo(line)
         if once:
             return
         time.sleep(interval)
@@ -359,19 +425,31 @@ def _load_jwks(source: str | None) -> dict[str, Any]:
     default=None,
     help="The site the badge was found on: fail unless the badge names it (or a parent).",
 )
+@_witness_options
 @with_appcontext
-def verify_badge(file: str, jwks_source: str | None, domain: str | None) -> None:
+def verify_badge(
+    file: str,
+    jwks_source: str | None,
+    domain: str | None,
+    witness_keys: tuple[str, ...],
+    quorum: int | None,
+) -> None:
     """Verify a badge (SVG or PNG) or a bare assertion offline; exit 0 only if all is well.
 
     The VALID line shows what the badge signs: domain, seal status, score and count.
+    With --witness, the badge's log head must also be in a checkpoint a quorum of those
+    witnesses cosigned (the badge carries it, with the consistency proof).
     """
     from badges import verify as badge_verify
 
+    witnesses, needed = _witness_policy(witness_keys, quorum)
     try:
         keys = _load_jwks(jwks_source)
     except (OSError, ValueError) as error:
         raise click.ClickException(f"cannot read the keys from {jwks_source}: {error}") from error
-    verdict = badge_verify.verify(Path(file).read_bytes(), keys, domain=domain)
+    verdict = badge_verify.verify(
+        Path(file).read_bytes(), keys, domain=domain, witnesses=witnesses, quorum=needed
+    )
     click.echo(verdict.line())
     if not verdict.ok:
         raise SystemExit(1)
@@ -525,6 +603,79 @@ def signals_scan(slug: str | None, since: datetime | None) -> None:
     )
 
 
+@click.group("witness")
+def witness_group() -> None:
+    """Run an independent witness of a transparency log (c2sp.org/tlog-witness)."""
+
+
+@witness_group.command("keygen")
+@click.argument("name")
+@click.argument("key_file", type=click.Path(dir_okay=False))
+def witness_keygen(name: str, key_file: str) -> None:
+    """Create a witness key NAME (e.g. witness.example/w1) in KEY_FILE (mode 0600) and
+    print its verifier key: the log lists it in TRUSTSEAL_WITNESSES, clients pass it to
+    --witness."""
+    path = Path(key_file)
+    if path.exists():
+        raise click.ClickException(f"{key_file} exists: a witness key is never overwritten")
+    try:
+        signer = note.Signer.generate(name, note.COSIGNATURE_V1)
+    except note.NoteError as error:
+        raise click.BadParameter(str(error), param_hint="NAME") from error
+    path.touch(mode=0o600)
+    path.write_text(signer.skey + "\n")
+    click.echo(signer.verifier.vkey)
+
+
+@witness_group.command("serve")
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The witness's signer key file (witness keygen).",
+)
+@click.option(
+    "--log",
+    "logs",
+    required=True,
+    multiple=True,
+    metavar="ORIGIN=VKEY",
+    help="A log to witness: its origin and note verifier key (repeatable; see /log/vkey).",
+)
+@click.option("--bind", default="127.0.0.1:7380", show_default=True, help="HOST:PORT to listen on.")
+@click.option(
+    "--state",
+    "state_file",
+    default="witness.sqlite3",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The SQLite file that keeps the last checkpoint cosigned per log.",
+)
+def witness_serve(key_file: str, logs: tuple[str, ...], bind: str, state_file: str) -> None:
+    """Serve POST /add-checkpoint and GET /<origin hash>/checkpoint until stopped."""
+    from werkzeug.serving import run_simple
+
+    from trustseal.witness.server import Witness, WitnessApp, parse_log
+    from trustseal.witness.state import WitnessState
+
+    try:
+        signer = note.Signer.from_skey(Path(key_file).read_text(), note.COSIGNATURE_V1)
+    except note.NoteError as error:
+        raise click.ClickException(f"{key_file}: {error}") from error
+    host, _, port = bind.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter("HOST:PORT", param_hint="--bind")
+    try:
+        for option in logs:
+            parse_log(option)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--log") from error
+    witness = Witness.configure(signer, logs, WitnessState(state_file))
+    click.echo(f"witness {signer.verifier.vkey} on http://{bind}/ for {', '.join(witness.logs)}")
+    run_simple(host, int(port), WitnessApp(witness), threaded=True)
+
+
 def init_app(app: Flask) -> None:
     """Attach the service's commands to the app's CLI."""
     for command in (
@@ -539,5 +690,6 @@ def init_app(app: Flask) -> None:
         stores_group,
         book_group,
         signals_group,
+        witness_group,
     ):
         app.cli.add_command(command)

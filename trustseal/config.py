@@ -115,6 +115,13 @@ DEFAULTS: dict[str, Any] = {
     # an unchanged log's head is signed again this often (monitors alarm on a stale head;
     # `trustseal log watch --max-age` defaults to 25 hours)
     "LOG_HEAD_REFRESH_SECONDS": 3600,
+    # Witnesses (c2sp.org/tlog-witness) each new checkpoint is submitted to: entries
+    # separated by commas or spaces, each URL=VKEY (submission prefix = cosignature/v1
+    # verifier key). /log/checkpoint serves the newest checkpoint at least
+    # WITNESS_QUORUM of them cosigned.
+    "WITNESSES": "",
+    "WITNESS_QUORUM": 1,
+    "WITNESS_TIMEOUT_SECONDS": 10.0,
     # Media (review photos): local folder; default <instance>/media.
     "MEDIA_ROOT": "",
     # Badge assertions expire soon, so a revoked seal stops verifying even in copies

@@ -26,7 +26,15 @@ log = logging.getLogger("trustseal.errors")
 # never returning: the package has no type hints, so mypy could not follow it otherwise.
 abort: Callable[..., NoReturn] = smorest_abort
 
-JSON_PREFIXES = ("/api/", "/webhooks/", "/.well-known/", "/badges/", "/healthz", "/readyz")
+JSON_PREFIXES = (
+    "/api/",
+    "/webhooks/",
+    "/.well-known/",
+    "/badges/",
+    "/log/",
+    "/healthz",
+    "/readyz",
+)
 
 
 def wants_json() -> bool:

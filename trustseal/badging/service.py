@@ -45,7 +45,7 @@ from trustseal.reviews import service as reviews
 from trustseal.seals import service as seals
 from trustseal.signing import service as signing
 from trustseal.staff import service as staff
-from trustseal.transparency import numbers
+from trustseal.transparency import numbers, witnessing
 from trustseal.transparency import service as log
 from trustseal.transparency.verify import NumbersSource
 
@@ -109,7 +109,10 @@ def labels(lang: str) -> dict[str, str]:
         }
 
 
-_FINGERPRINT = merchants.version_query().add_columns(signing.current_kid_column().label("kid"))
+_FINGERPRINT = merchants.version_query().add_columns(
+    signing.current_kid_column().label("kid"),
+    witnessing.witnessed_size_column().label("witnessed"),
+)
 
 
 _fingerprints: TtlMemo[tuple[Any, ...] | None] = TtlMemo(CACHE_SIZE)
@@ -314,6 +317,9 @@ def assertion_claims(
     else:  # no leaf moves this shop's numbers: any head includes every one they reflect
         latest = log.latest_head() or log.publish_head()
         head = {"tree_size": latest.tree_size, "root_hash": latest.root_hash.hex()}
+    witnessed = witnessing.witnessed(head["tree_size"])
+    if witnessed is not None:
+        head = {**head, "witnessed": witnessed}
     seal = logged.get("seal") or {"status": "none", "valid_until": None}
     return {
         "iss": current_app.config["TRUSTSEAL_ISSUER"],

@@ -79,6 +79,22 @@ def sign(payload: dict[str, Any], key: SigningKey | None = None) -> tuple[str, s
     return jws.sign(payload, private, key.kid), key.kid
 
 
+def sign_bytes(message: bytes) -> tuple[bytes, bytes]:
+    """Sign raw bytes with the current key: ``(Ed25519 signature, raw public key)``.
+
+    For the log's checkpoint notes (c2sp.org/signed-note), whose text always ends in a
+    newline: a JWS signing input (base64url and dots) never does, so one key serves both
+    without a signature of one being taken for the other."""
+    key = current_key()
+    private = _private_key(key.kid, key.private_encrypted, current_app.config["TRUSTSEAL_DATA_KEY"])
+    return private.sign(message), jws.b64url_decode(key.public_x)
+
+
+def public_keys() -> list[bytes]:
+    """Every published public key as 32 raw bytes, current first (the order of the JWKS)."""
+    return [jws.b64url_decode(str(jwk["x"])) for jwk in jwks()["keys"]]
+
+
 def jwk_of(key: SigningKey) -> dict[str, str | int]:
     """The public JWK of a stored key, with ``kid``, ``use``, ``iat`` (created) and, once
     retired, ``retired_at`` (seconds since the epoch): a verifier refuses an assertion this

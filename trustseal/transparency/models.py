@@ -1,10 +1,19 @@
-"""Transparency log tables: entries, salts, complete-subtree nodes, signed heads."""
+"""Transparency log tables: entries, salts, complete-subtree nodes, signed heads, and the
+cosignatures witnesses gave the log's checkpoints."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, LargeBinary, SmallInteger, String, Text
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trustseal.clock import utcnow
@@ -92,3 +101,20 @@ class NumbersAlert(Model):
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     times: Mapped[int] = mapped_column(default=1)
+
+
+class Cosignature(Model):
+    """A witness's cosignature (c2sp.org/tlog-cosignature) of the checkpoint of
+    ``tree_size``: its note signature line, verified against the witness's key before it
+    was stored. The checkpoint it signs is recomputed from the stored nodes when served."""
+
+    __tablename__ = "log_cosignatures"
+    __table_args__ = (UniqueConstraint("tree_size", "witness", "key_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, index=True)
+    witness: Mapped[str] = mapped_column(String(255))
+    key_id: Mapped[int] = mapped_column(BigInteger)
+    line: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -52,6 +52,7 @@ __all__ = [
     "is_valid_name",
     "key_id",
     "open_note",
+    "parse_line",
     "sign",
     "split",
 ]
@@ -277,7 +278,9 @@ def _check_text(text: str) -> None:
         raise NoteError("malformed note")
 
 
-def _parse_line(line: str) -> Signature:
+def parse_line(line: str) -> Signature:
+    """One signature line (its final newline optional); :class:`NoteError` if malformed."""
+    line = line.removesuffix("\n")
     if not line.startswith(DASH + " "):
         raise NoteError("malformed note")
     name, _, encoded = line[2:].partition(" ")
@@ -304,7 +307,7 @@ def split(note: str | bytes) -> tuple[str, list[Signature]]:
     text, lines = note[: cut + 1], note[cut + 2 :].split("\n")[:-1]
     if not lines or len(lines) > MAX_SIGNATURES:
         raise NoteError("malformed note")
-    return text, [_parse_line(line) for line in lines]
+    return text, [parse_line(line) for line in lines]
 
 
 def open_note(note: str | bytes, verifiers: Iterable[Verifier]) -> Note:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import bindparam, func, insert, select, tuple_, update
 
 from trustseal.clock import rfc3339, utcnow
@@ -52,6 +52,10 @@ EVENT_TYPES = numbers.NUMBER_TYPES | frozenset(
 RESERVED = frozenset({"v", "type", "merchant", "time", "logged_at", "text_sha256"})
 LEAF_VERSION = 1
 MAX_ENTRIES_PER_PAGE = 1000
+WITNESS_JOB = "transparency.witness"
+HEAD_LISTENERS = "trustseal.head_listeners"  # app.extensions key
+
+HeadListener = Callable[[int], None]
 
 
 class LogError(DomainError):
@@ -513,7 +517,7 @@ def publish_head(force: bool = False) -> Head:
         return latest
     root = root_at(current)
     signature, kid = _sign_head(current, root, now)
-    insert_ignoring_duplicate(
+    inserted = insert_ignoring_duplicate(
         TreeHead,
         {
             "tree_size": current,
@@ -524,9 +528,18 @@ def publish_head(force: bool = False) -> Head:
         },
         ["tree_size"],
     )
+    if inserted is not None:
+        for listener in current_app.extensions.get(HEAD_LISTENERS, ()):
+            listener(current)
     head = latest_head()
     assert head is not None
     return head
+
+
+def wire_head_listeners(app: Flask, listeners: Iterable[HeadListener]) -> None:
+    """Composition (app factory): what runs, in the signer's transaction, when a head of a
+    new size is signed (the submission of its checkpoint to the witnesses)."""
+    app.extensions[HEAD_LISTENERS] = list(listeners)
 
 
 def _resign(latest: Head, now: datetime) -> Head:
