@@ -589,3 +589,17 @@ def test_witness_keygen_makes_a_private_key_file_and_prints_the_verifier_key(run
     assert bad.exit_code != 0 and "--log" in bad.output
     assert not Path("witness.sqlite3").exists(), "a refused start leaves no state file behind"
     assert hashlib.sha256(b"x").hexdigest() == origin_hash("x")
+
+
+def test_the_transparency_page_names_the_witnesses_in_both_languages(app, client, witnesses):
+    page = client.get("/transparency?lang=en").get_data(as_text=True)
+    assert "Independent witnesses" in page and "not yet" in page
+    assert witnesses[0].vkey in page and "GET /log/checkpoint" in page
+    fill(app, 3)
+    witness_now(app)
+    page = client.get("/transparency?lang=es").get_data(as_text=True)
+    assert "Testigos independientes" in page and "3 entradas" in page
+    assert "--witness VKEY" in page
+    app.config["TRUSTSEAL_WITNESSES"] = ""
+    page = client.get("/transparency?lang=en").get_data(as_text=True)
+    assert "No witness cosigns this log yet" in page

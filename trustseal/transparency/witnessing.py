@@ -159,6 +159,35 @@ def served_size() -> int:
     return witnessed if witnessed is not None else head.tree_size
 
 
+@dataclass(frozen=True)
+class WitnessStatus:
+    """What the public page says of a configured witness: its key and the newest size it
+    cosigned (None: not yet), when."""
+
+    name: str
+    vkey: str
+    size: int | None
+    signed_at: datetime | None
+
+
+def statuses() -> list[WitnessStatus]:
+    """Each configured witness and the newest checkpoint it cosigned."""
+    found = []
+    for witness in witnesses():
+        row = db.session.execute(
+            select(Cosignature.tree_size, Cosignature.signed_at)
+            .where(
+                Cosignature.witness == witness.verifier.name,
+                Cosignature.key_id == witness.verifier.key_id,
+            )
+            .order_by(Cosignature.tree_size.desc())
+            .limit(1)
+        ).first()
+        size, signed_at = (row[0], row[1]) if row else (None, None)
+        found.append(WitnessStatus(witness.verifier.name, witness.verifier.vkey, size, signed_at))
+    return found
+
+
 def witnessed_size_column() -> ScalarSelect[int]:
     """The largest cosigned tree size, as a column to read in another statement (a badge
     names a witnessed head, so its cache key changes when a new one is cosigned)."""
