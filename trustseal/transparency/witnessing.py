@@ -5,8 +5,8 @@
   (``<issuer host>/log``); Ed25519 is deterministic, so the same size always gives the
   same bytes until the key rotates.
 * Tiles (c2sp.org/tlog-tiles) are the stored node rows of one level, read by their
-  primary key: O(1) per tile, never recomputed. A full tile never changes, so each
-  process keeps the last ones it served.
+  primary key: O(1) per tile, never recomputed. A tile never changes (a partial one is
+  another URL per width), so each process keeps the last hash tiles it served.
 * Each new signed head is submitted to the witnesses in ``TRUSTSEAL_WITNESSES``
   (c2sp.org/tlog-witness ``add-checkpoint``, one retried job per witness); their
   cosignatures are verified against the witness's key before they are stored, and
@@ -38,7 +38,7 @@ from trustseal.transparency import service as log
 from trustseal.transparency.models import Cosignature, LogEntry, LogNode
 
 TILE_CACHE_SIZE = 512
-"""Full tiles a process keeps (8 kB each): the tiles every client asks for first."""
+"""Hash tiles a process keeps (8 kB at most each): those every client asks for first."""
 
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
 
@@ -210,7 +210,7 @@ def witnessed(tree_size: int) -> dict[str, Any] | None:
 
 
 class _TileCache:
-    """The last full tiles served (they never change), least recently used dropped."""
+    """The last hash tiles served (they never change), least recently used dropped."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -242,7 +242,7 @@ def _tile_cache() -> _TileCache:
 
 
 def forget_tiles(app: Flask) -> None:
-    """Drop the process's full tiles: only for a database replaced under a running app
+    """Drop the process's kept tiles: only for a database replaced under a running app
     (the tests empty theirs after each test)."""
     app.extensions.pop(TILE_CACHE, None)
 
@@ -250,7 +250,9 @@ def forget_tiles(app: Flask) -> None:
 def tile_data(tile: tiles.Tile) -> bytes:
     """The bytes of a hash tile or an entry bundle; :class:`log.LogError` (404) until the
     log holds all it covers."""
-    cache = _tile_cache() if tile.full else None
+    # Hash tiles, partial ones too, never change: each process keeps the last ones it
+    # served. Entry bundles (up to 256 leaves each) are read each time.
+    cache = _tile_cache() if tile.level is not None else None
     cached = cache.get(tile) if cache else None
     if cached is not None:
         return cached
