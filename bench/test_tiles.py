@@ -107,7 +107,7 @@ def test_inclusion_proof_requests(pytestconfig: pytest.Config) -> None:
     small, large = (statistics.mean(counts[n]) for n in (1_000, big))
     harness.TABLES["tiles: requests for one inclusion proof (a fresh client, each tile once)"] = [
         {"leaves": size_label(n), "proofs": len(c), "mean requests": f"{statistics.mean(c):.2f}",
-         "max requests": max(c), "hashes in the proof": len(merkle.inclusion_proof(
+         "max requests": max(c), "hashes, last leaf": len(merkle.inclusion_proof(
              n - 1, n, tree.get_node))}
         for n, c in counts.items()
     ]  # fmt: skip
