@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
 
 from trustseal.extensions import db
 from trustseal.merchants import service as merchants
@@ -65,6 +66,20 @@ def pass_all_criteria(app: Flask, slug: str = "bodega", verdict: str = "pass") -
         changes = [seals.VerdictChange(c.id, verdict) for c in checklist.CRITERIA]
         seals.set_verdicts(merchant, changes, None)
         db.session.commit()
+
+
+def approve_seal(app: Flask, client: FlaskClient, slug: str = "bodega") -> str:
+    """Pass every criterion and approve the merchant's seal as a certifier would (API);
+    return the certifier's token."""
+    certifier = make_staff(app, "certifier")
+    pass_all_criteria(app, slug)
+    response = client.post(
+        f"/api/v1/merchants/{slug}/seal",
+        json={"action": "approve", "reason": "Cumple"},
+        headers=bearer(certifier),
+    )
+    assert response.status_code == 200, response.get_json()
+    return certifier
 
 
 # How often a test server looks for shutdown(): socketserver's default, 0.5 s, made every

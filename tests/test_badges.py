@@ -16,7 +16,7 @@ import pytest
 from badges import assertion as assertion_mod
 from badges import text
 from badges.assertion import png_itxt
-from tests.helpers import bearer, make_merchant, make_staff, pass_all_criteria
+from tests.helpers import approve_seal, bearer, make_merchant, make_staff, pass_all_criteria
 from tests.reviewing import post_review, publish_review, review_link
 from trustseal.signing import jws
 
@@ -37,14 +37,7 @@ def shop(app, client):
     _, key = make_merchant(app, slug="bodega")
     for n in range(6):
         publish_review(client, key, f"B-{n}", rating=5 - n % 2)
-    certifier = make_staff(app, "certifier")
-    pass_all_criteria(app)
-    client.post(
-        "/api/v1/merchants/bodega/seal",
-        json={"action": "approve", "reason": "Cumple"},
-        headers=bearer(certifier),
-    )
-    return key, certifier
+    return key, approve_seal(app, client)
 
 
 def strict_parse(body: bytes) -> ET.Element:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.booking import BOOK_FORM, CONSUMER_DNI, CONSUMER_EMAIL, entry_body
-from tests.helpers import bearer, make_merchant, make_staff, pass_all_criteria
+from tests.helpers import approve_seal, bearer, make_merchant, make_staff
 from tests.signing_in import post_form
 from trustseal.book import deadlines
 from trustseal.book.models import BookEntry
@@ -273,13 +273,7 @@ def test_no_personal_data_in_any_public_output(app, client, key):
     client.put(
         f"/api/v1/book/{filed['number']}/response", json={"body": "Atendido"}, headers=bearer(key)
     )
-    certifier = make_staff(app, "certifier")
-    pass_all_criteria(app)
-    client.post(
-        "/api/v1/merchants/bodega/seal",
-        json={"action": "approve", "reason": "Cumple"},
-        headers=bearer(certifier),
-    )
+    approve_seal(app, client)
     public = [
         "/api/v1/merchants/bodega",
         "/api/v1/merchants/bodega/score",

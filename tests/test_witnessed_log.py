@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
-from tests.helpers import bearer, make_merchant, make_staff, pass_all_criteria, serve_in_background
+from tests.helpers import approve_seal, make_merchant, serve_in_background
 from tests.reviewing import publish_review
 from tests.test_transparency import fill
 from trustseal import create_app
@@ -551,13 +551,7 @@ def test_a_badge_names_its_witnessed_head_and_verify_checks_the_quorum(
     _, key = make_merchant(app, slug="bodega")
     for n in range(3):
         publish_review(client, key, f"B-{n}", rating=5)
-    certifier = make_staff(app, "certifier")
-    pass_all_criteria(app)
-    client.post(
-        "/api/v1/merchants/bodega/seal",
-        json={"action": "approve", "reason": "Cumple"},
-        headers=bearer(certifier),
-    )
+    approve_seal(app, client)
     witness_now(app)
     badge = tmp_path / "badge.svg"
     badge.write_bytes(client.get("/badges/bodega.svg").data)

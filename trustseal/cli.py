@@ -321,11 +321,9 @@ def _witness_policy(
     verifiers: list[note.Verifier] = []
     for vkey in witness_keys:
         try:
-            verifier = note.Verifier.from_vkey(vkey)
+            verifier = note.verifier_of_type(vkey, note.COSIGNATURE_V1)
         except note.NoteError as error:
             raise click.BadParameter(f"{vkey}: {error}", param_hint="--witness") from error
-        if verifier.sig_type != note.COSIGNATURE_V1:
-            raise click.BadParameter(f"{vkey} is not a cosignature/v1 key", param_hint="--witness")
         if verifier not in verifiers:
             verifiers.append(verifier)
     needed = len(verifiers) if quorum is None else quorum

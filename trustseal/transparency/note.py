@@ -53,8 +53,10 @@ __all__ = [
     "key_id",
     "open_note",
     "parse_line",
+    "parse_pair",
     "sign",
     "split",
+    "verifier_of_type",
 ]
 
 ED25519 = 0x01
@@ -196,6 +198,23 @@ class Verifier:
         except InvalidSignature:
             return False
         return True
+
+
+def verifier_of_type(vkey: str, sig_type: int) -> Verifier:
+    """Parse a verifier key that must be of ``sig_type``; :class:`NoteError` otherwise."""
+    verifier = Verifier.from_vkey(vkey)
+    if verifier.sig_type != sig_type:
+        names = {ED25519: "an Ed25519 (0x01) note key", COSIGNATURE_V1: "a cosignature/v1 key"}
+        raise NoteError(f"{vkey} is not {names.get(sig_type, hex(sig_type))}")
+    return verifier
+
+
+def parse_pair(text: str, sig_type: int) -> tuple[str, Verifier]:
+    """Parse ``NAME=VKEY`` (a URL or an origin, then a verifier key of ``sig_type``)."""
+    name, separator, vkey = text.partition("=")
+    if not separator or not name:
+        raise NoteError(f"{text!r} is not NAME=VKEY")
+    return name, verifier_of_type(vkey, sig_type)
 
 
 @dataclass(frozen=True)

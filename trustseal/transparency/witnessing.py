@@ -62,17 +62,14 @@ def parse_witnesses(text: str) -> tuple[Witness, ...]:
     """
     found: list[Witness] = []
     for entry in text.replace(",", " ").split():
-        url, separator, vkey = entry.partition("=")
-        if not separator or not url.startswith(("http://", "https://")):
-            raise ValueError(f"TRUSTSEAL_WITNESSES: {entry!r} is not URL=VKEY")
         try:
-            verifier = note.Verifier.from_vkey(vkey)
+            url, verifier = note.parse_pair(entry, note.COSIGNATURE_V1)
         except note.NoteError as error:
-            raise ValueError(f"TRUSTSEAL_WITNESSES: {vkey!r}: {error}") from error
-        if verifier.sig_type != note.COSIGNATURE_V1:
-            raise ValueError(f"TRUSTSEAL_WITNESSES: {vkey!r} is not a cosignature/v1 key")
+            raise ValueError(f"TRUSTSEAL_WITNESSES: {error}") from error
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"TRUSTSEAL_WITNESSES: {url!r} is not an http(s) URL")
         if any(w.verifier == verifier for w in found):
-            raise ValueError(f"TRUSTSEAL_WITNESSES: {vkey!r} is listed twice")
+            raise ValueError(f"TRUSTSEAL_WITNESSES: {verifier.vkey} is listed twice")
         found.append(Witness(url.rstrip("/"), verifier))
     return tuple(found)
 

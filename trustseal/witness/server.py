@@ -49,16 +49,10 @@ class Refusal(Exception):
 
 def parse_log(option: str) -> tuple[str, note.Verifier]:
     """Parse a ``--log ORIGIN=VKEY`` option (a log's origin and one of its note keys)."""
-    origin, separator, vkey = option.partition("=")
-    if not separator or not origin:
-        raise ValueError(f"{option!r} is not ORIGIN=VKEY")
     try:
-        verifier = note.Verifier.from_vkey(vkey)
+        return note.parse_pair(option, note.ED25519)
     except note.NoteError as error:
-        raise ValueError(f"{vkey!r}: {error}") from error
-    if verifier.sig_type != note.ED25519:
-        raise ValueError(f"{vkey!r} is not an Ed25519 (type 0x01) note key")
-    return origin, verifier
+        raise ValueError(str(error)) from error
 
 
 def origin_hash(origin: str) -> str:
