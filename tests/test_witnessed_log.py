@@ -4,12 +4,20 @@ clients that use them (API.md "Witnessed log, served as tiles")."""
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 from werkzeug.serving import make_server
 from werkzeug.test import Client
@@ -597,3 +605,69 @@ def test_the_transparency_page_names_the_witnesses_in_both_languages(app, client
     app.config["TRUSTSEAL_WITNESSES"] = ""
     page = client.get("/transparency?lang=en").get_data(as_text=True)
     assert "No witness cosigns this log yet" in page
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(path=st.text(alphabet="0123456789x/.pentris-", max_size=24))
+def test_no_tile_path_is_a_server_error(app, client, path):
+    if client.get("/log/tile/entries/000.p/1").status_code != 200:
+        fill(app, 1)
+    status = client.get(f"/log/tile/{path}").status_code
+    assert status in (200, 308, 404), path  # 308: Flask merges doubled slashes
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.binary(max_size=300) | st.text(max_size=200).map(lambda t: ("old 0\n" + t).encode()))
+def test_no_witness_request_is_a_server_error(lone_witness, body):
+    _, _, http = lone_witness
+    assert post(http, body).status_code in (400, 403, 404, 409, 422)
+
+
+def test_witness_serve_runs_as_its_own_process(app, tmp_path):
+    """The command an operator runs: a separate process, its own key and SQLite file."""
+    fake = FakeLog()
+    signer = note.Signer.generate("witness.example/cli", note.COSIGNATURE_V1)
+    (tmp_path / "w.key").write_text(signer.skey + "\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        str(Path(sys.executable).parent / "trustseal"),
+        "witness",
+        "serve",
+        "--key",
+        str(tmp_path / "w.key"),
+        "--log",
+        f"{fake.origin}={fake.signer.verifier.vkey}",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--state",
+        str(tmp_path / "w.sqlite3"),
+    ]
+    environment = {**os.environ, "TRUSTSEAL_INSTANCE_PATH": str(tmp_path / "instance")}
+    process = subprocess.Popen(
+        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        fake.grow(3)
+        url = f"http://127.0.0.1:{port}/add-checkpoint"
+        for _ in range(200):
+            try:
+                answer = requests.post(url, data=fake.request(0), timeout=5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the witness did not start")
+        assert answer.status_code == 200, answer.text
+        note.open_note(fake.note() + answer.text, [signer.verifier])
+        assert requests.post(url, data=fake.request(0), timeout=5).status_code == 409
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0].decode()
+    assert signer.verifier.vkey in output
+    assert (tmp_path / "w.sqlite3").exists()

@@ -175,9 +175,9 @@ class WitnessApp:
         try:
             if endpoint == "checkpoint":
                 return Response(self.witness.checkpoint_for(values["hashed"]), content_type=TEXT)
-            if request.content_length is None or request.content_length > MAX_BODY:
+            if (request.content_length or 0) > MAX_BODY:
                 return Response("a body of at most 64 KiB is required\n", 413, content_type=TEXT)
-            body = request.get_data(cache=False)
+            body = request.get_data(cache=False)  # a chunked body is cut at MAX_BODY: 413
             try:
                 return Response(self.witness.add_checkpoint(body), content_type=TEXT)
             except Refusal as refusal:
