@@ -137,6 +137,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.book.api import blp as book_blp
     from trustseal.console.pages import blp as console_pages
     from trustseal.dashboard.pages import blp as dashboard_pages
+    from trustseal.hooks.api import blp as hooks_blp
     from trustseal.media.pages import blp as media_pages
     from trustseal.merchants.api import blp as merchants_blp
     from trustseal.orders.api import blp as orders_blp
@@ -173,6 +174,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         signing_blp,
         signals_blp,
         resolutions_blp,
+        hooks_blp,
     ):
         api.register_blueprint(blp)
     for pages in (

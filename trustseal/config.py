@@ -115,6 +115,13 @@ DEFAULTS: dict[str, Any] = {
     # an unchanged log's head is signed again this often (monitors alarm on a stale head;
     # `trustseal log watch --max-age` defaults to 25 hours)
     "LOG_HEAD_REFRESH_SECONDS": 3600,
+    # Outgoing webhooks: each delivery is retried after 1, 2, 4... times the first delay
+    # until RETRY_HOURS after its event; ALLOW_PRIVATE lets tests post to a loopback
+    # receiver over plain http (never in production: the SSRF guard refuses it).
+    "WEBHOOK_RETRY_FIRST_SECONDS": 60.0,
+    "WEBHOOK_RETRY_HOURS": 24.0,
+    "WEBHOOK_TIMEOUT_SECONDS": 10.0,
+    "WEBHOOK_ALLOW_PRIVATE": False,
     # Witnesses (c2sp.org/tlog-witness) each new checkpoint is submitted to: entries
     # separated by commas or spaces, each URL=VKEY (submission prefix = cosignature/v1
     # verifier key). /log/checkpoint serves the newest checkpoint at least

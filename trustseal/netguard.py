@@ -1,5 +1,5 @@
 """Guarded outbound HTTP: the one way trustseal fetches a URL a merchant controls (the
-site check, the domain-verification file).
+site check, the domain-verification file) or posts to one (outgoing webhooks).
 
 It only ever connects to a globally routable address that it resolved and checked itself
 (the connection is pinned to that address, for the first request and after every
@@ -335,8 +335,11 @@ def fetch(
     max_redirects: int = MAX_REDIRECTS,
     https_only: bool = False,
     headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
 ) -> FetchResult:
     """GET ``url`` through the guard; never raises on faults of the site or the network.
+    With ``body``, POST it instead (an outgoing webhook): a redirect is then the answer,
+    never followed.
 
     Follows up to ``max_redirects`` redirects, checking every hop as the first. Each
     network operation waits at most ``timeout`` seconds, the whole fetch ``deadline``
@@ -374,8 +377,9 @@ def fetch(
             try:
                 target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
                 connection.request(
-                    "GET",
+                    "GET" if body is None else "POST",
                     quote(target, safe=_PRINTABLE_ASCII),  # non-ASCII paths percent-encoded
+                    body=body,
                     headers=dict(headers or {}),
                 )
                 response = connection.getresponse()
@@ -384,7 +388,7 @@ def fetch(
                 cert = sock.getpeercert() if tls and sock else None
                 result.hops.append(Hop(current, response.status, tls, cert, response.msg))
                 location = response.getheader("Location")
-                if response.status in REDIRECT_STATUSES and location:
+                if response.status in REDIRECT_STATUSES and location and body is None:
                     current = urljoin(current, location)
                     continue
                 body, cut = _read_body(response, max_bytes, started + deadline)

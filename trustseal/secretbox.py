@@ -36,6 +36,7 @@ SEALED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("mail_outbox", "sealed"),
     ("staff_users", "totp_secret"),
     ("signup_requests", "sealed"),
+    ("hook_endpoints", "secret_sealed"),
 )
 
 

@@ -187,6 +187,7 @@ def _pages(w: World) -> list[tuple[str, FlaskClient, int, bool]]:
         ("/dashboard/complaints", m, 200, True),
         ("/dashboard/domain", m, 200, True),
         ("/dashboard/keys", m, 200, True),
+        ("/dashboard/webhooks", m, 200, True),
         ("/dashboard/orders", m, 200, True),
         ("/dashboard/reviews", m, 200, True),
         ("/dashboard/seal", m, 200, True),

@@ -52,6 +52,13 @@ def due_date(filed_at: datetime) -> date:
     return add_business_days(lima_date(filed_at), ANSWER_BUSINESS_DAYS)
 
 
+def day_after(due: date) -> datetime:
+    """Midnight in Lima at the end of the deadline day: from then on the complaint is
+    overdue if unanswered."""
+    after = due + timedelta(days=1)
+    return datetime(after.year, after.month, after.day, tzinfo=LIMA)
+
+
 def reminder_moment(filed_at: datetime, business_day: int) -> datetime:
     """9:00 in Lima of the given business day after filing (for reminder jobs)."""
     day = add_business_days(lima_date(filed_at), business_day)

@@ -26,6 +26,7 @@ from trustseal.clock import rfc3339, utcnow
 from trustseal.dbutil import execute_dml
 from trustseal.errors import DomainError
 from trustseal.extensions import db
+from trustseal.hooks import service as hooks
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
@@ -45,11 +46,12 @@ CODE_LENGTH = 16
 # What people type between the groups of a code: spaces of any kind, and the dashes a
 # phone's keyboard or a word processor may turn the hyphen into.
 _CODE_SEPARATORS = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2212")
-COPY_JOB, MERCHANT_JOB, REMINDER_JOB, ANSWER_JOB = (
+COPY_JOB, MERCHANT_JOB, REMINDER_JOB, ANSWER_JOB, OVERDUE_JOB = (
     "book.consumer_copy",
     "book.merchant_notice",
     "book.reminder",
     "book.answer_notice",
+    "book.overdue",
 )
 REMINDER_DAYS = (10, 13)
 STAFF_NOTE_MAX = 2000
@@ -175,6 +177,7 @@ def file_entry(merchant: Merchant, data: dict[str, Any], locale: str = "es") -> 
         # never into a job payload.
         _queue_copy(entry, merchant, code)
     jobs.enqueue(MERCHANT_JOB, {"entry_id": entry.id})
+    hooks.emit(merchant.id, merchant.slug, "book.filed", _hook_data(entry))
     if kind in COMPLAINTS:
         for day in REMINDER_DAYS:
             jobs.enqueue(
@@ -182,7 +185,20 @@ def file_entry(merchant: Merchant, data: dict[str, Any], locale: str = "es") -> 
                 {"entry_id": entry.id, "day": day},
                 run_at=deadlines.reminder_moment(now, day),
             )
+        assert entry.due_at is not None
+        jobs.enqueue(OVERDUE_JOB, {"entry_id": entry.id}, run_at=deadlines.day_after(entry.due_at))
     return Filed(entry, code)
+
+
+def _hook_data(entry: BookEntry) -> dict[str, Any]:
+    """What a webhook says of an entry: its number, kind and dates (no personal data: the
+    merchant reads the rest through the API)."""
+    return {
+        "number": format_number(entry),
+        "kind": entry.kind,
+        "filed_at": rfc3339(entry.filed_at),
+        "due_on": entry.due_at.isoformat() if entry.due_at else None,
+    }
 
 
 def by_code(code: str) -> BookEntry | None:
@@ -743,6 +759,17 @@ def remind_merchant(payload: dict[str, Any]) -> None:
         day=payload["day"],
     )
     mail.queue(merchant.contact_email, message, "es")
+
+
+@jobs.handler(OVERDUE_JOB)
+def report_overdue(payload: dict[str, Any]) -> None:
+    """Job, the day after a complaint's deadline: if it is still unanswered, tell the
+    merchant's systems (``book.overdue``)."""
+    found = _entry_and_merchant(payload["entry_id"])
+    if found is None or state(found[0]) != "overdue":
+        return
+    entry, merchant = found
+    hooks.emit(merchant.id, merchant.slug, "book.overdue", _hook_data(entry))
 
 
 @jobs.handler(ANSWER_JOB)

@@ -25,6 +25,7 @@ from trustseal.book.schemas import AnswerSchema
 from trustseal.clock import utcnow
 from trustseal.dashboard.analytics import SECTOR_MIN_SHOPS, merchant_panels
 from trustseal.extensions import db
+from trustseal.hooks import service as hooks
 from trustseal.merchants import service as merchants
 from trustseal.orders import service as orders
 from trustseal.reviews import presenters
@@ -501,6 +502,51 @@ def keys() -> Any:
         merchant=merchant,
         new_key=new_key,
         keys=merchants.list_api_keys(merchant),
+    )
+
+
+def _webhook_problem(error: Exception) -> str:
+    """What the merchant reads when a webhook form is refused, in the page's language."""
+    field = getattr(error, "field", None)
+    if field == "url":
+        return _("Enter the https:// address of your server that receives the events.")
+    if field == "events":
+        return _("Choose at least one event.")
+    if getattr(error, "code", None) == 409:
+        return _("A shop has at most %(count)s webhook endpoints.", count=hooks.MAX_ENDPOINTS)
+    return _("That endpoint does not exist.")
+
+
+@blp.route("/webhooks", methods=["GET", "POST"])
+@web.page_required("merchant", *OWNER_ONLY)
+def webhooks() -> Any:
+    """Outgoing webhooks: subscribe a URL to events (its secret shown once), send a test,
+    delete; each endpoint's latest deliveries with their response codes."""
+    merchant = _merchant()
+    new_secret = None
+    if request.method == "POST":
+        try:
+            if request.form.get("delete"):
+                hooks.delete_endpoint(merchant.id, int(request.form["delete"]))
+                flash(_("The endpoint was deleted; its delivery log stays below."), "ok")
+            elif request.form.get("test"):
+                hooks.send_test(merchant.id, merchant.slug, int(request.form["test"]))
+                flash(_("A signed test event is on its way; its delivery shows below."), "ok")
+            else:
+                new_secret = hooks.create_endpoint(
+                    merchant.id, request.form.get("url", ""), request.form.getlist("events")
+                )[1]
+            db.session.commit()
+        except (hooks.WebhookError, ValueError) as error:
+            db.session.rollback()
+            flash(_webhook_problem(error), "error")
+    endpoints = hooks.endpoints(merchant.id)
+    return render_template(
+        "dashboard/webhooks.html",
+        merchant=merchant,
+        new_secret=new_secret,
+        endpoints=[(e, hooks.deliveries(merchant.id, e.id, limit=10)) for e in endpoints],
+        events=hooks.EVENTS,
     )
 
 

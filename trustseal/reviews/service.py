@@ -26,6 +26,7 @@ from trustseal.clock import rfc3339, utcnow
 from trustseal.dbutil import insert_ignoring_duplicate
 from trustseal.errors import DomainError
 from trustseal.extensions import db
+from trustseal.hooks import service as hooks
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.media import images
@@ -352,6 +353,19 @@ def submit(
     )
     review.log_index = appended.index
     score.count_published(review)
+    hooks.emit(
+        merchant.id,
+        merchant.slug,
+        "review.published",
+        {
+            "review_id": review.id,
+            "rating": rating,
+            "process_rating": process_rating,
+            "purchase_id": purchase.id,
+            "log_index": appended.index,
+            "created_at": rfc3339(review.created_at),
+        },
+    )
     for position, processed in enumerate(photos[:MAX_PHOTOS]):
         _attach(review, processed, position)
     for listener in current_app.extensions.get(PUBLISHED_LISTENERS, ()):
@@ -498,6 +512,14 @@ def flag(review_id: int, merchant_id: int, reason: FlagReason, detail: str | Non
         update(Review).where(Review.id == review.id).values(open_flags=Review.open_flags + 1)
     )
     db.session.flush()
+    merchant = merchants.get(merchant_id)
+    assert merchant is not None
+    hooks.emit(
+        merchant_id,
+        merchant.slug,
+        "review.flagged",
+        {"review_id": review.id, "flag_id": entry.id, "reason": entry.reason},
+    )
     return entry
 
 
@@ -814,6 +836,18 @@ def record_update(review_id: int, outcome: resolutions.Outcome) -> dict[str, Any
     review.update_rating, review.update_body = outcome.rating, body
     review.updated_at, review.update_log_index = now, appended.index
     score.count_update(review, previous)
+    hooks.emit(
+        merchant.id,
+        merchant.slug,
+        "review.updated",
+        {
+            "review_id": review.id,
+            "rating": review.rating,
+            "new_rating": outcome.rating,
+            "resolved": outcome.resolved,
+            "log_index": appended.index,
+        },
+    )
     return {"log_index": appended.index}
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from trustseal.clock import rfc3339, utcnow
 from trustseal.errors import DomainError
 from trustseal.extensions import db
+from trustseal.hooks import service as hooks
 from trustseal.jobs import service as jobs
 from trustseal.mail import service as mail
 from trustseal.merchants import service as merchants
@@ -294,6 +295,20 @@ def _record(
         appended = log.append(log.Event(event, merchant=merchant.slug, data=data, at=now))
         decision.log_index = appended.index
     db.session.add(decision)
+    hooks.emit(
+        merchant.id,
+        merchant.slug,
+        "seal.changed",
+        {
+            "action": action,
+            "status": status,
+            "reason": reason,
+            "valid_until": rfc3339(valid_until),
+            "automatic": rule is not None,
+            "rule": rule,
+            "at": rfc3339(now),
+        },
+    )
 
 
 def history(merchant: Merchant) -> list[SealDecision]:
