@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import Flask
 from sqlalchemy import String, select, update
 
-from tests.helpers import make_merchant
+from tests.helpers import bearer, make_merchant
 from tests.plugin_payloads import create_store, shopify_settings
 from trustseal import secretbox
 from trustseal.accounts import service as accounts
@@ -27,9 +27,12 @@ KEY_A, KEY_B, KEY_C = (Fernet.generate_key().decode() for _ in range(3))
 
 
 def _fill_every_sealed_column(app: Flask, client) -> None:
-    """A signing key, a store's credentials, a queued email, a TOTP secret, a sign-up."""
+    """A signing key, a store's credentials, a queued email, a TOTP secret, a sign-up, a
+    webhook's signing secret."""
     _, key = make_merchant(app)
     create_store(client, key, "shopify", **shopify_settings())
+    hook = {"url": "https://bodega.pe/hooks", "events": ["book.filed"]}
+    assert client.post("/api/v1/webhooks", json=hook, headers=bearer(key)).status_code == 201
     with app.app_context():
         signing.current_key()
         accounts.request_signup("nueva@tienda.pe", "clave-segura-456", {"name": "Tienda"})

@@ -316,3 +316,21 @@ def test_the_dashboard_page_adds_tests_and_deletes_endpoints(app, client, receiv
     with app.app_context():
         assert db.session.get(WebhookEndpoint, endpoint_id).deleted_at is not None
     assert threading.active_count() >= 1
+
+
+def test_the_receiver_snippet_in_the_docs_checks_a_real_delivery(app, client, shop, receiver):
+    """docs/webhooks.md shows a receiver how to check the signature: that code works."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "webhooks.md").read_text()
+    snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)  # the documentation's own code
+    created = subscribe(client, shop, receiver.url).json
+    secret = created["secret"]
+    client.post(f"/api/v1/webhooks/{created['id']}/test", headers=bearer(shop))
+    run_jobs(app)
+    sent = receiver.requests[0]
+    header = sent["headers"]["X-Trustseal-Signature"]
+    assert namespace["genuine"](secret, header, sent["body"])
+    assert not namespace["genuine"](secret, header, sent["body"].replace(b"test", b"tost"))

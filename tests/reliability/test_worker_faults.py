@@ -59,7 +59,7 @@ def _all_sent(app) -> bool:
             select(func.count())
             .select_from(Job)
             .where(Job.status.in_(("queued", "running")))
-            .where(Job.kind != "book.reminder")
+            .where(Job.kind.not_in(("book.reminder", "book.overdue")))  # days away
         )
         db.session.rollback()
         return unsent == 0 and active == 0
@@ -121,7 +121,7 @@ def test_worker_killed_mid_send_loses_nothing_and_sends_nothing_twice(
         statuses = dict(
             db.session.execute(
                 select(Job.status, func.count())
-                .where(Job.kind != "book.reminder")
+                .where(Job.kind.not_in(("book.reminder", "book.overdue")))  # days away
                 .group_by(Job.status)
             ).all()
         )

@@ -122,7 +122,7 @@ class Endpoints(MethodView):
         return [present(e) for e in service.endpoints(current_merchant().id)]
 
 
-@blp.route("/<int:endpoint_id>")
+@blp.route("/<id:endpoint_id>")
 class Endpoint(MethodView):
     """One endpoint."""
 
@@ -134,7 +134,7 @@ class Endpoint(MethodView):
         db.session.commit()
 
 
-@blp.route("/<int:endpoint_id>/test")
+@blp.route("/<id:endpoint_id>/test")
 class EndpointTest(MethodView):
     """The "send test" button."""
 
@@ -148,7 +148,7 @@ class EndpointTest(MethodView):
         return {"delivery_id": delivery.id, "event_id": delivery.event_id}
 
 
-@blp.route("/<int:endpoint_id>/deliveries")
+@blp.route("/<id:endpoint_id>/deliveries")
 class Deliveries(MethodView):
     """The delivery log."""
 
