@@ -334,3 +334,18 @@ def test_the_receiver_snippet_in_the_docs_checks_a_real_delivery(app, client, sh
     header = sent["headers"]["X-Trustseal-Signature"]
     assert namespace["genuine"](secret, header, sent["body"])
     assert not namespace["genuine"](secret, header, sent["body"].replace(b"test", b"tost"))
+
+
+def test_old_finished_deliveries_are_pruned_pending_ones_kept(app, client, shop, receiver):
+    endpoint = subscribe(client, shop, receiver.url).json
+    receiver.answers = [200, 500]
+    for _ in range(2):
+        client.post(f"/api/v1/webhooks/{endpoint['id']}/test", headers=bearer(shop))
+    run_jobs(app)
+    with app.app_context():
+        statuses = sorted(db.session.scalars(select(WebhookDelivery.status)))
+        assert statuses == ["delivered", "pending"]
+        later = utcnow() + timedelta(days=31)
+        assert hooks.prune(later) == 1
+        assert db.session.scalars(select(WebhookDelivery.status)).all() == ["pending"]
+        assert hooks.prune(utcnow()) == 0

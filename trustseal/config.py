@@ -122,6 +122,8 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_RETRY_HOURS": 24.0,
     "WEBHOOK_TIMEOUT_SECONDS": 10.0,
     "WEBHOOK_ALLOW_PRIVATE": False,
+    # finished deliveries (and their attempts) stay in the log this long
+    "WEBHOOK_LOG_DAYS": 30,
     # Witnesses (c2sp.org/tlog-witness) each new checkpoint is submitted to: entries
     # separated by commas or spaces, each URL=VKEY (submission prefix = cosignature/v1
     # verifier key). /log/checkpoint serves the newest checkpoint at least

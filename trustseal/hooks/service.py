@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from trustseal import netguard, secretbox
 from trustseal.clock import rfc3339, utcnow
@@ -343,3 +343,26 @@ def deliver(delivery_id: int) -> str:
 @jobs.handler(DELIVER_JOB)
 def _deliver_job(payload: dict[str, Any]) -> None:
     deliver(int(payload["delivery_id"]))
+
+
+def prune(now: datetime | None = None) -> int:
+    """Forget finished deliveries (and their attempts) older than
+    ``TRUSTSEAL_WEBHOOK_LOG_DAYS``; how many. Pending ones are kept whatever their age."""
+    days = float(current_app.config["TRUSTSEAL_WEBHOOK_LOG_DAYS"])
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    old = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.status != "pending", WebhookDelivery.created_at < cutoff)
+        .scalar_subquery()
+    )
+    execute_dml(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(old)))
+    removed = execute_dml(
+        delete(WebhookDelivery).where(
+            WebhookDelivery.status != "pending", WebhookDelivery.created_at < cutoff
+        )
+    ).rowcount
+    db.session.commit()
+    return int(removed or 0)
+
+
+jobs.periodic("hooks.prune", timedelta(hours=6))(prune)
