@@ -11,10 +11,10 @@ from urllib.parse import quote, urlencode
 
 import marshmallow as ma
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from trustseal import i18n
 from trustseal.accounts import web
 from trustseal.api.fields import forbidden_character
 from trustseal.badging import service as badging
@@ -464,7 +464,7 @@ def order_invitation(order_id: int) -> Any:
         return redirect("/dashboard/orders")
     db.session.commit()
     merchant = _merchant()
-    with force_locale(purchase.customer_locale):  # the customer's language, not the shop's
+    with i18n.in_language(purchase.customer_locale):  # the customer's language, not the shop's
         message = _(
             "Hello %(name)s, thank you for your purchase at %(merchant)s. Would you tell "
             "other shoppers how your order %(order)s went? %(url)s",

@@ -11,10 +11,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from flask_babel import force_locale
 from sqlalchemy import or_, select, update
 
-from trustseal import secretbox
+from trustseal import i18n, languages, secretbox
 from trustseal.clock import utcnow
 from trustseal.dbutil import execute_dml, insert_ignoring_duplicate
 from trustseal.errors import DomainError
@@ -54,7 +53,7 @@ class StoreError(DomainError):
 
 @dataclass(frozen=True)
 class CreatedStore:
-    """A new store, what to show once, and its setup instructions in both languages."""
+    """A new store, what to show once, and its setup instructions in every language."""
 
     store: Store
     shown: dict[str, Any]
@@ -108,10 +107,10 @@ def context(store: Store) -> StoreContext:
 
 
 def instructions(plugin: Platform, store: Store, shown: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The plugin's setup steps in Spanish and in English."""
+    """The plugin's setup steps in every language, by code (``es``, ``en``, ``pt``)."""
     steps = {}
-    for lang in ("es", "en"):
-        with force_locale(lang):
+    for lang in languages.CODES:
+        with i18n.in_language(lang):
             steps[lang] = [str(step) for step in plugin.setup_instructions(context(store), shown)]
     return steps
 
