@@ -221,11 +221,12 @@ def test_setup_per_platform(app, client, platform):
     }
     assert extra == shown
     steps = store["instructions"]
-    assert set(steps) == {"es", "en"}
-    for lang in ("es", "en"):
+    assert set(steps) == {"es", "en", "pt"}
+    for lang in ("es", "en", "pt"):
         assert len(steps[lang]) >= 3 and all(isinstance(s, str) and s for s in steps[lang])
         assert any(store["webhook_url"] in step for step in steps[lang])
     assert steps["es"] != steps["en"], "the Spanish steps are not translated"
+    assert steps["pt"] not in (steps["es"], steps["en"]), "the Portuguese steps are not translated"
 
     secrets = [
         v
