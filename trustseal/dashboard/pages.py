@@ -558,14 +558,18 @@ def seal() -> Any:
 @blp.get("/badge")
 @web.page_required("merchant")
 def badge() -> str:
-    """Each style in each language, live, with the snippet to paste; the Libro de
-    Reclamaciones button's snippet."""
+    """Each style in each language (the shop's own first), live, with the snippet to
+    paste; the Libro de Reclamaciones button's snippet for a shop in Peru."""
     merchant = _merchant()
+    own = merchants.language(merchant)
     return render_template(
         "dashboard/badge.html",
         merchant=merchant,
-        snippets={lang: badging.embed_snippets(merchant, lang) for lang in badging.LANGS},
-        book_snippet=badging.book_link_snippet(merchant),
+        snippets={
+            lang: badging.embed_snippets(merchant, lang)
+            for lang in sorted(badging.LANGS, key=lambda lang: lang != own)
+        },
+        book_snippet=badging.book_link_snippet(merchant) if book.offered(merchant) else None,
     )
 
 
