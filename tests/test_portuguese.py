@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from tests.booking import BOOK_FORM, entry_body
-from tests.helpers import approve_seal, bearer, make_merchant, make_staff
+from tests.helpers import approve_seal, bearer, make_merchant, make_staff, order_body
 from tests.reviewing import publish_review
 from tests.signing_in import make_merchant_user, post_form, sign_in
 from trustseal.book.models import BookEntry
@@ -238,6 +238,46 @@ def test_the_site_check_does_not_ask_a_shop_in_brazil_for_a_book_link(app, clien
 
 
 # --- Portuguese for a shop in Brazil and its customers ----------------------------------
+
+
+def test_an_order_without_a_language_takes_the_shops(app, client, brazil, peru):
+    for key, expected in ((brazil, "pt"), (peru, "es")):
+        answer = client.post("/api/v1/orders", json=order_body("A-1"), headers=bearer(key))
+        assert answer.status_code == 201 and answer.json["customer"]["locale"] == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"), [("pt", "pt"), ("pt-BR", "pt"), ("PT_br", "pt"), ("es-PE", "es")]
+)
+def test_an_order_language_is_a_code_or_a_tag_of_one(client, peru, given, stored):
+    body = order_body("A-1")
+    body["customer"]["locale"] = given
+    answer = client.post("/api/v1/orders", json=body, headers=bearer(peru))
+    assert answer.status_code == 201 and answer.json["customer"]["locale"] == stored
+
+
+@pytest.mark.parametrize("given", ["fr", "português", "pt-", "", 5])
+def test_another_language_is_422(client, peru, given):
+    body = order_body("A-1")
+    body["customer"]["locale"] = given
+    answer = client.post("/api/v1/orders", json=body, headers=bearer(peru))
+    assert answer.status_code == 422
+    assert "locale" in answer.json["errors"]["json"]["customer"]
+
+
+def test_the_review_invitation_in_portuguese(app, client, peru, outbox):
+    body = order_body("A-1", status="delivered")
+    body["customer"]["locale"] = "pt-BR"
+    assert client.post("/api/v1/orders", json=body, headers=bearer(peru)).status_code == 201
+    _run_jobs(app)
+    (invitation,) = _sent(outbox)
+    assert invitation["Content-Language"] == "pt-BR"
+    assert invitation["Subject"] == "Como foi a sua compra em Bodega Ñandú?"
+    html = invitation.get_body(("html",)).get_content()
+    assert '<html lang="pt-BR">' in html and "Escrever a minha avaliação" in html
+    assert "Não receber mais e-mails como este" in html
+    text = invitation.get_body(("plain",)).get_content()
+    assert "Olá, Lucía Quispe," in text and "/r/" in text
 
 
 def test_a_shop_in_brazil_gets_its_emails_in_portuguese(app, client, brazil, outbox):

@@ -218,8 +218,12 @@ def test_setup_per_platform(app, client, platform):
         "created_at",
         "last_event_at",
         "instructions",
+        "country",
+        "language",
     }
     assert extra == shown
+    # the platform account's country is not known before an order is fetched
+    assert store["country"] is None and store["language"] is None
     steps = store["instructions"]
     assert set(steps) == {"es", "en", "pt"}
     for lang in ("es", "en", "pt"):
@@ -253,6 +257,8 @@ def test_setup_per_platform(app, client, platform):
         "settings",
         "created_at",
         "last_event_at",
+        "country",
+        "language",
     }
     assert all(s not in listed.get_data(as_text=True) for s in secrets)
 
