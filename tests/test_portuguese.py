@@ -179,6 +179,9 @@ def test_a_shop_in_brazil_shows_its_reviews_and_seal_not_a_book(app, client, bra
         assert criteria[cid]["verdict"] == "not_applicable"
         assert "Libro de Reclamaciones" in criteria[cid]["note"]
 
+    # Spanish first: words a cached template module kept in the first page's language
+    # would show on the next page in another one
+    assert "no aplica" in client.get(f"/m/{BRAZIL}?lang=es").get_data(as_text=True)
     profile = client.get(f"/m/{BRAZIL}?lang=pt")
     assert profile.status_code == 200
     text = profile.get_data(as_text=True)
