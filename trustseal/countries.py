@@ -11,8 +11,8 @@ every two-letter territory code except the groupings and placeholders CLDR adds 
 European Union, the United Nations, "unknown region"...). Platforms may write a country in
 three letters (VTEX: ``BRA``); :func:`code_of` reads both.
 
-This module imports nothing of trustseal: the platform plugins reach :func:`code_of`
-through :mod:`trustseal.platforms`.
+This module imports nothing of trustseal but :mod:`trustseal.languages`: the platform
+plugins reach :func:`code_of` through :mod:`trustseal.platforms`.
 """
 
 from __future__ import annotations
