@@ -90,9 +90,17 @@ bench: install
 	  else echo "npm not found: bench/test_badges.py runs without badge-maker"; fi
 	$(BIN)/pytest bench/ $(BENCH_ARGS)
 
-## make translations: refresh the catalogs after changing user-facing text
+## make translations: refresh the catalogs after changing user-facing text (creating the
+## catalog of a locale of CATALOG_LOCALES that has none yet). English is the message ids;
+## pt_BR is Brazilian Portuguese, the language code pt (trustseal/languages.py).
+CATALOG_LOCALES := es pt_BR
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o /tmp/trustseal-messages.pot .
+	@for locale in $(CATALOG_LOCALES); do \
+	  test -f trustseal/translations/$$locale/LC_MESSAGES/messages.po || \
+	    $(BIN)/pybabel init -i /tmp/trustseal-messages.pot -d trustseal/translations \
+	      -l $$locale --width 100 || exit 1; \
+	done
 	$(BIN)/pybabel update -i /tmp/trustseal-messages.pot -d trustseal/translations --width 100 --no-fuzzy-matching
 	$(BIN)/python -c "from trustseal.i18n import compile_catalogs; compile_catalogs()"
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import final
 
 from badges import text
+from trustseal import languages
 
 STYLES = ("compact", "seal", "card")
-LANGS = ("es", "en")
+LANGS = languages.CODES  # es, en, pt (Brazilian Portuguese)
 GREEN, RED, GREY, LABEL, GOLD, INK, MUTED = (
     "#0b6e4f",
     "#b42318",

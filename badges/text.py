@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import unicodedata
-from functools import reduce
+from functools import cache, reduce
 from operator import add
 
+from babel.numbers import get_decimal_symbol, get_group_symbol
+
 from badges.widths import REFERENCE_SIZE, widths_of
+from trustseal import languages
 
 ELLIPSIS = "…"
 
@@ -92,10 +95,15 @@ def wrap(
     return out
 
 
-_SPANISH_SEPARATORS = str.maketrans({",": ".", ".": ","})
+@cache
+def _separators(lang: str) -> dict[int, str]:
+    """Python's ``,`` and ``.`` of a formatted number → the language's grouping and
+    decimal marks, as Babel's data for its locale gives them."""
+    locale = languages.locale_of(lang)
+    return str.maketrans({",": get_group_symbol(locale), ".": get_decimal_symbol(locale)})
 
 
 def number(value: float | int, lang: str, decimals: int = 0) -> str:
-    """``1.234`` / ``4,6`` in Spanish, ``1,234`` / ``4.6`` in English."""
-    text = f"{value:,.{decimals}f}"
-    return text.translate(_SPANISH_SEPARATORS) if lang == "es" else text
+    """``1.234`` / ``4,6`` in Spanish and Brazilian Portuguese, ``1,234`` / ``4.6`` in
+    English (always grouped: a badge prints ``1.234 opiniones``)."""
+    return f"{value:,.{decimals}f}".translate(_separators(lang))

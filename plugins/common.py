@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from datetime import UTC, date, datetime
 
-from trustseal.platforms import BadPayload, ShippingData, SignatureInvalid
+from trustseal.platforms import BadPayload, ShippingData, SignatureInvalid, language_code
 
 
 def check_hmac_base64(secret: str, body: bytes, claimed: str | None) -> None:
@@ -43,9 +43,11 @@ def full_name(first: object, last: object) -> str | None:
     return name or None
 
 
-def locale_of(value: object) -> str:
-    """``es`` or ``en`` from a platform locale such as ``es-PE`` or ``en_US``."""
-    return "en" if isinstance(value, str) and value.lower().startswith("en") else "es"
+def locale_of(value: object) -> str | None:
+    """The language code (``es``, ``en``, ``pt``) of a platform locale such as ``es-PE``,
+    ``en_US`` or ``pt-BR``; None when the platform gives none, or one trustseal does not
+    speak (the store's language, else the merchant's, then applies)."""
+    return language_code(value)
 
 
 def text_id(value: object) -> str:

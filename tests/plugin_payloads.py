@@ -483,9 +483,11 @@ def vtex_order(
     email: str = "Carlos.Mamani@example.com",
     finished: bool | None = False,
     delivered_date: str | None = "2026-11-05T14:00:00.0000000+00:00",
-    locale: str = "es-PE",
+    locale: str | None = "es-PE",
+    country: str | None = "PER",
 ) -> dict[str, Any]:
-    """An OMS order (GET /api/oms/pvt/orders/{orderId})."""
+    """An OMS order (GET /api/oms/pvt/orders/{orderId}); ``country`` is the account's, as
+    every order carries it (``storePreferencesData.countryCode``, ISO 3166-1 alpha-3)."""
     packages = []
     if finished is not None:
         packages.append(
@@ -546,6 +548,15 @@ def vtex_order(
             "userProfileId": "5a3692de-358a-4bea-8885-044bce33bb93",
         },
         "clientPreferencesData": {"locale": locale, "optinNewsLetter": False},
+        "storePreferencesData": {
+            "countryCode": country,
+            "currencyCode": "BRL" if country == "BRA" else "PEN",
+            "currencyLocale": 1046 if country == "BRA" else 10250,
+            "currencySymbol": "R$" if country == "BRA" else "S/",
+            "timeZone": "E. South America Standard Time"
+            if country == "BRA"
+            else "SA Pacific Standard Time",
+        },
         "shippingData": {
             "address": {"city": "Lima", "country": "PER"},
             "logisticsInfo": [

@@ -42,7 +42,7 @@ def test_wrap_breaks_at_spaces_and_ends_with_a_whole_word():
     assert text.wrap("Supercalifragilístico", 40, 10, lines=1)[0].endswith(text.ELLIPSIS)
 
 
-@pytest.mark.parametrize("lang", ["es", "en"])
+@pytest.mark.parametrize("lang", ["es", "en", "pt"])
 @pytest.mark.parametrize("status", STATES)
 @pytest.mark.parametrize("score", [4.6, None])
 def test_every_line_of_the_seal_stays_inside_the_ring(app, lang, status, score):

@@ -50,7 +50,7 @@ def claims_of(token: str) -> dict:
 
 
 @pytest.mark.parametrize("style", ["compact", "seal", "card"])
-@pytest.mark.parametrize("lang", ["es", "en"])
+@pytest.mark.parametrize("lang", ["es", "en", "pt"])
 def test_every_style_is_valid_accessible_signed_svg(client, shop, style, lang):
     answer = client.get(f"/badges/bodega.svg?style={style}&lang={lang}")
     assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
@@ -87,14 +87,17 @@ def test_every_style_is_valid_accessible_signed_svg(client, shop, style, lang):
     }
     assert claims["exp"] - claims["iat"] == 7 * 86400
     assert set(claims["log"]) == {"tree_size", "root_hash"}
-    words = "opiniones" if lang == "es" else "reviews"
+    words = {"es": "opiniones", "en": "reviews", "pt": "avaliações"}[lang]
     if style != "seal":
         assert words.encode() in answer.data
+    seal_words = {"es": "Sello de Confianza", "en": "Online Trust Seal", "pt": "Selo de Confiança"}
+    assert root.get("aria-label").startswith(seal_words[lang])
 
 
 def test_locale_number_formats():
     assert text.number(1234, "es") == "1.234" and text.number(1234, "en") == "1,234"
     assert text.number(4.6, "es", 1) == "4,6" and text.number(4.6, "en", 1) == "4.6"
+    assert text.number(1234567, "pt") == "1.234.567" and text.number(4.6, "pt", 1) == "4,6"
 
 
 def test_conditional_get_and_invalidation(app, client, shop):
@@ -241,10 +244,10 @@ def test_truncation_is_by_measured_width():
 def test_unique_ids_per_badge(client, shop):
     ids = set()
     for style in ("compact", "seal", "card"):
-        for lang in ("es", "en"):
+        for lang in ("es", "en", "pt"):
             root = strict_parse(client.get(f"/badges/bodega.svg?style={style}&lang={lang}").data)
             ids |= {el.get("id") for el in root.iter() if el.get("id")}
-    assert len(ids) == 6
+    assert len(ids) == 9
 
 
 def test_png_carries_the_assertion_uncompressed(client, shop):

@@ -1,6 +1,7 @@
-"""Spanish first, for real: every page and every email rendered in Spanish asks the
-catalog only for message ids it translates, and no page shows English words that slipped
-past ``_()``.
+"""Spanish first, for real — and Brazilian Portuguese as well: every page and every email
+rendered in Spanish (or in Portuguese) asks the catalog only for message ids it translates,
+and no page shows English words that slipped past ``_()`` — nor, in Portuguese, Spanish
+words that a translation left Spanish.
 
 - Pages: every GET route of the app's url_map that is not an API route is requested in
   Spanish (no ``lang``, no ``Accept-Language``), its path parameters filled from real seeded
@@ -19,6 +20,13 @@ past ``_()``.
   ``<code>``, ``<textarea>`` dropped; addresses, paths and emails dropped) is searched for
   a short list of English words that are never Spanish (dotted and snake_case identifiers
   left out), and for snake_case machine codes shown as they are (``not_genuine``).
+
+- Portuguese: the same pages and emails again with the ``lang`` cookie set to ``pt``
+  (``<html lang="pt-BR">``, the ``pt_BR`` catalog), and also in English: a word of
+  :data:`SPANISH_WORDS` that the Portuguese page shows and the English one does not came
+  from a translation, not from the shops' own (Spanish) data — a Spanish gap. Peru's legal
+  names (Libro de Reclamaciones, reclamo, queja, INDECOPI) are in the English message ids
+  too, so they are never counted.
 
 Gaps owned by other parts of the code are listed in :data:`KNOWN_GAPS_TO_FIX`, each with
 its page: the test fails on any other gap, and on a listed one that no longer occurs (so
@@ -48,7 +56,7 @@ from tests.helpers import bearer, make_staff, order_body, pass_all_criteria
 from tests.reviewing import post_review
 from tests.signing_in import make_merchant_user, make_staff_user, post_form, sign_in
 from trustseal.api.errors import JSON_PREFIXES
-from trustseal.extensions import db
+from trustseal.extensions import db, limiter
 
 # The strings do not depend on the database: SQLite alone (the `database_url` fixture of
 # tests/conftest.py, given its one parameter here).
@@ -57,6 +65,7 @@ sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 PACKAGE = Path(__file__).resolve().parent.parent / "trustseal"
 EMAILS = PACKAGE / "templates" / "email"
 DEMO = "tienda-demo"
+BRAZIL = "loja-brasil"  # a shop in Brazil: reviews and seal, no Libro de Reclamaciones
 OWNER = ("duena@tienda-demo.pe", "clave-segura-123")
 
 # GET routes that are not pages, with the reason.
@@ -123,6 +132,49 @@ ENGLISH_WORDS = (
     "False",
 )
 _ENGLISH = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, ENGLISH_WORDS)) + r")(?![\w-])")
+# Spanish words that are never Portuguese, as whole words, case-sensitive; and any word with
+# an ñ. Looked for on Portuguese pages only, and counted only when the English page of the
+# same visit lacks them (the shops' data is Spanish in every language).
+SPANISH_WORDS = (
+    "el",
+    "El",
+    "los",
+    "Los",
+    "las",
+    "Las",
+    "del",
+    "y",
+    "una",
+    "Una",
+    "pero",
+    "también",
+    "usted",
+    "tu",
+    "Tu",
+    "tus",
+    "su",
+    "Su",
+    "sus",
+    "tienda",
+    "Tienda",
+    "tiendas",
+    "opinión",
+    "opiniones",
+    "Opiniones",
+    "correo",
+    "sesión",
+    "cuenta",
+    "puntuación",
+    "calificación",
+    "Guardar",
+    "aún",
+    "todavía",
+)
+_SPANISH = re.compile(
+    r"(?<![\w-])(" + "|".join(map(re.escape, SPANISH_WORDS)) + r"|\w*ñ\w*)(?![\w-])"
+)
+# The languages whose every page and email is checked: code → (Babel locale, html tag).
+CHECKED = {"es": ("es", "es"), "pt": ("pt_BR", "pt-BR")}
 # Addresses, paths and emails are not prose; nor are dotted or snake_case identifiers
 # (review.published, S.A.C.) for the word check.
 _ADDRESSES = re.compile(r"\S*[/@]\S*")
@@ -142,13 +194,15 @@ KNOWN_GAPS_TO_FIX: list[tuple[str, str, str]] = []
 
 @dataclass
 class Recorder:
-    """Message ids asked of the Spanish catalog that it lacks, by page, with where."""
+    """Message ids asked of the catalog of ``locale`` (Spanish unless told) that it lacks,
+    by page, with where."""
 
     page: str | None = None
     misses: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    locale: str = "es"
 
     def check(self, translations: Any, key: Any, msgid: str) -> None:
-        if self.page is None or str(flask_babel.get_locale()) != "es":
+        if self.page is None or str(flask_babel.get_locale()) != self.locale:
             return
         if key not in getattr(translations, "_catalog", {}):
             self.misses[(self.page, msgid)].add(_asker())
@@ -259,16 +313,29 @@ def english_words(html: str) -> dict[tuple[str, str], str]:
     """English found in the page's visible text: ``("english", word)`` for a word of
     :data:`ENGLISH_WORDS`, ``("identifier", code)`` for a snake_case machine code; each
     with the text around it."""
+    return _words(html, (("english", _ENGLISH, True), ("identifier", _SNAKE_CASE, False)))
+
+
+def spanish_words(html: str) -> dict[tuple[str, str], str]:
+    """Spanish found in the page's visible text: ``("spanish", word)`` for a word of
+    :data:`SPANISH_WORDS` or one with an ñ, with the text around it."""
+    return _words(html, (("spanish", _SPANISH, True),))
+
+
+def _words(
+    html: str, searches: tuple[tuple[str, re.Pattern[str], bool], ...]
+) -> dict[tuple[str, str], str]:
+    """``(kind, match)`` → context for each search ``(kind, pattern, in prose only)`` over
+    the page's visible text (addresses dropped; dotted and snake_case identifiers dropped
+    too from the prose)."""
     parser = VisibleText()
     parser.feed(html)
     found: dict[tuple[str, str], str] = {}
     for part in parser.parts:
         text = " ".join(_ADDRESSES.sub(" ", part).split())
         prose = " ".join(_IDENTIFIERS.sub(" ", text).split())
-        for kind, pattern, source in (
-            ("english", _ENGLISH, prose),
-            ("identifier", _SNAKE_CASE, text),
-        ):
+        for kind, pattern, in_prose in searches:
+            source = prose if in_prose else text
             for match in pattern.finditer(source):
                 start = max(0, match.start() - 40)
                 found.setdefault((kind, match.group(1)), f"…{source[start : match.end() + 40]}…")
@@ -330,6 +397,13 @@ def seed(app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> Se
             contact_email="hola@pendiente.pe",
             slug="pendiente",
             signed_up=True,
+        )
+        merchants.create_merchant(
+            name="Loja Brasil",
+            domain="lojabrasil.com.br",
+            contact_email="contato@lojabrasil.com.br",
+            slug=BRAZIL,
+            country="BR",
         )
         db.session.commit()
     key = re.search(r"api key: (tsk_\S+)", loaded).group(1)
@@ -495,6 +569,11 @@ def extra_visits(s: Seeded) -> list[tuple[str, str, str, str, int]]:
         ("/dashboard/reviews (flagged)", "merchant", "GET", "/dashboard/reviews?tab=flagged", 200),
         ("/dashboard/reviews?q= (none)", "merchant", "GET", "/dashboard/reviews?q=zzzz", 200),
         ("/console/m/<slug> (pending shop)", "staff", "GET", "/console/m/pendiente", 200),
+        ("/m/<slug> (shop outside Peru)", "anonymous", "GET", f"/m/{BRAZIL}", 200),
+        ("/m/<slug>/libro (shop outside Peru)", "anonymous", "GET", f"/m/{BRAZIL}/libro", 404),
+        ("/verify/<slug> (shop outside Peru)", "anonymous", "GET", f"/verify/{BRAZIL}", 200),
+        ("/dashboard/badge (shop outside Peru)", "brazil", "GET", "/dashboard/badge", 200),
+        ("/dashboard/seal (shop outside Peru)", "brazil", "GET", "/dashboard/seal", 200),
     ]
 
 
@@ -502,7 +581,9 @@ def _report(title: str, lines: list[str]) -> str:
     return f"{title}:\n  " + "\n  ".join(lines) if lines else ""
 
 
-def _compare(found: set[tuple[str, str, str]], details: dict[Any, str]) -> None:
+def _compare(
+    found: set[tuple[str, str, str]], details: dict[Any, str], language: str = "Spanish"
+) -> None:
     known = set(KNOWN_GAPS_TO_FIX)
     new = sorted(found - known)
     stale = sorted(known - found)
@@ -510,8 +591,8 @@ def _compare(found: set[tuple[str, str, str]], details: dict[Any, str]) -> None:
         part
         for part in (
             _report(
-                "Spanish gaps (page, kind, text) — translate them (i18n, _()), or, if another "
-                "part of the code owns them, list them in KNOWN_GAPS_TO_FIX",
+                f"{language} gaps (page, kind, text) — translate them (i18n, _()), or, if "
+                "another part of the code owns them, list them in KNOWN_GAPS_TO_FIX",
                 [f"{gap!r}  ← {details.get(gap, '')}" for gap in new],
             ),
             _report(
@@ -523,21 +604,26 @@ def _compare(found: set[tuple[str, str, str]], details: dict[Any, str]) -> None:
     assert not new and not stale, message
 
 
-@sqlite_only
-def test_every_page_in_spanish(app, client, recorder, monkeypatch):
-    s = seed(app, client, monkeypatch)
-    clients = {"anonymous": app.test_client(), "merchant": app.test_client()}
-    clients["staff"] = app.test_client()
-    clients["pending"] = app.test_client()
+BRAZIL_OWNER = ("dono@lojabrasil.com.br", "clave-segura-123")
+
+
+def signed_in_clients(app: Flask) -> dict[str, FlaskClient]:
+    """A client per kind of visitor: anonymous, the demo shop's owner, staff, the owner of
+    the shop that has not proved its domain, and the owner of the shop in Brazil."""
+    clients = {who: app.test_client() for who in ("anonymous", "merchant", "staff")}
+    clients["pending"], clients["brazil"] = app.test_client(), app.test_client()
     assert sign_in(clients["merchant"], *OWNER).status_code == 302
     assert sign_in(clients["staff"], "admin@cert.pe", "clave-staff-1234").status_code == 302
     make_merchant_user(app, "pendiente", "ana@pendiente.pe", "clave-segura-123")
     assert sign_in(clients["pending"], "ana@pendiente.pe", "clave-segura-123").status_code == 302
+    make_merchant_user(app, BRAZIL, *BRAZIL_OWNER)
+    assert sign_in(clients["brazil"], *BRAZIL_OWNER).status_code == 302
+    return clients
 
-    def broken() -> str:
-        raise RuntimeError("boom")
 
-    visits: list[tuple[str, str, str, str, int | None]] = []
+def all_visits(app: Flask, s: Seeded) -> list[tuple[str, str, str, str, int]]:
+    """(page label, who, method, path, status): every GET page, then :func:`extra_visits`."""
+    visits: list[tuple[str, str, str, str, int]] = []
     for rule, endpoint in page_routes(app):
         path = re.sub(
             r"<(?:[^:<>]+:)?([^<>]+)>",
@@ -547,11 +633,29 @@ def test_every_page_in_spanish(app, client, recorder, monkeypatch):
         who = "merchant" if path.startswith("/dashboard") else "anonymous"
         who = "staff" if path.startswith("/console") else who
         visits.append((rule, who, "GET", path, 200))
-    visits += extra_visits(s)
+    return visits + extra_visits(s)
+
+
+def visit_pages(
+    app: Flask, clients: dict[str, FlaskClient], visits: list[Any], recorder: Recorder, lang: str
+) -> dict[str, str]:
+    """Every visit in the language of code ``lang`` (its ``lang`` cookie; none for Spanish,
+    the default), recorded by ``recorder``; the pages' HTML by label."""
+    tag = CHECKED.get(lang, (lang, lang))[1]
+    for each in clients.values():
+        if lang == "es":
+            each.delete_cookie("lang")
+        else:
+            each.set_cookie("lang", lang)
+
+    def broken() -> str:
+        raise RuntimeError("boom")
 
     pages: dict[str, str] = {}
     app.config["PROPAGATE_EXCEPTIONS"] = False  # the 500 page (the fixture restores it)
     score_page = app.view_functions["public_home.score_page"]
+    with app.app_context():
+        limiter.reset()  # each language's visits start afresh
     for label, who, method, path, status in visits:
         if label == "error 500":
             app.view_functions["public_home.score_page"] = broken
@@ -563,23 +667,73 @@ def test_every_page_in_spanish(app, client, recorder, monkeypatch):
             app.view_functions["public_home.score_page"] = score_page
         assert answer.status_code == status, (label, path, answer.status_code)
         assert answer.content_type.startswith("text/html"), (label, path)
-        assert 'lang="es"' in answer.get_data(as_text=True)[:200], (label, path)
+        assert f'lang="{tag}"' in answer.get_data(as_text=True)[:200], (label, path)
         pages[label] = answer.get_data(as_text=True)
+    return pages
 
+
+def msgid_gaps(recorder: Recorder) -> tuple[set[tuple[str, str, str]], dict[Any, str]]:
+    """The recorder's misses as gaps ``(page, "msgid", msgid)``, with where each was asked."""
     found: set[tuple[str, str, str]] = set()
     details: dict[Any, str] = {}
     for (page, msgid), where in recorder.misses.items():
         gap = (page, "msgid", msgid)
         found.add(gap)
         details[gap] = ", ".join(sorted(where))
+    return found, details
+
+
+def word_gaps(
+    pages: dict[str, str], english: dict[str, str] | None = None, identifiers: bool = True
+) -> dict[tuple[str, str, str], str]:
+    """English words on each page (and snake_case codes, unless not ``identifiers``); with
+    the ``english`` pages of the same visits, also the Spanish words a page shows that its
+    English version does not."""
+    gaps: dict[tuple[str, str, str], str] = {}
     for label, html in pages.items():
         if label in ENGLISH_BY_DESIGN:
             continue
         for (kind, word), context in english_words(html).items():
-            gap = (label, kind, word)
-            found.add(gap)
-            details[gap] = context
+            if identifiers or kind != "identifier":
+                gaps[(label, kind, word)] = context
+        if english is not None:
+            in_english = spanish_words(english[label])
+            for (kind, word), context in spanish_words(html).items():
+                if (kind, word) not in in_english:
+                    gaps[(label, kind, word)] = context
+    return gaps
+
+
+@sqlite_only
+def test_every_page_in_spanish(app, client, recorder, monkeypatch):
+    s = seed(app, client, monkeypatch)
+    pages = visit_pages(app, signed_in_clients(app), all_visits(app, s), recorder, "es")
+    found, details = msgid_gaps(recorder)
+    for gap, context in word_gaps(pages).items():
+        found.add(gap)
+        details[gap] = context
     _compare(found, details)
+
+
+@sqlite_only
+def test_every_page_in_portuguese(app, client, recorder, monkeypatch):
+    """The same visits with the ``lang`` cookie at ``pt``: the pt_BR catalog translates
+    every message asked, and no page shows English, or Spanish its English version lacks."""
+    s = seed(app, client, monkeypatch)
+    clients, visits = signed_in_clients(app), all_visits(app, s)
+    recorder.locale = "pt_BR"
+    english = visit_pages(app, clients, visits, recorder, "en")
+    pages = visit_pages(app, clients, visits, recorder, "pt")
+    found, details = msgid_gaps(recorder)
+    for gap, context in word_gaps(pages, english).items():
+        found.add(gap)
+        details[gap] = context
+    _compare(found, details, "Portuguese")
+    # Portuguese indeed, numbers and dates too: the demo's score with a decimal comma
+    profile = pages["/m/<slug>"]
+    assert "Avaliações de compras verificadas" in profile and 'lang="pt-BR"' in profile
+    assert "Libro de Reclamaciones" in profile  # the Peruvian shop's book, by its legal name
+    assert "Português" in pages["/"]
 
 
 # --- the emails -------------------------------------------------------------------------
@@ -762,11 +916,21 @@ def email_contexts(app: Flask, s: Seeded) -> dict[str, list[dict[str, Any]]]:
         "seal_warning": [
             {
                 "merchant": merchant,
-                "cautions": cautions,
+                "cautions": caution_list,
                 "threshold": thresholds,
                 "titles": monitor.TITLES,
                 **links,
             }
+            for caution_list in (
+                cautions,
+                # a shop outside Peru: the site check asks for HTTPS only, no book link
+                [
+                    monitor.Caution(
+                        monitor.SITE_CHECK_FAILING,
+                        {"since": "2026-11-20", "days": 1, "https": False, "complaints_book": None},
+                    )
+                ],
+            )
         ],
         "signal_opened": [
             {
@@ -782,38 +946,81 @@ def email_contexts(app: Flask, s: Seeded) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-@sqlite_only
-def test_every_email_in_spanish(app, client, recorder, monkeypatch):
+def render_every_email(
+    app: Flask, s: Seeded, recorder: Recorder, lang: str
+) -> dict[str, list[str]]:
+    """Every email template with each of its contexts, rendered in the language of code
+    ``lang`` through the mail domain's renderer (recorded by ``recorder``); the HTML of
+    each, by ``email/<template>``."""
     from trustseal.mail import service as mail
 
-    s = seed(app, client, monkeypatch)
+    tag = CHECKED.get(lang, (lang, lang))[1]
     names = {
         p.name.split(".")[0] for p in EMAILS.iterdir() if not p.name.startswith("_") and p.is_file()
     }
+    rendered: dict[str, list[str]] = defaultdict(list)
     with app.app_context():
         contexts = email_contexts(app, s)
         assert sorted(names - contexts.keys()) == [], "email templates without a context here"
         for name, variants in sorted(contexts.items()):
             for context in variants:
                 recorder.page = f"email/{name}"
-                message = mail.render(name, "es", **context)
+                message = mail.render(name, lang, **context)
                 recorder.page = None
                 assert message.subject and message.text.strip() and message.html
-                assert 'lang="es"' in message.html
+                assert f'lang="{tag}"' in message.html
+                rendered[f"email/{name}"].append(message.html)
         db.session.rollback()
-    found = {(page, "msgid", msgid) for page, msgid in recorder.misses}
-    details = {(p, "msgid", m): ", ".join(sorted(w)) for (p, m), w in recorder.misses.items()}
+    return rendered
+
+
+def _each(rendered: dict[str, list[str]]) -> dict[str, str]:
+    """Every rendering by ``email/<template> #<n>``."""
+    return {
+        f"{name} #{n}": html
+        for name, variants in rendered.items()
+        for n, html in enumerate(variants)
+    }
+
+
+def _compare_emails(
+    found: set[tuple[str, str, str]], details: dict[Any, str], language: str
+) -> None:
     emails = {gap for gap in KNOWN_GAPS_TO_FIX if gap[0].startswith("email/")}
     new = sorted(found - emails)
     stale = sorted(emails - found)
     assert not new and not stale, "\n".join(
         part
         for part in (
-            _report("Email message ids without Spanish", [f"{g!r}  ← {details[g]}" for g in new]),
+            _report(f"Email gaps in {language}", [f"{g!r}  ← {details[g]}" for g in new]),
             _report("Fixed: delete from KNOWN_GAPS_TO_FIX", [f"{g!r}," for g in stale]),
         )
         if part
     )
+
+
+@sqlite_only
+def test_every_email_in_spanish(app, client, recorder, monkeypatch):
+    s = seed(app, client, monkeypatch)
+    render_every_email(app, s, recorder, "es")
+    found, details = msgid_gaps(recorder)
+    _compare_emails(found, details, "Spanish")
+
+
+@sqlite_only
+def test_every_email_in_portuguese(app, client, recorder, monkeypatch):
+    """Every email in Portuguese: the pt_BR catalog translates every message asked, and no
+    email shows English, or Spanish its English version lacks."""
+    s = seed(app, client, monkeypatch)
+    recorder.locale = "pt_BR"
+    english = render_every_email(app, s, recorder, "en")
+    portuguese = render_every_email(app, s, recorder, "pt")
+    found, details = msgid_gaps(recorder)
+    # (emails name the published rules by their ids, such as site_check_failing, on purpose)
+    for gap, context in word_gaps(_each(portuguese), _each(english), identifiers=False).items():
+        found.add(gap)
+        details[gap] = context
+    _compare_emails(found, details, "Portuguese")
 
 
 def test_the_english_word_check_itself():

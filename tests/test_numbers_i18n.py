@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -30,7 +31,7 @@ def plain(text: str) -> str:
 def babel_app() -> Flask:
     """A bare Flask app with the service's translation set-up (no database)."""
     app = Flask(__name__)
-    app.config.update(TRUSTSEAL_LOCALES=["es", "en"], TRUSTSEAL_DEFAULT_LOCALE="es")
+    app.config.update(TRUSTSEAL_LOCALES=["es", "en", "pt"], TRUSTSEAL_DEFAULT_LOCALE="es")
     i18n.init_app(app)
     return app
 
@@ -100,8 +101,37 @@ def test_the_filters_follow_the_request_locale(babel_app):
         spanish = plain(render_template_string(template))
     with babel_app.test_request_context("/?lang=en"):
         english = plain(render_template_string(template))
+    with babel_app.test_request_context("/?lang=pt"):
+        portuguese = plain(render_template_string(template))
     assert spanish == "3,9|26,5 h|S/ 149,90|1.234,50 US$|94 %|—"
     assert english == "3.9|26.5 h|S/ 149.90|$1,234.50|94%|—"
+    # Brazilian Portuguese (the code pt is the locale pt_BR): a decimal comma, the currency
+    # symbol first, the percent sign close
+    assert portuguese == "3,9|26,5 h|S/ 149,90|US$ 1.234,50|94%|—"
+
+
+@pytest.mark.parametrize(
+    ("accepted", "expected"),
+    [("pt-BR,pt;q=0.9", "pt_BR"), ("pt", "pt_BR"), ("pt-PT", "pt_BR"), ("fr", "es")],
+)
+def test_any_portuguese_is_brazilian_portuguese(babel_app, accepted, expected):
+    """The catalog is pt_BR: a browser asking for Portuguese of any country gets it (rather
+    than the Spanish default); a language trustseal does not speak gets Spanish."""
+    from flask_babel import get_locale
+
+    with babel_app.test_request_context("/", headers={"Accept-Language": accepted}):
+        assert str(get_locale()) == expected
+
+
+def test_brazilian_numbers_and_dates():
+    from babel.dates import format_date
+
+    assert format_number(1234567.5, 1, "pt_BR") == "1.234.567,5"
+    assert format_number(4, 1, "pt_BR") == "4,0"
+    assert plain(format_money(1234.5, "BRL", "pt_BR")) == "R$ 1.234,50"
+    assert plain(format_hours(26.5, "pt_BR")) == "26,5 h"
+    assert format_rate(0.935, "pt_BR") == "94%"
+    assert format_date(date(2026, 3, 1), "long", locale="pt_BR") == "1 de março de 2026"
 
 
 @pytest.mark.parametrize(

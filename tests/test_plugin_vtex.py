@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from email import message_from_bytes
+from email import policy as email_policy
 
 import pytest
 from sqlalchemy import select, update
@@ -302,3 +304,77 @@ def test_a_fetch_for_a_disabled_store_does_nothing(app, client, key, oms, store)
     assert run_jobs(app).done == 1
     assert pp.count(app, Purchase) == 0 and oms.server.requests == []
     assert hook(client, store, pp.vtex_hook(ORDER_ID, "invoiced")).status_code == 410
+
+
+# --- the account's country: Portuguese for an account in Brazil -------------------------
+
+
+def _customer_locale(app, external_id: str) -> str:
+    with app.app_context():
+        return db.session.scalars(
+            select(Purchase.customer_locale).where(Purchase.external_id == external_id)
+        ).one()
+
+
+def _deliver(app, client, oms, store, external_id: str = ORDER_ID, **order) -> None:
+    oms.orders[external_id] = pp.vtex_order(external_id, "handling", finished=True, **order)
+    assert hook(client, store, pp.vtex_hook(external_id, "handling")).status_code == 200
+    assert run_jobs(app).done >= 1  # the fetch (and the invitation email, when due at once)
+
+
+def test_an_account_in_brazil_makes_the_store_portuguese(app, client, key, oms, store, tmp_path):
+    """VTEX's store preferences (its License Manager's country, on every order) say BRA:
+    the store's orders default to Portuguese, and the merchant — whose country nobody
+    declared — is in Brazil: its reviews and seal show, it has no Libro de Reclamaciones."""
+    app.config["TRUSTSEAL_OUTBOX_DIR"] = str(tmp_path)
+    app.config["TRUSTSEAL_INVITATION_EMAIL_DELAY_HOURS"] = 0
+    _deliver(app, client, oms, store, locale=None, country="BRA")
+    assert _customer_locale(app, ORDER_ID) == "pt"
+    (listed,) = client.get("/api/v1/stores", headers=bearer(key)).json
+    assert (listed["country"], listed["language"]) == ("BR", "pt")
+    merchant = client.get("/api/v1/merchants/bodega").json
+    assert merchant["country"] == "BR" and merchant["complaints_book"] is False
+    # the invitation email (due at once here), in the customer's language
+    (sent,) = [
+        message_from_bytes(p.read_bytes(), policy=email_policy.default)
+        for p in tmp_path.glob("*.eml")
+    ]
+    assert sent["Content-Language"] == "pt-BR"
+    assert sent["Subject"] == "Como foi a sua compra em Bodega Ñandú?"
+    assert "Escrever a minha avaliação" in sent.get_body(("html",)).get_content()
+
+
+def test_the_platform_locale_of_the_customer_wins(app, client, oms, store):
+    _deliver(app, client, oms, store, locale="es-PE", country="BRA")
+    assert _customer_locale(app, ORDER_ID) == "es"
+    _deliver(app, client, oms, store, "1268540501457-01", locale="pt-BR", country="PER")
+    assert _customer_locale(app, "1268540501457-01") == "pt"
+
+
+def test_a_declared_country_is_kept_whatever_the_account(app, client, oms):
+    """Staff declared the shop Peruvian: a VTEX account in Brazil makes that store's orders
+    Portuguese, but the shop keeps its country, and its Libro de Reclamaciones."""
+    key = make_merchant(app, slug="andina", domain="andina.pe", country="PE")[1]
+    store = pp.create_store(client, key, "vtex", **pp.vtex_settings())
+    _deliver(app, client, oms, store, locale=None, country="BRA")
+    assert _customer_locale(app, ORDER_ID) == "pt"
+    merchant = client.get("/api/v1/merchants/andina").json
+    assert merchant["country"] == "PE" and merchant["complaints_book"] is True
+
+
+def test_a_peruvian_account_changes_nothing(app, client, key, oms, store):
+    _deliver(app, client, oms, store, locale=None, country="PER")
+    assert _customer_locale(app, ORDER_ID) == "es"
+    (listed,) = client.get("/api/v1/stores", headers=bearer(key)).json
+    assert (listed["country"], listed["language"]) == ("PE", "es")
+    assert client.get("/api/v1/merchants/bodega").json["complaints_book"] is True
+
+
+def test_the_account_country_is_read_from_the_store_preferences():
+    from plugins import vtex
+
+    order = pp.vtex_order(ORDER_ID, country="BRA")
+    assert vtex.account_country(order) == "BR" and vtex.order_event(order).account_country == "BR"
+    for unknown in (None, "XXX", ""):
+        assert vtex.account_country(pp.vtex_order(ORDER_ID, country=unknown)) is None
+    assert vtex.account_country({"orderId": ORDER_ID}) is None

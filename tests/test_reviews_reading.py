@@ -553,7 +553,11 @@ def test_the_chart_names_months_with_their_year_shows_counts_and_a_table(app, cl
 
 @pytest.mark.parametrize(
     ("lang", "names", "average"),
-    [("es", ["dic 2025", "ene 2026"], "4,5"), ("en", ["Dec 2025", "Jan 2026"], "4.5")],
+    [
+        ("es", ["dic 2025", "ene 2026"], "4,5"),
+        ("en", ["Dec 2025", "Jan 2026"], "4.5"),
+        ("pt", ["dez. 2025", "jan. 2026"], "4,5"),
+    ],
 )
 def test_chart_months_are_named_by_babel_in_the_page_language(app, lang, names, average):
     history = [

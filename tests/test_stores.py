@@ -218,14 +218,19 @@ def test_setup_per_platform(app, client, platform):
         "created_at",
         "last_event_at",
         "instructions",
+        "country",
+        "language",
     }
     assert extra == shown
+    # the platform account's country is not known before an order is fetched
+    assert store["country"] is None and store["language"] is None
     steps = store["instructions"]
-    assert set(steps) == {"es", "en"}
-    for lang in ("es", "en"):
+    assert set(steps) == {"es", "en", "pt"}
+    for lang in ("es", "en", "pt"):
         assert len(steps[lang]) >= 3 and all(isinstance(s, str) and s for s in steps[lang])
         assert any(store["webhook_url"] in step for step in steps[lang])
     assert steps["es"] != steps["en"], "the Spanish steps are not translated"
+    assert steps["pt"] not in (steps["es"], steps["en"]), "the Portuguese steps are not translated"
 
     secrets = [
         v
@@ -252,6 +257,8 @@ def test_setup_per_platform(app, client, platform):
         "settings",
         "created_at",
         "last_event_at",
+        "country",
+        "language",
     }
     assert all(s not in listed.get_data(as_text=True) for s in secrets)
 

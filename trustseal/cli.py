@@ -94,6 +94,9 @@ def merchants_group() -> None:
 @click.option("--slug", default=None)
 @click.option("--legal-name", default=None)
 @click.option("--ruc", default=None)
+@click.option(
+    "--country", default=None, help="ISO 3166-1 alpha-2 (default PE; only PE has the book)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
 def merchants_create(as_json: bool, **fields: Any) -> None:

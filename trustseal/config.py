@@ -186,9 +186,10 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_SSL": False,
     "SMTP_TIMEOUT": 20.0,
     "OUTBOX_DIR": "",  # default: <instance>/outbox
-    # Internationalisation.
+    # Internationalisation: the languages pages are served in, by code (trustseal/languages.py:
+    # "pt" is Brazilian Portuguese, catalog pt_BR), and the one without a choice.
     "DEFAULT_LOCALE": "es",
-    "LOCALES": "es,en",
+    "LOCALES": "es,en,pt",
 }
 
 

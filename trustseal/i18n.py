@@ -1,7 +1,10 @@
 """The one translation mechanism: Flask-Babel with gettext catalogs.
 
-Message ids are English; Spanish is the default locale. The locale of a request comes
-from ``?lang=``, then the ``lang`` cookie, then ``Accept-Language``. Catalogs (``.po``)
+Message ids are English; Spanish is the default locale; English and Brazilian Portuguese
+are the others (:mod:`trustseal.languages`: a language's code, ``pt``, is what URLs, the
+cookie, the API and the database carry; its Babel locale, ``pt_BR``, names its catalog).
+The language of a request comes from ``?lang=``, then the ``lang`` cookie, then
+``Accept-Language`` (``pt-BR``, ``pt``), among ``TRUSTSEAL_LOCALES``. Catalogs (``.po``)
 are compiled to ``.mo`` at install (``make install``, ``make translations``), never at
 app start: a deployment's package folder may be read-only. The app logs an error at start
 when a catalog is missing or older than its source.
@@ -13,14 +16,16 @@ here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 
-from trustseal import labels, numbers_i18n
+from trustseal import labels, languages, numbers_i18n
 from trustseal.extensions import babel
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -42,16 +47,63 @@ def compile_catalogs(directory: Path = TRANSLATIONS) -> list[Path]:
     return written
 
 
-def select_locale() -> str:
-    """The locale of the current request (default: Spanish)."""
-    supported: list[str] = current_app.config["TRUSTSEAL_LOCALES"]
-    default: str = current_app.config["TRUSTSEAL_DEFAULT_LOCALE"]
+def served() -> list[str]:
+    """The codes of the languages this app serves pages in (``TRUSTSEAL_LOCALES``, read as
+    codes: ``pt_BR`` or ``pt-BR`` there mean ``pt``), in the configured order."""
+    codes = (languages.code_of(value) for value in current_app.config["TRUSTSEAL_LOCALES"])
+    return list(dict.fromkeys(code for code in codes if code is not None))
+
+
+def request_language() -> str:
+    """The code of the current request's language: ``?lang=``, else the ``lang`` cookie,
+    else the first language of ``Accept-Language`` (by quality) that is served, read by
+    its language subtag (``pt-BR``, ``pt-PT`` and ``pt`` are ``pt``: the browser's first
+    choice wins even when it names no region we list), else ``TRUSTSEAL_DEFAULT_LOCALE``
+    (Spanish)."""
+    default = languages.code_of(current_app.config["TRUSTSEAL_DEFAULT_LOCALE"])
+    default = default or languages.DEFAULT
     if not has_request_context():
         return default
+    supported = served()
     for candidate in (request.args.get("lang"), request.cookies.get("lang")):
-        if candidate in supported:
-            return candidate
-    return request.accept_languages.best_match(supported) or default
+        code = languages.code_of(candidate, supported)
+        if code is not None:
+            return code
+    for tag, _quality in request.accept_languages:  # highest quality first
+        code = languages.code_of(tag, supported)
+        if code is not None:
+            return code
+    return default
+
+
+def select_locale() -> str:
+    """The Babel locale of the current request (``es``, ``en`` or ``pt_BR``)."""
+    return languages.locale_of(request_language())
+
+
+def current_language() -> str:
+    """The code of the language being rendered now (the request's, or the one forced by
+    :func:`in_language`): what a link's ``lang=`` or a stored ``locale`` takes."""
+    current = get_locale()
+    return languages.code_of(current.language if current else None) or languages.DEFAULT
+
+
+def language_tag() -> str:
+    """The BCP 47 tag of the language being rendered now (``pt-BR``), for ``<html lang>``."""
+    return languages.tag_of(current_language())
+
+
+def language_menu() -> list[languages.Language]:
+    """The languages a visitor may switch to, each named in itself (the page's menu)."""
+    return [languages.get(code) for code in served()]
+
+
+@contextmanager
+def in_language(code: str | None) -> Iterator[None]:
+    """Render in the language of a code (``pt``: Brazilian Portuguese), whatever the
+    request's: emails in their reader's language, the badge in the one it was asked in."""
+    with force_locale(languages.locale_of(languages.code_of(code))):
+        yield
 
 
 def stale_catalogs(directory: Path = TRANSLATIONS) -> list[Path]:
@@ -72,6 +124,11 @@ def init_app(app: Flask) -> None:
     babel.init_app(
         app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS)
     )
-    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals.update(
+        get_locale=get_locale,
+        current_language=current_language,
+        language_tag=language_tag,
+        language_menu=language_menu,
+    )
     numbers_i18n.register_filters(app)
     labels.init_app(app)

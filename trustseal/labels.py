@@ -39,7 +39,7 @@ LABELS: Mapping[str, Mapping[str, object]] = {
         "other": _l("Other"),
     },
     "badge_style": {"compact": _l("Compact"), "seal": _l("Round seal"), "card": _l("Card")},
-    "language": {"es": _l("Spanish"), "en": _l("English")},
+    "language": {"es": _l("Spanish"), "en": _l("English"), "pt": _l("Portuguese (Brazil)")},
     "store_status": {"active": _l("active"), "disabled": _l("disabled")},
     "order_source": {"api": _l("your API")},
     "review_reason": {

@@ -56,7 +56,12 @@ class PurchaseEvent:
     placed_at: datetime
     customer_email: str | None = None
     customer_name: str | None = None
-    customer_locale: str = "es"
+    # The customer's language code (es, en, pt: trustseal/languages.py); None when the
+    # source does not say: the store's language, else the merchant's, applies.
+    customer_locale: str | None = None
     delivered_at: datetime | None = None
     items: tuple[ItemData, ...] = field(default_factory=tuple)
     shipping: ShippingData | None = None
+    # The country of the shop's account on the platform (ISO 3166-1 alpha-2), when the
+    # platform states it with the order (VTEX: storePreferencesData.countryCode).
+    account_country: str | None = None

@@ -10,9 +10,10 @@ say is declared, since the shop holds their secret.
 
 This module is all of trustseal a plugin imports: the interface, the values it hands over
 (:class:`PurchaseEvent`, :class:`ItemData`, :class:`Status`, from
-:mod:`trustseal.platform_types`), the clock (:func:`utcnow`) and HTTP to the platform's
-API (:func:`http_session`, :func:`get_json`): one configured session, with timeouts and
-retries, for every call.
+:mod:`trustseal.platform_types`), the clock (:func:`utcnow`), what a platform's language
+and country codes mean (:func:`language_code`, :func:`country_code`) and HTTP to the
+platform's API (:func:`http_session`, :func:`get_json`): one configured session, with
+timeouts and retries, for every call.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from flask import current_app, has_app_context
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
+from trustseal import countries, languages
 from trustseal.clock import utcnow
 from trustseal.orders.service import DECLARED_ORIGINS
 from trustseal.platform_types import ItemData, PurchaseEvent, ShippingData, Status
@@ -51,8 +53,10 @@ __all__ = [
     "Status",
     "StoreContext",
     "WebhookRequest",
+    "country_code",
     "get_json",
     "http_session",
+    "language_code",
     "load",
     "title_of",
     "utcnow",
@@ -207,6 +211,18 @@ def load(allowed: list[str] | None = None) -> dict[str, Platform]:
             continue
         found[entry.name] = platform_class()
     return found
+
+
+def language_code(value: object) -> str | None:
+    """The code of a language trustseal speaks (``es``, ``en``, ``pt``) from a platform's
+    locale (``pt-BR``, ``es_PE``, ``en-US``); None for none, or another language."""
+    return languages.code_of(value)
+
+
+def country_code(value: object) -> str | None:
+    """The ISO 3166-1 alpha-2 code of a country a platform writes in two or three letters
+    (``BRA`` → ``BR``); None when it names no country."""
+    return countries.code_of(value)
 
 
 def title_of(name: str) -> str:

@@ -8,6 +8,9 @@ queues a job that fetches the order from the OMS API with the store's app key an
 whatever the order status reads. VTEX retries for up to 4 days: deliveries are
 deduplicated on OrderId + State + LastChange. Masked emails (``…@ct.vtex.com.br``) are not
 kept: the merchant sends the review link itself (``POST /api/v1/orders/{id}/invitation``).
+Every order carries the account's store preferences (``storePreferencesData``, from VTEX's
+License Manager); its ``countryCode`` is the account's country: an account in Brazil makes
+the store's orders default to Portuguese (:func:`account_country`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from trustseal.platforms import (
     Status,
     StoreContext,
     WebhookRequest,
+    country_code,
     get_json,
     http_session,
     utcnow,
@@ -155,7 +159,18 @@ def order_event(order: Mapping[str, Any]) -> PurchaseEvent:
             else None
         ),
         items=items,
+        account_country=account_country(order),
     )
+
+
+def account_country(order: Mapping[str, Any]) -> str | None:
+    """The account's country as VTEX attaches it to every order: the store preferences its
+    License Manager keeps (``storePreferencesData.countryCode``, ISO 3166-1 alpha-3:
+    ``BRA``), as alpha-2 (``BR``); None when absent."""
+    preferences = order.get("storePreferencesData")
+    if not isinstance(preferences, Mapping):
+        return None
+    return country_code(preferences.get("countryCode"))
 
 
 class VtexPlatform(Platform):

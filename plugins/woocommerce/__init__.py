@@ -105,7 +105,7 @@ def order_event(order: Mapping[str, Any], settings: Mapping[str, Any]) -> Purcha
         delivered_at=completed_at if status is Status.DELIVERED else None,
         customer_email=str(email).strip().lower() if email else None,
         customer_name=full_name(billing.get("first_name"), billing.get("last_name")),
-        customer_locale=locale_of(order.get("customer_locale") or "es"),
+        customer_locale=locale_of(order.get("customer_locale")),
         items=items,
     )
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
 
-from trustseal import passwords, secretbox
+from trustseal import i18n, passwords, secretbox
 from trustseal.accounts import totp
 from trustseal.accounts.models import (
     AccountSession,
@@ -270,12 +270,13 @@ def request_signup(email: str, password: str, merchant_fields: dict[str, Any]) -
     """
     email = email.strip().lower()
     password_hash = passwords.hash_password(password)  # the same cost either way
+    language = i18n.current_language()  # the sign-up page's
     if _find(email) is not None:
         message = mail.render(
-            "signup_exists", "es", login_url=f"{_base_url()}/login",
+            "signup_exists", language, login_url=f"{_base_url()}/login",
             reset_url=f"{_base_url()}/login/reset",
         )
-        mail.queue(email, message, "es")
+        mail.queue(email, message, language)
         return
     issued = issue_token(nbytes=32)
     form = {"email": email, "password_hash": password_hash, "merchant": merchant_fields}
@@ -288,7 +289,7 @@ def request_signup(email: str, password: str, merchant_fields: dict[str, Any]) -
         )
     )
     url = f"{_base_url()}/signup/confirm/{issued.token}"
-    mail.queue(email, mail.render("signup_confirm", "es", url=url, hours=hours), "es")
+    mail.queue(email, mail.render("signup_confirm", language, url=url, hours=hours), language)
 
 
 def confirm_signup(token: str) -> tuple[Merchant, Principal] | None:
@@ -360,7 +361,8 @@ def request_reset(email: str) -> None:
         )
     )
     url = f"{_base_url()}/login/reset/{issued.token}"
-    mail.queue(user.email, mail.render("password_reset", "es", url=url), "es")
+    language = i18n.current_language()  # the page's where the reset was asked for
+    mail.queue(user.email, mail.render("password_reset", language, url=url), language)
 
 
 def reset_password(token: str, new_password: str) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from trustseal import languages
 from trustseal.clock import rfc3339
 from trustseal.validators import RUC_PATTERN, ruc_is_valid
 
@@ -114,6 +115,37 @@ def text_field_properties(
     if not blank:
         found["minLength"] = max(ret.get("minLength", 0), 1)
     return found
+
+
+# A language by its code, or a BCP 47 tag of it (a region or other subtags after it).
+LANGUAGE_PATTERN = (
+    r"^(?:[Ee][Ss]|[Ee][Nn]|[Pp][Tt])(?:[-_][A-Za-z0-9]{1,8}){0,3}$"
+)
+
+
+class LanguageCode(ma.fields.String):
+    """A language trustseal speaks, by code (``es``, ``en``, ``pt``) or as a tag of one
+    (``pt-BR``, ``es_PE``, ``EN``): loaded as its code (:mod:`trustseal.languages`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = kwargs.setdefault("metadata", {})
+        metadata.setdefault("pattern", LANGUAGE_PATTERN)
+        metadata.setdefault("example", "pt")
+        kwargs.setdefault(
+            "validate",
+            ma.validate.Regexp(
+                LANGUAGE_PATTERN, error=f"One of: {', '.join(languages.CODES)} (or a tag: pt-BR)."
+            ),
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        self._validate(text)  # the pattern first: its message names the accepted values
+        code = languages.code_of(text)
+        if code is None:  # not reached while the pattern lists the same languages
+            raise ma.ValidationError(f"One of: {', '.join(languages.CODES)}.")
+        return code
 
 
 class Ruc(ma.validate.Regexp):

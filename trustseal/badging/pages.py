@@ -16,6 +16,7 @@ from trustseal.api.blueprint import Blueprint as ApiBlueprint
 from trustseal.api.errors import abort
 from trustseal.api.lookups import merchant_or_404
 from trustseal.badging import service
+from trustseal.book import service as book
 from trustseal.clock import utcnow
 from trustseal.merchants import service as merchants
 from trustseal.reviews import service as reviews
@@ -93,7 +94,7 @@ def _serve(slug: str, fmt: str) -> Response:
 
 @blp.get("/badges/<slug>.svg")
 def badge_svg(slug: str) -> Response:
-    """The signed badge as SVG (``?style=compact|seal|card&lang=es|en``)."""
+    """The signed badge as SVG (``?style=compact|seal|card&lang=es|en|pt``)."""
     return _serve(slug, "svg")
 
 
@@ -116,9 +117,10 @@ def badge_assertion(slug: str) -> Response:
 
 @blp.get("/badges/<slug>/libro.svg")
 def book_link_svg(slug: str) -> Response:
-    """The "Libro de Reclamaciones" button a merchant puts on its home page."""
+    """The "Libro de Reclamaciones" button a merchant puts on its home page (404 for a
+    shop outside Peru: it has no book to open)."""
     merchant = merchants.get_public(slug)
-    if merchant is None:
+    if merchant is None or not book.offered(merchant):
         flask_abort(404)
     base = current_app.config["TRUSTSEAL_BASE_URL"]
     response = Response(
@@ -144,9 +146,12 @@ class Embed(MethodView):
 
     @api_blp.response(200, EmbedSchema)
     def get(self, slug: str) -> dict[str, Any]:
-        """Badge URLs per style and the HTML snippet to paste (``<a><img></a>``)."""
+        """Badge URLs per style and the HTML snippet to paste (``<a><img></a>``), in
+        ``?lang=`` (``es``, ``en``, ``pt``), else in the shop's language (Portuguese for a
+        shop in Brazil, else Spanish)."""
         merchant = merchant_or_404(slug)
-        lang = request.args.get("lang", "es") if request.args.get("lang") in service.LANGS else "es"
+        asked = request.args.get("lang")
+        lang = asked if asked in service.LANGS else merchants.language(merchant)
         base = current_app.config["TRUSTSEAL_BASE_URL"]
         return {
             "verify_url": f"{base}/verify/{slug}",

@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from flask import current_app
-from flask_babel import force_locale, gettext
+from flask_babel import gettext
 from markupsafe import Markup
 
 from badges import assertion, png, svg
 from badges import layout as layouts
 from badges import text as badge_text
 from badges.verify import host_within, normalize_host
+from trustseal import i18n
 from trustseal.clock import rfc3339, utcnow
 from trustseal.errors import DomainError
 from trustseal.extensions import db
@@ -76,7 +77,7 @@ _lock = threading.Lock()
 
 def labels(lang: str) -> dict[str, str]:
     """The badge's words in ``lang`` (through the app's one translation mechanism)."""
-    with force_locale(lang):
+    with i18n.in_language(lang):
         return {
             "seal_short": gettext("Trust Seal"),
             "seal_full": gettext("Online Trust Seal"),

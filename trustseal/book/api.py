@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Response, g, request
 from flask.views import MethodView
-from flask_babel import get_locale
 
+from trustseal import i18n
 from trustseal.api.auth import (
     MERCHANT_SECURITY,
     current_merchant,
@@ -92,9 +92,11 @@ class MerchantBook(MethodView):
     @public_write  # outermost: a request is counted before anything else reads it
     @blp.arguments(EntryCreateSchema)
     @blp.response(201, FiledSchema)
+    @blp.alt_response(404, description="Unknown shop, or a shop outside Peru: no book")
     def post(self, data: dict[str, Any], slug: str) -> dict[str, Any]:
-        """File a reclamo, queja or felicitación; returns the number and the secret code."""
-        filed = service.file_entry(merchant_or_404(slug), data, str(get_locale() or "es"))
+        """File a reclamo, queja or felicitación; returns the number and the secret code.
+        Only a shop in Peru has a Libro de Reclamaciones: any other answers 404 saying so."""
+        filed = service.file_entry(merchant_or_404(slug), data, i18n.current_language())
         db.session.commit()
         entry = filed.entry
         return {
@@ -111,11 +113,15 @@ class Praise(MethodView):
     """Published felicitaciones."""
 
     @blp.response(200, PraiseSchema(many=True))
+    @blp.alt_response(404, description="Unknown shop, or a shop outside Peru: no book")
     def get(self, slug: str) -> list[dict[str, Any]]:
-        """Praise the consumers agreed to publish (first name and initial only)."""
+        """Praise the consumers agreed to publish (first name and initial only); 404 for a
+        shop outside Peru, which has no book."""
+        merchant = merchant_or_404(slug)
+        service.require_book(merchant)
         return [
             {"name": service.public_name(e), "detail": e.detail or "", "filed_at": e.filed_at}
-            for e in service.praise(merchant_or_404(slug))
+            for e in service.praise(merchant)
         ]
 
 

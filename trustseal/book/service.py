@@ -4,6 +4,11 @@ Numbers are correlative per merchant and year with no gaps and no reuse: an atom
 upsert of the counter row hands out the next number inside the filing's transaction, so
 a failed filing gives its number back. Every filing and answer is a transparency-log
 leaf with no personal data (number, kind, dates).
+
+The Libro de Reclamaciones is Peru's (Código de Protección y Defensa del Consumidor, D.S.
+011-2011-PCM): only a merchant in Peru has one (:func:`offered`). A shop elsewhere shows
+its reviews and seal, but nobody files in its book (:class:`NoBook`, 404); an entry filed
+before its country changed is still followed up and answered.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from flask_babel import gettext
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from trustseal import countries, languages
 from trustseal.book import deadlines, display
 from trustseal.book.models import BookCounter, BookEntry, BookStaffNote
 from trustseal.clock import rfc3339, utcnow
@@ -62,6 +68,31 @@ CONTACT_INTERVAL = timedelta(days=1)
 
 class BookError(DomainError):
     """A refused book operation."""
+
+
+NOT_IN_PERU = (
+    "This shop has no Libro de Reclamaciones: the book is a legal requirement of Peru, and "
+    "this shop does not operate in Peru. Its reviews and seal are at /m/{slug}."
+)
+
+
+class NoBook(BookError):
+    """The merchant is not in Peru, so it has no Libro de Reclamaciones (404)."""
+
+    def __init__(self, merchant: Merchant) -> None:
+        super().__init__(404, NOT_IN_PERU.format(slug=merchant.slug))
+
+
+def offered(merchant: Merchant) -> bool:
+    """Whether the merchant has a Libro de Reclamaciones: a shop in Peru, where the law
+    requires it (:func:`trustseal.countries.has_complaints_book`)."""
+    return countries.has_complaints_book(merchant.country)
+
+
+def require_book(merchant: Merchant) -> None:
+    """Raise :class:`NoBook` unless the merchant has a Libro de Reclamaciones."""
+    if not offered(merchant):
+        raise NoBook(merchant)
 
 
 @dataclass(frozen=True)
@@ -122,8 +153,12 @@ def _next_number(merchant_id: int, year: int) -> int:
     return int(db.session.execute(upsert).scalar_one())
 
 
-def file_entry(merchant: Merchant, data: dict[str, Any], locale: str = "es") -> Filed:
-    """File a reclamo, queja or felicitación (inputs validated), in the caller's transaction."""
+def file_entry(
+    merchant: Merchant, data: dict[str, Any], locale: str = languages.DEFAULT
+) -> Filed:
+    """File a reclamo, queja or felicitación (inputs validated), in the caller's transaction
+    (:class:`NoBook` for a merchant outside Peru)."""
+    require_book(merchant)
     now = utcnow()
     year = deadlines.lima_date(now).year
     consumer, item = data["consumer"], data["item"]
@@ -608,9 +643,10 @@ def contact_merchant(entry_id: int, staff_id: int, message: str = "") -> BookSta
             409,
             gettext("The merchant was contacted about this complaint less than a day ago."),
         )
+    language = merchants.language(merchant)
     email = mail.render(
         "book_overdue_staff",
-        "es",
+        language,
         **display.template_helpers(),
         entry=entry,
         merchant=merchant,
@@ -619,7 +655,7 @@ def contact_merchant(entry_id: int, staff_id: int, message: str = "") -> BookSta
         message=body,
         dashboard_url=f"{_base_url()}/dashboard/complaints",
     )
-    mail.queue(merchant.contact_email, email, "es")
+    mail.queue(merchant.contact_email, email, language)
     note = BookStaffNote(
         entry_id=entry.id, staff_id=staff_id, action="contact", body=body, created_at=now
     )
@@ -731,15 +767,16 @@ def notify_merchant(payload: dict[str, Any]) -> None:
     if found is None:
         return
     entry, merchant = found
+    language = merchants.language(merchant)
     message = mail.render(
         "book_merchant",
-        "es",
+        language,
         **display.template_helpers(),
         entry=entry,
         merchant=merchant,
         number=format_number(entry),
     )
-    mail.queue(merchant.contact_email, message, "es")
+    mail.queue(merchant.contact_email, message, language)
 
 
 @jobs.handler(REMINDER_JOB)
@@ -749,16 +786,17 @@ def remind_merchant(payload: dict[str, Any]) -> None:
     if found is None or found[0].status == "answered":
         return
     entry, merchant = found
+    language = merchants.language(merchant)
     message = mail.render(
         "book_reminder",
-        "es",
+        language,
         **display.template_helpers(),
         entry=entry,
         merchant=merchant,
         number=format_number(entry),
         day=payload["day"],
     )
-    mail.queue(merchant.contact_email, message, "es")
+    mail.queue(merchant.contact_email, message, language)
 
 
 @jobs.handler(OVERDUE_JOB)

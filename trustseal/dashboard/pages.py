@@ -11,10 +11,10 @@ from urllib.parse import quote, urlencode
 
 import marshmallow as ma
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from trustseal import i18n
 from trustseal.accounts import web
 from trustseal.api.fields import forbidden_character
 from trustseal.badging import service as badging
@@ -465,7 +465,7 @@ def order_invitation(order_id: int) -> Any:
         return redirect("/dashboard/orders")
     db.session.commit()
     merchant = _merchant()
-    with force_locale(purchase.customer_locale):  # the customer's language, not the shop's
+    with i18n.in_language(purchase.customer_locale):  # the customer's language, not the shop's
         message = _(
             "Hello %(name)s, thank you for your purchase at %(merchant)s. Would you tell "
             "other shoppers how your order %(order)s went? %(url)s",
@@ -604,14 +604,18 @@ def seal() -> Any:
 @blp.get("/badge")
 @web.page_required("merchant")
 def badge() -> str:
-    """Each style in each language, live, with the snippet to paste; the Libro de
-    Reclamaciones button's snippet."""
+    """Each style in each language (the shop's own first), live, with the snippet to
+    paste; the Libro de Reclamaciones button's snippet for a shop in Peru."""
     merchant = _merchant()
+    own = merchants.language(merchant)
     return render_template(
         "dashboard/badge.html",
         merchant=merchant,
-        snippets={lang: badging.embed_snippets(merchant, lang) for lang in badging.LANGS},
-        book_snippet=badging.book_link_snippet(merchant),
+        snippets={
+            lang: badging.embed_snippets(merchant, lang)
+            for lang in sorted(badging.LANGS, key=lambda lang: lang != own)
+        },
+        book_snippet=badging.book_link_snippet(merchant) if book.offered(merchant) else None,
     )
 
 

@@ -31,10 +31,9 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import InvalidToken
 from flask import current_app, render_template
-from flask_babel import force_locale
 from sqlalchemy import delete, select, update
 
-from trustseal import secretbox
+from trustseal import i18n, languages, secretbox
 from trustseal.clock import utcnow
 from trustseal.dbutil import execute_dml, insert_ignoring_duplicate, insert_row
 from trustseal.errors import DomainError
@@ -57,11 +56,12 @@ class Message:
 
 
 def render(template: str, locale: str, **context: Any) -> Message:
-    """Render ``templates/email/<template>.{subject,txt,html}`` in ``locale``; with an
+    """Render ``templates/email/<template>.{subject,txt,html}`` in the language of the code
+    ``locale`` (``es``, ``en``, ``pt``: :mod:`trustseal.languages`); with an
     ``unsubscribe_url`` in the context, both parts end with it (``_unsubscribe.txt``, the
     HTML layout) and the message carries it (``List-Unsubscribe``)."""
     unsubscribe_url: str | None = context.pop("unsubscribe_url", None)
-    with force_locale(locale):
+    with i18n.in_language(locale):
         subject = render_template(f"email/{template}.subject.txt", **context).strip()
         text = render_template(f"email/{template}.txt", **context)
         html = render_template(
@@ -87,12 +87,14 @@ def _build(to: str, message: Message, locale: str, message_id: str) -> EmailMess
     email["Subject"] = message.subject
     email["Date"] = formatdate(usegmt=True)
     email["Message-ID"] = message_id
-    email["Content-Language"] = locale
     if message.unsubscribe_url:  # RFC 2369 and RFC 8058 (one click, by POST)
         email["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.text)
     email.add_alternative(message.html, subtype="html")
+    # After the content: set_content drops every Content-* header set before it (RFC 3282
+    # tag: pt-BR, not the catalog's pt_BR).
+    email["Content-Language"] = languages.tag_of(languages.code_of(locale))
     return email
 
 

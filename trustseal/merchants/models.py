@@ -36,7 +36,15 @@ class Merchant(Model):
     ruc: Mapped[str | None] = mapped_column(String(11))
     address: Mapped[str | None] = mapped_column(String(500))
     contact_email: Mapped[str] = mapped_column(String(254))
+    # ISO 3166-1 alpha-2 (trustseal/countries.py): only a shop in Peru has a Libro de
+    # Reclamaciones. ``country_source`` says how it is known: "default" (nobody said: Peru),
+    # "declared" (given when the merchant was created), or the platform whose account
+    # attests it ("vtex"); a platform account's country replaces a default, never a
+    # declared one (merchants.service.learn_country).
     country: Mapped[str] = mapped_column(String(2), default="PE")
+    country_source: Mapped[str] = mapped_column(
+        String(10), default="default", server_default="default"
+    )
     sector: Mapped[str | None] = mapped_column(String(20))  # one of merchants.service.SECTORS
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Whether the merchant proved it controls its domain: "pending" (signed up itself:

@@ -6,6 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from trustseal import countries
 from trustseal.api.fields import Ruc, StrictSchema, Text, UTCDateTime
 from trustseal.merchants.service import SECTORS
 from trustseal.validators import (
@@ -16,6 +17,7 @@ from trustseal.validators import (
 )
 
 DOMAIN_MESSAGE = "A host name such as 'tienda.pe' (no scheme or path)."
+COUNTRY_MESSAGE = "An ISO 3166-1 alpha-2 country code in capitals, such as PE or BR."
 
 
 class MerchantCreateSchema(StrictSchema):
@@ -37,7 +39,14 @@ class MerchantCreateSchema(StrictSchema):
     ruc = ma.fields.String(load_default=None, validate=Ruc())
     address = Text(load_default=None, validate=ma.validate.Length(max=500))
     country = ma.fields.String(
-        load_default="PE", validate=ma.validate.Regexp(r"^[A-Z]{2}$", error="ISO 3166 code.")
+        load_default=None,
+        validate=ma.validate.Regexp(r"^[A-Z]{2}$", error=COUNTRY_MESSAGE),
+        metadata={
+            "description": "Where the shop sells (ISO 3166-1 alpha-2; PE when left out). Only "
+            "a shop in Peru (PE) has a Libro de Reclamaciones; a shop in Brazil (BR) is "
+            "written to in Portuguese.",
+            "example": "PE",
+        },
     )
     sector = ma.fields.String(
         load_default=None,
@@ -56,6 +65,11 @@ class MerchantCreateSchema(StrictSchema):
     def _domain(self, value: str, **kwargs: Any) -> None:
         if normalize_domain(value) is None:
             raise ma.ValidationError(DOMAIN_MESSAGE)
+
+    @ma.validates("country")
+    def _country(self, value: str | None, **kwargs: Any) -> None:
+        if value is not None and not countries.is_country(value):
+            raise ma.ValidationError(COUNTRY_MESSAGE)
 
     @ma.post_load
     def _normalize(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -101,6 +115,13 @@ class MerchantPublicSchema(ma.Schema):
     created_at = UTCDateTime()
     domain_verified = ma.fields.Boolean(
         metadata={"description": "Whether the merchant proved it controls its domain."}
+    )
+    complaints_book = ma.fields.Boolean(
+        metadata={
+            "description": "Whether the shop has a Libro de Reclamaciones here: a legal "
+            "requirement of Peru only, so false for a shop outside Peru (its book "
+            "answers 404)."
+        }
     )
     seal = ma.fields.Nested(SealSummarySchema)
     score = ma.fields.Nested(ScoreSummarySchema)

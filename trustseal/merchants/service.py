@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, bindparam, case, event, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from trustseal import netguard
+from trustseal import countries, netguard
 from trustseal.clock import utcnow
 from trustseal.dbutil import execute_core
 from trustseal.extensions import db
@@ -38,6 +38,8 @@ from trustseal.validators import slugify
 
 API_KEY_PREFIX = "tsk_"
 PENDING, VERIFIED = "pending", "verified"
+# How a merchant's country is known (``Merchant.country_source``), besides a platform name.
+DEFAULT_COUNTRY, DECLARED = "default", "declared"
 # The SQL condition of a merchant anyone may see (for queries that must not cost a
 # second round trip, such as the badge's fingerprint).
 PUBLIC = Merchant.domain_status == VERIFIED
@@ -163,12 +165,16 @@ def create_merchant(
     legal_name: str | None = None,
     ruc: str | None = None,
     address: str | None = None,
-    country: str = "PE",
+    country: str | None = None,
     sector: str | None = None,
     slug: str | None = None,
     signed_up: bool = False,
 ) -> NewMerchant:
     """Create a merchant and its first API key (inputs already validated).
+
+    A ``country`` given is declared (no platform account changes it later); without one
+    the merchant is in Peru by default, until a platform account says otherwise
+    (:func:`learn_country`).
 
     An explicit ``slug`` that is taken raises :class:`SlugTaken`; without one, a free
     slug is derived from the name. A RUC another merchant has raises :class:`RucTaken`
@@ -194,7 +200,8 @@ def create_merchant(
         legal_name=legal_name,
         ruc=ruc,
         address=address,
-        country=country,
+        country=country or countries.PERU,
+        country_source=DECLARED if country else DEFAULT_COUNTRY,
         sector=sector,
         domain_status=PENDING if signed_up else VERIFIED,
         domain_token=secrets.token_urlsafe(24),
@@ -340,6 +347,25 @@ def summary_part(name: str, merchant: Merchant) -> dict[str, Any]:
     return _summary_parts()[name](merchant)
 
 
+def language(merchant: Merchant) -> str:
+    """The language code trustseal writes to a merchant in (its emails, its badge
+    snippets) and to its customers when nobody chose one: Portuguese for a shop in
+    Brazil, else Spanish (:func:`trustseal.countries.language_of`)."""
+    return countries.language_of(merchant.country)
+
+
+def learn_country(merchant: Merchant, country: str, source: str) -> bool:
+    """A platform account (``source``: the platform's name) says where the merchant sells:
+    its country becomes ``country`` unless the merchant's was declared (staff or the
+    merchant gave it; a Peruvian shop that also sells in Brazil keeps its Libro de
+    Reclamaciones). True when the country changed. In the caller's transaction."""
+    if merchant.country_source == DECLARED or not countries.is_country(country):
+        return False
+    changed = merchant.country != country
+    merchant.country, merchant.country_source = country, source
+    return changed
+
+
 def public_summary(merchant: Merchant) -> dict[str, Any]:
     """Everything public about a merchant: identity plus the registered summary parts."""
     summary: dict[str, Any] = {
@@ -353,6 +379,7 @@ def public_summary(merchant: Merchant) -> dict[str, Any]:
         "sector": merchant.sector,
         "created_at": merchant.created_at,
         "domain_verified": is_public(merchant),
+        "complaints_book": countries.has_complaints_book(merchant.country),
     }
     for name, part in _summary_parts().items():
         summary[name] = part(merchant)
@@ -616,12 +643,12 @@ def _record_verification(merchant: Merchant, method: str, reason: str | None) ->
     )
     message = mail.render(
         "domain_verified",
-        "es",
+        language(merchant),
         merchant=merchant,
         method_words=METHOD_WORDS[method],
         profile_url=f"{_base_url()}/m/{merchant.slug}",
     )
-    mail.queue(merchant.contact_email, message, "es")
+    mail.queue(merchant.contact_email, message, language(merchant))
 
 
 def verify_by_dns(merchant: Merchant, *, txt_lookup: TxtLookup | None = None) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from trustseal.api.fields import StrictSchema, Text, UTCDateTime
+from trustseal.api.fields import LanguageCode, StrictSchema, Text, UTCDateTime
 from trustseal.api.pagination import PageArgsSchema, page_schema
 from trustseal.orders.service import Status
 
@@ -34,7 +34,14 @@ class CustomerSchema(StrictSchema):
 
     email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
     name = Text(load_default=None, validate=ma.validate.Length(max=200))
-    locale = ma.fields.String(load_default="es", validate=ma.validate.OneOf(["es", "en"]))
+    locale = LanguageCode(
+        load_default=None,
+        metadata={
+            "description": "The customer's language for the review invitation: es, en or pt "
+            "(Portuguese, Brazil); a tag such as pt-BR or es-PE is read as its language. "
+            "Left out: the shop's language (pt for a shop in Brazil, else es).",
+        },
+    )
 
 
 class ItemSchema(StrictSchema):

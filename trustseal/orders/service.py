@@ -19,6 +19,7 @@ from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from trustseal import languages
 from trustseal.clock import lima_date, utcnow
 from trustseal.dbutil import execute_dml, insert_entity, insert_ignoring_duplicate, insert_rows
 from trustseal.extensions import db
@@ -138,6 +139,13 @@ class InvitationLink:
     expires_at: datetime
 
 
+def default_language(merchant_id: int) -> str:
+    """The language of a customer whose source did not name one: the merchant's
+    (Portuguese for a shop in Brazil, else Spanish)."""
+    merchant = merchants.get(merchant_id)
+    return merchants.language(merchant) if merchant is not None else languages.DEFAULT
+
+
 def record_purchase_event(
     merchant_id: int,
     source: str,
@@ -170,7 +178,7 @@ def record_purchase_event(
             "status": event.status.value,
             "customer_email": event.customer_email,
             "customer_name": event.customer_name,
-            "customer_locale": event.customer_locale,
+            "customer_locale": event.customer_locale or default_language(merchant_id),
             "placed_at": event.placed_at,
             "delivered_at": (event.delivered_at or now) if delivered else None,
             **shipping_values(event.shipping),

@@ -1,6 +1,7 @@
 """The consumer's Libro de Reclamaciones: the Hoja de Reclamación form of a shop, the
 page where a follow-up code is typed, the follow-up page of a filed entry and its
-printable copy (PDF)."""
+printable copy (PDF). A shop outside Peru has no book: its form's address answers, in the
+reader's language, why (404)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
 from flask import Blueprint, Response, abort, redirect, render_template, request
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
+from trustseal import i18n
 from trustseal.api.fields import refused_for_hidden_characters
 from trustseal.api.limits import public_post, public_write
 from trustseal.book import display, documents, service
@@ -101,8 +103,11 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 @blp.route("/m/<slug>/libro", methods=["GET", "POST"])
 @public_post
 def book_form(slug: str) -> Any:
-    """The virtual Libro de Reclamaciones of a merchant (works without JavaScript)."""
+    """The virtual Libro de Reclamaciones of a merchant (works without JavaScript); for a
+    shop outside Peru, the page that says it has none (404)."""
     merchant = _merchant(slug)
+    if not service.offered(merchant):
+        return render_template("book_not_here.html", merchant=merchant), 404
     values: dict[str, Any] = {
         "kind": request.args.get("kind", "reclamo"),
         "consent_email": True,
@@ -127,7 +132,7 @@ def book_form(slug: str) -> Any:
         except ma.ValidationError as invalid:
             errors = _field_errors(invalid.normalized_messages())
         else:
-            filed = service.file_entry(merchant, data, str(get_locale() or "es"))
+            filed = service.file_entry(merchant, data, i18n.current_language())
             db.session.commit()
             return render_template(
                 "book_done.html",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
 from flask import (
@@ -35,6 +35,9 @@ from trustseal.reviews.same_origin import cross_site_refusal
 from trustseal.reviews.schemas import ReviewCreateSchema
 from trustseal.reviews.search import MAX_QUERY
 from trustseal.seals import service as seals
+
+if TYPE_CHECKING:
+    from trustseal.merchants.models import Merchant
 
 blp = Blueprint("public_reviews", __name__)
 
@@ -148,10 +151,21 @@ def profile(slug: str) -> str:
         awaiting=presenters.awaiting_response,
         verification=presenters.verification_text,
         photo=service.photo_json,
-        complaints=book.complaints_summary(merchant),
         criteria=seals.criterion_reviews(merchant),
-        praise=[(book.public_name(e), e.detail, e.filed_at) for e in book.praise(merchant, 5)],
+        # a shop outside Peru has no Libro de Reclamaciones: no book section, no link to one
+        **_book_section(merchant),
     )
+
+
+def _book_section(merchant: Merchant) -> dict[str, Any]:
+    """What the profile's book section shows: nothing for a shop outside Peru."""
+    if not book.offered(merchant):
+        return {"book_offered": False, "complaints": None, "praise": []}
+    return {
+        "book_offered": True,
+        "complaints": book.complaints_summary(merchant),
+        "praise": [(book.public_name(e), e.detail, e.filed_at) for e in book.praise(merchant, 5)],
+    }
 
 
 @blp.post("/m/<slug>/r/<id:review_id>/helpful")

@@ -54,10 +54,15 @@ def alert_negative(review: Review) -> None:
     merchant = merchants.get(review.merchant_id)
     if merchant is None:
         return
+    language = merchants.language(merchant)
     message = mail.render(
-        "review_alert", "es", merchant=merchant, review=review, url=_dashboard_url(f"#r{review.id}")
+        "review_alert",
+        language,
+        merchant=merchant,
+        review=review,
+        url=_dashboard_url(f"#r{review.id}"),
     )
-    mail.queue(merchant.contact_email, message, "es")
+    mail.queue(merchant.contact_email, message, language)
 
 
 def lima_day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -113,7 +118,9 @@ def send_digests(now: datetime | None = None) -> int:
             "reviews": sample,
             "url": _dashboard_url(),
         }
-        mail.queue(merchant.contact_email, mail.render("review_digest", "es", **context), "es")
+        language = merchants.language(merchant)
+        message = mail.render("review_digest", language, **context)
+        mail.queue(merchant.contact_email, message, language)
         queued += 1
     return queued
 

@@ -74,6 +74,9 @@ class Criterion:
     mandatory: bool
     source: Any  # a lazy string: the code's area and the law, where one applies
     check: str | None = None  # the site check's reading; None: judged by staff
+    # Asked by Peru's law of a shop in Peru only (the Libro de Reclamaciones): for a shop
+    # elsewhere it does not apply, shows as not_applicable and does not bind.
+    peru_only: bool = False
 
     @property
     def automatic(self) -> bool:
@@ -187,6 +190,7 @@ CRITERIA: tuple[Criterion, ...] = (
         True,
         _source(EXPERIENCE, _BOOK_RULE),
         check="complaints_book",
+        peru_only=True,
     ),
     Criterion(
         "complaint_answers",
@@ -194,6 +198,7 @@ CRITERIA: tuple[Criterion, ...] = (
         _l("Complaints answered within the legal deadline of 15 business days."),
         True,
         _source(EXPERIENCE, _BOOK_RULE),
+        peru_only=True,
     ),
     Criterion(
         "load_time",
@@ -221,6 +226,7 @@ CRITERIA: tuple[Criterion, ...] = (
 
 BY_ID: dict[str, Criterion] = {c.id: c for c in CRITERIA}
 MANDATORY: tuple[str, ...] = tuple(c.id for c in CRITERIA if c.mandatory)
+PERU_ONLY: frozenset[str] = frozenset(c.id for c in CRITERIA if c.peru_only)
 
 
 def criteria() -> list[dict[str, Any]]:
@@ -255,9 +261,11 @@ def check_verdict(criterion: Criterion, result: dict[str, Any], ruc: str | None)
     return "pass" if CHECKS[criterion.check](result, ruc) else "fail"
 
 
-def unmet(verdicts: dict[str, str]) -> list[str]:
-    """The mandatory criteria whose verdict is not ``pass``, in the list's order."""
-    return [cid for cid in MANDATORY if verdicts.get(cid) != "pass"]
+def unmet(verdicts: dict[str, str], inapplicable: Iterable[str] = ()) -> list[str]:
+    """The mandatory criteria whose verdict is not ``pass``, in the list's order, but for
+    the ``inapplicable`` ones (the book's, for a shop outside Peru)."""
+    skip = frozenset(inapplicable)
+    return [cid for cid in MANDATORY if cid not in skip and verdicts.get(cid) != "pass"]
 
 
 def digest(passed: Iterable[str], version: str = VERSION) -> str:

@@ -6,9 +6,9 @@ published as they are (``GET /api/v1/seal/rules``, ``/sello/reglas``):
 
 - ``complaints_overdue``: reclamos and quejas unanswered past their legal deadline — at
   least ``count`` of them, or one more than ``days`` calendar days past it;
-- ``site_check_failing``: the automatic site check failing HTTPS or the complaints-book
-  link on ``days`` consecutive days (Lima dates from its first failure after the last
-  pass to the moment evaluated);
+- ``site_check_failing``: the automatic site check failing HTTPS or (a shop in Peru) the
+  complaints-book link on ``days`` consecutive days (Lima dates from its first failure
+  after the last pass to the moment evaluated);
 - ``score_below_floor``: the score below ``floor`` with at least ``min_reviews`` reviews;
 - ``service_below_floor``: a signed service KPI, once measured, below its floor (delivered
   on time, first answered within 24 h, resolved as customers say).
@@ -177,10 +177,10 @@ def rules() -> list[Rule]:
             SITE_CHECK_FAILING,
             TITLES[SITE_CHECK_FAILING],
             _l(
-                "The automatic daily check of the shop's site finds no valid HTTPS or no "
-                "link to the Libro de Reclamaciones on its home page, on %(days)s "
-                "consecutive days: the seal is suspended. The merchant is warned first, as "
-                "soon as the failure has lasted %(warn)s of those %(days)s days.",
+                "The automatic daily check of the shop's site finds no valid HTTPS or (for a "
+                "shop in Peru) no link to the Libro de Reclamaciones on its home page, on "
+                "%(days)s consecutive days: the seal is suspended. The merchant is warned "
+                "first, as soon as the failure has lasted %(warn)s of those %(days)s days.",
                 days=site["days"],
                 warn=site["warn_days"],
             ),
@@ -280,10 +280,15 @@ def _complaints(merchant: Merchant, at: datetime, threshold: dict[str, Any]) -> 
     return Assessment([], [])
 
 
-def _passes(result: dict[str, Any]) -> bool:
-    """Whether a check found HTTPS and the complaints-book link. The rule reads the checks
-    themselves: a staff verdict on the criteria does not silence it."""
-    return bool(result.get("https")) and bool((result.get("links") or {}).get("complaints_book"))
+def _book_link(result: dict[str, Any]) -> bool:
+    return bool((result.get("links") or {}).get("complaints_book"))
+
+
+def _passes(result: dict[str, Any], needs_book: bool) -> bool:
+    """Whether a check found HTTPS and, for a shop in Peru (``needs_book``), the
+    complaints-book link. The rule reads the checks themselves: a staff verdict on the
+    criteria does not silence it."""
+    return bool(result.get("https")) and (_book_link(result) or not needs_book)
 
 
 def _site_check(merchant: Merchant, at: datetime, threshold: dict[str, Any]) -> Assessment:
@@ -296,11 +301,12 @@ def _site_check(merchant: Merchant, at: datetime, threshold: dict[str, Any]) -> 
     # the latest result must be fresh: an old failure with nothing since says nothing of today
     if not results or results[-1]["checked_at"] < at - SITE_CHECK_FRESH:
         return Assessment([], [])
-    if _passes(results[-1]):
+    needs_book = book.offered(merchant)
+    if _passes(results[-1], needs_book):
         return Assessment([], [])
     first = results[-1]
     for result in reversed(results):
-        if _passes(result):
+        if _passes(result, needs_book):
             break
         first = result
     latest = results[-1]
@@ -310,13 +316,14 @@ def _site_check(merchant: Merchant, at: datetime, threshold: dict[str, Any]) -> 
         "since": since_day.isoformat(),
         "days": days,
         "https": bool(latest.get("https")),
-        "complaints_book": bool((latest.get("links") or {}).get("complaints_book")),
+        # None: a shop outside Peru, asked for no book
+        "complaints_book": _book_link(latest) if needs_book else None,
         "checked_at": rfc3339(latest["checked_at"]),
     }
     if days >= threshold["days"]:
         es = [] if figures["https"] else ["sin HTTPS válido"]
         en = [] if figures["https"] else ["no valid HTTPS"]
-        if not figures["complaints_book"]:
+        if figures["complaints_book"] is False:
             es.append("sin enlace al Libro de Reclamaciones")
             en.append("no link to the complaints book")
         reason = (
@@ -469,8 +476,9 @@ def _email_suspension(merchant: Merchant, breaches: list[Breach], reason: str) -
         "titles": TITLES,
         **_links(merchant),
     }
-    to_merchant = mail.render("seal_suspended", "es", for_staff=False, **context)
-    mail.queue(merchant.contact_email, to_merchant, "es")
+    language = merchants.language(merchant)
+    to_merchant = mail.render("seal_suspended", language, for_staff=False, **context)
+    mail.queue(merchant.contact_email, to_merchant, language)
     staff = staff_service.notification_emails(NOTIFIED_ROLES)
     if staff:
         to_staff = mail.render("seal_suspended", "es", for_staff=True, **context)
@@ -491,16 +499,17 @@ def _warn(merchant: Merchant, cautions: list[Caution], day: date) -> list[Cautio
         is not None
     ]
     if fresh:
+        language = merchants.language(merchant)
         message = mail.render(
             "seal_warning",
-            "es",
+            language,
             merchant=merchant,
             cautions=fresh,
             threshold=_thresholds(),
             titles=TITLES,
             **_links(merchant),
         )
-        mail.queue(merchant.contact_email, message, "es")
+        mail.queue(merchant.contact_email, message, language)
     return fresh
 
 

@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import func, select
 
+from trustseal.book import service as book
 from trustseal.clock import rfc3339, utcnow
 from trustseal.errors import DomainError
 from trustseal.extensions import db
@@ -209,7 +211,9 @@ def application_state(merchant: Merchant) -> dict[str, Any]:
     return {
         "status": summary(merchant)["status"],
         "criteria": by_verdict,
-        "unmet_mandatory": [r["id"] for r in rows if r["mandatory"] and r["verdict"] != "pass"],
+        "unmet_mandatory": checklist.unmet(
+            {r["id"]: r["verdict"] for r in rows}, inapplicable(merchant)
+        ),
     }
 
 
@@ -232,15 +236,16 @@ def _notify_application(merchant: Merchant, note: str) -> None:
     )
     for email in staff_service.notification_emails():
         mail.queue(email, message, "es")
+    language = merchants.language(merchant)
     received = mail.render(
         "seal_received",
-        "es",
+        language,
         merchant=merchant,
         pending=pending,
         failed=failed,
         url=f"{base}/dashboard/seal",
     )
-    mail.queue(merchant.contact_email, received, "es")
+    mail.queue(merchant.contact_email, received, language)
 
 
 def _notify_decision(
@@ -249,16 +254,17 @@ def _notify_decision(
     """Email the merchant a staff decision on its seal, with the recorded reason."""
     base = current_app.config["TRUSTSEAL_BASE_URL"]
     granted = action in (Action.APPROVE, Action.REINSTATE)
+    language = merchants.language(merchant)
     message = mail.render(
         "seal_decision",
-        "es",
+        language,
         merchant=merchant,
         action=action.value,
         reason=reason,
         valid_until=valid_until.astimezone(LIMA).date() if valid_until else None,
         url=f"{base}/dashboard/{'badge' if granted else 'seal'}",
     )
-    mail.queue(merchant.contact_email, message, "es")
+    mail.queue(merchant.contact_email, message, language)
 
 
 def _record(
@@ -375,12 +381,24 @@ def _saved_reviews(merchant_id: int, lock: bool = False) -> dict[str, CriterionR
     return {r.criterion: r for r in db.session.scalars(stmt)}
 
 
+def inapplicable(merchant: Merchant) -> frozenset[str]:
+    """The criteria that do not apply to a merchant: the Libro de Reclamaciones' ones for a
+    shop outside Peru (it has no book). They show as ``not_applicable``, bind nothing and
+    are not judged by the site check."""
+    return frozenset() if book.offered(merchant) else checklist.PERU_ONLY
+
+
 def criterion_reviews(merchant: Merchant) -> list[dict[str, Any]]:
     """Every criterion with its verdict (and when it was set, whether automatically), the
-    certifier's note and the evidence, in the criteria's order."""
+    certifier's note and the evidence, in the criteria's order; one that does not apply to
+    the merchant (:func:`inapplicable`) is ``not_applicable``, saying why."""
     saved = _saved_reviews(merchant.id)
+    skip = inapplicable(merchant)
     rows = []
     for item in criteria():
+        if item["id"] in skip:
+            rows.append(_not_applicable(item))
+            continue
         review = saved.get(item["id"])
         verdict = review.verdict if review else "pending"
         rows.append(
@@ -407,9 +425,29 @@ def criterion_reviews(merchant: Merchant) -> list[dict[str, Any]]:
     return rows
 
 
+def _not_applicable(item: dict[str, Any]) -> dict[str, Any]:
+    """A criterion's row for a merchant it does not apply to."""
+    return {
+        **item,
+        "evidence_url": None,
+        "merchant_evidence_url": None,
+        "merchant_evidence_note": None,
+        "verdict": "not_applicable",
+        "note": gettext(
+            "The Libro de Reclamaciones is a legal requirement in Peru only, and this shop "
+            "does not operate in Peru."
+        ),
+        "checked_at": None,
+        "override": False,
+        "automatic_verdict": False,
+    }
+
+
 def unmet_criteria(merchant: Merchant) -> list[str]:
-    """The mandatory criteria of the merchant whose verdict is not ``pass``."""
-    return checklist.unmet({c: r.verdict for c, r in _saved_reviews(merchant.id).items()})
+    """The mandatory criteria of the merchant whose verdict is not ``pass`` (those that
+    do not apply to it aside)."""
+    verdicts = {c: r.verdict for c, r in _saved_reviews(merchant.id).items()}
+    return checklist.unmet(verdicts, inapplicable(merchant))
 
 
 def verdicts_digest(merchant: Merchant) -> dict[str, str]:
@@ -562,7 +600,10 @@ def apply_site_check(merchant: Merchant, result: dict[str, Any]) -> list[str]:
     saved = _saved_reviews(merchant.id, lock=True)
     changed, events = [], []
     now = utcnow()
+    skip = inapplicable(merchant)
     for criterion in checklist.CRITERIA:
+        if criterion.id in skip:
+            continue
         verdict = checklist.check_verdict(criterion, result, merchant.ruc)
         before = saved.get(criterion.id)
         if verdict is None or (before is not None and before.override):

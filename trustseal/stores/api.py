@@ -46,6 +46,21 @@ class StoreSchema(ma.Schema):
     settings = ma.fields.Dict()
     created_at = UTCDateTime()
     last_event_at = UTCDateTime(allow_none=True)
+    country = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The country of the shop's platform account (ISO 3166-1 alpha-2) "
+            "once the platform stated it with an order trustseal fetched (VTEX); null until "
+            "then."
+        },
+    )
+    language = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The language code its orders default to when the platform gives "
+            "no customer language: pt for an account in Brazil; null: the shop's language."
+        },
+    )
 
 
 class StoreCreatedSchema(StoreSchema):
@@ -70,6 +85,8 @@ def present(store: Store) -> dict[str, Any]:
         "settings": store.settings,
         "created_at": store.created_at,
         "last_event_at": store.last_event_at,
+        "country": store.country,
+        "language": store.language,
     }
 
 

@@ -25,6 +25,12 @@ class Store(Model):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     secrets_encrypted: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10), default="active")  # active|disabled
+    # The country of the shop's platform account (ISO 3166-1 alpha-2) once the platform
+    # said it (VTEX: its store preferences), and the language code of its orders whose
+    # customer's language the platform does not give (Portuguese for Brazil); None: unknown,
+    # the merchant's language applies.
+    country: Mapped[str | None] = mapped_column(String(2))
+    language: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,25 +1,32 @@
-"""The stores domain's door: set up stores, take webhooks, fetch and reconcile orders."""
+"""The stores domain's door: set up stores, take webhooks, fetch and reconcile orders.
+
+What a platform attests of the shop's account with the orders trustseal fetches from its
+API — the account's country (VTEX: the store preferences its License Manager keeps) — is
+the store's (:func:`learn_account`): its orders default to the country's language
+(Portuguese for an account in Brazil), and the merchant's country follows unless it was
+declared (only a shop in Peru has a Libro de Reclamaciones).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from flask_babel import force_locale
 from sqlalchemy import or_, select, update
 
-from trustseal import secretbox
+from trustseal import countries, i18n, languages, secretbox
 from trustseal.clock import utcnow
 from trustseal.dbutil import execute_dml, insert_ignoring_duplicate
 from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
+from trustseal.merchants import service as merchants
 from trustseal.orders import service as orders
 from trustseal.platforms import (
     BadPayload,
@@ -54,7 +61,7 @@ class StoreError(DomainError):
 
 @dataclass(frozen=True)
 class CreatedStore:
-    """A new store, what to show once, and its setup instructions in both languages."""
+    """A new store, what to show once, and its setup instructions in every language."""
 
     store: Store
     shown: dict[str, Any]
@@ -108,10 +115,10 @@ def context(store: Store) -> StoreContext:
 
 
 def instructions(plugin: Platform, store: Store, shown: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The plugin's setup steps in Spanish and in English."""
+    """The plugin's setup steps in every language, by code (``es``, ``en``, ``pt``)."""
     steps = {}
-    for lang in ("es", "en"):
-        with force_locale(lang):
+    for lang in languages.CODES:
+        with i18n.in_language(lang):
             steps[lang] = [str(step) for step in plugin.setup_instructions(context(store), shown)]
     return steps
 
@@ -167,10 +174,44 @@ def record_events(
     """Record purchase events of a store through the orders door; ``fetched``: trustseal
     fetched them itself from the platform's API (see :func:`provenance_of`)."""
     provenance = provenance_of(store, fetched=fetched)
+    learn_account(store, events, fetched=fetched)
     return [
-        orders.record_purchase_event(store.merchant_id, source_of(store), event, provenance)
+        orders.record_purchase_event(
+            store.merchant_id, source_of(store), in_store_language(store, event), provenance
+        )
         for event in events
     ]
+
+
+def learn_account(
+    store: Store, events: Iterable[orders.PurchaseEvent], *, fetched: bool
+) -> None:
+    """Take what the platform attests of the shop's account with its orders: its country.
+
+    Only from orders trustseal ``fetched`` from an API the platform runs (a webhook's word
+    is the shop's). A new country becomes the store's, with the language its orders
+    default to (:func:`trustseal.countries.language_of`: Portuguese for Brazil), and the
+    merchant's unless the merchant's was declared (:func:`merchants.learn_country`)."""
+    if not (fetched and platform(store.platform).attests):
+        return
+    country = next((e.account_country for e in events if e.account_country), None)
+    if country is None or not countries.is_country(country) or country == store.country:
+        return
+    store.country, store.language = country, countries.language_of(country)
+    merchant = merchants.get(store.merchant_id)
+    if merchant is not None and merchants.learn_country(merchant, country, store.platform):
+        log.info(
+            "merchant country from its platform account",
+            extra={"store_id": store.id, "country": country},
+        )
+
+
+def in_store_language(store: Store, event: orders.PurchaseEvent) -> orders.PurchaseEvent:
+    """The event, its customer in the store's language when the platform did not say
+    which (the merchant's applies when the store has none either)."""
+    if event.customer_locale is not None or store.language is None:
+        return event
+    return replace(event, customer_locale=store.language)
 
 
 def handle_webhook(platform_name: str, store_id: int, request: WebhookRequest) -> dict[str, Any]:
@@ -292,7 +333,10 @@ def reconcile(store: Store, since: datetime, progress: Callable[[int], None] | N
     count = 0
     provenance = provenance_of(store, fetched=True)
     for event in platform(store.platform).list_orders(context(store), since):
-        orders.record_purchase_event(store.merchant_id, source_of(store), event, provenance)
+        learn_account(store, [event], fetched=True)
+        orders.record_purchase_event(
+            store.merchant_id, source_of(store), in_store_language(store, event), provenance
+        )
         count += 1
         if progress:
             progress(1)

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request
 from sqlalchemy import text
 
+from trustseal import i18n, languages
 from trustseal.api.errors import current_api
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
@@ -17,13 +18,15 @@ blp = Blueprint("web", __name__)
 
 @blp.get("/lang/<lang>")
 def set_language(lang: str) -> Response:
-    """Remember the visitor's language choice in a cookie and go back."""
+    """Remember the visitor's language choice in a cookie and go back: ``/lang/pt`` (also
+    ``pt-BR``, kept as ``pt``); a language this app does not serve changes nothing."""
     target = request.args.get("next", "/")
     if not target.startswith("/") or target.startswith("//"):
         target = "/"
     response = make_response(redirect(target))
-    if lang in ("es", "en"):
-        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax", httponly=True)
+    code = languages.code_of(lang, i18n.served())
+    if code is not None:
+        response.set_cookie("lang", code, max_age=365 * 86400, samesite="Lax", httponly=True)
     return response
 
 
