@@ -17,8 +17,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +30,7 @@ from sqlalchemy import ScalarSelect, func, select
 from trustseal.dbutil import insert_ignoring_duplicate
 from trustseal.extensions import db
 from trustseal.jobs import service as jobs
+from trustseal.memo import TtlMemo
 from trustseal.signing import service as signing
 from trustseal.transparency import checkpoint, note, tiles
 from trustseal.transparency import service as log
@@ -206,35 +205,14 @@ def witnessed(tree_size: int) -> dict[str, Any] | None:
     return {"checkpoint": signed_checkpoint(size), "consistency": [h.hex() for h in proof]}
 
 
-class _TileCache:
-    """The last hash tiles served (they never change), least recently used dropped."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.tiles: OrderedDict[tiles.Tile, bytes] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, tile: tiles.Tile) -> bytes | None:
-        with self.lock:
-            data = self.tiles.get(tile)
-            if data is not None:
-                self.tiles.move_to_end(tile)
-            return data
-
-    def put(self, tile: tiles.Tile, data: bytes) -> None:
-        with self.lock:
-            self.tiles[tile] = data
-            while len(self.tiles) > self.size:
-                self.tiles.popitem(last=False)
-
-
 TILE_CACHE = "trustseal.tiles"  # app.extensions key
+TILE_SECONDS = 86400.0  # a tile never changes: kept as long as the memo has room
 
 
-def _tile_cache() -> _TileCache:
-    cache = current_app.extensions.get(TILE_CACHE)
+def _tile_cache() -> TtlMemo[bytes]:
+    cache: TtlMemo[bytes] | None = current_app.extensions.get(TILE_CACHE)
     if cache is None:
-        cache = current_app.extensions[TILE_CACHE] = _TileCache(TILE_CACHE_SIZE)
+        cache = current_app.extensions[TILE_CACHE] = TtlMemo(TILE_CACHE_SIZE)
     return cache
 
 
@@ -247,12 +225,13 @@ def forget_tiles(app: Flask) -> None:
 def tile_data(tile: tiles.Tile) -> bytes:
     """The bytes of a hash tile or an entry bundle; :class:`log.LogError` (404) until the
     log holds all it covers."""
-    # Hash tiles, partial ones too, never change: each process keeps the last ones it
-    # served. Entry bundles (up to 256 leaves each) are read each time.
-    cache = _tile_cache() if tile.level is not None else None
-    cached = cache.get(tile) if cache else None
-    if cached is not None:
-        return cached
+    if tile.level is None:  # entry bundles (up to 256 leaves each) are read each time
+        return _read_tile(tile)
+    # Hash tiles, partial ones too, never change: each process keeps those it served.
+    return _tile_cache().get_or_load(tile, TILE_SECONDS, lambda: _read_tile(tile))
+
+
+def _read_tile(tile: tiles.Tile) -> bytes:
     first = tile.index * tiles.TILE_WIDTH
     if tile.level is None:
         leaves = db.session.scalars(
@@ -271,8 +250,6 @@ def tile_data(tile: tiles.Tile) -> bytes:
         found, data = len(hashes), b"".join(bytes(h) for h in hashes)
     if found != tile.width:
         raise log.LogError(404, f"The log does not hold {tile.path} yet.")
-    if cache:
-        cache.put(tile, data)
     return data
 
 
@@ -332,11 +309,11 @@ def submit(witness: Witness) -> str:
     if head is None or head.tree_size == 0:
         return "empty log"
     size = head.tree_size
-    if _cosigned_size(witness, size) == size:
+    old_size = _cosigned_size(witness, size)
+    if old_size == size:
         return f"already cosigned {size}"
     text = checkpoint_at(size).body()
     signed = signed_checkpoint(size, with_cosignatures=False)
-    old_size = _cosigned_size(witness, size)
     body = _request(size, old_size, signed)
     db.session.rollback()  # no transaction waits on the network
     timeout = current_app.config["TRUSTSEAL_WITNESS_TIMEOUT_SECONDS"]
