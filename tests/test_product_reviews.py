@@ -135,12 +135,14 @@ def test_product_numbers_follow_publication_removal_and_restore(
 
     staff = bearer(make_staff(app, "moderator"))
     url = f"/api/v1/reviews/{first}/moderation"
-    assert client.post(url, json={"action": "remove", "reason": "spam"}, headers=staff).status_code == 200
+    removed = client.post(url, json={"action": "remove", "reason": "spam"}, headers=staff)
+    assert removed.status_code == 200
     assert _summary(client).json["count"] == 2 and _summary(client).json["rating"] == 3.0
     listed = client.get("/api/v1/merchants/bodega/products/cafe-500/reviews").json["items"]
     assert first not in [item["review_id"] for item in listed]
 
-    assert client.post(url, json={"action": "restore", "reason": "ok"}, headers=staff).status_code == 200
+    restored = client.post(url, json={"action": "restore", "reason": "ok"}, headers=staff)
+    assert restored.status_code == 200
     assert _summary(client).json["count"] == 3 and _summary(client).json["rating"] == 3.7
     with app.app_context():  # the kept sums are the rows' sums
         rows = db.session.scalars(select(ProductReview.rating)).all()
