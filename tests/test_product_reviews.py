@@ -271,3 +271,12 @@ def test_summaries_and_feeds_read_every_rated_product(
         ]
         (coffee,) = products.reviews_of(merchant_id, [two])[1:]
         assert coffee.sku == "CVR-500" and coffee.product_title == "Café de Villa Rica 500 g"
+
+
+def test_the_shop_page_shows_each_review_s_product_ratings(client: FlaskClient, key: str) -> None:
+    _rate(client, key, "A-1", {"product_id": "taza-1", "rating": 2, "comment": "Llegó <rota>"})
+    page = client.get("/m/bodega").get_data(as_text=True)
+    assert "Producto: Taza de cerámica" in page
+    assert "Llegó &lt;rota&gt;" in page and "<rota>" not in page
+    english = client.get("/m/bodega?lang=en").get_data(as_text=True)
+    assert "Product: Taza de cerámica" in english

@@ -134,6 +134,7 @@ def profile(slug: str) -> str:
         merchant=merchant,
         summary=summary,
         reviews=page.items,
+        rated_products=products.rated_products(merchant.id, [r.id for r in page.items]),
         page=page,
         query=query,
         sorts=[

@@ -352,16 +352,35 @@ def all_reviews(merchant_id: int, batch: int = 500) -> Iterator[ProductReviewIte
         after = rows[-1].id
 
 
-def ratings_of(review_ids: Iterable[int]) -> dict[int, list[ProductReview]]:
-    """The product ratings of these reviews (any status), by review id, in order."""
-    found: dict[int, list[ProductReview]] = {}
-    rows = db.session.scalars(
-        select(ProductReview)
-        .where(ProductReview.review_id.in_(list(review_ids)))
+@dataclass(frozen=True)
+class RatedProduct:
+    """A product rating as a review shows it: the product's name, the stars, the words."""
+
+    product_id: str
+    title: str
+    rating: int
+    comment: str | None
+
+
+def rated_products(merchant_id: int, review_ids: Iterable[int]) -> dict[int, list[RatedProduct]]:
+    """The product ratings of these reviews of the merchant, by review id, in order."""
+    found: dict[int, list[RatedProduct]] = {}
+    rows = db.session.execute(
+        select(ProductReview, ProductAggregate.title)
+        .join(
+            ProductAggregate,
+            (ProductAggregate.merchant_id == ProductReview.merchant_id)
+            & (ProductAggregate.product_id == ProductReview.product_id),
+        )
+        .where(
+            ProductReview.merchant_id == merchant_id,
+            ProductReview.review_id.in_(list(review_ids)),
+        )
         .order_by(ProductReview.id)
     )
-    for row in rows:
-        found.setdefault(row.review_id, []).append(row)
+    for row, title in rows:
+        shown = RatedProduct(row.product_id, title, row.rating, row.comment)
+        found.setdefault(row.review_id, []).append(shown)
     return found
 
 
