@@ -240,7 +240,8 @@ def test_log_verify_notices_a_product_rating_deleted_from_the_database(
     app: Flask, client: FlaskClient, key: str, runner: Any
 ) -> None:
     _rate(client, key, "A-1", {"product_id": "taza-1", "rating": 1})
-    tamper(app, ProductReview.__table__.delete())
+    # Deleted with the product's numbers too, so that nothing in the database disagrees.
+    tamper(app, ProductReview.__table__.delete(), ProductAggregate.__table__.delete())
     deleted = runner.invoke(args=["log", "verify"])
     assert deleted.exit_code == 1 and "product.rated" in deleted.output
 
@@ -280,3 +281,17 @@ def test_the_shop_page_shows_each_review_s_product_ratings(client: FlaskClient, 
     assert "Llegó &lt;rota&gt;" in page and "<rota>" not in page
     english = client.get("/m/bodega?lang=en").get_data(as_text=True)
     assert "Product: Taza de cerámica" in english
+
+
+def test_log_verify_notices_product_numbers_edited_in_the_database(
+    app: Flask, client: FlaskClient, key: str, runner: Any
+) -> None:
+    _rate(client, key, "A-1", {"product_id": "taza-1", "rating": 2})
+    _rate(client, key, "A-2", {"product_id": "taza-1", "rating": 3})
+    assert runner.invoke(args=["log", "verify"]).exit_code == 0
+    # An operator lifts the product's stars without touching any rating.
+    tamper(app, update(ProductAggregate).values(rating_sum=10, dist_5=2, dist_2=0, dist_3=0))
+    assert _summary(client, "taza-1").json["rating"] == 5.0
+    edited = runner.invoke(args=["log", "verify"])
+    assert edited.exit_code == 1
+    assert "product 'taza-1' of bodega: its kept numbers (count 2, sum 10" in edited.output

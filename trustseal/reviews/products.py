@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.orm import selectinload
 
 from trustseal.api.pagination import keyset_page
@@ -417,3 +417,58 @@ def logged_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
             },
             texts={} if row.erased_at else {"comment": row.comment},
         )
+
+
+def _kept_numbers(agg: ProductAggregate) -> tuple[int, ...]:
+    return (agg.count, agg.rating_sum, *(getattr(agg, f"dist_{n}") for n in range(1, 6)))
+
+
+def numbers_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
+    """A product whose kept numbers (count, sum, distribution) are not those of its
+    published ratings — each rating checked against its leaf by :func:`logged_claims` —
+    as a claim on one of its ``product.rated`` leaves that reports the difference."""
+    stars = [func.sum(case((ProductReview.rating == n, 1), else_=0)) for n in range(1, 6)]
+    counted = {
+        (row[0], row[1]): (tuple(int(v or 0) for v in row[2:-1]), row[-1])
+        for row in db.session.execute(
+            select(
+                ProductReview.merchant_id,
+                ProductReview.product_id,
+                func.count(),
+                func.sum(ProductReview.rating),
+                *stars,
+                func.max(ProductReview.log_index),
+            )
+            .join(Review, Review.id == ProductReview.review_id)
+            .where(Review.status == "published")
+            .group_by(ProductReview.merchant_id, ProductReview.product_id)
+        )
+    }
+    for agg in db.session.scalars(select(ProductAggregate)):
+        published, leaf = counted.pop((agg.merchant_id, agg.product_id), ((0,) * 7, None))
+        kept = _kept_numbers(agg)
+        if kept != published:
+            yield _numbers_claim(slug, agg.merchant_id, agg.product_id, kept, published, leaf)
+    for (merchant_id, product_id), (published, leaf) in counted.items():
+        yield _numbers_claim(slug, merchant_id, product_id, None, published, leaf)
+
+
+def _numbers_claim(
+    slug: Callable[[int], str | None],
+    merchant_id: int,
+    product_id: str,
+    kept: tuple[int, ...] | None,
+    published: tuple[int, ...],
+    leaf: int | None,
+) -> LoggedClaim:
+    shown = "none" if kept is None else f"count {kept[0]}, sum {kept[1]}, stars {kept[2:]}"
+    return LoggedClaim(
+        name=f"product {product_id!r} of {slug(merchant_id)}",
+        kind=EVENT,
+        index=leaf or 0,
+        merchant_slug=slug(merchant_id),
+        record_problem=(
+            f"its kept numbers ({shown}) are not its published ratings' "
+            f"(count {published[0]}, sum {published[1]}, stars {published[2:]})"
+        ),
+    )

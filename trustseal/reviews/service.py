@@ -1420,6 +1420,7 @@ def logged_claims() -> Iterator[LoggedClaim]:
     yield from _redaction_claims(slug)
     yield from _update_claims(slug)
     yield from product_ratings.logged_claims(slug)
+    yield from product_ratings.numbers_claims(slug)
 
 
 def claim_source() -> ClaimSource:
