@@ -2,7 +2,7 @@
 rendered entry, and per merchant and feed the log leaf and public version they reflect)
 
 Revision ID: 0029_feeds
-Revises: 0026_countries_and_languages
+Revises: 0027_product_reviews
 Create Date: 2026-12-03 12:00:00
 
 """
@@ -13,7 +13,7 @@ from trustseal.dbtypes import UTCDateTime
 
 
 revision = '0029_feeds'
-down_revision = '0026_countries_and_languages'
+down_revision = '0027_product_reviews'
 branch_labels = None
 depends_on = None
 
@@ -41,6 +41,8 @@ def upgrade():
         sa.Column('review_id', sa.BigInteger(), nullable=False),
         sa.Column('written_at', UTCDateTime(), nullable=False),
         sa.Column('has_text', sa.Boolean(), nullable=False),
+        sa.Column('product_id', sa.String(length=100), nullable=True),
+        sa.Column('product_sha256', sa.String(length=64), nullable=True),
         sa.Column('xml', sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id']),
         sa.PrimaryKeyConstraint('merchant_id', 'feed', 'entry_id'),
@@ -53,9 +55,13 @@ def upgrade():
     op.create_index(
         'ix_feed_entries_review', 'feed_entries', ['merchant_id', 'feed', 'review_id']
     )
+    op.create_index(
+        'ix_feed_entries_product', 'feed_entries', ['merchant_id', 'feed', 'product_id']
+    )
 
 
 def downgrade():
+    op.drop_index('ix_feed_entries_product', table_name='feed_entries')
     op.drop_index('ix_feed_entries_review', table_name='feed_entries')
     op.drop_index('ix_feed_entries_order', table_name='feed_entries')
     op.drop_table('feed_entries')

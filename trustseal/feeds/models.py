@@ -35,12 +35,16 @@ class FeedState(Model):
 class FeedEntry(Model):
     """One review's rendered entry in a merchant's feed (``entry_id``: the product review in
     the product feed, the review in the merchant feed), ordered by ``written_at``;
-    ``has_text`` when it shows the reviewer's words (an erasure makes it stale)."""
+    ``has_text`` when it shows the reviewer's words (an erasure makes it stale). A product
+    entry also keeps its product's id and the digest of how it named the product (title,
+    address, SKU: the latest order line reviewed names it, so a new review may rename it in
+    every entry)."""
 
     __tablename__ = "feed_entries"
     __table_args__ = (
         Index("ix_feed_entries_order", "merchant_id", "feed", "written_at", "entry_id"),
         Index("ix_feed_entries_review", "merchant_id", "feed", "review_id"),
+        Index("ix_feed_entries_product", "merchant_id", "feed", "product_id"),
     )
 
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
@@ -49,4 +53,6 @@ class FeedEntry(Model):
     review_id: Mapped[int] = mapped_column(BigInteger)
     written_at: Mapped[datetime] = mapped_column(UTCDateTime)
     has_text: Mapped[bool]
+    product_id: Mapped[str | None] = mapped_column(String(100))
+    product_sha256: Mapped[str | None] = mapped_column(String(64))
     xml: Mapped[str] = mapped_column(Text)

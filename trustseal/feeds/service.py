@@ -44,6 +44,7 @@ from trustseal.feeds.models import FeedEntry, FeedState
 from trustseal.memo import TtlMemo
 from trustseal.merchants import service as merchants
 from trustseal.reviews import feed_source
+from trustseal.reviews import products as product_ratings
 from trustseal.transparency import service as log
 
 if TYPE_CHECKING:
@@ -81,13 +82,16 @@ class Current:
 @dataclass(frozen=True)
 class Rendered:
     """One review's entry, ready to keep: ``entry_id`` the product review (product feed)
-    or the review (merchant feed)."""
+    or the review (merchant feed); a product entry's product and the digest of how it
+    names it."""
 
     entry_id: int
     review_id: int
     written_at: datetime
     has_text: bool
     xml: bytes
+    product_id: str | None = None
+    product_sha256: str | None = None
 
 
 def urls(merchant: Merchant) -> dict[str, str]:
@@ -142,6 +146,53 @@ def _shop_entry(merchant: Merchant, review: feed_source.FeedReview) -> Rendered:
     )
 
 
+def _product_sha256(item: product_ratings.ProductReviewItem) -> str:
+    """How an entry names its product: what a newer order line may change."""
+    naming = json.dumps([item.product_id, item.product_title, item.product_url, item.sku])
+    return hashlib.sha256(naming.encode()).hexdigest()
+
+
+def _showable(item: product_ratings.ProductReviewItem) -> bool:
+    """Whether a product rating can be an entry: a verified purchase's, with words (its
+    own, else its review's: an erased review has none) and a product address Google can
+    match (the schema requires one; a product no order line gave one is left out)."""
+    words = xml.text_or_none(item.comment) or xml.text_or_none(item.review_body)
+    return (
+        feed_source.vouched_for(item.verification_level)
+        and words is not None
+        and xml.is_http_url(item.product_url)
+    )
+
+
+def _product_entry(merchant: Merchant, item: product_ratings.ProductReviewItem) -> Rendered:
+    """A product rating's entry: the reviewer's words about the product, else (with its
+    title) the review of the purchase it belongs to."""
+    own = xml.text_or_none(item.comment) is not None
+    entry = xml.ProductReview(
+        id=str(item.id),
+        transaction_id=str(item.review_id),
+        reviewer=item.display_name,
+        anonymous=feed_source.is_anonymous(item.display_name),
+        written_at=item.created_at,
+        title=None if own else item.review_title,
+        content=(item.comment if own else item.review_body) or "",
+        url=review_url(merchant.slug, item.review_id),
+        rating=item.rating,
+        product_name=item.product_title,
+        product_url=item.product_url or "",
+        sku=item.sku,
+    )
+    return Rendered(
+        item.id,
+        item.review_id,
+        item.created_at,
+        True,
+        xml.product_entry(entry),
+        item.product_id,
+        _product_sha256(item),
+    )
+
+
 def _renderable(
     render: Callable[[Any], Rendered], items: Iterable[Any], what: str
 ) -> Iterator[Rendered]:
@@ -163,7 +214,11 @@ def _all_entries(merchant: Merchant, feed: str) -> Iterator[Rendered]:
             feed_source.published_reviews(merchant.id),
             "review",
         )
-    return iter(())
+    return _renderable(
+        lambda item: _product_entry(merchant, item),
+        filter(_showable, product_ratings.all_reviews(merchant.id)),
+        "product review",
+    )
 
 
 def _entries_of(merchant: Merchant, feed: str, review_ids: set[int]) -> Iterator[Rendered]:
@@ -173,7 +228,13 @@ def _entries_of(merchant: Merchant, feed: str, review_ids: set[int]) -> Iterator
             feed_source.published_among(merchant.id, review_ids),
             "review",
         )
-    return iter(())
+    items: list[product_ratings.ProductReviewItem] = []
+    wanted = iter(sorted(review_ids))
+    while chunk := list(islice(wanted, _BATCH)):
+        items.extend(product_ratings.reviews_of(merchant.id, chunk))
+    return _renderable(
+        lambda item: _product_entry(merchant, item), filter(_showable, items), "product review"
+    )
 
 
 def _document(merchant: Merchant, feed: str, entries: Iterable[bytes]) -> Iterator[bytes]:
@@ -350,6 +411,8 @@ def _keep(merchant_id: int, feed: str, rendered: Iterable[Rendered]) -> None:
             "review_id": entry.review_id,
             "written_at": entry.written_at,
             "has_text": entry.has_text,
+            "product_id": entry.product_id,
+            "product_sha256": entry.product_sha256,
             "xml": entry.xml.decode(),
         }
         for entry in rendered
@@ -366,6 +429,8 @@ def _rebuild(merchant: Merchant, feed: str) -> None:
 
 
 def _render_again(merchant: Merchant, feed: str, review_ids: set[int]) -> None:
+    """Render again the entries of these reviews; then, in the product feed, those that
+    still name a product the way it was named before one of them renamed it."""
     if not review_ids:
         return
     wanted = iter(sorted(review_ids))
@@ -377,7 +442,30 @@ def _render_again(merchant: Merchant, feed: str, review_ids: set[int]) -> None:
                 FeedEntry.review_id.in_(chunk),
             )
         )
-    _keep(merchant.id, feed, _entries_of(merchant, feed, review_ids))
+    rendered = list(_entries_of(merchant, feed, review_ids))
+    _keep(merchant.id, feed, rendered)
+    renamed = _named_otherwise(merchant.id, feed, rendered) - review_ids
+    if renamed:
+        _render_again(merchant, feed, renamed)
+
+
+def _named_otherwise(merchant_id: int, feed: str, rendered: list[Rendered]) -> set[int]:
+    """The reviews whose kept entries name a product of ``rendered`` otherwise than these
+    new entries do (the product's latest order line renamed it, or moved its address)."""
+    naming = {e.product_id: e.product_sha256 for e in rendered if e.product_id is not None}
+    stale: set[int] = set()
+    for product_id, digest in naming.items():
+        stale.update(
+            db.session.scalars(
+                select(FeedEntry.review_id).where(
+                    FeedEntry.merchant_id == merchant_id,
+                    FeedEntry.feed == feed,
+                    FeedEntry.product_id == product_id,
+                    FeedEntry.product_sha256 != digest,
+                )
+            )
+        )
+    return stale
 
 
 def _count(merchant_id: int, feed: str) -> int:

@@ -45,6 +45,17 @@ class FeedReview:
     erased: bool
 
 
+def vouched_for(verification_level: str) -> bool:
+    """Whether a review of this provenance goes in the feeds (:data:`FEED_LEVELS`)."""
+    return verification_level in FEED_LEVELS
+
+
+def is_anonymous(display_name: str) -> bool:
+    """Whether a review shown under this name is shown under no name of the reviewer's
+    (the generic one: none was given, or it was erased)."""
+    return display_name == ERASED_NAME
+
+
 def _feed_review(review: Review) -> FeedReview:
     return FeedReview(
         id=review.id,
@@ -53,7 +64,7 @@ def _feed_review(review: Review) -> FeedReview:
         body=review.body,
         update=review.update_body,
         display_name=review.display_name,
-        anonymous=review.display_name == ERASED_NAME,
+        anonymous=is_anonymous(review.display_name),
         locale=review.locale,
         created_at=review.created_at,
         updated_at=max(review.created_at, review.updated_at or review.created_at),
