@@ -5,6 +5,7 @@ up to date incrementally (one new review renders one entry) and served with a st
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from collections.abc import Callable
 from functools import cache
@@ -19,10 +20,12 @@ from sqlalchemy import update
 
 from tests.helpers import bearer, make_merchant, make_staff
 from tests.reviewing import publish_review
+from tests.signing_in import make_merchant_user, sign_in
 from trustseal.extensions import db
 from trustseal.feeds import service as feeds
 from trustseal.feeds import xml as feed_xml
 from trustseal.merchants.models import Merchant
+from trustseal.resolutions.service import Outcome
 from trustseal.reviews import service as reviews
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -350,3 +353,36 @@ def test_unknown_and_unproven_shops_have_no_feed(
         db.session.commit()
     assert client.get(f"/feeds/bodega/{feed}").status_code == 404
     assert client.post(f"/feeds/bodega/{feed}").status_code == 405
+
+
+def test_an_update_by_the_reviewer_is_in_the_merchant_feed_in_their_language(
+    app: Flask, client: FlaskClient, key: str
+) -> None:
+    review = publish_review(client, key, "A-1", rating=2, body="Llegó roto.")
+    with app.app_context():
+        reviews.record_update(review, Outcome(resolved=True, rating=5, comment="Me lo cambiaron."))
+        db.session.commit()
+    entry = merchant_entries(merchant_feed(client))[str(review)]
+    assert entry.findtext("m:ratings/m:overall", namespaces=NS) == "5"  # what the score counts
+    words = entry.findtext("m:content", namespaces=NS)
+    assert words == "Llegó roto.\n\nActualización: Me lo cambiaron."
+    created = entry.findtext("m:create_timestamp", namespaces=NS)
+    assert entry.findtext("m:last_update_timestamp", namespaces=NS) >= created
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("es", "Feeds de reseñas para Google"),
+        ("en", "Google review feeds"),
+        ("pt", "Feeds de avaliações para o Google"),
+    ],
+)
+def test_the_dashboard_gives_the_two_feed_addresses(app: Flask, lang: str, words: str) -> None:
+    make_merchant_user(app)
+    dashboard = app.test_client()
+    sign_in(dashboard, "duena@bodega.pe", "clave-segura-123")
+    text = html.unescape(dashboard.get(f"/dashboard/badge?lang={lang}").get_data(as_text=True))
+    assert words in text
+    for url in ("http://trustseal.test" + PRODUCT_URL, "http://trustseal.test" + MERCHANT_URL):
+        assert text.count(url) == 2  # shown, and on its copy button
