@@ -14,9 +14,12 @@ bumps the public version: then the entries that still show the words of an erase
 are rendered again too. A new rendering ``FORMAT``, or more new leaves than a rebuild
 costs, rebuilds the feed whole. The document's head (the shop's name and addresses, the
 publisher) is rendered on every request and compared by digest, so it is never stale.
+The entries live in the database rather than in each process's memory: Google's fetches
+are rare and land on any process of any machine, so a per-process copy would mostly be cold
+and rebuild the whole feed; a table shares one rendering (and one lock) among them all.
 
 The assembled document is remembered per process under its ETag (the SHA-256 of its
-bytes): an unchanged feed costs three small reads, and ``If-None-Match`` a 304.
+bytes): an unchanged feed costs four small indexed reads, and ``If-None-Match`` a 304.
 """
 
 from __future__ import annotations
