@@ -6,6 +6,7 @@ up to date incrementally (one new review renders one entry) and served with a st
 from __future__ import annotations
 
 import html
+import threading
 from collections import Counter
 from collections.abc import Callable
 from functools import cache
@@ -386,3 +387,38 @@ def test_the_dashboard_gives_the_two_feed_addresses(app: Flask, lang: str, words
     assert words in text
     for url in ("http://trustseal.test" + PRODUCT_URL, "http://trustseal.test" + MERCHANT_URL):
         assert text.count(url) == 2  # shown, and on its copy button
+
+
+@pytest.mark.postgres_only
+def test_servers_fetching_at_once_render_each_change_once_and_agree(
+    app: Flask, client: FlaskClient, key: str, renders: Counter[str]
+) -> None:
+    """Eight requests at once, on a new feed and then after a new review: one of them
+    renders (the others wait on the feed's lock, then find it done), all serve one ETag."""
+    for n in range(1, 4):
+        rate(client, key, f"A-{n}", {"product_id": "taza-1", "rating": 4, "comment": "Linda"})
+
+    def fetch_at_once() -> set[tuple[int, str]]:
+        barrier = threading.Barrier(8)
+        answers: list[tuple[int, str]] = []
+
+        def fetch() -> None:
+            local = app.test_client()
+            barrier.wait()
+            answer = local.get(PRODUCT_URL)
+            answers.append((answer.status_code, answer.headers.get("ETag", "")))
+
+        threads = [threading.Thread(target=fetch) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(answers) == 8
+        return set(answers)
+
+    (first,) = fetch_at_once()
+    assert first[0] == 200 and renders == {"product": 3}
+    rate(client, key, "A-4", {"product_id": "taza-1", "rating": 2, "comment": "Pequeña"})
+    renders.clear()
+    (second,) = fetch_at_once()
+    assert second[0] == 200 and second[1] != first[1] and renders == {"product": 1}
