@@ -422,3 +422,13 @@ def test_servers_fetching_at_once_render_each_change_once_and_agree(
     renders.clear()
     (second,) = fetch_at_once()
     assert second[0] == 200 and second[1] != first[1] and renders == {"product": 1}
+
+
+def test_a_service_without_a_public_address_says_so_instead_of_a_broken_feed(
+    app: Flask, client: FlaskClient, key: str
+) -> None:
+    app.config["TRUSTSEAL_BASE_URL"] = "http://localhost:8000"  # no host Google could reach
+    for url in (PRODUCT_URL, MERCHANT_URL):
+        refused = client.get(url)
+        assert refused.status_code == 503
+        assert "cannot be linked to" in refused.json["message"]

@@ -244,6 +244,8 @@ def _document(merchant: Merchant, feed: str, entries: Iterable[bytes]) -> Iterat
     """The whole document around ``entries``; 503 when the service's own address cannot
     be linked to (a base URL a feed cannot carry)."""
     try:
+        if not xml.is_http_url(review_url(merchant.slug, 0)):  # every entry links to it
+            raise ValueError(f"the service's address {_base()!r} cannot be linked to")
         if feed == MERCHANT:
             return xml.merchant_feed(_shop(merchant), entries)
         return xml.product_feed(xml.Source(current_app.config["TRUSTSEAL_CERTIFIER_NAME"]), entries)
