@@ -31,6 +31,7 @@ JSON_PREFIXES = (
     "/webhooks/",
     "/.well-known/",
     "/badges/",
+    "/feeds/",
     "/log/",
     "/healthz",
     "/readyz",

@@ -25,6 +25,7 @@ from trustseal.book.schemas import AnswerSchema
 from trustseal.clock import utcnow
 from trustseal.dashboard.analytics import SECTOR_MIN_SHOPS, merchant_panels
 from trustseal.extensions import db
+from trustseal.feeds import service as feeds
 from trustseal.hooks import service as hooks
 from trustseal.merchants import service as merchants
 from trustseal.orders import service as orders
@@ -605,7 +606,8 @@ def seal() -> Any:
 @web.page_required("merchant")
 def badge() -> str:
     """Each style in each language (the shop's own first), live, with the snippet to
-    paste; the Libro de Reclamaciones button's snippet for a shop in Peru."""
+    paste; the Libro de Reclamaciones button's snippet for a shop in Peru; the addresses
+    of the shop's Google review feeds."""
     merchant = _merchant()
     own = merchants.language(merchant)
     return render_template(
@@ -616,6 +618,7 @@ def badge() -> str:
             for lang in sorted(badging.LANGS, key=lambda lang: lang != own)
         },
         book_snippet=badging.book_link_snippet(merchant) if book.offered(merchant) else None,
+        feeds=feeds.urls(merchant),
     )
 
 
