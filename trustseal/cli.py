@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from trustseal.badging import service as badging
 from trustseal.book import service as book
 from trustseal.extensions import db
+from trustseal.imports import service as imports
 from trustseal.jobs import service as jobs
 from trustseal.merchants import service as merchants
 from trustseal.merchants.schemas import MerchantCreateSchema
@@ -253,7 +254,12 @@ def log_verify(start: int) -> None:
     numbers (score sums, history, answer times, seal, criteria) equal the log's replay."""
     audit = transparency.audit(
         start,
-        [reviews.claim_source(), seals.claim_source(), book.claim_source()],
+        [
+            reviews.claim_source(),
+            seals.claim_source(),
+            book.claim_source(),
+            imports.claim_source(),
+        ],
         badging.numbers_source(),
     )
     db.session.rollback()
