@@ -569,9 +569,9 @@ def test_the_dashboard_uploads_a_file_and_shows_progress_and_errors(
 @pytest.mark.parametrize(
     ("lang", "heading", "label", "count"),
     [
-        ("es", "Reseñas importadas · no verificadas", "Importada · no verificada", "1 reseña"),
+        ("es", "Reseñas importadas · no verificadas", "Importada · no verificada", "1 opinión"),
         ("en", "Imported reviews · not verified", "Imported · not verified", "1 verified review"),
-        ("pt", "Avaliações importadas · não verificadas", "Importada · não verificada", "1 "),
+        ("pt", "Avaliações importadas · não verificadas", "Importada · não verificada", "1 avalia"),
     ],
 )
 def test_the_profile_shows_imported_reviews_apart_and_labelled(

@@ -567,8 +567,7 @@ def _import_problem(error: imports.ImportRefused) -> str:
         "binary": lambda: _("This is not a CSV file. Save it as CSV UTF-8 and upload it again."),
         "not_utf8": lambda: _("The file is not UTF-8 text. In Excel, save it as “CSV UTF-8”."),
         "unknown_header": lambda: _(
-            "The first row does not name the columns of a format we read: see the formats "
-            "below."
+            "The first row does not name the columns of a format we read: see the formats below."
         ),
         "unreadable": lambda: _(
             "The file cannot be read as CSV (a quotation mark may be left open)."
