@@ -53,7 +53,7 @@ class ReviewImport(Model):
     status: Mapped[str] = mapped_column(String(10), default="queued")
     format: Mapped[str] = mapped_column(String(20))
     filename: Mapped[str] = mapped_column(String(255))
-    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # read once a run
     delimiter: Mapped[str] = mapped_column(String(1))
     date_order: Mapped[str | None] = mapped_column(String(3))
     total: Mapped[int] = mapped_column(Integer)
