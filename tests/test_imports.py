@@ -338,6 +338,25 @@ def test_ten_thousand_rows_commit_chunk_by_chunk_and_a_crash_resumes_after_the_l
         db.session.remove()
 
 
+def test_a_long_run_hands_over_to_a_new_job_between_chunks(
+    app: Flask, client: FlaskClient, key: str
+):
+    started = upload(client, key, generic_rows(1_200)).json
+    app.config["TRUSTSEAL_JOB_LEASE_SECONDS"] = 0  # a run's budget, a third of it, is over
+    with app.app_context():
+        assert jobs.run_one() == "done"
+        queued = db.session.scalars(select(Job.payload).where(Job.status == "queued")).all()
+        db.session.remove()
+    progress = imported(client, key, started["import_id"])
+    assert progress["status"] == "running"
+    assert progress["processed"] == progress["imported"] == imports.CHUNK_ROWS
+    assert queued == [{"import_id": started["import_id"]}]  # the next run, committed with it
+    run_jobs(app)
+    assert imported(client, key, started["import_id"])["imported"] == 1_200
+    with app.app_context():
+        assert jobs.counts() == {"done": 4}  # 500, 500, 200 rows, then the end of the file
+
+
 def test_a_run_that_keeps_failing_fails_the_import_and_frees_the_shop(
     app: Flask, client: FlaskClient, key: str, monkeypatch: pytest.MonkeyPatch
 ):
@@ -471,6 +490,11 @@ def test_the_api_refuses_what_it_cannot_import(
         allow_upload("imports.ReviewImports", imports.MAX_FILE_BYTES + 64 * 1024)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ReviewImport)) == 0
+
+
+def test_the_file_is_listed_under_its_plain_name(app: Flask, client: FlaskClient, key: str):
+    started = upload(client, key, GENERIC, "C:\\Users\\ana/../exporte\u202egnp.csv").json
+    assert imported(client, key, started["import_id"])["filename"] == "exportegnp.csv"
 
 
 def test_one_import_at_a_time_and_only_the_shop_s_own(app: Flask, client: FlaskClient, key: str):

@@ -32,6 +32,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
+from trustseal.api.fields import forbidden_character
 from trustseal.api.pagination import InvalidCursor, decode_cursor, encode_cursor
 from trustseal.clock import rfc3339, utcnow
 from trustseal.dbutil import execute_core, execute_dml
@@ -161,6 +162,14 @@ def _survey(text: str, layout: Layout, delimiter: str) -> tuple[int, str | None]
     return total, formats.slashed_order(dates)
 
 
+def _filename(name: str) -> str:
+    """The name an upload is listed under: its last path part, without the characters a
+    name may not hold (a right-to-left override shows ``vsc.exe`` as ``exe.csv``)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    clean = "".join(c for c in base if forbidden_character(c) is None).strip()
+    return clean[-255:] or "reviews.csv"
+
+
 def start(merchant_id: int, filename: str, content: bytes) -> ReviewImport:
     """Check an uploaded file and queue its import, in the caller's transaction.
 
@@ -181,7 +190,7 @@ def start(merchant_id: int, filename: str, content: bytes) -> ReviewImport:
         merchant_id=merchant_id,
         status="queued",
         format=layout.format.name,
-        filename=(filename or "reviews.csv")[-255:],
+        filename=_filename(filename),
         content=content,
         delimiter=delimiter,
         date_order=date_order,
