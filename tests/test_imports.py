@@ -460,7 +460,7 @@ def test_the_api_refuses_what_it_cannot_import(
     assert client.post("/api/v1/imports/reviews").status_code == 401
     assert upload(client, "tsk_not-a-key", GENERIC).status_code == 401
     json_body = client.post("/api/v1/imports/reviews", json={"a": 1}, headers=bearer(key))
-    assert json_body.status_code == 415
+    assert json_body.status_code == 422 and "multipart" in json_body.json["message"]
     no_file = client.post(
         "/api/v1/imports/reviews",
         data={"other": "x"},

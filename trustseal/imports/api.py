@@ -141,19 +141,17 @@ class ReviewImports(MethodView):
     @blp.response(202, ImportStartedSchema)
     @blp.alt_response(409, description="Another import of the shop is queued or running")
     @blp.alt_response(413, description="Over 20 MB or 50,000 rows")
-    @blp.alt_response(415, description="Not multipart, or not a UTF-8 CSV file")
-    @blp.alt_response(422, description="A header of no accepted format, or no rows")
+    @blp.alt_response(415, description="The file is not UTF-8 CSV text (binary, another encoding)")
+    @blp.alt_response(422, description="No file, a header of no accepted format, or no rows")
     def post(self) -> dict[str, Any]:
         """Import reviews from a CSV file (multipart field ``file``): trustseal's columns
         (date, rating, title, body, author, product_id) or the export of Judge.me, Yotpo
         or Trustpilot. A job reads it; follow it at ``GET /api/v1/imports/{id}``."""
-        if request.mimetype != "multipart/form-data":
-            abort(415, message="Send the file as multipart/form-data, in the field 'file'.")
-        upload = request.files.get("file")
+        upload = request.files.get("file")  # none in a body that is not multipart
         if upload is None:
             abort(
                 422,
-                message="Send the file as the multipart field 'file'.",
+                message="Send the file as the field 'file' of a multipart/form-data body.",
                 errors={"files": {"file": ["Missing data for required field."]}},
             )
         started = service.start(current_merchant_id(), upload.filename or "", upload.read())
