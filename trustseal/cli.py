@@ -249,9 +249,10 @@ def log_group() -> None:
 @with_appcontext
 def log_verify(start: int) -> None:
     """Check every leaf, every stored node, every signed head and their consistency;
-    then the database against the log: every review, answer, removal and seal decision
-    has its leaf, every stored text matches its leaf's commitment, and every merchant's
-    numbers (score sums, history, answer times, seal, criteria) equal the log's replay."""
+    then the database against the log: every review, answer, removal, seal decision and
+    imported review has its leaf, every stored text matches its leaf's commitment, and
+    every merchant's numbers (score sums, history, answer times, seal, criteria) equal
+    the log's replay."""
     audit = transparency.audit(
         start,
         [

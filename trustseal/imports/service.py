@@ -419,7 +419,7 @@ def _commit_chunk(
             row["log_index"] = leaf.index
         # executemany, not one multi-row INSERT: a statement of 7,000 placeholders costs
         # the driver more to parse than the rows cost to send
-        execute_core(insert(ImportedReview.__table__), chunk.rows)
+        execute_core(insert(ImportedReview), chunk.rows)
     record.imported += len(chunk.rows)
     record.duplicates += chunk.duplicates
     record.error_count += len(chunk.problems)
