@@ -22,7 +22,7 @@ import io
 import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
@@ -328,26 +328,28 @@ def _prepare(
     batch: Sequence[tuple[int, list[str]]],
     now: datetime,
 ) -> _Chunk:
+    """Read a chunk's rows: the reviews to import (masked, with their leaves) and the
+    rows left out, duplicates of what the shop imported before included."""
     chunk = _Chunk([], [], [], 0)
-    candidates: list[tuple[ParsedRow, reviews.PublicTexts, str | None, str]] = []
+    candidates: list[tuple[ParsedRow, reviews.PublicTexts, str]] = []
     for number, cells in batch:
         parsed = formats.read_row(layout, cells, number, record.date_order, now)
         if isinstance(parsed, RowProblem):
             chunk.problems.append(parsed)
             continue
         texts = reviews.public_texts(parsed.title, parsed.body, parsed.author)
-        author = reviews.default_display_name(texts.display_name) if texts.display_name else None
-        texts = reviews.PublicTexts(texts.title, texts.body, author, texts.masked)
-        candidates.append((parsed, texts, author, fingerprint(record.format, parsed, texts)))
+        if texts.display_name:  # shown as the reviews show a customer: "Lucía Q."
+            texts = replace(texts, display_name=reviews.default_display_name(texts.display_name))
+        candidates.append((parsed, texts, fingerprint(record.format, parsed, texts)))
     known = set(
         db.session.scalars(
             select(ImportedReview.fingerprint).where(
                 ImportedReview.merchant_id == record.merchant_id,
-                ImportedReview.fingerprint.in_([c[3] for c in candidates]),
+                ImportedReview.fingerprint.in_([c[2] for c in candidates]),
             )
         )
     )
-    for parsed, texts, author, print_ in candidates:
+    for parsed, texts, print_ in candidates:
         if print_ in known:
             chunk.problems.append(RowProblem(parsed.row, Problem.DUPLICATE))
             chunk.duplicates += 1
@@ -363,7 +365,7 @@ def _prepare(
         }
         if parsed.product_id is not None:
             data["product_id"] = parsed.product_id
-        leaf_texts = {"title": texts.title, "body": texts.body, "author": author}
+        leaf_texts = {"title": texts.title, "body": texts.body, "author": texts.display_name}
         chunk.events.append(
             log.Event(
                 EVENT,
@@ -379,7 +381,7 @@ def _prepare(
                 "import_id": record.id,
                 "row": parsed.row,
                 "format": record.format,
-                "author": author,
+                "author": texts.display_name,
                 "rating": parsed.rating,
                 "title": texts.title,
                 "body": texts.body,
