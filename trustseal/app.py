@@ -159,6 +159,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.transparency.pages import blp as transparency_pages
     from trustseal.transparency.tlog import blp as tlog_blp
     from trustseal.web import blp as web_blp
+    from trustseal.widgets.pages import blp as widgets_pages
 
     for blp in (
         merchants_blp,
@@ -189,6 +190,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         tlog_blp,
         media_pages,
         badging_pages,
+        widgets_pages,
         accounts_pages,
         console_pages,
         dashboard_pages,

@@ -17,6 +17,7 @@ from trustseal.api.errors import abort
 from trustseal.api.lookups import merchant_or_404
 from trustseal.badging import service
 from trustseal.book import service as book
+from trustseal.caching import CACHE_CONTROL, SVG_CSP, not_modified
 from trustseal.clock import utcnow
 from trustseal.merchants import service as merchants
 from trustseal.reviews import service as reviews
@@ -30,11 +31,6 @@ api_blp = ApiBlueprint(
     description="Badge and score: the public numbers, checked against the log",
 )
 
-# A cache may show a badge for at most 6 minutes after it changed (5 fresh, 1 stale while it
-# fetches the new one): a revoked or suspended seal must not stay "valid" in a CDN for a day.
-# Revalidation is cheap (ETag, 304).
-CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=60"
-SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
 def _options(fmt: str) -> tuple[str, str, int]:
@@ -83,7 +79,7 @@ def _serve(slug: str, fmt: str) -> Response:
     fp = service.fingerprint(slug)
     etag = service.etag_of(fp, style, lang, fmt, scale)
     headers = _HEADERS[fmt].copy()
-    if "If-None-Match" in request.headers and request.if_none_match.contains(etag.strip('"')):
+    if not_modified(etag):
         del headers["Content-Type"]
         headers.add("ETag", etag)
         return Response(status=304, headers=headers)
