@@ -23,14 +23,24 @@ from trustseal.reviews.schemas import ReviewCreateSchema
 TEST_CLIENT_ADDRESS = "127.0.0.1"
 
 
-def review_link(client: FlaskClient, key: str, external_id: str = "A-1", **customer: Any) -> str:
+def review_link(
+    client: FlaskClient,
+    key: str,
+    external_id: str = "A-1",
+    *,
+    items: list[dict[str, Any]] | None = None,
+    **customer: Any,
+) -> str:
     """Record a delivered order for the merchant of API key ``key`` and return a fresh
     review token for it, as ``POST /api/v1/orders`` then ``POST .../invitation`` would.
 
     Through the service doors the two endpoints call, with the endpoint's own parsing of
     the same body (the orders API has its own tests; two HTTP round trips per review made
-    a large part of the review tests' time)."""
+    a large part of the review tests' time). ``items``: the order's lines (default: one
+    product, ``cafe-500``)."""
     body = order_body(external_id, status="delivered")
+    if items is not None:
+        body["items"] = items
     body["customer"].update(customer)
     with client.application.app_context():
         merchant_id = merchants.authenticate(key)
@@ -73,6 +83,7 @@ def publish_review(
     at: datetime | None = None,
     photos: tuple[Any, ...] = (),
     client_address: str | None = TEST_CLIENT_ADDRESS,
+    items: list[dict[str, Any]] | None = None,
     **changes: Any,
 ) -> int:
     """A published review of a new delivered order of the merchant of API key ``key``;
@@ -82,8 +93,10 @@ def publish_review(
     Through the reviews service door ``POST /api/v1/reviews`` calls, with the endpoint's
     parsing of :func:`review_body` and the test client's address, so the review is the one
     :func:`post_review` would publish; ``at`` backdates it (as an import does) and
-    ``photos`` are processed ones (``images.process_photo``)."""
-    token = review_link(client, key, external_id)
+    ``photos`` are processed ones (``images.process_photo``); ``items`` are the order's
+    lines (:func:`review_link`) and ``products=[{product_id, rating, comment}]`` rates
+    them."""
+    token = review_link(client, key, external_id, items=items)
     with client.application.app_context():
         data = ReviewCreateSchema().load(review_body(token, **changes))
         del data["token"]

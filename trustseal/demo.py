@@ -143,6 +143,11 @@ def load(purchase_count: int = 300, seed: int = 2026) -> str:
             body=body,
             on_time=rng.random() < 0.75 + 0.05 * rating if answered else None,
             recommend=min(10, max(0, 2 * rating + rng.randint(-2, 1))) if answered else None,
+            products=[
+                {"product_id": item.product_id, "rating": max(1, rating - rng.randint(0, 1))}
+                for item in purchase.items
+                if answered  # the same reviewers rate the products too
+            ],
             at=min(at, now),
         )
         reviewed += 1

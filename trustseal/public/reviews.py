@@ -4,6 +4,7 @@ of an invitation link."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from trustseal.book import service as book
 from trustseal.extensions import db
 from trustseal.media import images
 from trustseal.merchants import service as merchants
-from trustseal.reviews import presenters, service
+from trustseal.reviews import presenters, products, service
 from trustseal.reviews.personal_data import MASK
 from trustseal.reviews.presenters import history_bars
 from trustseal.reviews.same_origin import cross_site_refusal
@@ -133,6 +134,7 @@ def profile(slug: str) -> str:
         merchant=merchant,
         summary=summary,
         reviews=page.items,
+        rated_products=products.rated_products(merchant.id, [r.id for r in page.items]),
         page=page,
         query=query,
         sorts=[
@@ -275,6 +277,41 @@ def form_number(value: str) -> int | str:
     return int(value) if re.fullmatch(r"[0-9]{1,3}", value) else value
 
 
+@dataclass(frozen=True)
+class ProductAnswers:
+    """The form's product ratings: the values to show again, the API's ``products``
+    list with the form field of each (``product-<n>``), and the errors by field."""
+
+    values: dict[str, str]
+    given: list[dict[str, Any]]
+    fields: list[str]
+    errors: dict[str, list[str]]
+
+
+def _product_answers(form: Mapping[str, str], lines: Sequence[Any]) -> ProductAnswers:
+    """Read ``product-<n>-rating`` and ``-comment`` for the n-th product of the purchase
+    (a comment without stars, or stars out of range, is an error of that product)."""
+    values: dict[str, str] = {}
+    given: list[dict[str, Any]] = []
+    fields: list[str] = []
+    errors: dict[str, list[str]] = {}
+    for position, line in enumerate(lines):
+        key = f"product-{position}"
+        rating = values[f"{key}-rating"] = form.get(f"{key}-rating", "")
+        comment = values[f"{key}-comment"] = form.get(f"{key}-comment", "").strip()
+        if rating == "":
+            if comment:
+                errors[key] = ["rating"]
+            continue
+        stars = form_number(rating)
+        if not isinstance(stars, int) or not 1 <= stars <= 5:
+            errors[key] = ["invalid"]
+            continue
+        given.append({"product_id": line.product_id, "rating": stars, "comment": comment or None})
+        fields.append(key)
+    return ProductAnswers(values, given, fields, errors)
+
+
 @blp.route("/r/<token>", methods=["GET", "POST"])
 def review_form(token: str) -> Any:
     """The review form of an invitation link (works without JavaScript)."""
@@ -282,18 +319,24 @@ def review_form(token: str) -> Any:
         purchase, merchant = service.invitation_context(token)
     except service.ReviewError as error:
         return _closed_page(error)
+    lines = products.products_of(purchase)
     values: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         values = {k: request.form.get(k, "") for k in FORM_FIELDS}
+        rated = _product_answers(request.form, lines)
+        values |= rated.values
+        errors = dict(rated.errors)
         uploads = [f for f in request.files.getlist("photos") if f and f.filename]
         try:
-            data = ReviewCreateSchema().load({"token": token, **_typed_answers(values)})
+            answers = _typed_answers(values) | ({"products": rated.given} if rated.given else {})
+            data = ReviewCreateSchema().load({"token": token, **answers})
         except ma.ValidationError as invalid:
-            errors = {
-                k: v if isinstance(v, list) else [str(v)]
-                for k, v in invalid.normalized_messages().items()
-            }
+            messages = invalid.normalized_messages()
+            by_product = messages.pop("products", {})
+            for position, problems in (by_product if isinstance(by_product, dict) else {}).items():
+                errors[rated.fields[position]] = [str(problems)]
+            errors |= {k: v if isinstance(v, list) else [str(v)] for k, v in messages.items()}
             data = {}
         photos = []
         if len(uploads) > service.MAX_PHOTOS:
@@ -324,4 +367,5 @@ def review_form(token: str) -> Any:
         hidden_characters=refused_for_hidden_characters(errors),
         default_name=service.default_display_name(purchase.customer_name),
         max_photos=service.MAX_PHOTOS,
+        products=lines,
     ), (422 if errors else 200)

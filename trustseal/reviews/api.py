@@ -19,9 +19,10 @@ from trustseal.api.blueprint import Blueprint
 from trustseal.api.errors import abort
 from trustseal.api.limits import public_write
 from trustseal.api.lookups import merchant_or_404
+from trustseal.api.pagination import PageArgsSchema
 from trustseal.api.uploads import allow_upload
 from trustseal.extensions import db
-from trustseal.reviews import presenters, service
+from trustseal.reviews import presenters, products, service
 from trustseal.reviews.models import Review
 from trustseal.reviews.same_origin import cross_site_refusal
 from trustseal.reviews.schemas import (
@@ -30,6 +31,8 @@ from trustseal.reviews.schemas import (
     HelpfulSchema,
     ModerationSchema,
     PhotoSchema,
+    ProductReviewPageSchema,
+    ProductSummarySchema,
     ResponseBodySchema,
     ResponseSchema,
     ReviewCreatedSchema,
@@ -223,3 +226,38 @@ class MerchantReviews(MethodView):
         )
         page = service.reviews_page(merchant.id, args["limit"], args["cursor"], wanted)
         return {**page, "items": presenters.reviews_json(page["items"])}
+
+
+PRODUCT = "<string(maxlength=100):product_id>"
+
+
+@merchant_blp.route(f"/<string:slug>/products/{PRODUCT}/summary")
+class ProductSummaryView(MethodView):
+    """A product's numbers."""
+
+    @merchant_blp.response(200, ProductSummarySchema)
+    @merchant_blp.alt_response(404, description="Unknown shop, or no review rated the product")
+    def get(self, slug: str, product_id: str) -> dict[str, Any]:
+        """A product's mean rating, count and distribution, from verified purchases only
+        (imported reviews never count)."""
+        merchant = merchant_or_404(slug)
+        found = products.summary(merchant.id, product_id)
+        if found is None:
+            abort(404, message="No review rated this product.")
+        return presenters.product_summary_json(found)
+
+
+@merchant_blp.route(f"/<string:slug>/products/{PRODUCT}/reviews")
+class ProductReviewsView(MethodView):
+    """A product's reviews."""
+
+    @merchant_blp.arguments(PageArgsSchema, location="query")
+    @merchant_blp.response(200, ProductReviewPageSchema)
+    def get(self, args: dict[str, Any], slug: str, product_id: str) -> dict[str, Any]:
+        """List a product's published reviews, newest first (an empty list for a product
+        nobody rated)."""
+        merchant = merchant_or_404(slug)
+        items, cursor = products.reviews_page(
+            merchant.id, product_id, args["limit"], args["cursor"]
+        )
+        return {"items": items, "next_cursor": cursor}

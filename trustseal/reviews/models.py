@@ -227,3 +227,51 @@ class ResponseTimeBucket(Model):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
     bucket: Mapped[int] = mapped_column(primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
+
+
+class ProductReview(Model):
+    """A reviewer's rating (and optional words) of one product of the purchase reviewed.
+
+    It lives and dies with its shop review: shown while the review is published, gone
+    from the lists and the product's numbers while it is removed, its words erased with
+    the review's. Its ``product.rated`` leaf commits to the rating and the words."""
+
+    __tablename__ = "product_reviews"
+    __table_args__ = (
+        UniqueConstraint("review_id", "product_id", name="uq_product_reviews_review_product"),
+        # A product's list, newest first (keyset on id).
+        Index("ix_product_reviews_product_id", "merchant_id", "product_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    product_id: Mapped[str] = mapped_column(String(100))
+    rating: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(Text)
+    log_index: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    review: Mapped[Review] = relationship()
+
+
+class ProductAggregate(Model):
+    """Running sums per product of a merchant (its shown ratings: those of published
+    reviews), and how the product is named and pictured, from the latest order item
+    reviewed: reading a product's summary costs O(1)."""
+
+    __tablename__ = "product_aggregates"
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    sku: Mapped[str | None] = mapped_column(String(100))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    image_url: Mapped[str | None] = mapped_column(String(2000))
+    count: Mapped[int] = mapped_column(default=0)
+    rating_sum: Mapped[int] = mapped_column(default=0)
+    dist_1: Mapped[int] = mapped_column(default=0)
+    dist_2: Mapped[int] = mapped_column(default=0)
+    dist_3: Mapped[int] = mapped_column(default=0)
+    dist_4: Mapped[int] = mapped_column(default=0)
+    dist_5: Mapped[int] = mapped_column(default=0)

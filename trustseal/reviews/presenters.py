@@ -14,7 +14,7 @@ from trustseal import jsonld
 from trustseal.clock import rfc3339
 from trustseal.orders.service import DECLARED_ORIGINS
 from trustseal.platforms import title_of
-from trustseal.reviews import service
+from trustseal.reviews import products, service
 from trustseal.reviews.score import NEGATIVE_MAX
 from trustseal.transparency import service as log
 
@@ -246,3 +246,16 @@ def masked_words(kinds: Sequence[str]) -> list[str]:
         "dni": _("a DNI number"),
     }
     return [words[kind] for kind in kinds if kind in words]
+
+
+def product_summary_json(summary: products.ProductSummary) -> dict[str, Any]:
+    """The public shape of a product's numbers (distribution keys as strings)."""
+    return {
+        "product_id": summary.product_id,
+        "title": summary.title,
+        "image_url": summary.image_url,
+        "url": summary.url,
+        "rating": summary.rating,
+        "count": summary.count,
+        "distribution": {str(stars): n for stars, n in summary.distribution.items()},
+    }

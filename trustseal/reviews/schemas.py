@@ -12,6 +12,7 @@ from trustseal.merchants.schemas import ComplaintsSummarySchema, SealSummarySche
 from trustseal.orders.schemas import VerificationSchema
 from trustseal.reviews import listing
 from trustseal.reviews.personal_data import MASK, Kind
+from trustseal.reviews.products import MAX_COMMENT, PRODUCT_ID_MAX
 from trustseal.reviews.search import MAX_QUERY
 from trustseal.reviews.service import REDACTION_MARK, FlagReason, RemovalReason, Sort
 
@@ -25,6 +26,24 @@ class DimensionsSchema(StrictSchema):
     product = ma.fields.Integer(strict=True, validate=_rating, allow_none=True)
     delivery = ma.fields.Integer(strict=True, validate=_rating, allow_none=True)
     service = ma.fields.Integer(strict=True, validate=_rating, allow_none=True)
+
+
+class ProductRatingSchema(StrictSchema):
+    """One product of the purchase, rated."""
+
+    product_id = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=PRODUCT_ID_MAX),
+        metadata={"description": "a product id of the purchase's items"},
+    )
+    rating = ma.fields.Integer(required=True, strict=True, validate=_rating)
+    comment = Text(
+        load_default=None,
+        allow_none=True,
+        multiline=True,
+        validate=ma.validate.Length(max=MAX_COMMENT),
+        metadata={"description": "a few words on this product (public; personal data masked)"},
+    )
 
 
 class ReviewCreateSchema(StrictSchema):
@@ -58,6 +77,16 @@ class ReviewCreateSchema(StrictSchema):
         strict=True,
         validate=ma.validate.Range(min=0, max=10),
         metadata={"description": "would you recommend this shop? 0 (no) to 10 (surely)"},
+    )
+    products = ma.fields.List(
+        ma.fields.Nested(ProductRatingSchema),
+        load_default=None,
+        allow_none=True,
+        validate=ma.validate.Length(max=100),
+        metadata={
+            "description": "optional ratings of the purchase's products, each at most once; "
+            "each is a product.rated leaf"
+        },
     )
 
 
@@ -394,3 +423,37 @@ class ScoreSchema(ma.Schema):
     kpi_min_sample = ma.fields.Integer(
         metadata={"description": "a KPI is null until this many events measure it"}
     )
+
+
+class ProductSummarySchema(ma.Schema):
+    """A product's numbers (verified purchases only)."""
+
+    product_id = ma.fields.String()
+    title = ma.fields.String(metadata={"description": "as the latest order item reviewed names it"})
+    image_url = ma.fields.String(allow_none=True)
+    url = ma.fields.String(allow_none=True)
+    rating = ma.fields.Float(
+        allow_none=True, metadata={"description": "mean rating, one decimal; null without any"}
+    )
+    count = ma.fields.Integer(metadata={"description": "published reviews rating it"})
+    distribution = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+
+
+class ProductReviewSchema(ma.Schema):
+    """A published review of one product."""
+
+    id = ma.fields.Integer()
+    review_id = ma.fields.Integer(metadata={"description": "the shop review it belongs to"})
+    product_id = ma.fields.String()
+    rating = ma.fields.Integer()
+    comment = ma.fields.String(allow_none=True)
+    review_title = ma.fields.String(allow_none=True)
+    review_body = ma.fields.String(allow_none=True)
+    display_name = ma.fields.String()
+    created_at = UTCDateTime()
+    verification_level = ma.fields.String()
+    response = ma.fields.String(allow_none=True)
+    log_index = ma.fields.Integer(metadata={"description": "its product.rated leaf"})
+
+
+ProductReviewPageSchema = page_schema(ProductReviewSchema, "ProductReviewPageSchema")

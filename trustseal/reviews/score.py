@@ -84,9 +84,7 @@ def _count_review(
     db.session.execute(
         update(ScoreMonth)
         .where(ScoreMonth.merchant_id == review.merchant_id, ScoreMonth.month == month)
-        .values(
-            count=ScoreMonth.count + sign, rating_sum=ScoreMonth.rating_sum + sign * rating
-        )
+        .values(count=ScoreMonth.count + sign, rating_sum=ScoreMonth.rating_sum + sign * rating)
     )
 
 

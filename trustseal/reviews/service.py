@@ -11,7 +11,7 @@ import hmac
 import ipaddress
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -35,6 +35,7 @@ from trustseal.merchants import service as merchants
 from trustseal.orders import service as orders
 from trustseal.resolutions import service as resolutions
 from trustseal.reviews import listing, personal_data, score
+from trustseal.reviews import products as product_ratings
 from trustseal.reviews.listing import NumberedPage as NumberedPage
 from trustseal.reviews.listing import ReviewFilter as ReviewFilter
 from trustseal.reviews.listing import Sort as Sort
@@ -282,6 +283,7 @@ def submit(
     on_time: bool | None = None,
     dimensions: Mapping[str, int | None] | None = None,
     recommend: int | None = None,
+    products: Sequence[Mapping[str, Any]] | None = None,
     photos: tuple[images.ProcessedPhoto, ...] = (),
     at: datetime | None = None,
     client_address: str | None = None,
@@ -290,13 +292,19 @@ def submit(
     already checked by :func:`images.process_photo`. ``at`` backdates an import;
     ``client_address`` is kept only as a keyed hash of its network. The optional answers
     (on time, ``dimensions`` 1-5 by :data:`DIMENSIONS`, ``recommend`` 0-10) go into the
-    leaf when given (:func:`answers_in_leaf`).
+    leaf when given (:func:`answers_in_leaf`). ``products`` rates products of the
+    purchase (``product_id``, ``rating`` 1-5, optional ``comment``): one
+    ``product.rated`` leaf each (:mod:`trustseal.reviews.products`).
 
     Personal data in the title, body and display name is masked first
     (:func:`public_texts`): what is stored, shown and committed to in the log leaf is the
     masked text; :attr:`Submitted.masked` says which kinds were hidden.
     """
     purchase, merchant = _purchase_and_merchant(orders.claim_invitation, token)
+    try:
+        rated, masked_in_products = product_ratings.checked(purchase, products)
+    except product_ratings.ProductRatingError as refused:
+        raise ReviewError(refused.code, str(refused), field=refused.field) from refused
     shown = public_texts(title or None, body, display_name or None)
     title, body = shown.title, shown.body
     verification = orders.verification(purchase)
@@ -366,11 +374,14 @@ def submit(
             "created_at": rfc3339(review.created_at),
         },
     )
+    product_ratings.record(review, purchase, rated, merchant.slug)
     for position, processed in enumerate(photos[:MAX_PHOTOS]):
         _attach(review, processed, position)
     for listener in current_app.extensions.get(PUBLISHED_LISTENERS, ()):
         listener(review)
-    return Submitted(review, log.receipt(appended), shown.masked)
+    found = {personal_data.Kind(kind) for kind in shown.masked} | masked_in_products
+    masked = personal_data.in_order(found)
+    return Submitted(review, log.receipt(appended), tuple(masked))
 
 
 def committed_texts(title: str | None, body: str) -> dict[str, str]:
@@ -539,6 +550,7 @@ def moderate(review_id: int, staff: StaffUser, action: str, reason: str) -> Revi
                 field="reason",
             )
         score.count_removed(review)
+        product_ratings.count_removed(review)
         review.status, review.removal_reason, review.removed_at = "removed", reason, now
         log.append(_review_event("review.removed", review, merchant, reason=reason))
         jobs.enqueue(MODERATION_NOTICE_JOB, {"review_id": review.id, "action": "remove"})
@@ -546,6 +558,7 @@ def moderate(review_id: int, staff: StaffUser, action: str, reason: str) -> Revi
         if review.status != "removed":
             raise ReviewError(409, "The review is published already.")
         score.count_restored(review)
+        product_ratings.count_restored(review)
         review.status, review.removal_reason, review.removed_at = "published", None, None
         log.append(_review_event("review.restored", review, merchant, reason=reason))
     else:
@@ -935,6 +948,7 @@ def erase_personal_data(purchase_ids: list[int]) -> int:
             store.delete(photo.thumbnail_key)
             db.session.delete(photo)
         review.has_photos = False
+    product_ratings.erase(review.id for review in reviews)
     for merchant_id in {review.merchant_id for review in reviews}:
         merchants.bump_public_version(merchant_id)  # a testimonial may have changed
     return len(reviews)
@@ -1405,6 +1419,8 @@ def logged_claims() -> Iterator[LoggedClaim]:
     yield from _moderation_claims(slug)
     yield from _redaction_claims(slug)
     yield from _update_claims(slug)
+    yield from product_ratings.logged_claims(slug)
+    yield from product_ratings.numbers_claims(slug)
 
 
 def claim_source() -> ClaimSource:
@@ -1417,6 +1433,7 @@ def claim_source() -> ClaimSource:
             "review.published": "review_id",
             "review.redacted": "review_id",
             "review.updated": "review_id",
+            product_ratings.EVENT: "product_review_id",
         },
     )
 

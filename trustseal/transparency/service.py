@@ -41,6 +41,7 @@ EVENT_TYPES = numbers.NUMBER_TYPES | frozenset(
     {
         "response.edited",
         "review.redacted",
+        "product.rated",
         "book.filed",
         "book.answered",
         "key.rotated",
