@@ -37,6 +37,7 @@ from trustseal.spreadsheets import safe_cell
 from trustseal.stores import forms as store_forms
 from trustseal.stores import service as stores
 from trustseal.transparency import numbers
+from trustseal.widgets import service as widgets
 
 if TYPE_CHECKING:
     from trustseal.merchants.models import Merchant
@@ -605,7 +606,8 @@ def seal() -> Any:
 @web.page_required("merchant")
 def badge() -> str:
     """Each style in each language (the shop's own first), live, with the snippet to
-    paste; the Libro de Reclamaciones button's snippet for a shop in Peru."""
+    paste; the Libro de Reclamaciones button's snippet for a shop in Peru; and each rated
+    product's widgets (stars, reviews frame, JSON-LD) in the shop's language."""
     merchant = _merchant()
     own = merchants.language(merchant)
     return render_template(
@@ -616,6 +618,8 @@ def badge() -> str:
             for lang in sorted(badging.LANGS, key=lambda lang: lang != own)
         },
         book_snippet=badging.book_link_snippet(merchant) if book.offered(merchant) else None,
+        products=widgets.snippets(merchant.id, merchant.slug, own),
+        products_shown=widgets.DASHBOARD_PRODUCTS,
     )
 
 

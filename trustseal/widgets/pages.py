@@ -91,7 +91,12 @@ def _serve(answer: service.Answer, headers: Headers) -> Response:
 
 
 def _unknown_shop() -> NoReturn:
-    abort(404, message="No public shop has this address.")
+    # Framed by nobody: only a public shop's verified domain may frame anything here.
+    abort(
+        404,
+        message="No public shop has this address.",
+        headers={"Content-Security-Policy": "frame-ancestors 'none'"},
+    )
 
 
 @blp.get("/widgets/<slug>/product/<path:product_id>.svg")

@@ -40,10 +40,11 @@ from trustseal.reviews import products
 LANGS = languages.CODES
 THEMES = product_stars.THEMES  # the picture: for light pages or dark ones
 PAGE_THEMES = ("auto", *THEMES)  # the page may also follow the visitor's preference
-PRODUCT_ID_MAX = 100  # a platform's product id, as orders take it
+PRODUCT_ID_MAX = products.PRODUCT_ID_MAX  # a platform's product id, as orders take it
 PAGE_LIMIT, PAGE_LIMIT_MAX = 5, 20  # reviews per page of the framed list
 JSONLD_REVIEWS = 5  # the latest reviews the JSON-LD carries besides the aggregate
 AUTHOR_MAX = 99  # Google reads a review's author name under 100 characters
+DASHBOARD_PRODUCTS = 50  # the products whose snippets the dashboard lists, most reviewed first
 RENDER_SECONDS = 300.0  # a rendered answer of one version, at most (= the caches' max-age)
 CACHE_SIZE = 4096
 
@@ -261,9 +262,8 @@ def product_jsonld(
         data["image"] = summary.image_url
     if summary.url:
         data["url"] = summary.url
-    sku = next((r.sku for r in reviews if r.sku), None)
-    if sku:
-        data["sku"] = sku
+    if summary.sku:
+        data["sku"] = summary.sku
     data["aggregateRating"] = {
         "@type": "AggregateRating",
         "ratingValue": summary.rating,
@@ -332,7 +332,9 @@ class Snippets:
     jsonld_url: str
 
 
-def snippets(merchant_id: int, slug: str, lang: str, limit: int = 50) -> list[Snippets]:
+def snippets(
+    merchant_id: int, slug: str, lang: str, limit: int = DASHBOARD_PRODUCTS
+) -> list[Snippets]:
     """The merchant's products (most reviewed first, at most ``limit``) with the stars
     image, the reviews frame and the JSON-LD as it is now, each in ``lang``."""
     base = current_app.config["TRUSTSEAL_BASE_URL"]
