@@ -12,6 +12,7 @@ from flask.views import MethodView
 from werkzeug.datastructures import Headers
 
 from badges import book_link
+from trustseal.accounts.web import without_cookies
 from trustseal.api.blueprint import Blueprint as ApiBlueprint
 from trustseal.api.errors import abort
 from trustseal.api.lookups import merchant_or_404
@@ -30,7 +31,6 @@ api_blp = ApiBlueprint(
     url_prefix="/api/v1/merchants",
     description="Badge and score: the public numbers, checked against the log",
 )
-
 
 
 def _options(fmt: str) -> tuple[str, str, int]:
@@ -89,18 +89,21 @@ def _serve(slug: str, fmt: str) -> Response:
 
 
 @blp.get("/badges/<slug>.svg")
+@without_cookies
 def badge_svg(slug: str) -> Response:
     """The signed badge as SVG (``?style=compact|seal|card&lang=es|en|pt``)."""
     return _serve(slug, "svg")
 
 
 @blp.get("/badges/<slug>.png")
+@without_cookies
 def badge_png(slug: str) -> Response:
     """The signed badge as PNG (``&scale=2`` for high-density screens)."""
     return _serve(slug, "png")
 
 
 @blp.get("/badges/<slug>/assertion")
+@without_cookies
 def badge_assertion(slug: str) -> Response:
     """The badge's signed assertion alone (a compact JWS)."""
     style, lang, _ = _options("svg")
@@ -112,6 +115,7 @@ def badge_assertion(slug: str) -> Response:
 
 
 @blp.get("/badges/<slug>/libro.svg")
+@without_cookies
 def book_link_svg(slug: str) -> Response:
     """The "Libro de Reclamaciones" button a merchant puts on its home page (404 for a
     shop outside Peru: it has no book to open)."""
