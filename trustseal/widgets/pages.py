@@ -59,6 +59,8 @@ _JSONLD_HEADERS = Headers(
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
     """A query option among ``allowed`` (422 listing them otherwise)."""
     value = request.args.get(name, default)
+    if value in allowed:
+        return value
     if name == "lang":
         value = languages.code_of(value, allowed) or value  # pt-BR, es-PE, EN: as codes
     if value not in allowed:
