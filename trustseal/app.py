@@ -137,6 +137,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.book.api import blp as book_blp
     from trustseal.console.pages import blp as console_pages
     from trustseal.dashboard.pages import blp as dashboard_pages
+    from trustseal.feeds.pages import blp as feeds_pages
     from trustseal.hooks.api import blp as hooks_blp
     from trustseal.media.pages import blp as media_pages
     from trustseal.merchants.api import blp as merchants_blp
@@ -190,6 +191,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         tlog_blp,
         media_pages,
         badging_pages,
+        feeds_pages,
         widgets_pages,
         accounts_pages,
         console_pages,

@@ -11,6 +11,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -34,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "HOST": "127.0.0.1",
     "PORT": 8000,
     "ISSUER": "",  # badge/log issuer name; defaults to BASE_URL
+    # The certifier's name as the publisher of the reviews in the Google feeds; defaults to
+    # the host of BASE_URL.
+    "CERTIFIER_NAME": "",
     "MAX_CONTENT_LENGTH": 1024 * 1024,  # bytes per request body
     "LOG_LEVEL": "INFO",
     "LOG_JSON": True,
@@ -285,6 +289,8 @@ def finalize(values: dict[str, Any], instance_path: Path) -> dict[str, Any]:
     if not values["ISSUER"]:  # as set (a trailing slash kept: issuers already published)
         values["ISSUER"] = values["BASE_URL"] or base_url
     values["BASE_URL"] = base_url
+    if not values["CERTIFIER_NAME"]:
+        values["CERTIFIER_NAME"] = urlsplit(base_url).hostname or base_url
     values["LOCALES"] = [loc.strip() for loc in str(values["LOCALES"]).split(",") if loc.strip()]
     flask_settings = {
         "SECRET_KEY": values["SECRET_KEY"],

@@ -31,6 +31,7 @@ JSON_PREFIXES = (
     "/webhooks/",
     "/.well-known/",
     "/badges/",
+    "/feeds/",
     "/widgets/",  # embedded on other sites: a reason a developer reads, no page chrome
     "/log/",
     "/healthz",

@@ -25,6 +25,7 @@ from trustseal.book.schemas import AnswerSchema
 from trustseal.clock import utcnow
 from trustseal.dashboard.analytics import SECTOR_MIN_SHOPS, merchant_panels
 from trustseal.extensions import db
+from trustseal.feeds import service as feeds
 from trustseal.hooks import service as hooks
 from trustseal.merchants import service as merchants
 from trustseal.orders import service as orders
@@ -606,8 +607,9 @@ def seal() -> Any:
 @web.page_required("merchant")
 def badge() -> str:
     """Each style in each language (the shop's own first), live, with the snippet to
-    paste; the Libro de Reclamaciones button's snippet for a shop in Peru; and each rated
-    product's widgets (stars, reviews frame, JSON-LD) in the shop's language."""
+    paste; the Libro de Reclamaciones button's snippet for a shop in Peru; the addresses
+    of the shop's Google review feeds; and each rated product's widgets (stars, reviews
+    frame, JSON-LD) in the shop's language."""
     merchant = _merchant()
     own = merchants.language(merchant)
     return render_template(
@@ -618,6 +620,7 @@ def badge() -> str:
             for lang in sorted(badging.LANGS, key=lambda lang: lang != own)
         },
         book_snippet=badging.book_link_snippet(merchant) if book.offered(merchant) else None,
+        feeds=feeds.urls(merchant),
         products=widgets.snippets(merchant.id, merchant.slug, own),
         products_shown=widgets.DASHBOARD_PRODUCTS,
     )

@@ -464,6 +464,21 @@ def merchant_entries(merchant_slug: str, limit: int = 100) -> list[LogEntry]:
     )
 
 
+def merchant_entries_after(
+    merchant_slug: str, index: int, limit: int = MAX_ENTRIES_PER_PAGE
+) -> list[LogEntry]:
+    """A merchant's leaves after ``index`` (-1: from its first), oldest first, at most
+    ``limit`` of them: what changed since a reader last looked (the Google feeds)."""
+    return list(
+        db.session.scalars(
+            select(LogEntry)
+            .where(LogEntry.merchant_slug == merchant_slug, LogEntry.index > index)
+            .order_by(LogEntry.index)
+            .limit(limit)
+        )
+    )
+
+
 def entries(start: int, end: int) -> list[LogEntry]:
     """Entries ``start`` to ``end`` inclusive (at most 1000; clipped to the log's end)."""
     if start < 0 or end < start:
