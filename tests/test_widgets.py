@@ -335,7 +335,10 @@ def test_the_page_is_framed_by_the_shop_s_verified_domain_only(
     profile = client.get("/m/bodega")
     assert profile.headers["X-Frame-Options"] == "DENY"
     assert csp(profile)["frame-ancestors"] == "'none'"
-    assert widgets.frame_ancestors("tienda.pe") == "https://tienda.pe https://*.tienda.pe"
+    assert widgets.frame_ancestors("Tienda.PE.") == "https://tienda.pe https://*.tienda.pe"
+    assert widgets.frame_ancestors("café.pe") == "https://xn--caf-dma.pe https://*.xn--caf-dma.pe"
+    for odd in ("tienda.pe; script-src *", "tienda.pe *", "localhost", "", "a..pe"):
+        assert widgets.frame_ancestors(odd) == "'none'", odd
 
 
 @pytest.mark.parametrize(

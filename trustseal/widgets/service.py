@@ -17,6 +17,7 @@ product summaries count published reviews of purchases and nothing else.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from markupsafe import Markup
 from badges import product as product_stars
 from badges import svg
 from badges import text as badge_text
+from badges.verify import normalize_host
 from trustseal import i18n, jsonld, languages
 from trustseal.caching import body_etag, strong_etag
 from trustseal.clock import rfc3339
@@ -47,6 +49,7 @@ AUTHOR_MAX = 99  # Google reads a review's author name under 100 characters
 DASHBOARD_PRODUCTS = 50  # the products whose snippets the dashboard lists, most reviewed first
 RENDER_SECONDS = 300.0  # a rendered answer of one version, at most (= the caches' max-age)
 CACHE_SIZE = 4096
+_HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,13 @@ def frame_ancestors(domain: str) -> str:
     """The sites that may frame a shop's reviews page: its verified domain and its
     subdomains, over HTTPS. Proving the domain (DNS or a file on it) proves control of the
     name, and shops commonly serve from ``www.`` or a ``tienda.`` subdomain; nothing over
-    plain HTTP, where any network on the way could rewrite the page around the reviews."""
-    return f"https://{domain} https://*.{domain}"
+    plain HTTP, where any network on the way could rewrite the page around the reviews.
+    Written in ASCII (IDNA); a name that is not a host name frames nowhere (``'none'``),
+    so no stored text can add a source or a directive to the policy."""
+    host = normalize_host(domain)
+    if not _HOST_NAME.fullmatch(host):
+        return "'none'"
+    return f"https://{host} https://*.{host}"
 
 
 def _remembered(key: tuple[Any, ...], render: Callable[[], Answer]) -> Answer:
