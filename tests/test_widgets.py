@@ -248,6 +248,26 @@ def test_cacheable_like_the_badge_with_strong_etags_and_304(
     assert "4 opiniones verificadas" in svg_root(client.get(STARS)).get("aria-label")
 
 
+def test_rendered_once_per_version_unrated_products_too(
+    client: FlaskClient, key: str, rated: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    summary = widgets.products.summary
+
+    def counted(merchant_id: int, product_id: str) -> Any:
+        asked.append(product_id)
+        return summary(merchant_id, product_id)
+
+    monkeypatch.setattr(widgets.products, "summary", counted)
+    for _ in range(3):
+        assert client.get(STARS).status_code == 200
+        assert client.get("/widgets/bodega/product/nuevo-1.svg").status_code == 200
+    assert asked == ["cafe-500", "nuevo-1"]
+    rate(client, key, 9, 2)  # a new version: rendered again
+    client.get(STARS)
+    assert asked[-1] == "cafe-500" and len(asked) == 3
+
+
 def test_no_widget_ever_sets_a_cookie_even_for_a_signed_in_visitor(
     app: Flask, client: FlaskClient, rated: list[int]
 ) -> None:

@@ -7,8 +7,8 @@ the same transaction as every review, answer and moderation, so a product's numb
 change with it) and its verified domain (the one site that may frame the reviews page).
 Rendered answers are remembered under that version for :data:`RENDER_SECONDS` at most
 (product titles and images come from orders, which do not bump it), so the hot path
-usually touches neither the database nor a renderer. Only products with orders are
-remembered: any other id costs a query, never the cache's room.
+usually touches neither the database nor a renderer; answers about products nobody rated
+are remembered apart, so made-up ids cannot push the rated ones out.
 
 Only a shop anyone may see has widgets (an unknown one, and one that has not proved its
 domain, are 404 alike), and only verified-purchase reviews are shown: the reviews domain's
@@ -70,7 +70,7 @@ class Answer:
     etag: str
     status: int = 200
     frame_ancestors: str = "'none'"
-    known: bool = True  # a public shop's product with orders: worth remembering
+    known: bool = True  # a public shop's rated product (else kept apart: see _remembered)
 
 
 class BadCursor(ValueError):
@@ -79,6 +79,7 @@ class BadCursor(ValueError):
 
 _shops: TtlMemo[Shop | None] = TtlMemo(CACHE_SIZE)
 _answers: TtlMemo[Answer] = TtlMemo(CACHE_SIZE)
+_unrated: TtlMemo[Answer] = TtlMemo(CACHE_SIZE)
 _IDENTITY = merchants.identity_query()
 
 
@@ -117,15 +118,22 @@ def frame_ancestors(domain: str) -> str:
 
 
 def _remembered(key: tuple[Any, ...], render: Callable[[], Answer]) -> Answer:
-    return _answers.get_or_load(
-        (id(current_app), *key), RENDER_SECONDS, render, keep=lambda answer: answer.known
-    )
+    """The answer of ``key`` rendered once per :data:`RENDER_SECONDS`. Answers about
+    products nobody rated (most of a shop's pages, and any id anyone makes up) are kept
+    apart: however many there are, they never push out the others."""
+    full = (id(current_app), *key)
+
+    def load() -> Answer:
+        return _unrated.get_or_load(full, RENDER_SECONDS, render, keep=lambda a: not a.known)
+
+    return _answers.get_or_load(full, RENDER_SECONDS, load, keep=lambda a: a.known)
 
 
 def clear_cache() -> None:
     """Forget every shop read and widget rendered by this process."""
     _shops.clear()
     _answers.clear()
+    _unrated.clear()
 
 
 # --- the stars ------------------------------------------------------------------------
