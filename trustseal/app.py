@@ -139,6 +139,8 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.dashboard.pages import blp as dashboard_pages
     from trustseal.feeds.pages import blp as feeds_pages
     from trustseal.hooks.api import blp as hooks_blp
+    from trustseal.imports.api import blp as imports_blp
+    from trustseal.imports.api import merchant_blp as merchant_imports_blp
     from trustseal.media.pages import blp as media_pages
     from trustseal.merchants.api import blp as merchants_blp
     from trustseal.orders.api import blp as orders_blp
@@ -177,6 +179,8 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         signals_blp,
         resolutions_blp,
         hooks_blp,
+        imports_blp,
+        merchant_imports_blp,
     ):
         api.register_blueprint(blp)
     for pages in (

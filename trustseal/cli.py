@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from trustseal.badging import service as badging
 from trustseal.book import service as book
 from trustseal.extensions import db
+from trustseal.imports import service as imports
 from trustseal.jobs import service as jobs
 from trustseal.merchants import service as merchants
 from trustseal.merchants.schemas import MerchantCreateSchema
@@ -248,12 +249,18 @@ def log_group() -> None:
 @with_appcontext
 def log_verify(start: int) -> None:
     """Check every leaf, every stored node, every signed head and their consistency;
-    then the database against the log: every review, answer, removal and seal decision
-    has its leaf, every stored text matches its leaf's commitment, and every merchant's
-    numbers (score sums, history, answer times, seal, criteria) equal the log's replay."""
+    then the database against the log: every review, answer, removal, seal decision and
+    imported review has its leaf, every stored text matches its leaf's commitment, and
+    every merchant's numbers (score sums, history, answer times, seal, criteria) equal
+    the log's replay."""
     audit = transparency.audit(
         start,
-        [reviews.claim_source(), seals.claim_source(), book.claim_source()],
+        [
+            reviews.claim_source(),
+            seals.claim_source(),
+            book.claim_source(),
+            imports.claim_source(),
+        ],
         badging.numbers_source(),
     )
     db.session.rollback()

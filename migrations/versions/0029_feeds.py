@@ -2,7 +2,7 @@
 rendered entry, and per merchant and feed the log leaf and public version they reflect)
 
 Revision ID: 0029_feeds
-Revises: 0027_product_reviews
+Revises: 0028_review_imports
 Create Date: 2026-12-03 12:00:00
 
 """
@@ -13,7 +13,7 @@ from trustseal.dbtypes import UTCDateTime
 
 
 revision = '0029_feeds'
-down_revision = '0027_product_reviews'
+down_revision = '0028_review_imports'
 branch_labels = None
 depends_on = None
 

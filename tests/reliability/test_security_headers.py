@@ -133,6 +133,7 @@ def world(app: Flask, client: FlaskClient) -> World:
             "review_id": review["id"],
             "order_id": 1,
             "endpoint_id": 1,  # none exists: the API answers 401 or 404 in JSON
+            "import_id": 1,  # likewise
             "key": photo_path.removeprefix("/media/"),
             "filename": "site.css",
             "entry_id": _entry_id(app, filed.json["number"]),
@@ -202,6 +203,7 @@ def _pages(w: World) -> list[tuple[str, FlaskClient, int, bool]]:
         ("/dashboard/domain", m, 200, True),
         ("/dashboard/keys", m, 200, True),
         ("/dashboard/webhooks", m, 200, True),
+        ("/dashboard/imports", m, 200, True),
         ("/dashboard/orders", m, 200, True),
         ("/dashboard/reviews", m, 200, True),
         ("/dashboard/seal", m, 200, True),

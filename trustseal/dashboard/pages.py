@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from trustseal import i18n
 from trustseal.accounts import web
 from trustseal.api.fields import forbidden_character
+from trustseal.api.uploads import allow_upload
 from trustseal.badging import service as badging
 from trustseal.book import display as book_display
 from trustseal.book import service as book
@@ -27,6 +28,8 @@ from trustseal.dashboard.analytics import SECTOR_MIN_SHOPS, merchant_panels
 from trustseal.extensions import db
 from trustseal.feeds import service as feeds
 from trustseal.hooks import service as hooks
+from trustseal.imports import formats as import_formats
+from trustseal.imports import service as imports
 from trustseal.merchants import service as merchants
 from trustseal.orders import service as orders
 from trustseal.reviews import presenters
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
 
 blp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 OWNER_ONLY = ("owner",)
+allow_upload("dashboard.review_imports", imports.MAX_FILE_BYTES + 64 * 1024)
 
 
 def _merchant() -> Merchant:
@@ -550,6 +554,76 @@ def webhooks() -> Any:
         endpoints=[(e, hooks.deliveries(merchant.id, e.id, limit=10)) for e in endpoints],
         events=hooks.EVENTS,
     )
+
+
+def _import_problem(error: imports.ImportRefused) -> str:
+    """What the merchant reads when an upload is refused, in the page's language."""
+    words = {
+        "too_large": lambda: _(
+            "The file is larger than %(mb)s MB.", mb=imports.MAX_FILE_BYTES // 2**20
+        ),
+        "too_many_rows": lambda: _(
+            "A file may hold at most %(rows)s reviews: split it in parts.",
+            rows=imports.MAX_ROWS,
+        ),
+        "binary": lambda: _("This is not a CSV file. Save it as CSV UTF-8 and upload it again."),
+        "not_utf8": lambda: _("The file is not UTF-8 text. In Excel, save it as “CSV UTF-8”."),
+        "unknown_header": lambda: _(
+            "The first row does not name the columns of a format we read: see the formats below."
+        ),
+        "unreadable": lambda: _(
+            "The file cannot be read as CSV (a quotation mark may be left open)."
+        ),
+        "empty": lambda: _("The file has no review rows."),
+        "busy": lambda: _("Another import is still running: wait until it ends."),
+    }
+    return str(words.get(error.reason, lambda: _("The file was refused."))())
+
+
+@blp.route("/imports", methods=["GET", "POST"])
+@web.page_required("merchant", *OWNER_ONLY)
+def review_imports() -> Any:
+    """Import reviews from the previous provider: upload a CSV file (trustseal's columns or
+    a Judge.me, Yotpo or Trustpilot export); each import's progress and the rows it left
+    out. A refresh of the page shows the progress."""
+    merchant = _merchant()
+    status = 200
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash(_("Choose a file first."), "error")
+            status = 422
+        else:
+            try:
+                started = imports.start(merchant.id, upload.filename, upload.read())
+                db.session.commit()
+            except imports.ImportRefused as error:
+                db.session.rollback()
+                flash(_import_problem(error), "error")
+                status = error.code
+            else:
+                flash(
+                    _(
+                        "The file was accepted: %(total)s rows will be read. Refresh this "
+                        "page to follow the import.",
+                        total=started.total,
+                    ),
+                    "ok",
+                )
+                return redirect(url_for("dashboard.review_imports"), 303)
+    page = render_template(
+        "dashboard/imports.html",
+        merchant=merchant,
+        imports=imports.imports_of(merchant.id),
+        formats=import_formats.FORMATS,
+        fields=import_formats.FIELDS,
+        problems=imports.problems,
+        describe=imports.describe,
+        max_mb=imports.MAX_FILE_BYTES // 2**20,
+        max_rows=imports.MAX_ROWS,
+        imported_total=imports.imported_count(merchant.id),
+    )
+    return page, status
 
 
 @blp.route("/seal", methods=["GET", "POST"])

@@ -27,6 +27,7 @@ from trustseal.api.limits import public_write
 from trustseal.api.uploads import allow_upload
 from trustseal.book import service as book
 from trustseal.extensions import db
+from trustseal.imports import service as imports
 from trustseal.media import images
 from trustseal.merchants import service as merchants
 from trustseal.reviews import presenters, products, service
@@ -45,6 +46,7 @@ blp = Blueprint("public_reviews", __name__)
 FORM_UPLOAD_LIMIT = service.MAX_PHOTOS * images.MAX_BYTES + 1024 * 1024
 allow_upload("public_reviews.review_form", FORM_UPLOAD_LIMIT)
 PAGE_SIZE = 20
+IMPORTED_SHOWN = 10  # the most recent imported reviews on the profile (all: the API)
 _YES = frozenset({"1", "true", "on", "yes"})
 
 
@@ -154,6 +156,9 @@ def profile(slug: str) -> str:
         verification=presenters.verification_text,
         photo=service.photo_json,
         criteria=seals.criterion_reviews(merchant),
+        # apart from the verified ones, never counted: reviews from the previous provider
+        imported=imports.imported_reviews(merchant.id, None, IMPORTED_SHOWN),
+        imported_total=imports.imported_count(merchant.id),
         # a shop outside Peru has no Libro de Reclamaciones: no book section, no link to one
         **_book_section(merchant),
     )

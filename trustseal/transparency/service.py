@@ -42,6 +42,7 @@ EVENT_TYPES = numbers.NUMBER_TYPES | frozenset(
         "response.edited",
         "review.redacted",
         "product.rated",
+        "review.imported",
         "book.filed",
         "book.answered",
         "key.rotated",
