@@ -7,7 +7,8 @@ that cannot be mistaken: suspended, revoked and expired say so in red with no sc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import final
 
@@ -69,7 +70,16 @@ class Text:
     width: float = 0
 
 
-Shape = Rect | Circle | Text
+@final  # svg.py dispatches on ``type(shape) is …``: no subclass may slip through
+@dataclass(slots=True)
+class Polygon:
+    """A filled polygon, its corners in drawing order."""
+
+    points: tuple[tuple[float, float], ...]
+    fill: str
+
+
+Shape = Rect | Circle | Text | Polygon
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,60 @@ def stars(x: float, y: float, size: float, value: float | None) -> list[Text]:
         shapes.append(_text(x, y, "★" * full, size, GOLD))
     if full < 5:
         shapes.append(_text(x + text.width("★" * full, size), y, "★" * (5 - full), size, "#c9ced6"))
+    return shapes
+
+
+# A regular five-pointed star: its inner radius over its outer one, and its width and height
+# over its outer radius (point up).
+STAR_INNER = 0.381966
+STAR_WIDTH = 2 * math.cos(math.radians(18))
+STAR_HEIGHT = 1 + math.cos(math.radians(36))
+
+
+def star_points(x: float, y: float, width: float) -> tuple[tuple[float, float], ...]:
+    """The ten corners of a star ``width`` px wide whose box starts at ``x``, ``y``."""
+    outer = width / STAR_WIDTH
+    cx, cy = x + width / 2, y + outer
+    corners = []
+    for k in range(10):
+        radius = outer if k % 2 == 0 else outer * STAR_INNER
+        angle = math.radians(-90 + 36 * k)
+        corners.append(
+            (round(cx + radius * math.cos(angle), 2), round(cy + radius * math.sin(angle), 2))
+        )
+    return tuple(corners)
+
+
+def left_of(points: Sequence[tuple[float, float]], cut: float) -> tuple[tuple[float, float], ...]:
+    """The part of a polygon left of the vertical line ``x = cut`` (Sutherland-Hodgman
+    against one half-plane). Where that part is two pieces, they stay joined by an edge
+    along the line, which has no width and fills nothing."""
+    kept: list[tuple[float, float]] = []
+    for n, (x1, y1) in enumerate(points):
+        x0, y0 = points[n - 1]
+        if (x0 <= cut) != (x1 <= cut):
+            kept.append((cut, round(y0 + (cut - x0) / (x1 - x0) * (y1 - y0), 2)))
+        if x1 <= cut:
+            kept.append((x1, y1))
+    return tuple(kept)
+
+
+def rating_stars(
+    x: float, y: float, width: float, value: float | None, on: str, off: str, gap: float
+) -> list[Shape]:
+    """Five stars ``width`` px wide each, ``gap`` apart, from ``x``, ``y`` (their top):
+    filled in ``on`` up to ``value`` (0 to 5) — the star where it falls filled in part, left
+    to right, by its fraction — and ``off`` beyond."""
+    shapes: list[Shape] = []
+    for n in range(5):
+        corners = star_points(x + n * (width + gap), y, width)
+        filled = min(1.0, max(0.0, (value or 0) - n))
+        if filled < 1:
+            shapes.append(Polygon(corners, off))
+        if filled >= 1:
+            shapes.append(Polygon(corners, on))
+        elif filled > 0:
+            shapes.append(Polygon(left_of(corners, x + n * (width + gap) + filled * width), on))
     return shapes
 
 

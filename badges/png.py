@@ -9,7 +9,7 @@ from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
 
-from badges.layout import Circle, Layout, Rect, Text
+from badges.layout import Circle, Layout, Polygon, Rect, Text
 from badges.widths import FONTS
 
 _ANCHORS = {"start": "ls", "middle": "ms", "end": "rs"}
@@ -45,6 +45,8 @@ def render(layout: Layout, scale: int = 1) -> bytes:
             draw.ellipse(
                 box, fill=shape.fill, outline=shape.stroke, width=round(shape.stroke_width * scale)
             )
+        elif isinstance(shape, Polygon):
+            draw.polygon([(x * scale, y * scale) for x, y in shape.points], fill=shape.fill)
         else:
             _text(draw, shape, scale)
     out = io.BytesIO()

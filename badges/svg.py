@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from badges.layout import Circle, Layout, Rect, Text
+from badges.layout import Circle, Layout, Polygon, Rect, Text
 from badges.xml import Template, Writer
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -13,6 +13,7 @@ _ANCHORS = {"start": None, "middle": "middle", "end": "end"}
 
 _RECT = Template("rect", "x", "y", "width", "height", "rx", "fill")
 _CIRCLE = Template("circle", "cx", "cy", "r", "fill", "stroke", "stroke-width")
+_POLYGON = Template("polygon", "points", "fill")
 _TEXT = Template(
     "text",
     *("x", "y", "font-size", "fill", "font-weight", "text-anchor", "textLength", "lengthAdjust"),
@@ -27,7 +28,13 @@ _GROUP = Template("g", fixed={"font-family": FONT})
 _LINK = Template("a", "href", "target")
 
 
-def _write_shape(out: Writer, shape: Rect | Circle | Text) -> None:
+def _number(value: float) -> str:
+    """A coordinate as the templates write one: two decimals at most, no trailing zeros."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _write_shape(out: Writer, shape: Rect | Circle | Text | Polygon) -> None:
     if type(shape) is Rect:
         _RECT.empty(out, shape.x, shape.y, shape.w, shape.h, shape.rx or None, shape.fill)
     elif type(shape) is Circle:
@@ -40,6 +47,9 @@ def _write_shape(out: Writer, shape: Rect | Circle | Text) -> None:
             shape.stroke,
             shape.stroke_width or None,
         )
+    elif type(shape) is Polygon:
+        points = " ".join(f"{_number(x)},{_number(y)}" for x, y in shape.points)
+        _POLYGON.empty(out, points, shape.fill)
     else:
         _TEXT.with_text(
             out,

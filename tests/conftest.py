@@ -32,6 +32,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from trustseal import create_app
 from trustseal.extensions import db, limiter
 from trustseal.transparency import witnessing
+from trustseal.widgets import service as widgets
 
 PG_ADMIN_URL = os.environ.get(
     "TRUSTSEAL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -261,6 +262,7 @@ def app(migrated_app: Flask) -> Iterator[Flask]:
     migrated_app.config.update(saved)
     _empty_tables(migrated_app)
     witnessing.forget_tiles(migrated_app)
+    widgets.clear_cache()  # rendered under a merchant version the next test's data repeats
     shutil.rmtree(Path(migrated_app.instance_path) / "media", ignore_errors=True)
 
 

@@ -76,6 +76,8 @@ NOT_PAGES: dict[str, str] = {
     "public_book.copy_pdf": "the complaint's copy as a PDF, not HTML",
     "dashboard.reviews_csv": "the merchant's reviews as CSV, not HTML",
 }
+# In a visit's path, the language being checked (a page whose language is in its address).
+LANG = "{lang}"
 # Pages under an API prefix that are HTML for people.
 PAGES_UNDER_API = {"web.docs"}
 # Pages whose text is English by design, exempt from the English-word check (their message
@@ -574,6 +576,15 @@ def extra_visits(s: Seeded) -> list[tuple[str, str, str, str, int]]:
         ("/verify/<slug> (shop outside Peru)", "anonymous", "GET", f"/verify/{BRAZIL}", 200),
         ("/dashboard/badge (shop outside Peru)", "brazil", "GET", "/dashboard/badge", 200),
         ("/dashboard/seal (shop outside Peru)", "brazil", "GET", "/dashboard/seal", 200),
+        # A page other sites frame, under /widgets/ (errors in JSON): in the language its
+        # address names (the widget's ?lang=), never the visitor's cookie.
+        (
+            "/widgets/<slug>/reviews",
+            "anonymous",
+            "GET",
+            f"/widgets/{DEMO}/reviews?product_id=cafe-700&limit=2&lang={LANG}",
+            200,
+        ),
     ]
 
 
@@ -661,7 +672,9 @@ def visit_pages(
             app.view_functions["public_home.score_page"] = broken
         recorder.page = label
         try:
-            answer = clients[who].open(path, method=method, headers={"Accept": "text/html"})
+            answer = clients[who].open(
+                path.replace(LANG, lang), method=method, headers={"Accept": "text/html"}
+            )
         finally:
             recorder.page = None
             app.view_functions["public_home.score_page"] = score_page

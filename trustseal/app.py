@@ -162,6 +162,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.transparency.pages import blp as transparency_pages
     from trustseal.transparency.tlog import blp as tlog_blp
     from trustseal.web import blp as web_blp
+    from trustseal.widgets.pages import blp as widgets_pages
 
     for blp in (
         merchants_blp,
@@ -195,6 +196,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         media_pages,
         badging_pages,
         feeds_pages,
+        widgets_pages,
         accounts_pages,
         console_pages,
         dashboard_pages,

@@ -65,6 +65,14 @@ def execute_core(statement: Any, params: Any = None) -> Any:
     return db.session.connection().execute(statement, params)
 
 
+def first_row_autocommit(statement: Any, params: Any = None) -> Any:
+    """The first row of a read on a connection of its own, in autocommit (no BEGIN and
+    ROLLBACK round trips, no snapshot held): for the one read of a hot path, such as what
+    a badge or a widget shows. None when there is no row."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(statement, params).first()
+
+
 def execute_dml(statement: Executable) -> CursorResult[Any]:
     """Run an UPDATE or DELETE through the session (``Session.execute``); its result, whose
     ``rowcount`` is the number of rows matched (SQLAlchemy types the result of every

@@ -43,6 +43,19 @@ CSP_EXACT = {
     "form-action": {"'self'"},
     "frame-ancestors": {"'none'"},
 }
+# A page other sites frame (the product reviews widget) has its own, stricter policy: no
+# script at all, nothing but its style sheet and pictures, no form, and framed only by the
+# shop's verified domain (and its subdomains), over HTTPS. So it sends no X-Frame-Options,
+# which cannot name a site. Every other page header is as on any page.
+FRAMED_CSP_EXACT = {
+    "default-src": {"'none'"},
+    "script-src": {"'none'"},
+    "style-src": {"'self'"},
+    "img-src": {"'self'"},
+    "base-uri": {"'none'"},
+    "form-action": {"'none'"},
+    "frame-ancestors": {"https://bodega.pe", "https://*.bodega.pe"},
+}
 PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -208,6 +221,16 @@ def _pages(w: World) -> list[tuple[str, FlaskClient, int, bool]]:
     ]
 
 
+def _framed_pages(w: World) -> list[tuple[str, FlaskClient, int, bool]]:
+    """Every page other sites frame: (URL, who asks, expected status, private?). Public
+    and cacheable even when a signed-in person asks: they never read the session."""
+    slug = w.args["slug"]
+    return [
+        (f"/widgets/{slug}/reviews?product_id=cafe-500", w.anonymous, 200, False),
+        (f"/widgets/{slug}/reviews?product_id=cafe-500&theme=dark&lang=pt", w.merchant, 200, False),
+    ]
+
+
 def _csp(header: str) -> dict[str, set[str]]:
     directives: dict[str, set[str]] = {}
     for part in header.split(";"):
@@ -217,22 +240,33 @@ def _csp(header: str) -> dict[str, set[str]]:
     return directives
 
 
-def page_problems(response: Any, private: bool, base_origin: str) -> list[str]:
-    """What is wrong with the security headers of one page (empty: nothing)."""
+def page_problems(
+    response: Any, private: bool, base_origin: str, framed: bool = False
+) -> list[str]:
+    """What is wrong with the security headers of one page (empty: nothing); ``framed``:
+    a page other sites frame (:data:`FRAMED_CSP_EXACT`, no X-Frame-Options)."""
     headers = response.headers
     problems: list[str] = []
     if not (response.content_type or "").startswith("text/html"):
         problems.append(f"not a page: {response.content_type}")
     csp = _csp(headers.get("Content-Security-Policy", ""))
-    for directive, sources in CSP_EXACT.items():
-        if csp.get(directive) != sources:
-            problems.append(f"CSP {directive} {sorted(csp.get(directive, []))}")
-    images = csp.get("img-src", set())
-    if not {"'self'", "data:"} <= images or images - {"'self'", "data:", base_origin}:
-        problems.append(f"CSP img-src {sorted(images)}")
+    if framed:
+        if csp != FRAMED_CSP_EXACT:
+            problems.append(f"CSP {headers.get('Content-Security-Policy')!r}")
+        if "X-Frame-Options" in headers:
+            problems.append(f"X-Frame-Options: {headers['X-Frame-Options']!r} on a framed page")
+    else:
+        for directive, sources in CSP_EXACT.items():
+            if csp.get(directive) != sources:
+                problems.append(f"CSP {directive} {sorted(csp.get(directive, []))}")
+        images = csp.get("img-src", set())
+        if not {"'self'", "data:"} <= images or images - {"'self'", "data:", base_origin}:
+            problems.append(f"CSP img-src {sorted(images)}")
     if "unsafe" in headers.get("Content-Security-Policy", ""):
         problems.append("CSP allows unsafe sources")
     for name, value in PAGE_HEADERS.items():
+        if framed and name == "X-Frame-Options":
+            continue
         if headers.get(name) != value:
             problems.append(f"{name}: {headers.get(name)!r}")
     permissions = headers.get("Permissions-Policy", "")
@@ -260,10 +294,13 @@ def test_security_headers_on_every_html_route(app: Flask, world: World) -> None:
     failures: dict[str, list[str]] = {}
     visited: set[str] = set()
     pages = _pages(world)
-    for url, who, status, private in pages:
+    framed = _framed_pages(world)
+    for url, who, status, private in pages + framed:
         response = who.get(url)
         visited.add(adapter.match(url.split("?")[0], method="GET")[0])
-        problems = page_problems(response, private, base_origin)
+        problems = page_problems(
+            response, private, base_origin, (url, who, status, private) in framed
+        )
         if response.status_code != status:
             problems.append(f"status {response.status_code}, expected {status}")
         if problems:
@@ -377,12 +414,18 @@ def test_badges_keep_their_own_headers_and_stay_embeddable(
         "assertion": client.get("/badges/bodega/assertion"),
         "libro": client.get("/badges/bodega/libro.svg"),
         "unknown": client.get("/badges/nadie.svg"),
+        "stars": client.get("/widgets/bodega/product/cafe-500.svg"),
+        "no stars": client.get("/widgets/nadie/product/cafe-500.svg"),
     }
     for name, answer in answers.items():
-        present = [h for h in PAGE_ONLY if h in answer.headers]
+        # (a page's Cross-Origin-Resource-Policy is same-origin; a product's stars say
+        # cross-origin, so that a shop whose pages require it (COEP) may embed them)
+        present = [
+            h for h in PAGE_ONLY if h in answer.headers and answer.headers[h] != "cross-origin"
+        ]
         assert present == [], (name, present)
         assert "frame-ancestors" not in answer.headers.get("Content-Security-Policy", ""), name
-    for name in ("svg", "libro", "unknown"):
+    for name in ("svg", "libro", "unknown", "stars", "no stars"):
         assert answers[name].headers["Content-Security-Policy"] == BADGE_SVG_CSP, name
     for name in ("png", "assertion"):
         assert "Content-Security-Policy" not in answers[name].headers, name

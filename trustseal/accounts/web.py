@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -142,6 +143,33 @@ def page_required(kind: str, *roles: str) -> Callable[[F], F]:
     return decorate
 
 
+def without_cookies(view: F) -> F:
+    """Mark a view whose answers never carry a ``Set-Cookie``: what other sites embed and
+    shared caches keep (the badge, the product widgets). The session of a signed-in
+    visitor who happens to ask is neither refreshed nor cleared by it, so no cached copy
+    can hold anyone's cookie."""
+    view.without_cookies = True  # type: ignore[attr-defined]
+    return view
+
+
+def _answers_without_cookies() -> bool:
+    """True when the current request's view was marked :func:`without_cookies`."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "without_cookies", False))
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, saved by every view but those that answer
+    :func:`without_cookies` (Flask refreshes a permanent session's cookie on every answer,
+    an image's included)."""
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Save as Flask does, unless the view answers without cookies."""
+        if _answers_without_cookies():
+            return
+        super().save_session(app, session, response)
+
+
 def _actor() -> str | None:
     principal = current()
     if principal is not None:
@@ -193,6 +221,7 @@ def init_app(app: Flask) -> None:
         WTF_CSRF_TIME_LIMIT=hours * 3600,
         WTF_CSRF_SSL_STRICT=False,
     )
+    app.session_interface = SessionInterface()
     csrf = CSRFProtect(app)  # also the csrf_token() template global
     app.jinja_env.globals.update(current_user=current)
 

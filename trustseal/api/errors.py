@@ -32,6 +32,7 @@ JSON_PREFIXES = (
     "/.well-known/",
     "/badges/",
     "/feeds/",
+    "/widgets/",  # embedded on other sites: a reason a developer reads, no page chrome
     "/log/",
     "/healthz",
     "/readyz",

@@ -12,11 +12,13 @@ from flask.views import MethodView
 from werkzeug.datastructures import Headers
 
 from badges import book_link
+from trustseal.accounts.web import without_cookies
 from trustseal.api.blueprint import Blueprint as ApiBlueprint
 from trustseal.api.errors import abort
 from trustseal.api.lookups import merchant_or_404
 from trustseal.badging import service
 from trustseal.book import service as book
+from trustseal.caching import CACHE_CONTROL, SVG_CSP, not_modified
 from trustseal.clock import utcnow
 from trustseal.merchants import service as merchants
 from trustseal.reviews import service as reviews
@@ -29,12 +31,6 @@ api_blp = ApiBlueprint(
     url_prefix="/api/v1/merchants",
     description="Badge and score: the public numbers, checked against the log",
 )
-
-# A cache may show a badge for at most 6 minutes after it changed (5 fresh, 1 stale while it
-# fetches the new one): a revoked or suspended seal must not stay "valid" in a CDN for a day.
-# Revalidation is cheap (ETag, 304).
-CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=60"
-SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
 def _options(fmt: str) -> tuple[str, str, int]:
@@ -83,7 +79,7 @@ def _serve(slug: str, fmt: str) -> Response:
     fp = service.fingerprint(slug)
     etag = service.etag_of(fp, style, lang, fmt, scale)
     headers = _HEADERS[fmt].copy()
-    if "If-None-Match" in request.headers and request.if_none_match.contains(etag.strip('"')):
+    if not_modified(etag):
         del headers["Content-Type"]
         headers.add("ETag", etag)
         return Response(status=304, headers=headers)
@@ -93,18 +89,21 @@ def _serve(slug: str, fmt: str) -> Response:
 
 
 @blp.get("/badges/<slug>.svg")
+@without_cookies
 def badge_svg(slug: str) -> Response:
     """The signed badge as SVG (``?style=compact|seal|card&lang=es|en|pt``)."""
     return _serve(slug, "svg")
 
 
 @blp.get("/badges/<slug>.png")
+@without_cookies
 def badge_png(slug: str) -> Response:
     """The signed badge as PNG (``&scale=2`` for high-density screens)."""
     return _serve(slug, "png")
 
 
 @blp.get("/badges/<slug>/assertion")
+@without_cookies
 def badge_assertion(slug: str) -> Response:
     """The badge's signed assertion alone (a compact JWS)."""
     style, lang, _ = _options("svg")
@@ -116,6 +115,7 @@ def badge_assertion(slug: str) -> Response:
 
 
 @blp.get("/badges/<slug>/libro.svg")
+@without_cookies
 def book_link_svg(slug: str) -> Response:
     """The "Libro de Reclamaciones" button a merchant puts on its home page (404 for a
     shop outside Peru: it has no book to open)."""

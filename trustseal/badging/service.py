@@ -22,7 +22,6 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -35,7 +34,9 @@ from badges import layout as layouts
 from badges import text as badge_text
 from badges.verify import host_within, normalize_host
 from trustseal import i18n
+from trustseal.caching import strong_etag
 from trustseal.clock import rfc3339, utcnow
+from trustseal.dbutil import first_row_autocommit
 from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.mail import service as mail
@@ -131,8 +132,7 @@ def fingerprint(slug: str) -> tuple[Any, ...] | None:
 
 
 def _read_fingerprint(slug: str) -> tuple[Any, ...] | None:
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        row = connection.execute(_FINGERPRINT, {"slug": slug}).first()
+    row = first_row_autocommit(_FINGERPRINT, {"slug": slug})
     if row is None:
         return None
     return (*row, utcnow().date().isoformat())
@@ -228,9 +228,7 @@ def _alert(slug: str, problem: str) -> None:
     db.session.commit()
 
 
-@lru_cache(maxsize=4096)
-def _etag(*parts: Any) -> str:
-    return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
+_etag = strong_etag
 
 
 # The card's indicators in order of what a hesitant shopper asks first: will it arrive,

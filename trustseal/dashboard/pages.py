@@ -41,6 +41,7 @@ from trustseal.spreadsheets import safe_cell
 from trustseal.stores import forms as store_forms
 from trustseal.stores import service as stores
 from trustseal.transparency import numbers
+from trustseal.widgets import service as widgets
 
 if TYPE_CHECKING:
     from trustseal.merchants.models import Merchant
@@ -681,7 +682,8 @@ def seal() -> Any:
 def badge() -> str:
     """Each style in each language (the shop's own first), live, with the snippet to
     paste; the Libro de Reclamaciones button's snippet for a shop in Peru; the addresses
-    of the shop's Google review feeds."""
+    of the shop's Google review feeds; and each rated product's widgets (stars, reviews
+    frame, JSON-LD) in the shop's language."""
     merchant = _merchant()
     own = merchants.language(merchant)
     return render_template(
@@ -693,6 +695,8 @@ def badge() -> str:
         },
         book_snippet=badging.book_link_snippet(merchant) if book.offered(merchant) else None,
         feeds=feeds.urls(merchant),
+        products=widgets.snippets(merchant.id, merchant.slug, own),
+        products_shown=widgets.DASHBOARD_PRODUCTS,
     )
 
 

@@ -85,6 +85,15 @@ def version_query() -> Select[int, int]:
     )
 
 
+def identity_query() -> Select[int, int, str]:
+    """The id, ``public_version`` and domain of the public merchant whose slug is the
+    ``slug`` bind parameter: what the answers of an embedded widget depend on (its numbers,
+    and the one site allowed to frame it)."""
+    return select(Merchant.id, Merchant.public_version, Merchant.domain).where(
+        Merchant.slug == bindparam("slug"), PUBLIC
+    )
+
+
 def all_merchants() -> list[Merchant]:
     """Every merchant, by id."""
     return list(db.session.scalars(select(Merchant).order_by(Merchant.id)))

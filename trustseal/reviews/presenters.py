@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from trustseal import jsonld
 from trustseal.clock import rfc3339
 from trustseal.orders.service import DECLARED_ORIGINS
 from trustseal.platforms import title_of
@@ -174,9 +174,7 @@ def json_ld(merchant: Merchant, summary: dict[str, Any], reviews: list[Review], 
         for r in reviews
         if r.status == "published"
     ]
-    text = json.dumps(data, ensure_ascii=False)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Markup(text)
+    return jsonld.script_safe(data)
 
 
 def history_bars(

@@ -3,9 +3,11 @@
 Pages (``text/html``) get a strict Content-Security-Policy (no inline script, no inline
 style), frame protection, a referrer policy, a permissions policy and COOP/CORP; pages that
 show personal data or a signed-in person get ``Cache-Control: no-store``. Every other
-response gets ``X-Content-Type-Options: nosniff``. The badge routes are left exactly as
-their views answer them: they are embedded on merchants' sites (so no frame protection)
-and they are the hot path (so the hook returns after one set lookup).
+response gets ``X-Content-Type-Options: nosniff``. The badge routes (and a product's stars)
+are left exactly as their views answer them: they are embedded on merchants' sites (so no
+frame protection) and they are the hot path (so the hook returns after one set lookup). The
+product reviews page framed on a merchant's site names that site in its own
+``frame-ancestors`` and gets no ``X-Frame-Options``.
 
 A page whose URL is itself a secret (a review link, a follow-up code, a reset or
 sign-up link) sends no Referer at all, not even to this site, so the secret reaches no
@@ -28,15 +30,21 @@ from flask import Flask, Response, current_app, g, request
 from trustseal.logs import has_secret_arguments
 
 # Endpoints that answer with their own, complete headers and are embedded on other
-# sites: the badge (SVG, PNG, signed assertion) and the "Libro de Reclamaciones" button.
+# sites: the badge (SVG, PNG, signed assertion), the "Libro de Reclamaciones" button and
+# a product's stars.
 BADGE_ENDPOINTS = frozenset(
     {
         "badging.badge_svg",
         "badging.badge_png",
         "badging.badge_assertion",
         "badging.book_link_svg",
+        "widgets.stars_svg",
     }
 )
+# Pages other sites frame: their view sets a Content-Security-Policy whose
+# ``frame-ancestors`` names who may; the hook adds every other page header, but no
+# ``X-Frame-Options`` (it cannot name a site: DENY would forbid the frame outright).
+FRAMED_PAGES = frozenset({"widgets.reviews_page"})
 
 # The Content-Security-Policy of every page. No 'unsafe-inline' anywhere: scripts and
 # styles come from /static only. JSON-LD data blocks are not scripts and need nothing.
@@ -136,8 +144,10 @@ def secure(response: Response) -> Response:
     base_url = current_app.config["TRUSTSEAL_BASE_URL"]
     if (response.content_type or "").startswith("text/html"):
         private = is_private()
+        framed = request.endpoint in FRAMED_PAGES
         for name, value in _page_headers(base_url):
-            headers.setdefault(name, value)
+            if not (framed and name == "X-Frame-Options"):
+                headers.setdefault(name, value)
         headers.setdefault("Referrer-Policy", _referrer_policy(private))
         if private:
             headers.setdefault("Cache-Control", NO_STORE)
