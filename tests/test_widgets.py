@@ -513,3 +513,39 @@ def test_the_dashboard_lists_each_product_with_its_three_snippets(
     assert "http://trustseal.test/widgets/bodega/products/cafe-500/jsonld" in section
     # the taza was never rated: it has no widgets to list
     assert "Taza de cerámica" not in section
+
+
+def test_the_page_shows_the_product_s_imported_reviews_apart_and_outside_the_stars(
+    app: Flask, client: FlaskClient, key: str, rated: list[int]
+) -> None:
+    from trustseal.imports import service as imports
+    from trustseal.jobs import service as jobs
+
+    csv = (
+        "date,rating,title,body,author,product_id\n"
+        "2025-03-02,1,Malo,Llegó <molido> grueso.,Rosa Díaz,cafe-500\n"
+        "2025-03-03,5,Otro,De otro producto.,Rosa Díaz,taza-1\n"
+    )
+    with app.app_context():
+        merchant = merchants.get_by_slug("bodega")
+        assert merchant is not None
+        imports.start(merchant.id, "antes.csv", csv.encode())
+        db.session.commit()
+        jobs.run_due_jobs()
+        db.session.remove()
+    widgets.clear_cache()
+    for lang, heading, label in [
+        ("es", "Reseñas importadas · no verificadas", "Importada · no verificada"),
+        ("pt", "Avaliações importadas · não verificadas", "Importada · não verificada"),
+    ]:
+        page = client.get(f"{PAGE}&lang={lang}").get_data(as_text=True)
+        section = page[page.index('<section class="imported"') :]
+        assert heading in section and label in section
+        assert "Llegó &lt;molido&gt; grueso." in section and "Rosa D." in section
+        assert "De otro producto" not in page  # another product's
+        # The stars and the counts above are the verified reviews' alone.
+        assert re.findall(r'<meter min="0" max="3" value="(\d)"', page) == ["2", "1", "0", "0", "0"]
+    # Further pages are the verified list's; the imported ones are on the first only.
+    assert client.get(f"{PAGE}&limit=1").status_code == 200
+    page = client.get(PAGE).get_data(as_text=True)
+    assert 'alt="Café de Villa Rica 500 g: 4,7 de 5 estrellas, 3 opiniones verificadas"' in page

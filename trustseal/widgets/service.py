@@ -35,6 +35,7 @@ from trustseal import i18n, jsonld, languages
 from trustseal.caching import body_etag, strong_etag
 from trustseal.clock import rfc3339
 from trustseal.dbutil import first_row_autocommit
+from trustseal.imports import service as imports
 from trustseal.memo import TtlMemo
 from trustseal.merchants import service as merchants
 from trustseal.reviews import products
@@ -44,6 +45,7 @@ THEMES = product_stars.THEMES  # the picture: for light pages or dark ones
 PAGE_THEMES = ("auto", *THEMES)  # the page may also follow the visitor's preference
 PRODUCT_ID_MAX = products.PRODUCT_ID_MAX  # a platform's product id, as orders take it
 PAGE_LIMIT, PAGE_LIMIT_MAX = 5, 20  # reviews per page of the framed list
+IMPORTED_SHOWN = 5  # the shop's earlier (imported) reviews of the product on the first page
 JSONLD_REVIEWS = 5  # the latest reviews the JSON-LD carries besides the aggregate
 AUTHOR_MAX = 99  # Google reads a review's author name under 100 characters
 DASHBOARD_PRODUCTS = 50  # the products whose snippets the dashboard lists, most reviewed first
@@ -231,6 +233,13 @@ def _render_page(slug: str, found: Shop, options: PageOptions) -> Answer:
         )
     except ValueError as error:
         raise BadCursor(str(error)) from error
+    # The shop's earlier reviews of the product, apart and labelled, on the first page only:
+    # they never count in the stars.
+    imported = (
+        []
+        if options.cursor
+        else imports.imported_reviews(found.merchant_id, options.product_id, IMPORTED_SHOWN)
+    )
     base = current_app.config["TRUSTSEAL_BASE_URL"]
     svg_query = {"lang": options.lang}
     with i18n.in_language(options.lang):
@@ -243,6 +252,7 @@ def _render_page(slug: str, found: Shop, options: PageOptions) -> Answer:
             count=count,
             label=stars_label(summary, options.lang),
             items=items,
+            imported=imported,
             theme=options.theme,
             stars_src={
                 theme: f"/widgets/{slug}/product/{options.product_id}.svg?"
