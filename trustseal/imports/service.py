@@ -72,7 +72,7 @@ BUSY = "Another import of this shop is still running: wait until it ends."
 
 
 class ImportRefused(DomainError):
-    """An upload or a look-up the merchant must change (404, 409, 413, 415, 422);
+    """An upload, a look-up or a staff decision refused (404, 409, 413, 415, 422);
     ``reason`` names the case for pages that word it in their own language."""
 
     def __init__(self, code: int, reason: str, message: str, field: str | None = None) -> None:
