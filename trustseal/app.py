@@ -141,6 +141,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
     from trustseal.hooks.api import blp as hooks_blp
     from trustseal.imports.api import blp as imports_blp
     from trustseal.imports.api import merchant_blp as merchant_imports_blp
+    from trustseal.imports.api import moderation_blp as imported_moderation_blp
     from trustseal.media.pages import blp as media_pages
     from trustseal.merchants.api import blp as merchants_blp
     from trustseal.orders.api import blp as orders_blp
@@ -181,6 +182,7 @@ def _register_blueprints(app: Flask, api: Api) -> None:
         hooks_blp,
         imports_blp,
         merchant_imports_blp,
+        imported_moderation_blp,
     ):
         api.register_blueprint(blp)
     for pages in (

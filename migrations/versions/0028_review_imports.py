@@ -1,6 +1,7 @@
 """review_imports and imported_reviews: review files uploaded by a merchant (the file kept
 until it is read, progress, the rows left out) and the reviews they brought in, shown
-apart as not verified and never counted
+apart as not verified and never counted; imported_review_moderation: certifier staff's
+removals and restores of them
 
 Revision ID: 0028_review_imports
 Revises: 0027_product_reviews
@@ -72,6 +73,9 @@ def upgrade():
         sa.Column('fingerprint', sa.String(length=64), nullable=False),
         sa.Column('log_index', sa.Integer(), nullable=False),
         sa.Column('created_at', UTCDateTime(), nullable=False),
+        sa.Column('status', sa.String(length=10), nullable=False),
+        sa.Column('removal_reason', sa.String(length=20), nullable=True),
+        sa.Column('removed_at', UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(['import_id'], ['review_imports.id']),
         sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id']),
         sa.PrimaryKeyConstraint('id'),
@@ -84,16 +88,40 @@ def upgrade():
     op.create_index(
         'ix_imported_reviews_listing',
         'imported_reviews',
-        ['merchant_id', 'reviewed_at', 'id'],
+        ['merchant_id', 'reviewed_at', 'id', 'status'],
     )
     op.create_index(
         'ix_imported_reviews_product',
         'imported_reviews',
-        ['merchant_id', 'product_id', 'reviewed_at', 'id'],
+        ['merchant_id', 'product_id', 'reviewed_at', 'id', 'status'],
+    )
+    op.create_table(
+        'imported_review_moderation',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('imported_review_id', sa.Integer(), nullable=False),
+        sa.Column('staff_id', sa.Integer(), nullable=False),
+        sa.Column('action', sa.String(length=10), nullable=False),
+        sa.Column('reason', sa.String(length=300), nullable=False),
+        sa.Column('created_at', UTCDateTime(), nullable=False),
+        sa.Column('log_index', sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(['imported_review_id'], ['imported_reviews.id']),
+        sa.ForeignKeyConstraint(['staff_id'], ['staff_users.id']),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('log_index', name='uq_imported_review_moderation_log_index'),
+    )
+    op.create_index(
+        'ix_imported_review_moderation_imported_review_id',
+        'imported_review_moderation',
+        ['imported_review_id'],
     )
 
 
 def downgrade():
+    op.drop_index(
+        'ix_imported_review_moderation_imported_review_id',
+        table_name='imported_review_moderation',
+    )
+    op.drop_table('imported_review_moderation')
     op.drop_index('ix_imported_reviews_product', table_name='imported_reviews')
     op.drop_index('ix_imported_reviews_listing', table_name='imported_reviews')
     op.drop_index('ix_imported_reviews_import_id', table_name='imported_reviews')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from trustseal.book import display as book_display
 from trustseal.book import service as book
 from trustseal.clock import utcnow
 from trustseal.extensions import db
+from trustseal.imports import service as imports
 from trustseal.merchants import service as merchants
 from trustseal.reviews import service as reviews
 from trustseal.seals import service as seals
@@ -306,6 +308,43 @@ def review_decision(review_id: int) -> Any:
     if decision == "redact":
         flash(_("The passages are hidden; the change is logged and the author told why."), "ok")
     return redirect("/console/moderation")
+
+
+# An imported review as staff point at it: its number, or its anchor on the shop's page
+# ("i12", "#i12", or the whole link ending in it).
+_IMPORTED_REVIEW = re.compile(r"(?:.*#)?i?(\d{1,9})")
+_IMPORTED_REFUSALS = {
+    "not_found": _l("No imported review has this number."),
+    "removed": _l("This imported review is removed already."),
+    "published": _l("This imported review is published already."),
+    "removal_reason": _l("Choose the published reason."),
+    "restore_reason": _l("To restore it, say why (at most 300 characters)."),
+}
+
+
+@blp.post("/imported-reviews/decision")
+@web.page_required("staff", *ANY_STAFF)
+def imported_review_decision() -> Any:
+    """Remove an imported review for a published reason, or restore it saying why."""
+    found = _IMPORTED_REVIEW.fullmatch(request.form.get("imported_review", "").strip())
+    action = request.form.get("action", "")
+    if found is None:
+        flash(_("Write the imported review's number, or its link on the shop's page."), "error")
+    elif request.form.get("confirm") != "yes":
+        flash(_("Tick the confirmation: the decision is public and logged."), "error")
+    else:
+        reason = request.form.get("reason", "") if action == "remove" else _typed("note")
+        try:
+            imports.moderate(int(found.group(1)), _staff(), action, reason)
+        except imports.ImportRefused as error:
+            db.session.rollback()
+            if error.reason not in _IMPORTED_REFUSALS:
+                abort(error.code, description=str(error))
+            flash(str(_IMPORTED_REFUSALS[error.reason]), "error")
+        else:
+            db.session.commit()
+            flash(_("Decision recorded."), "ok")
+    return redirect("/console/moderation#imported")
 
 
 @blp.get("/complaints")

@@ -1,5 +1,5 @@
-"""The imports API: upload a file (merchant), follow its import (merchant), and read a
-shop's imported reviews (public)."""
+"""The imports API: upload a file (merchant), follow its import (merchant), read a shop's
+imported reviews (public), and remove or restore one (certifier staff)."""
 
 from __future__ import annotations
 
@@ -10,20 +10,35 @@ from flask import request
 from flask.views import MethodView
 
 from trustseal import i18n
-from trustseal.api.auth import MERCHANT_SECURITY, current_merchant_id, merchant_required
+from trustseal.api.auth import (
+    MERCHANT_SECURITY,
+    STAFF_SECURITY,
+    current_merchant_id,
+    current_staff,
+    merchant_required,
+    staff_required,
+)
 from trustseal.api.blueprint import Blueprint
 from trustseal.api.errors import abort
-from trustseal.api.fields import Text, UTCDateTime
+from trustseal.api.fields import StrictSchema, Text, UTCDateTime
 from trustseal.api.lookups import merchant_or_404
 from trustseal.api.pagination import InvalidCursor, PageArgsSchema, page_schema
 from trustseal.api.uploads import allow_upload
 from trustseal.extensions import db
 from trustseal.imports import service
 from trustseal.imports.models import ReviewImport
+from trustseal.reviews.service import RemovalReason
+from trustseal.staff.service import Role
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1/imports", description="Review imports")
 merchant_blp = Blueprint(
     "merchant_imports", __name__, url_prefix="/api/v1/merchants", description="Imported reviews"
+)
+moderation_blp = Blueprint(
+    "imported_reviews",
+    __name__,
+    url_prefix="/api/v1/imported-reviews",
+    description="Staff moderation of imported reviews",
 )
 
 UPLOAD_LIMIT = service.MAX_FILE_BYTES + 64 * 1024  # the file and its multipart envelope
@@ -70,20 +85,42 @@ class ImportSchema(ma.Schema):
 
 
 class ImportedReviewSchema(ma.Schema):
-    """An imported review: not verified, never counted."""
+    """An imported review: not verified, never counted; once removed by the certifier, a
+    tombstone (status, reason and time; no rating, text or salt)."""
 
     id = ma.fields.Integer()
-    rating = ma.fields.Integer()
+    rating = ma.fields.Integer(allow_none=True)
     title = ma.fields.String(allow_none=True)
-    body = ma.fields.String()
+    body = ma.fields.String(allow_none=True)
     author = ma.fields.String(allow_none=True)
     product_id = ma.fields.String(allow_none=True)
     reviewed_at = UTCDateTime(metadata={"description": "the date the provider gave it"})
     verified = ma.fields.Boolean(metadata={"description": "always false"})
     source = ma.fields.String(metadata={"description": "always import"})
     format = ma.fields.String()
-    log_index = ma.fields.Integer()
+    log_index = ma.fields.Integer(metadata={"description": "its review.imported leaf"})
     salt = ma.fields.String(allow_none=True)
+    status = ma.fields.String(metadata={"description": "published | removed"})
+    removal_reason = ma.fields.String(
+        allow_none=True,
+        metadata={"description": " | ".join(r.value for r in RemovalReason)},
+    )
+    removed_at = UTCDateTime(allow_none=True)
+
+
+class ImportedModerationSchema(StrictSchema):
+    """Body of ``POST /api/v1/imported-reviews/{id}/moderation``."""
+
+    action = ma.fields.String(required=True, validate=ma.validate.OneOf(["remove", "restore"]))
+    reason = Text(
+        required=True,
+        blank=False,
+        validate=ma.validate.Length(max=service.MAX_REASON),
+        metadata={
+            "description": "remove: " + " | ".join(r.value for r in RemovalReason) + "; "
+            "restore: why, in words"
+        },
+    )
 
 
 ImportedReviewPageSchema = page_schema(ImportedReviewSchema, "ImportedReviewPage")
@@ -93,6 +130,18 @@ class ImportedListArgsSchema(PageArgsSchema):
     """Query arguments of a shop's imported reviews."""
 
     product_id = Text(load_default=None, validate=ma.validate.Length(min=1, max=100))
+
+
+def present_item(item: service.ImportedReviewItem, salts: dict[int, bytes]) -> dict[str, Any]:
+    """Shape an imported review for :class:`ImportedReviewSchema` (``salts``: those of
+    its page, :func:`service.salts`)."""
+    salt = salts.get(item.log_index)
+    return {
+        **vars(item),
+        "verified": False,
+        "source": service.SOURCE,
+        "salt": salt.hex() if salt is not None else None,
+    }
 
 
 def present(record: ReviewImport) -> dict[str, Any]:
@@ -192,15 +241,24 @@ class MerchantImportedReviews(MethodView):
         except InvalidCursor:
             abort(422, message="Not a cursor from this list.")
         salts = service.salts(items)
-        return {
-            "items": [
-                {
-                    **vars(item),
-                    "verified": False,
-                    "source": service.SOURCE,
-                    "salt": salts[item.log_index].hex() if item.log_index in salts else None,
-                }
-                for item in items
-            ],
-            "next_cursor": next_cursor,
-        }
+        return {"items": [present_item(item, salts) for item in items], "next_cursor": next_cursor}
+
+
+@moderation_blp.route("/<id:imported_review_id>/moderation")
+class ImportedReviewModeration(MethodView):
+    """Staff moderation of an imported review."""
+
+    @moderation_blp.requires(
+        staff_required(Role.ADMIN, Role.CERTIFIER, Role.MODERATOR), STAFF_SECURITY
+    )
+    @moderation_blp.arguments(ImportedModerationSchema)
+    @moderation_blp.response(200, ImportedReviewSchema)
+    @moderation_blp.alt_response(404, description="No such imported review")
+    @moderation_blp.alt_response(409, description="Removed (or published) already")
+    def post(self, data: dict[str, Any], imported_review_id: int) -> dict[str, Any]:
+        """Remove an imported review for a published reason (its page then shows a
+        tombstone with the reason) or restore it; each decision is an
+        ``imported.removed`` / ``imported.restored`` leaf. The shop itself cannot."""
+        item = service.moderate(imported_review_id, current_staff(), data["action"], data["reason"])
+        db.session.commit()
+        return present_item(item, service.salts([item]))

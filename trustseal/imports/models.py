@@ -72,13 +72,26 @@ class ReviewImport(Model):
 class ImportedReview(Model):
     """A review brought in from another provider: shown apart, never counted. Its texts
     are masked of personal data before they are stored and logged; ``fingerprint`` (of
-    format, author, date, rating and texts) keeps a second upload from doubling it."""
+    format, author, date, rating and texts) keeps a second upload from doubling it.
+
+    ``status``: ``published``, or ``removed`` by certifier staff for a published
+    ``removal_reason`` (then shown as a tombstone; every decision is an
+    :class:`ImportedModeration` row and a leaf)."""
 
     __tablename__ = "imported_reviews"
     __table_args__ = (
         UniqueConstraint("merchant_id", "fingerprint"),
-        Index("ix_imported_reviews_listing", "merchant_id", "reviewed_at", "id"),
-        Index("ix_imported_reviews_product", "merchant_id", "product_id", "reviewed_at", "id"),
+        # status last: the public list (tombstones too) walks the order, and the lists and
+        # counts of published ones alone filter in the index
+        Index("ix_imported_reviews_listing", "merchant_id", "reviewed_at", "id", "status"),
+        Index(
+            "ix_imported_reviews_product",
+            "merchant_id",
+            "product_id",
+            "reviewed_at",
+            "id",
+            "status",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,3 +108,21 @@ class ImportedReview(Model):
     fingerprint: Mapped[str] = mapped_column(String(64))
     log_index: Mapped[int] = mapped_column(Integer, unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(10), default="published")
+    removal_reason: Mapped[str | None] = mapped_column(String(20))
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ImportedModeration(Model):
+    """A staff decision on an imported review (``remove`` or ``restore``), its reason and
+    its ``imported.removed`` / ``imported.restored`` leaf."""
+
+    __tablename__ = "imported_review_moderation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    imported_review_id: Mapped[int] = mapped_column(ForeignKey("imported_reviews.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    action: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    log_index: Mapped[int] = mapped_column(Integer, unique=True)

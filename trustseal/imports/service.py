@@ -12,6 +12,11 @@ Bad rows are reported (``{row, code, …}``, the first :data:`MAX_ERRORS_KEPT` k
 skipped. A review imported before (same merchant, format, author, date, rating and texts:
 its fingerprint) is skipped as a duplicate, so uploading a file twice changes nothing.
 Imported reviews are never rows of the reviews domain: no score, KPI or badge reads them.
+
+Certifier staff may remove one for a published reason (:class:`reviews.RemovalReason`) and
+restore it (:func:`moderate`): the public then sees a tombstone; each decision is recorded
+(who, when, why) with its ``imported.removed`` / ``imported.restored`` leaf. The merchant
+never removes the reviews it imported.
 """
 
 from __future__ import annotations
@@ -21,11 +26,11 @@ import hashlib
 import io
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -40,15 +45,22 @@ from trustseal.errors import DomainError
 from trustseal.extensions import db
 from trustseal.imports import formats
 from trustseal.imports.formats import Layout, ParsedRow, Problem, RowProblem
-from trustseal.imports.models import ImportedReview, ReviewImport
+from trustseal.imports.models import ImportedModeration, ImportedReview, ReviewImport
 from trustseal.jobs import service as jobs
 from trustseal.merchants import service as merchants
 from trustseal.reviews import service as reviews
 from trustseal.transparency import service as log
 from trustseal.transparency.verify import ClaimSource, LoggedClaim
 
+if TYPE_CHECKING:
+    from trustseal.staff.models import StaffUser
+
 RUN_JOB = "imports.run"
 EVENT = "review.imported"
+REMOVED = "imported.removed"
+RESTORED = "imported.restored"
+DECISION_EVENTS = {"remove": REMOVED, "restore": RESTORED}  # a staff decision → its leaf
+MAX_REASON = 300  # a restore's reason is free text
 SOURCE = "import"
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 50_000
@@ -60,7 +72,7 @@ BUSY = "Another import of this shop is still running: wait until it ends."
 
 
 class ImportRefused(DomainError):
-    """An upload or a look-up the merchant must change (404, 409, 413, 415, 422);
+    """An upload, a look-up or a staff decision refused (404, 409, 413, 415, 422);
     ``reason`` names the case for pages that word it in their own language."""
 
     def __init__(self, code: int, reason: str, message: str, field: str | None = None) -> None:
@@ -70,17 +82,21 @@ class ImportRefused(DomainError):
 
 @dataclass(frozen=True)
 class ImportedReviewItem:
-    """An imported review as the public sees it (its texts masked of personal data)."""
+    """An imported review as the public sees it (its texts masked of personal data); a
+    removed one is a tombstone: its status, reason and time, no rating, no text."""
 
     id: int
-    rating: int
+    rating: int | None
     title: str | None
-    body: str
+    body: str | None
     author: str | None
     product_id: str | None
     reviewed_at: datetime
     log_index: int
     format: str
+    status: str
+    removal_reason: str | None
+    removed_at: datetime | None
 
 
 # ---------------------------------------------------------------------------------------
@@ -502,39 +518,55 @@ _ID_BITS = 31
 
 
 def _item(row: ImportedReview) -> ImportedReviewItem:
+    shown = row.status == "published"
     return ImportedReviewItem(
         id=row.id,
-        rating=row.rating,
-        title=row.title,
-        body=row.body,
-        author=row.author,
+        rating=row.rating if shown else None,
+        title=row.title if shown else None,
+        body=row.body if shown else None,
+        author=row.author if shown else None,
         product_id=row.product_id,
         reviewed_at=row.reviewed_at,
         log_index=row.log_index,
         format=row.format,
+        status=row.status,
+        removal_reason=row.removal_reason,
+        removed_at=row.removed_at,
     )
 
 
-def _listing(merchant_id: int, product_id: str | None) -> Any:
-    stmt = select(ImportedReview).where(ImportedReview.merchant_id == merchant_id)
+def _of(merchant_id: int, product_id: str | None, published_only: bool) -> list[Any]:
+    """The conditions of a merchant's imported reviews (of one product, if given)."""
+    where = [ImportedReview.merchant_id == merchant_id]
     if product_id is not None:
-        stmt = stmt.where(ImportedReview.product_id == product_id)
-    return stmt.order_by(ImportedReview.reviewed_at.desc(), ImportedReview.id.desc())
+        where.append(ImportedReview.product_id == product_id)
+    if published_only:
+        where.append(ImportedReview.status == "published")
+    return where
+
+
+def _listing(merchant_id: int, product_id: str | None, published_only: bool = False) -> Any:
+    return (
+        select(ImportedReview)
+        .where(*_of(merchant_id, product_id, published_only))
+        .order_by(ImportedReview.reviewed_at.desc(), ImportedReview.id.desc())
+    )
 
 
 def imported_reviews(
     merchant_id: int, product_id: str | None, limit: int
 ) -> list[ImportedReviewItem]:
-    """A merchant's imported reviews (of one product, if given), newest first."""
-    rows = db.session.scalars(_listing(merchant_id, product_id).limit(limit))
+    """A merchant's published imported reviews (of one product, if given), newest first."""
+    rows = db.session.scalars(_listing(merchant_id, product_id, published_only=True).limit(limit))
     return [_item(row) for row in rows]
 
 
 def imported_page(
     merchant_id: int, product_id: str | None, limit: int, cursor: str | None
 ) -> tuple[list[ImportedReviewItem], str | None]:
-    """One page of imported reviews and the cursor of the next (None at the end);
-    :class:`~trustseal.api.pagination.InvalidCursor` for a cursor not from this list."""
+    """One page of imported reviews, removed ones as tombstones, and the cursor of the next
+    (None at the end); :class:`~trustseal.api.pagination.InvalidCursor` for a cursor not
+    from this list."""
     stmt = _listing(merchant_id, product_id)
     if cursor is not None:
         key = decode_cursor(cursor)
@@ -555,32 +587,150 @@ def imported_page(
     return items, next_cursor
 
 
-def imported_count(merchant_id: int, product_id: str | None = None) -> int:
-    """How many imported reviews a merchant has (of one product, if given)."""
+def imported_count(
+    merchant_id: int, product_id: str | None = None, with_removed: bool = False
+) -> int:
+    """How many published imported reviews a merchant has (of one product, if given);
+    ``with_removed``: their tombstones too (what :func:`imported_page` lists)."""
     stmt = select(func.count()).select_from(ImportedReview)
-    stmt = stmt.where(ImportedReview.merchant_id == merchant_id)
-    if product_id is not None:
-        stmt = stmt.where(ImportedReview.product_id == product_id)
+    stmt = stmt.where(*_of(merchant_id, product_id, published_only=not with_removed))
     return int(db.session.scalar(stmt) or 0)
 
 
 def salts(items: Sequence[ImportedReviewItem]) -> dict[int, bytes]:
-    """The salts of the items' leaves (to check their texts against the log)."""
-    return log.salts(item.log_index for item in items)
+    """The salts of the items' leaves (to check their texts against the log); none for a
+    tombstone, whose text is not shown."""
+    return log.salts(item.log_index for item in items if item.status == "published")
+
+
+# ---------------------------------------------------------------------------------------
+# staff moderation
+
+
+def _lock(imported_review_id: int) -> ImportedReview:
+    found = db.session.scalars(
+        select(ImportedReview)
+        .where(ImportedReview.id == imported_review_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if found is None:
+        raise ImportRefused(404, "not_found", "No such imported review.")
+    return found
+
+
+def moderate(
+    imported_review_id: int, staff: StaffUser, action: str, reason: str
+) -> ImportedReviewItem:
+    """Remove an imported review for a published reason (a :class:`reviews.RemovalReason`
+    value) or restore it (``reason``: why, in at most :data:`MAX_REASON` characters), in
+    the caller's transaction: the decision is recorded (staff, time, reason) with its
+    ``imported.removed`` / ``imported.restored`` leaf. Returns the item as the public
+    list now shows it. 404 unknown; 409 removed or published already; 422 an unknown
+    action or reason."""
+    if action not in DECISION_EVENTS:
+        raise ImportRefused(422, "action", "action is remove or restore.", field="action")
+    row = _lock(imported_review_id)
+    now = utcnow()
+    if action == "remove":
+        if row.status == "removed":
+            raise ImportRefused(409, "removed", "The imported review is removed already.")
+        if reason not in {r.value for r in reviews.RemovalReason}:
+            raise ImportRefused(
+                422,
+                "removal_reason",
+                "Removal needs a published reason: "
+                + ", ".join(r.value for r in reviews.RemovalReason),
+                field="reason",
+            )
+        row.status, row.removal_reason, row.removed_at = "removed", reason, now
+    else:
+        if row.status != "removed":
+            raise ImportRefused(409, "published", "The imported review is published already.")
+        reason = reason.strip()
+        if not reason or len(reason) > MAX_REASON:
+            raise ImportRefused(
+                422,
+                "restore_reason",
+                f"Say why it is restored, in at most {MAX_REASON} characters.",
+                field="reason",
+            )
+        row.status, row.removal_reason, row.removed_at = "published", None, None
+    merchant = merchants.get(row.merchant_id)
+    assert merchant is not None
+    leaf = log.append(
+        log.Event(
+            DECISION_EVENTS[action],
+            merchant=merchant.slug,
+            data={"imported_review_id": row.id, "reason": reason},
+        )
+    )
+    db.session.add(
+        ImportedModeration(
+            imported_review_id=row.id,
+            staff_id=staff.id,
+            action=action,
+            reason=reason,
+            created_at=now,
+            log_index=leaf.index,
+        )
+    )
+    return _item(row)
 
 
 # ---------------------------------------------------------------------------------------
 # what the imports domain claims the log holds (checked by ``trustseal log verify``)
 
 
-def logged_claims() -> Iterator[LoggedClaim]:
-    """Each imported review's ``review.imported`` leaf: its import and row, rating, date,
-    product, format and texts. Streamed."""
-    slug = merchants.slug_lookup()
-    rows = db.session.scalars(
-        select(ImportedReview).order_by(ImportedReview.id).execution_options(yield_per=5_000)
+def _status_problem(row: Any) -> str | None:
+    """How an imported review's status, reason and removal time disagree with its last
+    recorded decision (``row.action`` None: it has none, so it is published), or None."""
+    review = row.ImportedReview
+    if row.action == "remove":
+        expected = ("removed", row.reason, row.decided_at)
+        decision = f"its last recorded decision (leaf {row.decided_index}) removed it"
+    else:
+        expected = ("published", None, None)
+        decision = (
+            "no removal is recorded"
+            if row.action is None
+            else f"its last recorded decision (leaf {row.decided_index}) restored it"
+        )
+    if (review.status, review.removal_reason, review.removed_at) == expected:
+        return None
+    return (
+        f"its status is {review.status!r} (reason {review.removal_reason!r}, removed at "
+        f"{rfc3339(review.removed_at)}), but {decision}"
+        + (f" for {row.reason!r} at {rfc3339(row.decided_at)}" if row.action == "remove" else "")
     )
-    for row in rows:
+
+
+def _review_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
+    """Each imported review's ``review.imported`` leaf: its import and row, rating, date,
+    product, format and texts; and its status as its last decision left it. Streamed."""
+    last = (
+        select(
+            ImportedModeration.imported_review_id,
+            func.max(ImportedModeration.log_index).label("log_index"),
+        )
+        .group_by(ImportedModeration.imported_review_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(
+            ImportedReview,
+            ImportedModeration.action,
+            ImportedModeration.reason,
+            ImportedModeration.created_at.label("decided_at"),
+            ImportedModeration.log_index.label("decided_index"),
+        )
+        .outerjoin(last, last.c.imported_review_id == ImportedReview.id)
+        .outerjoin(ImportedModeration, ImportedModeration.log_index == last.c.log_index)
+        .order_by(ImportedReview.id)
+        .execution_options(yield_per=5_000)
+    )
+    for found in rows:
+        row = found.ImportedReview
         yield LoggedClaim(
             name=f"imported review {row.id}",
             kind=EVENT,
@@ -596,10 +746,57 @@ def logged_claims() -> Iterator[LoggedClaim]:
             },
             extra={} if row.product_id is not None else {"product_id": None},
             texts={"title": row.title, "body": row.body, "author": row.author},
+            record_problem=_status_problem(found),
         )
+
+
+def _decision_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
+    """Each staff decision names its ``imported.removed`` / ``imported.restored`` leaf,
+    with its imported review and reason. Streamed, in log order."""
+    rows = db.session.execute(
+        select(
+            ImportedModeration.imported_review_id,
+            ImportedModeration.action,
+            ImportedModeration.reason,
+            ImportedModeration.log_index,
+            ImportedReview.merchant_id,
+        )
+        .join(ImportedReview, ImportedReview.id == ImportedModeration.imported_review_id)
+        .order_by(ImportedModeration.log_index)
+        .execution_options(yield_per=5_000)
+    )
+    for row in rows:
+        known = row.action in DECISION_EVENTS
+        yield LoggedClaim(
+            name=f"{'restore' if row.action == 'restore' else 'removal'} of imported review "
+            f"{row.imported_review_id}",
+            kind=DECISION_EVENTS.get(row.action, REMOVED),
+            index=row.log_index,
+            merchant_slug=slug(row.merchant_id),
+            ids={"imported_review_id": row.imported_review_id},
+            fields={"reason": row.reason},
+            record_problem=None if known else f"its action is {row.action!r}",
+        )
+
+
+def logged_claims() -> Iterator[LoggedClaim]:
+    """What the imports domain says the log holds: every imported review's
+    ``review.imported`` leaf (and a status its decisions explain), every removal and
+    restore's leaf. Streamed, for ``trustseal log verify``."""
+    slug = merchants.slug_lookup()
+    yield from _review_claims(slug)
+    yield from _decision_claims(slug)
 
 
 def claim_source() -> ClaimSource:
     """The imports domain's claims; every ``review.imported`` leaf must name a stored
-    imported review."""
-    return ClaimSource(logged_claims, complete={EVENT: "import_id"})
+    imported review, every ``imported.removed`` / ``imported.restored`` leaf a recorded
+    decision."""
+    return ClaimSource(
+        logged_claims,
+        complete={
+            EVENT: "import_id",
+            REMOVED: "imported_review_id",
+            RESTORED: "imported_review_id",
+        },
+    )

@@ -157,8 +157,9 @@ def profile(slug: str) -> str:
         photo=service.photo_json,
         criteria=seals.criterion_reviews(merchant),
         # apart from the verified ones, never counted: reviews from the previous provider
-        imported=imports.imported_reviews(merchant.id, None, IMPORTED_SHOWN),
-        imported_total=imports.imported_count(merchant.id),
+        # removed ones as tombstones, as in the public list
+        imported=imports.imported_page(merchant.id, None, IMPORTED_SHOWN, None)[0],
+        imported_total=imports.imported_count(merchant.id, with_removed=True),
         # a shop outside Peru has no Libro de Reclamaciones: no book section, no link to one
         **_book_section(merchant),
     )

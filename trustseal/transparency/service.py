@@ -43,6 +43,8 @@ EVENT_TYPES = numbers.NUMBER_TYPES | frozenset(
         "review.redacted",
         "product.rated",
         "review.imported",
+        "imported.removed",
+        "imported.restored",
         "book.filed",
         "book.answered",
         "key.rotated",
