@@ -258,6 +258,46 @@ def paired(top: str, bottom: str) -> float:
     return statistics.median(a / b for a, b in zip(RUNS[top], RUNS[bottom], strict=True))
 
 
+def against_healthz(db_url: str, instance: str, runs: dict[str, str], rounds: int,
+                    seconds: float, title: str, bench: str,
+                    limits: dict[str, float]) -> None:  # fmt: skip
+    """Load each path of ``runs`` (``healthz`` among them) in turns on one gunicorn (sync, 2
+    workers; the order reversed every other round), each checked first to answer 200; add
+    the table ``title`` and a goal row per path, its ratio the median of the per-round
+    ratios to ``/healthz`` (``limits``: at least that ratio; the others informative)."""
+    with gunicorn(db_url, instance, "sync:2") as (url, pid):
+        for path in runs.values():
+            status, _, _ = fetch(url + path)
+            assert status == 200, (path, status)
+            get_load(url, path, {}, 1.0)
+        rates: dict[str, list[float]] = {name: [] for name in runs}
+        cpu = {name: [0.0, 0] for name in runs}
+        for turn in range(rounds):
+            for name in list(runs)[:: -1 if turn % 2 else 1]:
+                with cpu_used(pid, db_url) as used:
+                    done, took, errors = get_load(url, runs[name], {}, seconds)
+                assert errors == 0, (name, errors)
+                rates[name].append(done / took)
+                cpu[name] = [cpu[name][0] + used["app"], cpu[name][1] + done]
+
+    def ratio(name: str) -> float:
+        return statistics.median(a / b for a, b in zip(rates[name], rates["healthz"], strict=True))
+
+    TABLES[title] = [
+        {"endpoint": name, "path": runs[name],
+         "req/s": f"{statistics.mean(rates[name]):,.0f}", "vs healthz": f"{ratio(name):.2f}x",
+         "per round": " / ".join(f"{r:,.0f}" for r in rates[name]),
+         "gunicorn cpu ms/req": ms(cpu[name][0] / cpu[name][1])}
+        for name in runs
+    ]  # fmt: skip
+    healthz = f"{statistics.mean(rates['healthz']):,.0f}"
+    for name in runs:
+        if name != "healthz":
+            goal(bench, f"GET {runs[name]} req/s ({name})",
+                 f"{statistics.mean(rates[name]):,.0f}", "GET /healthz", healthz, ratio(name),
+                 limits.get(name), at_least=True)  # fmt: skip
+
+
 def goal(bench: str, measure: str, value: str, base: str, base_value: str, ratio: float,
          limit: float | None = None, at_least: bool = False) -> None:  # fmt: skip
     """A row of the goals table; without ``limit``, informative."""

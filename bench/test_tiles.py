@@ -9,7 +9,7 @@ import statistics
 import harness
 import pytest
 from conftest import make_app, quick, size_label
-from harness import goal, ms
+from harness import goal
 
 from trustseal.extensions import db
 from trustseal.transparency import merkle, tiles
@@ -43,41 +43,11 @@ def test_tiles_served(pytestconfig: pytest.Config) -> None:
             "partial tile": f"/log/{partial}",
             "entry bundle": "/log/tile/entries/100",
         }
-        with harness.gunicorn(db_url, instance, "sync:2") as (url, pid):
-            for path in runs.values():
-                status, _, _ = harness.fetch(url + path)
-                assert status == 200, (path, status)
-                harness.get_load(url, path, {}, 1.0)
-            rates: dict[str, list[float]] = {name: [] for name in runs}
-            cpu = {name: [0.0, 0] for name in runs}
-            for turn in range(rounds):
-                for name in list(runs)[:: -1 if turn % 2 else 1]:
-                    with harness.cpu_used(pid, db_url) as used:
-                        done, took, errors = harness.get_load(url, runs[name], {}, seconds)
-                    assert errors == 0, (name, errors)
-                    rates[name].append(done / took)
-                    cpu[name] = [cpu[name][0] + used["app"], cpu[name][1] + done]
-
-    def paired(name: str) -> float:
-        return statistics.median(a / b for a, b in zip(rates[name], rates["healthz"], strict=True))
-
-    harness.TABLES["tiles: gunicorn sync 2 workers, 4 connections, 70,000 leaves"] = [
-        {"endpoint": name, "path": runs[name],
-         "req/s": f"{statistics.mean(rates[name]):,.0f}", "vs healthz": f"{paired(name):.2f}x",
-         "per round": " / ".join(f"{r:,.0f}" for r in rates[name]),
-         "gunicorn cpu ms/req": ms(cpu[name][0] / cpu[name][1])}
-        for name in runs
-    ]  # fmt: skip
-    healthz = f"{statistics.mean(rates['healthz']):,.0f}"
-    for name, limit in (("full tile, level 0", 0.8), ("full tile, level 1", 0.8)):
-        goal("tiles a", f"GET {runs[name]} req/s", f"{statistics.mean(rates[name]):,.0f}",
-             "GET /healthz", healthz, paired(name), limit, at_least=True)  # fmt: skip
-    partial_rate = f"{statistics.mean(rates['partial tile']):,.0f}"
-    goal("tiles a", "GET a partial tile req/s", partial_rate,
-         "GET /healthz", healthz, paired("partial tile"))  # fmt: skip
-    goal("tiles a", "GET an entry bundle req/s (read each time)",
-         f"{statistics.mean(rates['entry bundle']):,.0f}", "GET /healthz", healthz,
-         paired("entry bundle"))  # fmt: skip
+        harness.against_healthz(
+            db_url, instance, runs, rounds, seconds,
+            "tiles: gunicorn sync 2 workers, 4 connections, 70,000 leaves", "tiles a",
+            {"full tile, level 0": 0.8, "full tile, level 1": 0.8},
+        )  # fmt: skip
 
 
 def test_inclusion_proof_requests(pytestconfig: pytest.Config) -> None:

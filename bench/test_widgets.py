@@ -3,12 +3,9 @@ gunicorn; the framed reviews page and the JSON-LD for information."""
 
 from __future__ import annotations
 
-import statistics
-
 import harness
 import pytest
 from conftest import quick
-from harness import goal, ms
 
 from tests.helpers import make_merchant
 from tests.reviewing import publish_review
@@ -46,33 +43,8 @@ def test_widgets_served(pytestconfig: pytest.Config) -> None:
             "reviews page": "/widgets/bodega/reviews?product_id=cafe-500",
             "JSON-LD": "/widgets/bodega/products/cafe-500/jsonld",
         }
-        with harness.gunicorn(db_url, instance, "sync:2") as (url, pid):
-            for path in runs.values():
-                status, _, _ = harness.fetch(url + path)
-                assert status == 200, (path, status)
-                harness.get_load(url, path, {}, 1.0)
-            rates: dict[str, list[float]] = {name: [] for name in runs}
-            cpu = {name: [0.0, 0] for name in runs}
-            for turn in range(rounds):
-                for name in list(runs)[:: -1 if turn % 2 else 1]:
-                    with harness.cpu_used(pid, db_url) as used:
-                        done, took, errors = harness.get_load(url, runs[name], {}, seconds)
-                    assert errors == 0, (name, errors)
-                    rates[name].append(done / took)
-                    cpu[name] = [cpu[name][0] + used["app"], cpu[name][1] + done]
-
-    def paired(name: str) -> float:
-        return statistics.median(a / b for a, b in zip(rates[name], rates["healthz"], strict=True))
-
-    harness.TABLES["widgets: gunicorn sync 2 workers, 4 connections"] = [
-        {"endpoint": name, "path": runs[name],
-         "req/s": f"{statistics.mean(rates[name]):,.0f}", "vs healthz": f"{paired(name):.2f}x",
-         "per round": " / ".join(f"{r:,.0f}" for r in rates[name]),
-         "gunicorn cpu ms/req": ms(cpu[name][0] / cpu[name][1])}
-        for name in runs
-    ]  # fmt: skip
-    healthz = f"{statistics.mean(rates['healthz']):,.0f}"
-    for name, limit in (("stars", 0.8), ("stars, dark, pt", 0.8), ("reviews page", None),
-                        ("JSON-LD", None)):  # fmt: skip
-        goal("widgets", f"GET {runs[name]} req/s", f"{statistics.mean(rates[name]):,.0f}",
-             "GET /healthz", healthz, paired(name), limit, at_least=True)  # fmt: skip
+        harness.against_healthz(
+            db_url, instance, runs, rounds, seconds,
+            "widgets: gunicorn sync 2 workers, 4 connections", "widgets",
+            {"stars": 0.8, "stars, dark, pt": 0.8},
+        )  # fmt: skip

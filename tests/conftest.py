@@ -312,22 +312,36 @@ def live_server(app: Flask) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+def require_chromium() -> None:
+    """Skip (fail under CI) unless Debian's Chromium and Playwright are installed."""
     reason = None
     if not Path(CHROMIUM).exists():
         reason = f"Chromium not installed at {CHROMIUM} (apt-get install chromium)"
     else:
         try:
-            from playwright.sync_api import sync_playwright
+            import playwright.sync_api  # noqa: F401
         except ImportError:
             reason = "playwright is not installed (pip install -e '.[test]')"
     require(reason)
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    """This test process's one Playwright driver (a second one in the same process would
+    find the first one's event loop running)."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any) -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+    instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield instance
+    instance.close()
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from cryptography.x509.oid import NameOID
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, require
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers import bearer, make_merchant, serve_in_background
 from tests.reviewing import publish_review
 
@@ -115,24 +115,14 @@ def shop_server(tmp_path: Path, live_server: str) -> Iterator[int]:
 
 
 @pytest.fixture
-def shop_browser(shop_server: int) -> Iterator[Any]:
+def shop_browser(playwright: Any, shop_server: int) -> Iterator[Any]:
     """Chromium that finds both shop names, port 443, at the loopback shop, and accepts
     its test certificate."""
-    reason = None
-    if not Path(CHROMIUM).exists():
-        reason = f"Chromium not installed at {CHROMIUM} (apt-get install chromium)"
-    else:
-        try:
-            from playwright.sync_api import sync_playwright
-        except ImportError:
-            reason = "playwright is not installed (pip install -e '.[test]')"
-    require(reason)
     rules = ", ".join(f"MAP {host}:443 127.0.0.1:{shop_server}" for host in (SHOP, ELSEWHERE))
     args = [*CHROMIUM_ARGS, f"--host-resolver-rules={rules}", "--ignore-certificate-errors"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-        yield browser
-        browser.close()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture

@@ -57,7 +57,8 @@ def moderate(client: FlaskClient, token: str, review_id: int, action: str, reaso
 
 def leaves(app: Flask) -> list[dict[str, Any]]:
     with app.app_context():
-        return [json.loads(e.leaf) for e in db.session.scalars(select(LogEntry))]
+        entries = db.session.scalars(select(LogEntry).order_by(LogEntry.index))
+        return [json.loads(e.leaf) for e in entries]
 
 
 def test_staff_remove_and_restore_through_the_api(
