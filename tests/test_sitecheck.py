@@ -183,10 +183,12 @@ def test_unusable_urls_are_refused_before_any_lookup(url, problem):
 
 
 def test_a_page_that_drips_stops_at_the_deadline():
+    # 64 pieces 0.05 s apart: 3.2 s in all. The deadline leaves a busy machine time to send
+    # the headers, and still cuts the body.
     with shop_site(body=b"x" * 4096, drip_seconds=0.05) as url:
-        result = sitecheck.check(url, allow_private=True, deadline=0.5)
-    assert result["status"] == 200 and result["load_seconds"] < 2
-    assert result["errors"] == ["the page took longer than 0.5 s; only its start was read"]
+        result = sitecheck.check(url, allow_private=True, deadline=1.5)
+    assert result["status"] == 200 and result["load_seconds"] < 3
+    assert result["errors"] == ["the page took longer than 1.5 s; only its start was read"]
 
 
 def test_a_server_dripping_its_headers_is_cut_at_the_deadline():
