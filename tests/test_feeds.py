@@ -432,3 +432,37 @@ def test_a_service_without_a_public_address_says_so_instead_of_a_broken_feed(
         refused = client.get(url)
         assert refused.status_code == 503
         assert "cannot be linked to" in refused.json["message"]
+
+
+def test_feeds_never_set_a_cookie_even_for_a_signed_in_merchant(
+    app: Flask, client: FlaskClient
+) -> None:
+    make_merchant(app)
+    make_merchant_user(app)
+    assert sign_in(client, "duena@bodega.pe", "clave-segura-123").status_code == 302
+    assert "Set-Cookie" in client.get("/dashboard").headers  # the session is refreshed there
+    for url in ("/feeds/bodega/product-reviews.xml", "/feeds/bodega/merchant-reviews.xml"):
+        answer = client.get(url)
+        assert answer.status_code == 200 and "public" in answer.headers["Cache-Control"]
+        assert "Set-Cookie" not in answer.headers, url
+
+
+def test_an_import_of_thousands_of_reviews_renders_no_entry(
+    app: Flask,
+    client: FlaskClient,
+    key: str,
+    renders: Counter[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Imported reviews are in no feed, and their thousands of leaves change no entry: no
+    rebuild at the next fetch (a rebuild renders every review in one request)."""
+    from tests.test_imports import generic_rows, run_jobs, upload
+
+    rate(client, key, "A-1", {"product_id": "cafe-500", "rating": 5, "comment": "Rico"})
+    kept = fetch_both(client)
+    renders.clear()
+    monkeypatch.setattr(feeds, "REBUILD_AFTER", 10)  # an import of 30 rows is "thousands"
+    assert upload(client, key, generic_rows(30)).status_code == 202
+    run_jobs(app)
+    assert fetch_both(client) == kept
+    assert renders == {}

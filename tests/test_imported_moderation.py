@@ -320,3 +320,16 @@ def test_the_console_form_removes_and_restores_by_number_or_link(
         data={"imported_review": str(kept), "action": "remove", "reason": "spam", "confirm": "yes"},
     )
     assert no_token.status_code in (400, 403) and status(kept) == "published"
+
+
+def test_a_removed_imported_review_leaves_the_framed_product_page_at_once(
+    client: FlaskClient, key: str, staff: str
+) -> None:
+    upload(client, key, JUDGEME)
+    page = "/widgets/bodega/reviews?product_id=crema"
+    assert "Regular nomás" not in client.get(page).get_data(as_text=True)  # not imported yet
+    run_jobs(client.application)
+    assert "Regular nomás" in client.get(page).get_data(as_text=True)  # shown once imported
+    (target,) = [i["id"] for i in client.get(LIST).json["items"] if i["body"] == "Regular nomás"]
+    assert moderate(client, staff, target, "remove", "offensive").status_code == 200
+    assert "Regular nomás" not in client.get(page).get_data(as_text=True)

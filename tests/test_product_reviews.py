@@ -5,6 +5,7 @@ checks against the database."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from tests.helpers import bearer, make_merchant, make_staff, tamper
 from tests.reviewing import post_review, publish_review, review_link
@@ -175,6 +176,9 @@ def test_product_routes_answer_bad_requests_clearly(client: FlaskClient, key: st
     assert client.get(f"{base}/{'x' * 101}/summary").status_code == 404
     assert client.get("/api/v1/merchants/nadie/products/taza-1/summary").status_code == 404
     assert client.get(f"{base}/taza-1/reviews?cursor=%%%").status_code == 422
+    huge = base64.urlsafe_b64encode(b'{"k":' + str(2**70).encode() + b"}").decode().rstrip("=")
+    assert client.get(f"{base}/taza-1/reviews?cursor={huge}").status_code == 422
+    assert client.get(f"/widgets/bodega/reviews?product_id=taza-1&cursor={huge}").status_code == 422
     assert client.get(f"{base}/taza-1/reviews?limit=0").status_code == 422
     assert client.get(f"{base}/taza-1/reviews?limit=101").status_code == 422
 
@@ -295,3 +299,64 @@ def test_log_verify_notices_product_numbers_edited_in_the_database(
     edited = runner.invoke(args=["log", "verify"])
     assert edited.exit_code == 1
     assert "product 'taza-1' of bodega: its kept numbers (count 2, sum 10" in edited.output
+
+
+def test_log_verify_notices_product_ratings_added_without_a_leaf(
+    app: Flask, client: FlaskClient, key: str, runner: Any
+) -> None:
+    _rate(client, key, "A-1", {"product_id": "taza-1", "rating": 1})
+    others = [publish_review(client, key, f"B-{n}", items=ITEMS) for n in range(4)]
+    assert runner.invoke(args=["log", "verify"]).exit_code == 0
+    # Four five-star ratings slipped in behind the log's back, the sums kept consistent.
+    rows = [
+        {"review_id": review_id, "merchant_id": 1, "product_id": "taza-1", "rating": 5}
+        for review_id in others
+    ]
+    tamper(
+        app,
+        insert(ProductReview).values(rows),
+        update(ProductAggregate).values(count=5, rating_sum=21, dist_5=4),
+    )
+    assert _summary(client, "taza-1").json["rating"] == 4.2
+    forged = runner.invoke(args=["log", "verify"])
+    assert forged.exit_code == 1
+    assert "product review 2: it names no product.rated leaf" in forged.output
+
+
+def test_a_later_order_line_without_an_address_keeps_the_product_s(
+    client: FlaskClient, key: str
+) -> None:
+    _rate(client, key, "A-1", {"product_id": "cafe-500", "rating": 5})
+    bare = [{"product_id": "cafe-500", "title": "Café 500 g", "quantity": 1}]
+    publish_review(
+        client, key, "A-2", items=bare, products=[{"product_id": "cafe-500", "rating": 4}]
+    )
+    summary = _summary(client).json
+    assert summary["title"] == "Café 500 g"  # the latest line names it
+    assert summary["url"] == "https://bodega.pe/p/cafe-500"  # and leaves the rest as it was
+    assert summary["image_url"] == "https://cdn.bodega.pe/cafe-500.jpg"
+
+
+def test_every_product_of_a_large_order_can_be_rated(app: Flask, client: FlaskClient, key: str):
+    lines = [{"product_id": f"p-{n}", "title": f"Producto {n}", "quantity": 1} for n in range(250)]
+    token = review_link(client, key, "A-1", items=lines)
+    every = [{"product_id": line["product_id"], "rating": 4} for line in lines]
+    assert post_review(client, token, products=every).status_code == 201
+    assert _summary(client, "p-249").json["count"] == 1
+
+
+def test_a_product_id_with_a_slash_or_odd_characters_is_served(
+    client: FlaskClient, key: str
+) -> None:
+    odd = "ropa/camisa #2?talla=M"
+    lines = [{"product_id": odd, "title": "Camisa", "quantity": 1}]
+    publish_review(client, key, "A-1", items=lines, products=[{"product_id": odd, "rating": 4}])
+    path = "/api/v1/merchants/bodega/products/ropa/camisa%20%232%3Ftalla=M"
+    assert client.get(f"{path}/summary").json["product_id"] == odd
+    assert client.get(f"{path}/reviews").json["items"][0]["product_id"] == odd
+    page = client.get("/widgets/bodega/reviews", query_string={"product_id": odd}).get_data(
+        as_text=True
+    )
+    (src,) = set(re.findall(r'<img src="([^"]+)"', page)) or {None}
+    assert src is not None and src.startswith("/widgets/bodega/product/ropa%2Fcamisa%20%232%3F")
+    assert client.get(src.replace("&amp;", "&")).status_code == 200

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, Table, insert
+from sqlalchemy import CursorResult, Executable, Table, func, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -124,12 +124,25 @@ def insert_rows(model: type[Model], rows: list[dict[str, Any]]) -> None:
         execute_core(_insert_returning(model, False), rows)
 
 
-def upsert(model: type[Model], values: dict[str, Any], conflict_columns: list[str]) -> None:
-    """INSERT a row, or UPDATE the other given columns of the row with the same key."""
+def upsert(
+    model: type[Model],
+    values: dict[str, Any],
+    conflict_columns: list[str],
+    keep_if_null: frozenset[str] = frozenset(),
+) -> None:
+    """INSERT a row, or UPDATE the other given columns of the row with the same key (those
+    named in ``keep_if_null`` only with a value: a NULL keeps what the row holds)."""
     dialect = db.session.get_bind().dialect.name
     insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert_for(model).values(values)
-    changes = {name: stmt.excluded[name] for name in values if name not in conflict_columns}
+    table = _table(model)
+    changes = {
+        name: func.coalesce(stmt.excluded[name], table.c[name])
+        if name in keep_if_null
+        else stmt.excluded[name]
+        for name in values
+        if name not in conflict_columns
+    }
     db.session.execute(stmt.on_conflict_do_update(index_elements=conflict_columns, set_=changes))
 
 

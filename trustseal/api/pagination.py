@@ -25,6 +25,9 @@ CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"  # URL-safe base64 without padding
 _CURSOR = re.compile(CURSOR_PATTERN)
 
 
+KEY_MAX = 2**63 - 1
+
+
 class InvalidCursor(ValueError):
     """The cursor was not produced by this service."""
 
@@ -45,8 +48,8 @@ def decode_cursor(cursor: str) -> int:
         key = value["k"]
     except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
         raise InvalidCursor(cursor) from exc
-    if not isinstance(key, int) or isinstance(key, bool) or key < 0:
-        raise InvalidCursor(cursor)
+    if not isinstance(key, int) or isinstance(key, bool) or not 0 <= key <= KEY_MAX:
+        raise InvalidCursor(cursor)  # a database integer is at most 64 bits
     return key
 
 

@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
+from trustseal.accounts.web import without_cookies
 from trustseal.api.errors import abort
+from trustseal.caching import CACHE_CONTROL, not_modified
 from trustseal.feeds import service
 
 blp = Blueprint("feeds", __name__)
 
-# As the badge's: a cache may keep a feed five minutes (and one more while it fetches the
-# new one); revalidating costs an ETag comparison (304).
-CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=60"
 XML = "application/xml; charset=utf-8"
 
 
@@ -27,7 +26,7 @@ def _serve(slug: str, feed: str) -> Response:
         "X-Content-Type-Options": "nosniff",
         "Vary": "Accept-Encoding",
     }
-    if request.if_none_match.contains_weak(kept.etag):
+    if not_modified(kept.etag):
         response = Response(status=304, headers=headers)
         response.set_etag(kept.etag)
         return response
@@ -38,12 +37,14 @@ def _serve(slug: str, feed: str) -> Response:
 
 
 @blp.get("/feeds/<slug>/product-reviews.xml")
+@without_cookies
 def product_reviews(slug: str) -> Response:
     """Google's Product Reviews feed (schema 2.3) of a shop's verified purchases."""
     return _serve(slug, service.PRODUCT)
 
 
 @blp.get("/feeds/<slug>/merchant-reviews.xml")
+@without_cookies
 def merchant_reviews(slug: str) -> Response:
     """Google's Merchant Reviews feed (seller ratings, schema 5.0) of a shop."""
     return _serve(slug, service.MERCHANT)

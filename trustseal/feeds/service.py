@@ -370,12 +370,15 @@ def _bring_up_to_date(merchant: Merchant, feed: str, head: str) -> Current:
 
 
 def _named_since(merchant: Merchant, state: FeedState) -> tuple[set[int], int] | None:
-    """The reviews named by the merchant's leaves after the state's watermark, and the
-    last leaf read; None when the feed is to be rebuilt whole (new, of an older format, or
+    """The reviews named by the merchant's leaves after the state's watermark (those that
+    can change an entry: an import's thousands of leaves change none), and the last leaf
+    read; None when the feed is to be rebuilt whole (new, of an older format, or
     more leaves than a rebuild costs)."""
     if state.format != FORMAT:
         return None
-    leaves = log.merchant_entries_after(merchant.slug, state.log_index, REBUILD_AFTER + 1)
+    leaves = log.merchant_entries_after(
+        merchant.slug, state.log_index, REBUILD_AFTER + 1, feed_source.CHANGING_LEAVES
+    )
     if len(leaves) > REBUILD_AFTER:
         return None
     named: set[int] = set()

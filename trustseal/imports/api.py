@@ -27,6 +27,7 @@ from trustseal.api.uploads import allow_upload
 from trustseal.extensions import db
 from trustseal.imports import service
 from trustseal.imports.models import ReviewImport
+from trustseal.reviews.products import PRODUCT_ID_MAX
 from trustseal.reviews.service import RemovalReason
 from trustseal.staff.service import Role
 
@@ -129,7 +130,7 @@ ImportedReviewPageSchema = page_schema(ImportedReviewSchema, "ImportedReviewPage
 class ImportedListArgsSchema(PageArgsSchema):
     """Query arguments of a shop's imported reviews."""
 
-    product_id = Text(load_default=None, validate=ma.validate.Length(min=1, max=100))
+    product_id = Text(load_default=None, validate=ma.validate.Length(min=1, max=PRODUCT_ID_MAX))
 
 
 def present_item(item: service.ImportedReviewItem, salts: dict[int, bytes]) -> dict[str, Any]:

@@ -438,6 +438,7 @@ def _commit_chunk(
         # executemany, not one multi-row INSERT: a statement of 7,000 placeholders costs
         # the driver more to parse than the rows cost to send
         execute_core(insert(ImportedReview), chunk.rows)
+        merchants.bump_public_version(record.merchant_id)  # the shop's pages show them
     record.imported += len(chunk.rows)
     record.duplicates += chunk.duplicates
     record.error_count += len(chunk.problems)
@@ -635,14 +636,9 @@ def moderate(
     if action == "remove":
         if row.status == "removed":
             raise ImportRefused(409, "removed", "The imported review is removed already.")
-        if reason not in {r.value for r in reviews.RemovalReason}:
-            raise ImportRefused(
-                422,
-                "removal_reason",
-                "Removal needs a published reason: "
-                + ", ".join(r.value for r in reviews.RemovalReason),
-                field="reason",
-            )
+        refusal = reviews.removal_refusal(reason)
+        if refusal:
+            raise ImportRefused(422, "removal_reason", refusal, field="reason")
         row.status, row.removal_reason, row.removed_at = "removed", reason, now
     else:
         if row.status != "removed":
@@ -675,6 +671,7 @@ def moderate(
             log_index=leaf.index,
         )
     )
+    merchants.bump_public_version(row.merchant_id)  # cached widget pages showed it
     return _item(row)
 
 

@@ -12,6 +12,8 @@ from trustseal.orders.service import Status
 
 STATUSES = [status.value for status in Status]
 
+MAX_ITEMS = 250  # lines of one order
+
 
 class ExternalId(Text):
     """An id given by a shop: a string, or an integer of any size (kept exactly as text);
@@ -94,7 +96,9 @@ class OrderCreateSchema(StrictSchema):
     placed_at = UTCDateTime(required=True)
     delivered_at = UTCDateTime(load_default=None)
     items = ma.fields.List(
-        ma.fields.Nested(ItemSchema), required=True, validate=ma.validate.Length(min=1, max=250)
+        ma.fields.Nested(ItemSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=MAX_ITEMS),
     )
     shipping = ma.fields.Nested(ShippingSchema, load_default=None, allow_none=True)
 

@@ -340,8 +340,11 @@ def review_form(token: str) -> Any:
         except ma.ValidationError as invalid:
             messages = invalid.normalized_messages()
             by_product = messages.pop("products", {})
-            for position, problems in (by_product if isinstance(by_product, dict) else {}).items():
-                errors[rated.fields[position]] = [str(problems)]
+            if isinstance(by_product, dict):  # problems of some products, by position
+                for position, problems in by_product.items():
+                    errors[rated.fields[position]] = [str(problems)]
+            elif by_product:  # a problem of the list itself: shown on every product
+                errors |= {field: [str(by_product)] for field in rated.fields}
             errors |= {k: v if isinstance(v, list) else [str(v)] for k, v in messages.items()}
             data = {}
         photos = []

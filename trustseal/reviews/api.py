@@ -228,7 +228,13 @@ class MerchantReviews(MethodView):
         return {**page, "items": presenters.reviews_json(page["items"])}
 
 
-PRODUCT = "<string(maxlength=100):product_id>"
+PRODUCT = "<path:product_id>"  # a platform's id may hold "/" (percent-encoded or not)
+
+
+def _product_id_or_404(product_id: str) -> str:
+    if not products.valid_product_id(product_id):
+        abort(404, message="No product has this id.")
+    return product_id
 
 
 @merchant_blp.route(f"/<string:slug>/products/{PRODUCT}/summary")
@@ -241,7 +247,7 @@ class ProductSummaryView(MethodView):
         """A product's mean rating, count and distribution, from verified purchases only
         (imported reviews never count)."""
         merchant = merchant_or_404(slug)
-        found = products.summary(merchant.id, product_id)
+        found = products.summary(merchant.id, _product_id_or_404(product_id))
         if found is None:
             abort(404, message="No review rated this product.")
         return presenters.product_summary_json(found)
@@ -258,6 +264,6 @@ class ProductReviewsView(MethodView):
         nobody rated)."""
         merchant = merchant_or_404(slug)
         items, cursor = products.reviews_page(
-            merchant.id, product_id, args["limit"], args["cursor"]
+            merchant.id, _product_id_or_404(product_id), args["limit"], args["cursor"]
         )
         return {"items": items, "next_cursor": cursor}

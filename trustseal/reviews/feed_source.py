@@ -22,6 +22,19 @@ from trustseal.reviews.service import ERASED_NAME
 # declared by the shop, each reviewed through its own invitation after delivery. Anything
 # else (an imported review, which nobody invited) stays out of the feeds.
 FEED_LEVELS = ("platform", "declared")
+# The leaves that can change what a review shows (each names its ``review_id``).
+CHANGING_LEAVES = frozenset(
+    {
+        "review.published",
+        "review.removed",
+        "review.restored",
+        "review.redacted",
+        "review.updated",
+        "response.created",
+        "response.edited",
+        "product.rated",
+    }
+)
 _CHUNK = 500  # ids per IN list
 
 

@@ -35,6 +35,12 @@ PRODUCT_ID_MAX = 100
 EVENT = "product.rated"
 
 
+def valid_product_id(product_id: str) -> bool:
+    """Whether ``product_id`` can name a product: 1 to :data:`PRODUCT_ID_MAX` characters,
+    printable (what the orders API accepts)."""
+    return 0 < len(product_id) <= PRODUCT_ID_MAX and product_id.isprintable()
+
+
 class ProductRatingError(DomainError):
     """A product rating refused (422, field ``products``)."""
 
@@ -176,7 +182,8 @@ def record(
 
 
 def _describe(merchant_id: int, line: PurchaseItem) -> None:
-    """Name and picture the product as this order line does (the latest wins)."""
+    """Name and picture the product as this order line does (the latest line wins; what it
+    leaves out, the product keeps)."""
     upsert(
         ProductAggregate,
         {
@@ -188,6 +195,8 @@ def _describe(merchant_id: int, line: PurchaseItem) -> None:
             "image_url": line.image_url,
         },
         ["merchant_id", "product_id"],
+        # An order line without an address, SKU or picture does not erase the product's.
+        keep_if_null=frozenset({"sku", "url", "image_url"}),
     )
 
 
@@ -386,7 +395,8 @@ def rated_products(merchant_id: int, review_ids: Iterable[int]) -> dict[int, lis
 
 def logged_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
     """Each product review's ``product.rated`` leaf: ids, product, rating and words
-    (while not erased)."""
+    (while not erased). A product review without a leaf is reported: every one is
+    published with its leaf, so a row without one was added behind the log's back."""
     rows = db.session.execute(
         select(
             ProductReview.id,
@@ -399,11 +409,20 @@ def logged_claims(slug: Callable[[int], str | None]) -> Iterator[LoggedClaim]:
             Review.erased_at,
         )
         .join(Review, Review.id == ProductReview.review_id)
-        .where(ProductReview.log_index.is_not(None))
         .order_by(ProductReview.id)
         .execution_options(yield_per=5_000)
     )
     for row in rows:
+        if row.log_index is None:
+            yield LoggedClaim(
+                name=f"product review {row.id}",
+                kind=EVENT,
+                index=0,
+                merchant_slug=slug(row.merchant_id),
+                record_problem="it names no product.rated leaf (every rating is published "
+                "with one)",
+            )
+            continue
         yield LoggedClaim(
             name=f"product review {row.id}",
             kind=EVENT,

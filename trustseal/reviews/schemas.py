@@ -9,7 +9,7 @@ import marshmallow as ma
 from trustseal.api.fields import StrictSchema, Text, UTCDateTime
 from trustseal.api.pagination import InvalidCursor, PageArgsSchema, page_schema
 from trustseal.merchants.schemas import ComplaintsSummarySchema, SealSummarySchema
-from trustseal.orders.schemas import VerificationSchema
+from trustseal.orders.schemas import MAX_ITEMS, VerificationSchema
 from trustseal.reviews import listing
 from trustseal.reviews.personal_data import MASK, Kind
 from trustseal.reviews.products import MAX_COMMENT, PRODUCT_ID_MAX
@@ -82,7 +82,7 @@ class ReviewCreateSchema(StrictSchema):
         ma.fields.Nested(ProductRatingSchema),
         load_default=None,
         allow_none=True,
-        validate=ma.validate.Length(max=100),
+        validate=ma.validate.Length(max=MAX_ITEMS),
         metadata={
             "description": "optional ratings of the purchase's products, each at most once; "
             "each is a product.rated leaf"

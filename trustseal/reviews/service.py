@@ -534,6 +534,14 @@ def flag(review_id: int, merchant_id: int, reason: FlagReason, detail: str | Non
     return entry
 
 
+def removal_refusal(reason: str) -> str | None:
+    """Why ``reason`` cannot justify a removal (it is not one of the published
+    :class:`RemovalReason` values), or None when it can."""
+    if reason in {r.value for r in RemovalReason}:
+        return None
+    return "Removal needs a published reason: " + ", ".join(r.value for r in RemovalReason)
+
+
 def moderate(review_id: int, staff: StaffUser, action: str, reason: str) -> Review:
     """Remove (for a published reason) or restore a review; logged and counted."""
     review = _lock(review_id)
@@ -543,12 +551,9 @@ def moderate(review_id: int, staff: StaffUser, action: str, reason: str) -> Revi
     if action == "remove":
         if review.status == "removed":
             raise ReviewError(409, "The review is removed already.")
-        if reason not in {r.value for r in RemovalReason}:
-            raise ReviewError(
-                422,
-                "Removal needs a published reason: " + ", ".join(r.value for r in RemovalReason),
-                field="reason",
-            )
+        refusal = removal_refusal(reason)
+        if refusal:
+            raise ReviewError(422, refusal, field="reason")
         score.count_removed(review)
         product_ratings.count_removed(review)
         review.status, review.removal_reason, review.removed_at = "removed", reason, now

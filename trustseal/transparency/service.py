@@ -468,18 +468,18 @@ def merchant_entries(merchant_slug: str, limit: int = 100) -> list[LogEntry]:
 
 
 def merchant_entries_after(
-    merchant_slug: str, index: int, limit: int = MAX_ENTRIES_PER_PAGE
+    merchant_slug: str,
+    index: int,
+    limit: int = MAX_ENTRIES_PER_PAGE,
+    types: Iterable[str] | None = None,
 ) -> list[LogEntry]:
     """A merchant's leaves after ``index`` (-1: from its first), oldest first, at most
-    ``limit`` of them: what changed since a reader last looked (the Google feeds)."""
-    return list(
-        db.session.scalars(
-            select(LogEntry)
-            .where(LogEntry.merchant_slug == merchant_slug, LogEntry.index > index)
-            .order_by(LogEntry.index)
-            .limit(limit)
-        )
-    )
+    ``limit`` of them (of these ``types`` only, when given): what changed since a reader
+    last looked (the Google feeds)."""
+    stmt = select(LogEntry).where(LogEntry.merchant_slug == merchant_slug, LogEntry.index > index)
+    if types is not None:
+        stmt = stmt.where(LogEntry.event_type.in_(sorted(types)))
+    return list(db.session.scalars(stmt.order_by(LogEntry.index).limit(limit)))
 
 
 def entries(start: int, end: int) -> list[LogEntry]:

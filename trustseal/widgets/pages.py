@@ -23,6 +23,7 @@ from trustseal import languages
 from trustseal.accounts.web import without_cookies
 from trustseal.api.errors import abort
 from trustseal.caching import CACHE_CONTROL, SVG_CSP, not_modified
+from trustseal.reviews import products
 from trustseal.widgets import service
 
 blp = Blueprint("widgets", __name__)
@@ -74,7 +75,7 @@ def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
 
 def _product_id(product_id: str) -> str:
     """``product_id`` if it can name a product; 404 otherwise (none has such an id)."""
-    if not service.valid_product_id(product_id):
+    if not products.valid_product_id(product_id):
         abort(
             404,
             message=f"No product has this id: product ids are 1 to {service.PRODUCT_ID_MAX} "

@@ -100,12 +100,6 @@ def _read_shop(slug: str) -> Shop | None:
     return Shop(row[0], row[1], row[2]) if row is not None else None
 
 
-def valid_product_id(product_id: str) -> bool:
-    """Whether ``product_id`` can name a product: 1 to :data:`PRODUCT_ID_MAX` characters,
-    printable (what the orders API accepts)."""
-    return 0 < len(product_id) <= PRODUCT_ID_MAX and product_id.isprintable()
-
-
 def frame_ancestors(domain: str) -> str:
     """The sites that may frame a shop's reviews page: its verified domain and its
     subdomains, over HTTPS. Proving the domain (DNS or a file on it) proves control of the
@@ -255,7 +249,7 @@ def _render_page(slug: str, found: Shop, options: PageOptions) -> Answer:
             imported=imported,
             theme=options.theme,
             stars_src={
-                theme: f"/widgets/{slug}/product/{options.product_id}.svg?"
+                theme: f"/widgets/{slug}/product/{quote(options.product_id, safe='')}.svg?"
                 + urlencode({**svg_query, "theme": theme})
                 for theme in THEMES
             },
