@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from badges.layout import Circle, Layout, Polygon, Rect, Text
-from badges.xml import Template, Writer
+from badges.xml import Template, Writer, number
 
 SVG_NS = "http://www.w3.org/2000/svg"
 OPENBADGES_NS = "http://openbadges.org"
@@ -28,12 +28,6 @@ _GROUP = Template("g", fixed={"font-family": FONT})
 _LINK = Template("a", "href", "target")
 
 
-def _number(value: float) -> str:
-    """A coordinate as the templates write one: two decimals at most, no trailing zeros."""
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
 def _write_shape(out: Writer, shape: Rect | Circle | Text | Polygon) -> None:
     if type(shape) is Rect:
         _RECT.empty(out, shape.x, shape.y, shape.w, shape.h, shape.rx or None, shape.fill)
@@ -48,7 +42,7 @@ def _write_shape(out: Writer, shape: Rect | Circle | Text | Polygon) -> None:
             shape.stroke_width or None,
         )
     elif type(shape) is Polygon:
-        points = " ".join(f"{_number(x)},{_number(y)}" for x, y in shape.points)
+        points = " ".join(f"{number(x)},{number(y)}" for x, y in shape.points)
         _POLYGON.empty(out, points, shape.fill)
     else:
         _TEXT.with_text(
